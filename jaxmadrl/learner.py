@@ -1,0 +1,236 @@
+"""The CCM-MADRL train step: critic update, hard target copy, actor update, hard target copy.
+
+Shapes: B batch, N agents, H1 the critic's first hidden width, R = most agents the master
+can accept in one step. Exact shortcuts, each tested against the plain formulation:
+- the critic's first layer is split, so its joint part is computed once per sample;
+- the critic loss evaluates only the (at most R) selected rows of each sample;
+- the actor loss back-propagates only through the arg-max row of each sample (the max's
+  gradient is zero elsewhere); the other rows are evaluated without gradient.
+"""
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxmadrl import diagnostics
+from jaxmadrl.config import HyperParams, TrainConfig
+from jaxmadrl.networks import Critic, Networks, init_params
+
+
+@struct.dataclass
+class Transition:
+    """One environment step as stored in the replay memory (no leading axis: one step).
+
+    obs, next_obs (N, 7); actions (N, 3) the noisy actor outputs; selected (N,) the
+    master's 0/1 decisions; reward and done float32 scalars.
+    """
+
+    obs: chex.Array
+    actions: chex.Array
+    selected: chex.Array
+    reward: chex.Array
+    next_obs: chex.Array
+    done: chex.Array
+
+
+@struct.dataclass
+class LearnerState:
+    """Online and target parameters and Adam states. Actor leaves have a leading agent
+    axis N; so does the actor Adam state (each actor has its own Adam, step count included)."""
+
+    actor_params: chex.ArrayTree
+    actor_target: chex.ArrayTree
+    actor_opt_state: optax.OptState
+    critic_params: chex.ArrayTree
+    critic_target: chex.ArrayTree
+    critic_opt_state: optax.OptState
+
+
+def adam(learning_rate) -> optax.GradientTransformation:
+    """Adam (β1 0.9, β2 0.999, eps 1e-8); the learning rate may be a traced value."""
+    return optax.adam(learning_rate)
+
+
+def init_learner(key: chex.PRNGKey, networks: Networks, n_agents: int) -> LearnerState:
+    actor_params, critic_params = init_params(key, networks, n_agents)
+    # Adam's state does not depend on the learning rate: any value builds it.
+    return LearnerState(
+        actor_params=actor_params,
+        actor_target=actor_params,
+        actor_opt_state=jax.vmap(adam(1.0).init)(actor_params),
+        critic_params=critic_params,
+        critic_target=critic_params,
+        critic_opt_state=adam(1.0).init(critic_params),
+    )
+
+
+def actor_outputs(networks: Networks, actor_params, obs: chex.Array):
+    """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3))."""
+    z = networks.actor.apply(actor_params, jnp.moveaxis(obs, -2, 0))
+    z = jnp.moveaxis(z, 0, -2)
+    return networks.output_activation(z), z
+
+
+def critic_rows(networks: Networks, critic_params, obs: chex.Array, actions: chex.Array):
+    """Q of every agent row: obs (..., N, 7), actions (..., N, 3) → (joint (..., H1), q (..., N))."""
+    joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
+    q = networks.critic.apply(critic_params, joint[..., None, :], obs, actions, method=Critic.head)
+    return joint, q
+
+
+def zero_row_q(networks: Networks, critic_params, joint: chex.Array) -> chex.Array:
+    """Q with own state and action zero, from the joint part (..., H1) → (...)."""
+    return networks.critic.apply(critic_params, joint, method=Critic.zero_row)
+
+
+def best_proposal_value(q: chex.Array, proposals: chex.Array, zero_q: chex.Array) -> chex.Array:
+    """max over proposing rows of q (..., N), or the zero-row value (...) if none proposes."""
+    best = jnp.max(jnp.where(proposals, q, -jnp.inf), axis=-1)
+    return jnp.where(jnp.any(proposals, axis=-1), best, zero_q)
+
+
+def td_targets(networks: Networks, learner: LearnerState, reward, next_obs, done,
+               hparams: HyperParams) -> chex.Array:
+    """y = scale·r + γ·(1 − done)·(best target-critic value of the target actors' proposals).
+
+    reward, done (...); next_obs (..., N, 7) → (...).
+    """
+    next_actions, _ = actor_outputs(networks, learner.actor_target, next_obs)
+    joint, q = critic_rows(networks, learner.critic_target, next_obs, next_actions)
+    value = best_proposal_value(q, next_actions[..., 0] >= 0,
+                                zero_row_q(networks, learner.critic_target, joint))
+    return hparams.reward_scale * reward + hparams.gamma * (1.0 - done) * value
+
+
+def squared_errors(q_selected: chex.Array, selected: chex.Array, q_zero: chex.Array,
+                   targets: chex.Array) -> chex.Array:
+    """Σ over selected rows of (Q − y)², or (Q_zero − y)² when none is selected.
+
+    q_selected, selected (..., R); q_zero, targets (...) → (...).
+    """
+    row_errors = jnp.sum(jnp.where(selected, jnp.square(q_selected - targets[..., None]), 0.0), axis=-1)
+    return jnp.where(jnp.any(selected, axis=-1), row_errors, jnp.square(q_zero - targets))
+
+
+def selected_rows(selected: chex.Array, max_rows: int):
+    """The indices of the selected agents, padded: selected (B, N) 0/1 → (rows (B, R), mask (B, R))."""
+    rows = jnp.argsort(-selected, axis=-1, stable=True)[..., :max_rows]
+    return rows, jnp.take_along_axis(selected, rows, axis=-1) > 0
+
+
+def critic_loss(critic_params, networks: Networks, batch: Transition, targets, weights,
+                max_rows: int):
+    """Mean over the (sample, selected agent) pairs — or the zero-row pair of a sample with
+    none — of (w·Q − w·y)². Returns (loss, aux) with per-sample squared errors (B,)."""
+    joint = networks.critic.apply(critic_params, batch.obs, batch.actions, method=Critic.joint_features)
+    rows, mask = selected_rows(batch.selected, max_rows)
+    own_obs = jnp.take_along_axis(batch.obs, rows[..., None], axis=-2)
+    own_actions = jnp.take_along_axis(batch.actions, rows[..., None], axis=-2)
+    q = networks.critic.apply(critic_params, joint[..., None, :], own_obs, own_actions, method=Critic.head)
+    q_zero = zero_row_q(networks, critic_params, joint)
+    # Pairs: the R selectable rows, then the zero row (used iff nothing is selected).
+    pair_q = jnp.concatenate([q, q_zero[:, None]], axis=-1)
+    pair_mask = jnp.concatenate([mask, ~jnp.any(mask, axis=-1, keepdims=True)], axis=-1)
+    w = weights[:, None]
+    weighted = jnp.square(w * pair_q - w * targets[:, None])
+    n_pairs = jnp.sum(pair_mask)
+    loss = jnp.sum(jnp.where(pair_mask, weighted, 0.0)) / n_pairs
+    aux = {
+        "errors": squared_errors(q, mask, q_zero, targets),
+        "mean_q": jnp.sum(jnp.where(pair_mask, pair_q, 0.0)) / n_pairs,
+        "td_error": jnp.sum(jnp.where(pair_mask, jnp.abs(pair_q - targets[:, None]), 0.0)) / n_pairs,
+    }
+    return loss, aux
+
+
+def actor_loss(actor_params, networks: Networks, critic_params, obs, weights):
+    """−mean_b w_b·(max over proposing agents of Q(s_b, â_b, s_bn, â_bn), or the zero-row Q),
+    with â the actors' fresh outputs. Returns (loss, pre-activations z (B, N, 3))."""
+    actions, z = actor_outputs(networks, actor_params, obs)
+    joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
+    q_all = networks.critic.apply(critic_params, jax.lax.stop_gradient(joint)[..., None, :], obs,
+                                  jax.lax.stop_gradient(actions), method=Critic.head)
+    proposals = actions[..., 0] >= 0
+    best = jnp.argmax(jnp.where(proposals, q_all, -jnp.inf), axis=-1)
+    own_obs = jnp.take_along_axis(obs, best[:, None, None], axis=-2)[:, 0]
+    own_actions = jnp.take_along_axis(actions, best[:, None, None], axis=-2)[:, 0]
+    q_best = networks.critic.apply(critic_params, joint, own_obs, own_actions, method=Critic.head)
+    value = jnp.where(jnp.any(proposals, axis=-1), q_best, zero_row_q(networks, critic_params, joint))
+    return -jnp.mean(weights * value), z
+
+
+def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, actor_lr):
+    grad_fn = jax.grad(actor_loss, has_aux=True)
+    grads, z = grad_fn(learner.actor_params, networks, critic_params, obs, weights)
+    updates, opt_state = jax.vmap(adam(actor_lr).update)(grads, learner.actor_opt_state, learner.actor_params)
+    params = optax.apply_updates(learner.actor_params, updates)
+    return params, opt_state, diagnostics.actor_grad_norms(grads), z
+
+
+def _update_actors_sequentially(learner, networks, critic_params, obs, weights, actor_lr):
+    """Actor n is updated from a loss in which actors 0 … n−1 are already updated."""
+    n_agents = jax.tree.leaves(learner.actor_params)[0].shape[0]
+    grad_fn = jax.grad(actor_loss, has_aux=True)
+
+    def update_one(carry, agent):
+        params, opt_state = carry
+        grads, z = grad_fn(params, networks, critic_params, obs, weights)
+        updates, new_opt_state = jax.vmap(adam(actor_lr).update)(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        is_agent = jnp.arange(n_agents) == agent
+        pick = lambda new, old: jnp.where(is_agent.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+        carry = (jax.tree.map(pick, new_params, params), jax.tree.map(pick, new_opt_state, opt_state))
+        return carry, (diagnostics.actor_grad_norms(grads)[agent], z)
+
+    (params, opt_state), (grad_norms, z_per_turn) = jax.lax.scan(
+        update_one, (learner.actor_params, learner.actor_opt_state), jnp.arange(n_agents))
+    # z of the first turn: every actor before any update, as in the simultaneous mode.
+    return params, opt_state, grad_norms, z_per_turn[0]
+
+
+def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hparams: HyperParams,
+               networks: Networks, config: TrainConfig):
+    """One train step on a batch (leading axis B) with importance weights (B,).
+
+    Returns (new learner state, per-sample squared errors (B,) for the priorities, metrics).
+    """
+    chex.assert_rank(batch.obs, 3)
+    chex.assert_shape(weights, (batch.obs.shape[0],))
+    targets = td_targets(networks, learner, batch.reward, batch.next_obs, batch.done, hparams)
+    (loss, aux), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
+        learner.critic_params, networks, batch, targets, weights, config.env.max_accepted)
+    updates, critic_opt_state = adam(hparams.critic_lr).update(
+        critic_grads, learner.critic_opt_state, learner.critic_params)
+    critic_params = optax.apply_updates(learner.critic_params, updates)
+
+    update_actors = (_update_actors_simultaneously if config.actor_update == "simultaneous"
+                     else _update_actors_sequentially)
+    actor_params, actor_opt_state, actor_norms, z = update_actors(
+        learner, networks, critic_params, batch.obs, weights, hparams.actor_lr)
+
+    new_learner = LearnerState(
+        actor_params=actor_params, actor_target=actor_params, actor_opt_state=actor_opt_state,
+        critic_params=critic_params, critic_target=critic_params, critic_opt_state=critic_opt_state)
+
+    critic_norms = diagnostics.critic_grad_norms(critic_grads)
+    actor_rms_layers = diagnostics.rms_over_agents(actor_norms)
+    actor_rms = diagnostics.rms_over_agents(diagnostics.total_norm(actor_norms))
+    critic_total = diagnostics.total_norm(critic_norms)
+    metrics = {
+        "critic_loss": loss,
+        "mean_q": aux["mean_q"],
+        "td_error": aux["td_error"],
+        "actor_grad_norm": actor_rms,
+        "actor_grad_norm_layers": actor_rms_layers,
+        "actor_grad_norm_agents": diagnostics.total_norm(actor_norms),
+        "critic_grad_norm": critic_total,
+        "critic_grad_norm_layers": critic_norms,
+        "grad_ratio": actor_rms / critic_total,
+        "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actor_params),
+        "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
+        **diagnostics.preactivation_stats(z),
+    }
+    return new_learner, aux["errors"], metrics

@@ -1,0 +1,172 @@
+"""The client actors (one stacked ensemble) and the master critic.
+
+Layers are named ``fc1 … fcK`` so per-layer diagnostics read the same for both networks.
+Hidden layers use PyTorch's default initialisation, U(±1/√fan_in) for weights and biases;
+the output layer uses U(±3e-3), as in the system being reproduced.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+OUTPUT_INIT_BOUND = 3e-3
+
+OUTPUT_ACTIVATIONS: dict[str, Callable[[chex.Array], chex.Array]] = {
+    "tanh": jnp.tanh,
+    "softsign": lambda z: z / (1.0 + jnp.abs(z)),
+    "hardtanh": lambda z: jnp.clip(z, -1.0, 1.0),
+    "sigmoid2": lambda z: 2.0 * jax.nn.sigmoid(z) - 1.0,
+}
+
+
+def uniform_init(bound: float):
+    """Initialiser drawing every entry from U(-bound, bound)."""
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+    return init
+
+
+class Linear(nn.Module):
+    """Dense layer with PyTorch's default initialisation, or U(±init_bound) if given."""
+
+    features: int
+    init_bound: float | None = None
+
+    @nn.compact
+    def __call__(self, x):
+        bound = self.init_bound if self.init_bound is not None else 1.0 / math.sqrt(x.shape[-1])
+        kernel = self.param("kernel", uniform_init(bound), (x.shape[-1], self.features))
+        bias = self.param("bias", uniform_init(bound), (self.features,))
+        return x @ kernel + bias
+
+
+class Actor(nn.Module):
+    """One client actor: obs (..., 7) → output pre-activation z (..., 3).
+
+    The output activation is applied by the caller (``OUTPUT_ACTIVATIONS``), so that z is
+    at hand for the saturation diagnostics.
+    """
+
+    action_dim: int = 3
+    hidden: Sequence[int] = (64, 32)
+
+    @nn.compact
+    def __call__(self, obs):
+        x = obs
+        for i, width in enumerate(self.hidden):
+            x = nn.relu(Linear(width, name=f"fc{i + 1}")(x))
+        return Linear(self.action_dim, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")(x)
+
+
+# N independent actors with parameters stacked on a leading agent axis; input (N, ..., 7).
+ActorEnsemble = nn.vmap(Actor, in_axes=0, out_axes=0, variable_axes={"params": 0},
+                        split_rngs={"params": True})
+
+
+class SplitInputLinear(nn.Module):
+    """First critic layer on the input [joint (J,), own (O,)], stored as two kernels.
+
+    W·[joint; own] + b = (W_joint·joint + b) + W_own·own: the joint part is computed once
+    per sample and shared by all agent rows. Initialised as one layer of fan-in J + O.
+    """
+
+    joint_dim: int
+    own_dim: int
+    features: int
+
+    def setup(self):
+        init = uniform_init(1.0 / math.sqrt(self.joint_dim + self.own_dim))
+        self.joint_kernel = self.param("joint_kernel", init, (self.joint_dim, self.features))
+        self.own_kernel = self.param("own_kernel", init, (self.own_dim, self.features))
+        self.bias = self.param("bias", init, (self.features,))
+
+    def joint(self, joint_input):
+        return joint_input @ self.joint_kernel + self.bias
+
+    def own(self, own_input):
+        return own_input @ self.own_kernel
+
+
+class Critic(nn.Module):
+    """The master critic Q(all states, all actions, own state, own action) → scalar.
+
+    ``__call__`` takes the concatenated input (..., 10N + 10) as the reference does; the
+    fast path is ``joint_features`` once per sample, then ``head`` per agent row.
+    """
+
+    n_agents: int
+    obs_dim: int = 7
+    action_dim: int = 3
+    hidden: Sequence[int] = (512, 128)
+
+    def setup(self):
+        self.fc1 = SplitInputLinear(self.n_agents * (self.obs_dim + self.action_dim),
+                                    self.obs_dim + self.action_dim, self.hidden[0])
+        self.later = [Linear(width, name=f"fc{i + 2}") for i, width in enumerate(self.hidden[1:])]
+        self.out = Linear(1, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")
+
+    def joint_features(self, obs, actions):
+        """obs (..., N, 7), actions (..., N, 3) → first-layer joint part (..., H1)."""
+        flat = jnp.concatenate([obs.reshape(*obs.shape[:-2], -1),
+                                actions.reshape(*actions.shape[:-2], -1)], axis=-1)
+        return self.fc1.joint(flat)
+
+    def head(self, joint_features, own_obs, own_action):
+        """joint (..., H1), own obs (..., 7), own action (..., 3) → Q (...)."""
+        x = nn.relu(joint_features + self.fc1.own(jnp.concatenate([own_obs, own_action], -1)))
+        for layer in self.later:
+            x = nn.relu(layer(x))
+        return self.out(x)[..., 0]
+
+    def zero_row(self, joint_features):
+        """Q with own state and own action all zeros (no agent considered) → (...)."""
+        x = nn.relu(joint_features)
+        for layer in self.later:
+            x = nn.relu(layer(x))
+        return self.out(x)[..., 0]
+
+    def __call__(self, critic_input):
+        """The plain form on the concatenated input [states, actions, own state, own action]."""
+        n_joint = self.n_agents * (self.obs_dim + self.action_dim)
+        x = nn.relu(self.fc1.joint(critic_input[..., :n_joint]) + self.fc1.own(critic_input[..., n_joint:]))
+        for layer in self.later:
+            x = nn.relu(layer(x))
+        return self.out(x)[..., 0]
+
+
+@chex.dataclass(frozen=True)
+class Networks:
+    """The two network definitions of one configuration (static, no parameters)."""
+
+    actor: nn.Module
+    critic: Critic
+    output_activation: Callable[[chex.Array], chex.Array]
+
+
+def make_networks(n_agents: int, actor_hidden: Sequence[int] = (64, 32),
+                  critic_hidden: Sequence[int] = (512, 128), output_activation: str = "tanh",
+                  obs_dim: int = 7, action_dim: int = 3) -> Networks:
+    if output_activation not in OUTPUT_ACTIVATIONS:
+        raise ValueError(f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, "
+                         f"got {output_activation!r}")
+    return Networks(
+        actor=ActorEnsemble(action_dim=action_dim, hidden=tuple(actor_hidden)),
+        critic=Critic(n_agents=n_agents, obs_dim=obs_dim, action_dim=action_dim,
+                      hidden=tuple(critic_hidden)),
+        output_activation=OUTPUT_ACTIVATIONS[output_activation],
+    )
+
+
+def init_params(key: chex.PRNGKey, networks: Networks, n_agents: int, obs_dim: int = 7,
+                action_dim: int = 3):
+    """Returns (actor params with leading agent axis N, critic params)."""
+    k_actor, k_critic = jax.random.split(key)
+    actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)))
+    critic_input = jnp.zeros((n_agents * (obs_dim + action_dim) + obs_dim + action_dim,))
+    critic_params = networks.critic.init(k_critic, critic_input)
+    return actor_params, critic_params

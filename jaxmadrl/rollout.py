@@ -1,0 +1,97 @@
+"""Acting: actors propose, the master selects, the environment steps.
+
+A training episode adds every step to the prioritised replay memory with the current
+critic's squared error as its priority; a greedy evaluation episode adds no noise and
+never explores.
+"""
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxmadrl import env, replay
+from jaxmadrl.config import HyperParams, TrainConfig
+from jaxmadrl.learner import (LearnerState, Transition, actor_outputs, critic_rows,
+                              squared_errors, td_targets, zero_row_q)
+from jaxmadrl.networks import Networks
+from jaxmadrl.selection import select_offloading
+
+
+def act_and_step(key: chex.PRNGKey, env_state: env.EnvState, obs: chex.Array, learner: LearnerState,
+                 networks: Networks, env_params: env.EnvParams, epsilon: chex.Array, explore: bool):
+    """One step: actor outputs (+ N(0, ε²) noise when exploring), selection, env step.
+
+    Returns (next_obs (N, 7), next env state, transition, step info dict, (joint, q) of the
+    current critic on (obs, actions) — the master's values, reused for the replay error).
+    """
+    k_noise, k_select, k_env = jax.random.split(key, 3)
+    actions, _ = actor_outputs(networks, learner.actor_params, obs)
+    if explore:
+        noise = epsilon * jax.random.normal(k_noise, actions.shape)
+        actions = jnp.clip(actions + noise, -1.0, 1.0)
+    joint, q = critic_rows(networks, learner.critic_params, obs, actions)
+    selection = select_offloading(k_select, actions, q, env_state.size_mb, epsilon, explore,
+                                  env_params.max_accepted, env_params.server_storage_mb)
+    env_action = env.to_env_action(selection.selected, actions)
+    next_obs, next_state, reward, done, info = env.step(k_env, env_state, env_action, env_params)
+    transition = Transition(obs=obs, actions=actions, selected=selection.selected, reward=reward,
+                            next_obs=next_obs, done=done.astype(jnp.float32))
+    step_info = {"reward": reward, "server_overflow": selection.constraint_exceeded.astype(jnp.float32),
+                 "energy_violation": info["energy_violation"], "time_violation": info["time_violation"]}
+    return next_obs, next_state, transition, step_info, (joint, q)
+
+
+def _episode_summary(step_infos) -> dict[str, chex.Array]:
+    """Per-step infos (T,) → episode reward (sum) and violation rates (means)."""
+    return {"reward": jnp.sum(step_infos["reward"]),
+            **{name: jnp.mean(step_infos[name])
+               for name in ("server_overflow", "energy_violation", "time_violation")}}
+
+
+def training_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState,
+                     memory: replay.ReplayBuffer, networks: Networks, config: TrainConfig,
+                     hparams: HyperParams, epsilon: chex.Array):
+    """Runs one exploring episode, storing every step. Returns (memory, episode summary)."""
+    env_params = config.env
+    k_reset, k_steps = jax.random.split(key)
+    obs, env_state = env.reset(k_reset, world, env_params)
+
+    def one_step(carry, step_key):
+        env_state, obs, memory = carry
+        next_obs, env_state, transition, step_info, (joint, q) = act_and_step(
+            step_key, env_state, obs, learner, networks, env_params, epsilon, explore=True)
+        target = td_targets(networks, learner, transition.reward, next_obs, transition.done, hparams)
+        error = squared_errors(q, transition.selected > 0,
+                               zero_row_q(networks, learner.critic_params, joint), target)
+        return (env_state, next_obs, replay.add(memory, transition, error)), step_info
+
+    (_, _, memory), step_infos = jax.lax.scan(
+        one_step, (env_state, obs, memory), jax.random.split(k_steps, env_params.max_steps))
+    return memory, _episode_summary(step_infos)
+
+
+def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, networks: Networks,
+                   env_params: env.EnvParams) -> dict[str, chex.Array]:
+    """Runs one evaluation episode: no noise, no exploration, nothing stored."""
+    k_reset, k_steps = jax.random.split(key)
+    obs, env_state = env.reset(k_reset, world, env_params)
+    no_exploration = jnp.float32(0.0)
+
+    def one_step(carry, step_key):
+        env_state, obs = carry
+        next_obs, env_state, _, step_info, _ = act_and_step(
+            step_key, env_state, obs, learner, networks, env_params, no_exploration, explore=False)
+        return (env_state, next_obs), step_info
+
+    _, step_infos = jax.lax.scan(one_step, (env_state, obs), jax.random.split(k_steps, env_params.max_steps))
+    return _episode_summary(step_infos)
+
+
+def evaluate(eval_key: chex.PRNGKey, world: env.World, learner: LearnerState, networks: Networks,
+             config: TrainConfig) -> dict[str, chex.Array]:
+    """Mean over ``config.eval_episodes`` fixed greedy episodes (fixed by ``eval_key``)."""
+    keys = jax.random.split(eval_key, config.eval_episodes)
+    summaries = jax.vmap(greedy_episode, in_axes=(0, None, None, None, None))(
+        keys, world, learner, networks, config.env)
+    return jax.tree.map(jnp.mean, summaries)

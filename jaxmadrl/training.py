@@ -1,0 +1,121 @@
+"""The training program: episodes as a ``lax.scan``, one train step after each episode.
+
+``make_trainer(config)`` returns pure functions of explicit state:
+- ``init(key, hparams) → TrainState``: parameters, world, empty replay, stop tracker;
+- ``run_episode(state, episode, hparams) → (state, metrics)``: act for one episode, then
+  (once more than ``episodes_before_train`` episodes are done) one train step, then (every
+  ``eval_every`` episodes) greedy evaluation. ``episode`` (0-based) is passed in rather
+  than read from the state, so it stays unbatched when configurations are vmapped and the
+  ``lax.cond``s on it remain real branches;
+- ``train(key, hparams) → (state, metrics)``: ``init`` then a scan over all episodes.
+Metrics are fixed-size per episode; a quantity not computed in an episode is NaN.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxmadrl import diagnostics, env, replay, rollout
+from jaxmadrl.config import HyperParams, TrainConfig
+from jaxmadrl.learner import LearnerState, Transition, init_learner, train_step
+from jaxmadrl.networks import make_networks
+
+
+@struct.dataclass
+class TrainState:
+    """Everything one configuration carries from episode to episode."""
+
+    learner: LearnerState
+    memory: replay.ReplayBuffer
+    world: env.World
+    tracker: diagnostics.StopTracker
+    key: chex.PRNGKey
+    eval_key: chex.PRNGKey  # fixed: every evaluation replays the same episodes
+
+
+class Trainer(NamedTuple):
+    init: Callable
+    run_episode: Callable
+    train: Callable
+
+
+def _nan_like(tree):
+    return jax.tree.map(lambda x: jnp.full(x.shape, jnp.nan, x.dtype), tree)
+
+
+def make_trainer(config: TrainConfig) -> Trainer:
+    networks = make_networks(config.env.n_agents, config.actor_hidden, config.critic_hidden,
+                             config.output_activation)
+    n_agents, env_params = config.env.n_agents, config.env
+
+    def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
+        del hparams  # nothing in the initial state depends on them
+        k_params, k_world, k_eval, k_run = jax.random.split(key, 4)
+        example = Transition(
+            obs=jnp.zeros((n_agents, env.OBS_DIM)), actions=jnp.zeros((n_agents, env.ACTION_DIM)),
+            selected=jnp.zeros((n_agents,)), reward=jnp.zeros(()),
+            next_obs=jnp.zeros((n_agents, env.OBS_DIM)), done=jnp.zeros(()))
+        return TrainState(
+            learner=init_learner(k_params, networks, n_agents),
+            memory=replay.init_replay(example, config.replay_capacity),
+            world=env.make_world(k_world, env_params),
+            tracker=diagnostics.init_stop_tracker(n_agents, config.episodes_before_train),
+            key=k_run,
+            eval_key=k_eval,
+        )
+
+    def learn(state: TrainState, key, episode_number, hparams):
+        memory, batch, indices, weights = replay.sample(state.memory, key, config.batch_size)
+        learner, errors, metrics = train_step(state.learner, batch, weights, hparams, networks, config)
+        memory = replay.update_priorities(memory, indices, errors)
+        tracker = diagnostics.update_stop_tracker(state.tracker, episode_number,
+                                                  metrics["actor_max_delta"], metrics["critic_max_delta"])
+        return state.replace(learner=learner, memory=memory, tracker=tracker), metrics
+
+    def evaluate(state: TrainState):
+        return rollout.evaluate(state.eval_key, state.world, state.learner, networks, config)
+
+    def run_episode(state: TrainState, episode: chex.Array, hparams: HyperParams):
+        key, k_episode, k_sample = jax.random.split(state.key, 3)
+        epsilon = config.epsilon(episode)
+        memory, summary = rollout.training_episode(k_episode, state.world, state.learner, state.memory,
+                                                   networks, config, hparams, epsilon)
+        state = state.replace(memory=memory, key=key)
+
+        episode_number = episode + 1  # episodes completed, counting this one
+        trains = episode_number > config.episodes_before_train
+        skip_metrics = _nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
+        state, train_metrics = jax.lax.cond(
+            trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams)
+
+        evaluates = (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
+        eval_summary = jax.lax.cond(evaluates, evaluate, lambda s: _nan_like(jax.eval_shape(evaluate, s)), state)
+
+        metrics = {
+            "train_reward": summary["reward"],
+            "server_overflow": summary["server_overflow"],
+            "energy_violation": summary["energy_violation"],
+            "time_violation": summary["time_violation"],
+            "epsilon": epsilon,
+            "trained": trains,
+            **{f"eval_{name}": value for name, value in eval_summary.items()},
+            **train_metrics,
+        }
+        return state, metrics
+
+    def train(key: chex.PRNGKey, hparams: HyperParams):
+        state = init(key, hparams)
+        return jax.lax.scan(lambda s, e: run_episode(s, e, hparams), state,
+                            jnp.arange(config.episodes, dtype=jnp.int32))
+
+    return Trainer(init=init, run_episode=run_episode, train=train)
+
+
+def make_train(config: TrainConfig) -> Callable:
+    """The whole run as one pure function ``train(key, hparams) → (final state, metrics)``;
+    each metric has a leading axis of ``config.episodes``."""
+    return make_trainer(config).train
