@@ -11,6 +11,7 @@ import math
 
 import chex
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxmadrl.env import EnvParams
@@ -84,10 +85,10 @@ class HyperParams:
     def validate(self) -> "HyperParams":
         """Checks concrete values on the host; raises ValueError naming the field."""
         for name in ("actor_lr", "critic_lr"):
-            for value in jnp.ravel(jnp.asarray(getattr(self, name))).tolist():
+            for value in np.ravel(getattr(self, name)).tolist():
                 if not math.isfinite(value) or value <= 0:
                     raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-        for value in jnp.ravel(jnp.asarray(self.gamma)).tolist():
+        for value in np.ravel(self.gamma).tolist():
             if not 0 <= value <= 1:
                 raise ValueError(f"gamma must be in [0, 1], got {value!r}")
         return self

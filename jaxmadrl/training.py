@@ -7,7 +7,11 @@
   ``eval_every`` episodes) greedy evaluation. ``episode`` (0-based) is passed in rather
   than read from the state, so it stays unbatched when configurations are vmapped and the
   ``lax.cond``s on it remain real branches;
-- ``train(key, hparams) → (state, metrics)``: ``init`` then a scan over all episodes.
+- ``run_episodes(state, episodes, hparams) → (state, metrics)``: a scan of ``run_episode``
+  over the given episode indices (a chunk of a longer run); indices ≥ ``config.episodes``
+  are padding: they leave the state as it is and give NaN metrics, so chunks of one
+  length serve any run length with one compilation;
+- ``train(key, hparams) → (state, metrics)``: ``init`` then ``run_episodes`` over all.
 Metrics are fixed-size per episode; a quantity not computed in an episode is NaN.
 """
 from __future__ import annotations
@@ -40,11 +44,14 @@ class TrainState:
 class Trainer(NamedTuple):
     init: Callable
     run_episode: Callable
+    run_episodes: Callable
     train: Callable
 
 
 def _nan_like(tree):
-    return jax.tree.map(lambda x: jnp.full(x.shape, jnp.nan, x.dtype), tree)
+    """NaN (False for booleans) in the shapes and dtypes of ``tree``."""
+    return jax.tree.map(lambda x: jnp.full(x.shape, jnp.nan if jnp.issubdtype(x.dtype, jnp.floating) else 0,
+                                           x.dtype), tree)
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
@@ -107,12 +114,18 @@ def make_trainer(config: TrainConfig) -> Trainer:
         }
         return state, metrics
 
-    def train(key: chex.PRNGKey, hparams: HyperParams):
-        state = init(key, hparams)
-        return jax.lax.scan(lambda s, e: run_episode(s, e, hparams), state,
-                            jnp.arange(config.episodes, dtype=jnp.int32))
+    def run_episodes(state: TrainState, episodes: chex.Array, hparams: HyperParams):
+        def run_or_pad(state, episode):
+            pad_metrics = _nan_like(jax.eval_shape(run_episode, state, episode, hparams)[1])
+            return jax.lax.cond(episode < config.episodes, run_episode,
+                                lambda s, *_: (s, pad_metrics), state, episode, hparams)
 
-    return Trainer(init=init, run_episode=run_episode, train=train)
+        return jax.lax.scan(run_or_pad, state, episodes)
+
+    def train(key: chex.PRNGKey, hparams: HyperParams):
+        return run_episodes(init(key, hparams), jnp.arange(config.episodes, dtype=jnp.int32), hparams)
+
+    return Trainer(init=init, run_episode=run_episode, run_episodes=run_episodes, train=train)
 
 
 def make_train(config: TrainConfig) -> Callable:

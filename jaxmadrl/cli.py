@@ -1,0 +1,51 @@
+"""What the command-line programs share: one-line errors with exit code 2, and results
+folders that appear whole or not at all."""
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+
+from absl import flags
+
+USAGE_EXIT_CODE = 2
+
+
+class UsageFailure(Exception):
+    """Bad input: reported as one line and exit code 2."""
+
+
+def fail(message: str):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(USAGE_EXIT_CODE)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl flag parsing that reports a bad flag as one line and exits with code 2."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(str(error))
+
+
+def check_new_output_dir(path: str) -> pathlib.Path:
+    out = pathlib.Path(path)
+    if out.exists():
+        raise UsageFailure(f"--out {out} already exists; choose a new directory")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: pathlib.Path):
+    """Yields a scratch folder beside ``out``; renamed to ``out`` only on success."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield scratch
+        os.replace(scratch, out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise

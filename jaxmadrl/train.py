@@ -1,0 +1,142 @@
+"""Train one learning-rate configuration and write its per-episode metrics and a summary.
+
+    python -m jaxmadrl.train --actor_lr=1e-4 --critic_lr=1e-3 --episodes=2000 --out=DIR
+
+DIR receives ``metrics.npz`` (one array per metric, leading axis = episode) and
+``summary.json`` (settings, stopping episodes, final diagnostics, timings). The run is
+compiled once and executed in chunks of ``--chunk`` episodes, with a progress line each.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+
+from jaxmadrl import cli, diagnostics
+from jaxmadrl.config import ACTOR_UPDATES, HyperParams, TrainConfig
+from jaxmadrl.env import MODES, SCALINGS, EnvParams
+from jaxmadrl.networks import OUTPUT_ACTIVATIONS
+from jaxmadrl.training import make_trainer
+
+flags.DEFINE_float("actor_lr", 1e-4, "Adam learning rate of every client actor (finite, > 0).")
+flags.DEFINE_float("critic_lr", 1e-3, "Adam learning rate of the master critic (finite, > 0).")
+flags.DEFINE_integer("episodes", 2000, "Training episodes (>= 1).")
+flags.DEFINE_integer("seed", 0, "Seed of the run's PRNG key (weights, world, exploration).")
+flags.DEFINE_string("out", None, "Results directory; must not exist yet. "
+                    "Default: sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>.")
+flags.DEFINE_integer("n_agents", 50, "Number of client agents (devices).")
+flags.DEFINE_integer("steps_per_episode", 10, "Environment steps per episode.")
+flags.DEFINE_enum("mode", "H2", list(MODES), "Server model: H2 (shared units, queue) or TOBM.")
+flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
+flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES),
+                  "Update all actors from one loss, or one after another as the reference does.")
+flags.DEFINE_enum("output_activation", "tanh", sorted(OUTPUT_ACTIVATIONS), "Actor output activation.")
+flags.DEFINE_integer("batch_size", 64, "Replay batch size (<= replay_capacity).")
+flags.DEFINE_integer("replay_capacity", 10_000, "Prioritised replay capacity.")
+flags.DEFINE_integer("eval_every", 10, "Greedy evaluation after every this many episodes.")
+flags.DEFINE_integer("chunk", 100, "Episodes per compiled call; one progress line per chunk.")
+FLAGS = flags.FLAGS
+
+
+def build_run() -> tuple[TrainConfig, HyperParams]:
+    """The configuration the flags describe; raises ValueError on bad values."""
+    if FLAGS.chunk < 1:
+        raise ValueError(f"--chunk must be >= 1, got {FLAGS.chunk}")
+    config = TrainConfig(
+        env=EnvParams(n_agents=FLAGS.n_agents, max_steps=FLAGS.steps_per_episode, mode=FLAGS.mode,
+                      scaling=FLAGS.scaling),
+        episodes=FLAGS.episodes, batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
+        eval_every=FLAGS.eval_every, output_activation=FLAGS.output_activation,
+        actor_update=FLAGS.actor_update)
+    hparams = HyperParams(actor_lr=FLAGS.actor_lr, critic_lr=FLAGS.critic_lr).validate()
+    return config, hparams
+
+
+def _episode_or_null(value) -> int | None:
+    return None if value == diagnostics.NEVER else int(value)
+
+
+def summarise(config, hparams, state, metrics, timings) -> dict:
+    """The run in one JSON-ready dict; stopping episodes are null where they never happened."""
+    stops = jax.tree.map(np.asarray, diagnostics.stopping_summary(state.tracker, config.episodes))
+    evaluated = np.flatnonzero(np.isfinite(metrics["eval_reward"]))
+    trained = metrics["trained"]
+    train_metric_names = [k for k in metrics if k != "trained" and not k.startswith("eval_")]
+    return {
+        "actor_lr": float(hparams.actor_lr),
+        "critic_lr": float(hparams.critic_lr),
+        "seed": FLAGS.seed,
+        "config": dataclasses.asdict(config),
+        "all_actors_stopped": _episode_or_null(stops["all_actors_stopped"]),
+        "actor_first_unchanged": [_episode_or_null(v) for v in stops["actor_first_unchanged"]],
+        "actor_never_again": [_episode_or_null(v) for v in stops["actor_never_again"]],
+        "critic_first_unchanged": _episode_or_null(stops["critic_first_unchanged"]),
+        "critic_never_again": _episode_or_null(stops["critic_never_again"]),
+        "final_saturation": float(metrics["saturation"][-1]),
+        "final_grad_ratio": float(metrics["grad_ratio"][-1]),
+        "final_train_reward": float(metrics["train_reward"][-1]),
+        "final_eval_reward": float(metrics["eval_reward"][evaluated[-1]]) if evaluated.size else None,
+        "diverged": not all(np.all(np.isfinite(metrics[k][trained])) for k in train_metric_names),
+        **timings,
+    }
+
+
+def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
+    trainer = make_trainer(config)
+    traced_hparams = jax.tree.map(jnp.float32, hparams)
+    start = time.perf_counter()
+    state = jax.jit(trainer.init)(jax.random.key(FLAGS.seed), traced_hparams)
+    chunk = min(chunk, config.episodes)
+    # One compiled chunk for the whole run: the last chunk is padded (see run_episodes).
+    run_chunk = jax.jit(trainer.run_episodes, donate_argnums=0).lower(
+        state, jnp.arange(chunk, dtype=jnp.int32), traced_hparams).compile()
+    compile_s = time.perf_counter() - start
+    print(f"compiled in {compile_s:.1f} s", flush=True)
+    chunks, done = [], 0
+    while done < config.episodes:
+        n_real = min(chunk, config.episodes - done)
+        chunk_start = time.perf_counter()
+        state, metrics = jax.block_until_ready(
+            run_chunk(state, jnp.arange(done, done + chunk, dtype=jnp.int32), traced_hparams))
+        metrics = jax.tree.map(lambda x: x[:n_real], jax.device_get(metrics))
+        chunks.append(metrics)
+        done += n_real
+        rate = n_real / (time.perf_counter() - chunk_start)
+        stopped = int(np.sum(np.asarray(state.tracker.actor_first_unchanged) != diagnostics.NEVER))
+        print(f"episodes {done}/{config.episodes} | {rate:.1f} episodes/s | "
+              f"elapsed {time.perf_counter() - start:.0f} s | ETA {(config.episodes - done) / rate:.0f} s | "
+              f"reward {float(metrics['train_reward'][-1]):.1f} | "
+              f"saturation {float(metrics['saturation'][-1]):.3f} | "
+              f"actors stopped {stopped}/{config.env.n_agents}", flush=True)
+    wall_s = time.perf_counter() - start
+    metrics = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    summary = summarise(config, hparams, state, metrics,
+                        {"wall_s": wall_s, "compile_s": compile_s,
+                         "s_per_episode_after_compile": (wall_s - compile_s) / config.episodes})
+    with cli.atomic_output_dir(out) as scratch:
+        np.savez_compressed(scratch / "metrics.npz", **metrics)
+        (scratch / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"all actors stopped at episode: {summary['all_actors_stopped']}; critic first unchanged: "
+          f"{summary['critic_first_unchanged']}; wrote {out}")
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        config, hparams = build_run()
+        out = FLAGS.out or f"sweeps/runs/train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = cli.check_new_output_dir(out)
+    except (ValueError, cli.UsageFailure) as error:
+        cli.fail(str(error))
+    run(config, hparams, out, FLAGS.chunk)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags)

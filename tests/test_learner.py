@@ -1,0 +1,219 @@
+"""The train step against the plain formulation: concatenated critic input, every row,
+masked max with gradient through all rows, and a Python loop for the sequential order."""
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxmadrl import learner as L
+from jaxmadrl.config import HyperParams, TrainConfig
+from jaxmadrl.env import EnvParams
+from jaxmadrl.networks import make_networks
+
+N, B, MAX_ROWS = 3, 32, 2
+CONFIG = TrainConfig(env=EnvParams(n_agents=N, n_channels=MAX_ROWS), batch_size=B,
+                     replay_capacity=64, critic_hidden=(32, 16))
+NETS = make_networks(N, critic_hidden=CONFIG.critic_hidden)
+HPARAMS = HyperParams(actor_lr=jnp.float32(0.01), critic_lr=jnp.float32(0.003))
+
+
+def varied_learner(key):
+    """Initial learner whose actors' outputs vary in sign across samples (large fc3 kernel, no bias)."""
+    learner = L.init_learner(key, NETS, N)
+    params = learner.actor_params
+    fc3 = params["params"]["fc3"]
+    fc3 = {"kernel": fc3["kernel"] * 300.0, "bias": jnp.zeros_like(fc3["bias"])}
+    params = {"params": {**params["params"], "fc3": fc3}}
+    return learner.replace(actor_params=params, actor_target=params)
+
+
+def random_batch(key):
+    k = jax.random.split(key, 6)
+    obs = jax.random.normal(k[0], (B, N, 7))
+    actions = jax.random.uniform(k[1], (B, N, 3), minval=-1.0, maxval=1.0)
+    # At most MAX_ROWS selected per sample; some samples with none.
+    scores = jax.random.uniform(k[2], (B, N))
+    n_selected = jax.random.randint(k[3], (B,), 0, MAX_ROWS + 1)
+    rank = jnp.argsort(jnp.argsort(-scores, axis=1), axis=1)
+    selected = (rank < n_selected[:, None]).astype(jnp.float32)
+    return L.Transition(obs=obs, actions=actions, selected=selected,
+                        reward=-100.0 * jax.random.uniform(k[4], (B,)),
+                        next_obs=jax.random.normal(k[5], (B, N, 7)),
+                        done=(jnp.arange(B) % 5 == 0).astype(jnp.float32))
+
+
+def concatenated(obs, actions, own_obs, own_actions):
+    """[all states, all actions, own state, own action] for each row: (..., R, 10N + 10)."""
+    joint = jnp.concatenate([obs.reshape(obs.shape[0], -1), actions.reshape(actions.shape[0], -1)], -1)
+    joint = jnp.broadcast_to(joint[:, None, :], own_obs.shape[:2] + joint.shape[-1:])
+    return jnp.concatenate([joint, own_obs, own_actions], -1)
+
+
+def plain_q(critic_params, obs, actions):
+    return NETS.critic.apply(critic_params, concatenated(obs, actions, obs, actions))
+
+
+def plain_zero_q(critic_params, obs, actions):
+    zeros_obs, zeros_act = jnp.zeros_like(obs[:, :1]), jnp.zeros_like(actions[:, :1])
+    return NETS.critic.apply(critic_params, concatenated(obs, actions, zeros_obs, zeros_act))[:, 0]
+
+
+def plain_value(critic_params, obs, actions):
+    q = plain_q(critic_params, obs, actions)
+    proposals = actions[..., 0] >= 0
+    best = jnp.max(jnp.where(proposals, q, -jnp.inf), axis=1)
+    return jnp.where(proposals.any(1), best, plain_zero_q(critic_params, obs, actions))
+
+
+def plain_targets(learner, batch, hparams):
+    z = NETS.actor.apply(learner.actor_target, jnp.swapaxes(batch.next_obs, 0, 1))
+    next_actions = jnp.tanh(jnp.swapaxes(z, 0, 1))
+    value = plain_value(learner.critic_target, batch.next_obs, next_actions)
+    return hparams.reward_scale * batch.reward + hparams.gamma * (1 - batch.done) * value
+
+
+def plain_critic_loss(critic_params, batch, targets, weights):
+    q = plain_q(critic_params, batch.obs, batch.actions)
+    q0 = plain_zero_q(critic_params, batch.obs, batch.actions)
+    selected = batch.selected > 0
+    none = ~selected.any(1)
+    w, y = weights[:, None], targets[:, None]
+    pair_terms = jnp.where(selected, (w * q - w * y) ** 2, 0.0).sum() + jnp.where(
+        none, (weights * q0 - weights * targets) ** 2, 0.0).sum()
+    loss = pair_terms / (selected.sum() + none.sum())
+    errors = jnp.where(none, (q0 - targets) ** 2, jnp.where(selected, (q - y) ** 2, 0.0).sum(1))
+    return loss, errors
+
+
+def plain_actor_loss(actor_params, critic_params, obs, weights):
+    actions = jnp.tanh(jnp.swapaxes(NETS.actor.apply(actor_params, jnp.swapaxes(obs, 0, 1)), 0, 1))
+    return -jnp.mean(weights * plain_value(critic_params, obs, actions))
+
+
+def assert_trees_close(a, b, rtol=2e-5):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        scale = float(jnp.max(jnp.abs(y))) + 1e-12
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=0, atol=rtol * scale)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    learner = jax.jit(varied_learner)(jax.random.key(0))
+    batch = jax.jit(random_batch)(jax.random.key(1))
+    weights = jax.random.uniform(jax.random.key(2), (B,), minval=0.2, maxval=1.0)
+    return learner, batch, weights
+
+
+def test_batch_covers_both_cases(setup):
+    learner, batch, _ = setup
+    assert bool((batch.selected.sum(1) == 0).any()) and bool((batch.selected.sum(1) == MAX_ROWS).any())
+    actions, _ = L.actor_outputs(NETS, learner.actor_params, batch.obs)
+    proposals = (actions[..., 0] >= 0).sum(1)
+    assert bool((proposals == 0).any()) and bool((proposals > 1).any())
+
+
+def test_td_targets_equal_plain_form(setup):
+    learner, batch, _ = setup
+    targets = jax.jit(L.td_targets, static_argnums=0)(NETS, learner, batch.reward, batch.next_obs,
+                                                       batch.done, HPARAMS)
+    chex.assert_shape(targets, (B,))
+    assert_trees_close(targets, jax.jit(plain_targets)(learner, batch, HPARAMS))
+
+
+def test_critic_loss_on_selected_rows_equals_plain_form(setup):
+    learner, batch, weights = setup
+    targets = jax.jit(plain_targets)(learner, batch, HPARAMS)
+    (loss, aux), grads = jax.jit(jax.value_and_grad(L.critic_loss, has_aux=True), static_argnums=(1, 5))(
+        learner.critic_params, NETS, batch, targets, weights, MAX_ROWS)
+    (plain_loss, plain_errors), plain_grads = jax.jit(jax.value_and_grad(plain_critic_loss, has_aux=True))(
+        learner.critic_params, batch, targets, weights)
+    np.testing.assert_allclose(loss, plain_loss, rtol=1e-5)
+    assert_trees_close(aux["errors"], plain_errors)
+    assert_trees_close(grads, plain_grads)
+
+
+def test_actor_loss_through_argmax_row_equals_plain_form(setup):
+    learner, batch, weights = setup
+    (loss, z), grads = jax.jit(jax.value_and_grad(L.actor_loss, has_aux=True), static_argnums=1)(
+        learner.actor_params, NETS, learner.critic_params, batch.obs, weights)
+    plain_loss, plain_grads = jax.jit(jax.value_and_grad(plain_actor_loss))(
+        learner.actor_params, learner.critic_params, batch.obs, weights)
+    chex.assert_shape(z, (B, N, 3))
+    np.testing.assert_allclose(loss, plain_loss, rtol=1e-5)
+    assert_trees_close(grads, plain_grads)
+    # Every actor receives gradient through the joint part of the critic input.
+    assert bool(jnp.all(jnp.abs(grads["params"]["fc3"]["kernel"]).sum((1, 2)) > 0))
+
+
+def per_agent_adam_step(params, opt_state, grads, lr):
+    updates, opt_state = jax.vmap(optax.adam(lr).update)(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+@pytest.fixture(scope="module")
+def simultaneous_step(setup):
+    learner, batch, weights = setup
+    step = jax.jit(L.train_step, static_argnums=(4, 5))
+    return step(learner, batch, weights, HPARAMS, NETS, CONFIG)
+
+
+def test_train_step_critic_then_actors(setup, simultaneous_step):
+    learner, batch, weights = setup
+    new, errors, metrics = simultaneous_step
+    targets = jax.jit(plain_targets)(learner, batch, HPARAMS)
+    (_, plain_errors), critic_grads = jax.jit(jax.value_and_grad(plain_critic_loss, has_aux=True))(
+        learner.critic_params, batch, targets, weights)
+    updates, _ = optax.adam(HPARAMS.critic_lr).update(critic_grads, learner.critic_opt_state)
+    critic_params = optax.apply_updates(learner.critic_params, updates)
+    assert_trees_close(new.critic_params, critic_params)
+    assert_trees_close(errors, plain_errors)
+    # The actors are updated against the already updated critic.
+    actor_grads = jax.jit(jax.grad(plain_actor_loss))(learner.actor_params, new.critic_params, batch.obs, weights)
+    actor_params, _ = jax.jit(per_agent_adam_step)(learner.actor_params, learner.actor_opt_state, actor_grads,
+                                          HPARAMS.actor_lr)
+    assert_trees_close(new.actor_params, actor_params)
+    chex.assert_trees_all_equal(new.actor_target, new.actor_params)
+    chex.assert_trees_all_equal(new.critic_target, new.critic_params)
+    chex.assert_tree_all_finite(metrics)
+    chex.assert_shape(metrics["actor_grad_norm_agents"], (N,))
+    chex.assert_shape(metrics["actor_max_delta"], (N,))
+    assert float(metrics["critic_max_delta"]) > 0
+
+
+def test_sequential_update_matches_one_actor_at_a_time(setup, simultaneous_step):
+    learner, batch, weights = setup
+    config = TrainConfig(**{**CONFIG.__dict__, "actor_update": "sequential"})
+    new, _, metrics = jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, HPARAMS, NETS, config)
+    critic_params = simultaneous_step[0].critic_params
+    assert_trees_close(new.critic_params, critic_params)
+
+    params, opt_state = learner.actor_params, learner.actor_opt_state
+    plain_grad, adam_step = jax.jit(jax.grad(plain_actor_loss)), jax.jit(per_agent_adam_step)
+    for agent in range(N):
+        grads = plain_grad(params, critic_params, batch.obs, weights)
+        stepped, stepped_opt = adam_step(params, opt_state, grads, HPARAMS.actor_lr)
+        take = lambda new_leaf, old_leaf: old_leaf.at[agent].set(new_leaf[agent])
+        params = jax.tree.map(take, stepped, params)
+        opt_state = jax.tree.map(take, stepped_opt, opt_state)
+    assert_trees_close(new.actor_params, params)
+    # Each actor's own Adam took exactly one step.
+    counts = [leaf for leaf in jax.tree.leaves(new.actor_opt_state) if leaf.dtype == jnp.int32]
+    assert all(np.array_equal(c, np.ones(N)) for c in counts) and counts
+    # Actor 0 saw the same actors as in the simultaneous update; the last one did not.
+    first = lambda tree: jax.tree.map(lambda x: x[0], tree)
+    last = lambda tree: jax.tree.map(lambda x: x[-1], tree)
+    simultaneous = simultaneous_step[0].actor_params
+    assert_trees_close(first(new.actor_params), first(simultaneous))
+    assert not np.allclose(last(new.actor_params)["params"]["fc3"]["kernel"],
+                           last(simultaneous)["params"]["fc3"]["kernel"], rtol=0, atol=1e-9)
+    chex.assert_shape(metrics["actor_grad_norm_agents"], (N,))
+
+
+def test_selected_rows_puts_selected_first():
+    selected = jnp.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0.]])
+    rows, mask = L.selected_rows(selected, 2)
+    np.testing.assert_array_equal(mask, [[True, True], [False, False], [True, False]])
+    np.testing.assert_array_equal(rows[0], [1, 3])
+    assert int(rows[2, 0]) == 0
