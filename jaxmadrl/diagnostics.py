@@ -97,7 +97,8 @@ def init_stop_tracker(n_agents: int, episodes_before_train: int) -> StopTracker:
 
 
 def _track(first_unchanged, last_changed, episode, change):
-    changed = change > 0
+    # NaN weights are not bit-for-bit equal to anything: a NaN change counts as a change.
+    changed = change != 0
     first_unchanged = jnp.where((first_unchanged == NEVER) & ~changed, episode, first_unchanged)
     last_changed = jnp.where(changed, episode, last_changed)
     return first_unchanged, last_changed

@@ -115,17 +115,23 @@ def make_trainer(config: TrainConfig) -> Trainer:
         return state, metrics
 
     def run_episodes(state: TrainState, episodes: chex.Array, hparams: HyperParams):
-        def run_or_pad(state, episode):
-            pad_metrics = _nan_like(jax.eval_shape(run_episode, state, episode, hparams)[1])
-            return jax.lax.cond(episode < config.episodes, run_episode,
-                                lambda s, *_: (s, pad_metrics), state, episode, hparams)
-
-        return jax.lax.scan(run_or_pad, state, episodes)
+        return scan_episodes(run_episode, state, episodes, hparams, config.episodes)
 
     def train(key: chex.PRNGKey, hparams: HyperParams):
         return run_episodes(init(key, hparams), jnp.arange(config.episodes, dtype=jnp.int32), hparams)
 
     return Trainer(init=init, run_episode=run_episode, run_episodes=run_episodes, train=train)
+
+
+def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, total_episodes: int):
+    """``lax.scan`` of ``run_episode(state, episode, hparams)`` over ``episodes`` (unbatched
+    int32). Indices ≥ ``total_episodes`` are padding: state unchanged, NaN metrics."""
+    def run_or_pad(state, episode):
+        pad_metrics = _nan_like(jax.eval_shape(run_episode, state, episode, hparams)[1])
+        return jax.lax.cond(episode < total_episodes, run_episode,
+                            lambda s, *_: (s, pad_metrics), state, episode, hparams)
+
+    return jax.lax.scan(run_or_pad, state, episodes)
 
 
 def make_train(config: TrainConfig) -> Callable:
