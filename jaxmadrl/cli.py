@@ -1,13 +1,8 @@
-"""What the command-line programs share: one-line errors with exit code 2, and results
-folders that appear whole or not at all."""
+"""What the command-line programs share: bad input as one line and exit code 2."""
 from __future__ import annotations
 
-import contextlib
-import os
 import pathlib
-import shutil
 import sys
-import tempfile
 
 from absl import flags
 
@@ -36,16 +31,3 @@ def check_new_output_dir(path: str) -> pathlib.Path:
     if out.exists():
         raise UsageFailure(f"--out {out} already exists; choose a new directory")
     return out
-
-
-@contextlib.contextmanager
-def atomic_output_dir(out: pathlib.Path):
-    """Yields a scratch folder beside ``out``; renamed to ``out`` only on success."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield scratch
-        os.replace(scratch, out)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise

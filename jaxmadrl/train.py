@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import cli, diagnostics
+from jaxmadrl import cli, diagnostics, files, results
 from jaxmadrl.config import ACTOR_UPDATES, HyperParams, TrainConfig
 from jaxmadrl.env import MODES, SCALINGS, EnvParams
 from jaxmadrl.networks import OUTPUT_ACTIVATIONS
@@ -57,33 +57,10 @@ def build_run() -> tuple[TrainConfig, HyperParams]:
     return config, hparams
 
 
-def _episode_or_null(value) -> int | None:
-    return None if value == diagnostics.NEVER else int(value)
-
-
 def summarise(config, hparams, state, metrics, timings) -> dict:
-    """The run in one JSON-ready dict; stopping episodes are null where they never happened."""
-    stops = jax.tree.map(np.asarray, diagnostics.stopping_summary(state.tracker, config.episodes))
-    evaluated = np.flatnonzero(np.isfinite(metrics["eval_reward"]))
-    trained = metrics["trained"]
-    train_metric_names = [k for k in metrics if k != "trained" and not k.startswith("eval_")]
-    return {
-        "actor_lr": float(hparams.actor_lr),
-        "critic_lr": float(hparams.critic_lr),
-        "seed": FLAGS.seed,
-        "config": dataclasses.asdict(config),
-        "all_actors_stopped": _episode_or_null(stops["all_actors_stopped"]),
-        "actor_first_unchanged": [_episode_or_null(v) for v in stops["actor_first_unchanged"]],
-        "actor_never_again": [_episode_or_null(v) for v in stops["actor_never_again"]],
-        "critic_first_unchanged": _episode_or_null(stops["critic_first_unchanged"]),
-        "critic_never_again": _episode_or_null(stops["critic_never_again"]),
-        "final_saturation": float(metrics["saturation"][-1]),
-        "final_grad_ratio": float(metrics["grad_ratio"][-1]),
-        "final_train_reward": float(metrics["train_reward"][-1]),
-        "final_eval_reward": float(metrics["eval_reward"][evaluated[-1]]) if evaluated.size else None,
-        "diverged": not all(np.all(np.isfinite(metrics[k][trained])) for k in train_metric_names),
-        **timings,
-    }
+    return {"actor_lr": hparams.actor_lr, "critic_lr": hparams.critic_lr, "seed": FLAGS.seed,
+            "config": dataclasses.asdict(config),
+            **results.lane_summary(state.tracker, metrics, config.episodes), **timings}
 
 
 def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
@@ -118,7 +95,7 @@ def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
     summary = summarise(config, hparams, state, metrics,
                         {"wall_s": wall_s, "compile_s": compile_s,
                          "s_per_episode_after_compile": (wall_s - compile_s) / config.episodes})
-    with cli.atomic_output_dir(out) as scratch:
+    with files.atomic_output_dir(out) as scratch:
         np.savez_compressed(scratch / "metrics.npz", **metrics)
         (scratch / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"all actors stopped at episode: {summary['all_actors_stopped']}; critic first unchanged: "

@@ -1,0 +1,34 @@
+"""Files that appear whole or not at all."""
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import shutil
+import tempfile
+from typing import BinaryIO, Callable
+
+
+def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) -> None:
+    """Calls ``write(file)`` on a scratch file beside ``path``, then renames it to ``path``."""
+    handle, scratch = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.replace(scratch, path)
+    except BaseException:
+        pathlib.Path(scratch).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: pathlib.Path):
+    """Yields a scratch folder beside ``out``; renamed to ``out`` only on success."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield scratch
+        os.replace(scratch, out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise

@@ -1,0 +1,198 @@
+"""Run a grid of configurations as one compiled program, with progress, checkpoints and resume.
+
+    python -m jaxmadrl.sweep --all-16                # the paper's 4×4 learning-rate grid
+    python -m jaxmadrl.sweep --sweep all16-5seeds    # a named definition in sweeps/
+    python -m jaxmadrl.sweep --actor_lrs=1e-3,1e-1 --critic_lrs=1e-3 --seeds=3 --episodes=500
+    python -m jaxmadrl.sweep --resume sweeps/runs/all16-20261122-101500
+
+The run directory holds ``sweep.json`` (the definition), ``checkpoint.npz`` (the whole
+state after the last finished chunk) and ``metrics/chunk_*.npz``; when the run completes it
+also holds ``metrics.npz`` (every metric as (lanes, episodes, ...)), ``summary.json``,
+``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+
+from jaxmadrl import cli, diagnostics, files, grid, results
+from jaxmadrl.config import ACTOR_UPDATES
+from jaxmadrl.env import MODES, SCALINGS
+
+PAPER_LRS = ["1e-4", "1e-3", "1e-2", "1e-1"]
+
+flags.DEFINE_bool("all-16", False, "The paper's grid: actor LRs × critic LRs in {1e-4, 1e-3, 1e-2, 1e-1}, "
+                  "2000 episodes, 1 seed (the named sweep 'all16').")
+flags.DEFINE_string("sweep", None, "A named sweep in sweeps/ (e.g. all16, all16-5seeds) or a JSON file.")
+flags.DEFINE_string("name", None, "Name of the sweep (used in the default --out).")
+flags.DEFINE_list("actor_lrs", PAPER_LRS, "Actor learning rates (comma-separated, finite, > 0).")
+flags.DEFINE_list("critic_lrs", PAPER_LRS, "Critic learning rates (comma-separated, finite, > 0).")
+flags.DEFINE_integer("seeds", 1, "Seeds per configuration (lanes = seeds × actor LRs × critic LRs).")
+flags.DEFINE_integer("episodes", 2000, "Training episodes per lane.")
+flags.DEFINE_integer("steps_per_episode", 10, "Environment steps per episode.")
+flags.DEFINE_integer("n_agents", 50, "Number of client agents (devices).")
+flags.DEFINE_enum("mode", "H2", list(MODES), "Server model.")
+flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
+flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES), "Actor update order.")
+flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
+flags.DEFINE_string("out", None, "New run directory (default sweeps/runs/<name>-<timestamp>).")
+flags.DEFINE_string("resume", None, "Continue the run in this directory from its last checkpoint.")
+flags.DEFINE_integer("devices", None, "Use at most this many devices for the lane axis (default: all).")
+FLAGS = flags.FLAGS
+
+# Flags that define what is computed (as opposed to where and how it runs).
+DEFINITION_FLAGS = ("actor_lrs", "critic_lrs", "seeds", "episodes", "steps_per_episode", "n_agents", "mode",
+                    "scaling", "actor_update", "chunk")
+CHECKPOINT, DEFINITION, CHUNKS = "checkpoint.npz", "sweep.json", "metrics"
+
+
+def _floats(flag_name: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in FLAGS[flag_name].value)
+    except ValueError:
+        raise cli.UsageFailure(f"--{flag_name} must be comma-separated numbers, got {FLAGS[flag_name].value}")
+
+
+def _flag_overrides() -> dict:
+    overrides = {}
+    for name in DEFINITION_FLAGS:
+        if FLAGS[name].present:
+            overrides[name] = _floats(name) if name.endswith("_lrs") else FLAGS[name].value
+    return overrides
+
+
+def definition_from_flags() -> grid.SweepDefinition:
+    if FLAGS["all-16"].value and FLAGS.sweep:
+        raise cli.UsageFailure("give either --all-16 or --sweep, not both")
+    named = "all16" if FLAGS["all-16"].value else FLAGS.sweep
+    if named:
+        base = dataclasses.asdict(grid.load_definition(named))
+    else:
+        base = {"name": "custom", "actor_lrs": _floats("actor_lrs"), "critic_lrs": _floats("critic_lrs")}
+        base.update({name: FLAGS[name].value for name in DEFINITION_FLAGS if not name.endswith("_lrs")})
+    base.update(_flag_overrides())
+    if FLAGS.name:
+        base["name"] = FLAGS.name
+    return grid.SweepDefinition.from_dict(base)
+
+
+def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
+    if not (run_dir / DEFINITION).is_file():
+        raise cli.UsageFailure(f"--resume {run_dir} is not a sweep run (no {DEFINITION})")
+    if FLAGS["all-16"].value or FLAGS.sweep or FLAGS.out:
+        raise cli.UsageFailure("--resume takes the definition from the run; drop --all-16/--sweep/--out")
+    try:
+        definition = grid.SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
+    except (json.JSONDecodeError, TypeError, ValueError) as error:
+        raise cli.UsageFailure(f"{run_dir / DEFINITION} is not a valid sweep definition: {error}")
+    for name, value in _flag_overrides().items():
+        if getattr(definition, name) != value:
+            raise cli.UsageFailure(f"--resume {run_dir} belongs to a different sweep: its {name} is "
+                                   f"{getattr(definition, name)}, not {value}")
+    return definition
+
+
+def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, state) -> list[dict]:
+    """Joins the chunk files into metrics.npz and writes the per-lane summaries and table."""
+    chunk_files = sorted((run_dir / CHUNKS).glob("chunk_*.npz"))
+    per_chunk = [dict(np.load(f)) for f in chunk_files]
+    # (episodes, lanes, ...) → (lanes, episodes, ...)
+    metrics = {k: np.swapaxes(np.concatenate([c[k] for c in per_chunk]), 0, 1) for k in per_chunk[0]}
+    files.write_atomically(run_dir / "metrics.npz", lambda f: np.savez_compressed(f, **metrics))
+    trackers = jax.device_get(state.tracker)
+    rows = []
+    for lane, (seed, actor_lr, critic_lr) in enumerate(definition.lanes()):
+        lane_metrics = {k: v[lane] for k, v in metrics.items()}
+        tracker = jax.tree.map(lambda x: x[lane], trackers)
+        rows.append({"lane": lane, "seed": seed, "actor_lr": actor_lr, "critic_lr": critic_lr,
+                     **results.lane_summary(tracker, lane_metrics, definition.episodes)})
+    table = results.stopping_table(rows, definition.episodes)
+    files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
+    files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
+    files.write_atomically(run_dir / "summary.json", lambda f: f.write(json.dumps(
+        {"definition": dataclasses.asdict(definition), "lanes": rows}, indent=2).encode()))
+    return rows
+
+
+def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool) -> None:
+    config = definition.train_config()
+    lanes = definition.lanes()
+    program = grid.make_grid(config)
+    sharding = grid.lane_sharding(len(lanes), FLAGS.devices)
+    hparams = jax.device_put(definition.hyperparams(), sharding)
+    keys = jax.device_put(definition.lane_keys(), sharding)
+    start = time.perf_counter()
+    checkpoint = run_dir / CHECKPOINT
+    if resuming and checkpoint.is_file():
+        state, done = grid.load_checkpoint(checkpoint, jax.eval_shape(program.init, keys, hparams))
+        state = jax.device_put(state, sharding)
+    else:
+        (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
+        files.write_atomically(run_dir / DEFINITION, lambda f: f.write(definition.to_json().encode()))
+        state, done = jax.jit(program.init, out_shardings=sharding)(keys, hparams), 0
+    # Chunks written after the last checkpoint are recomputed.
+    for stale in (run_dir / CHUNKS).glob("chunk_*.npz"):
+        if int(stale.stem.split("_")[1]) >= done:
+            stale.unlink()
+    chunk = min(definition.chunk, definition.episodes)
+    run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
+        state, jnp.arange(chunk, dtype=jnp.int32), hparams).compile()
+    compile_s = time.perf_counter() - start
+    print(f"{definition.name}: {len(lanes)} lanes on {sharding.mesh.size} device(s), {definition.episodes} "
+          f"episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
+    run_start, first_done = time.perf_counter(), done
+    while done < definition.episodes:
+        n_real = min(chunk, definition.episodes - done)
+        state, metrics = run_chunk(state, jnp.arange(done, done + chunk, dtype=jnp.int32), hparams)
+        metrics = jax.tree.map(lambda x: np.asarray(x[:n_real]), jax.device_get(metrics))
+        files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
+        done += n_real
+        grid.save_checkpoint(checkpoint, state, done)
+        elapsed = time.perf_counter() - run_start
+        rate = (done - first_done) * len(lanes) / elapsed
+        all_stopped = np.all(np.asarray(state.tracker.actor_first_unchanged) != diagnostics.NEVER, axis=-1)
+        print(f"[{done}/{definition.episodes}] {rate:.1f} config-episodes/s | "
+              f"ETA {(definition.episodes - done) * len(lanes) / rate:.0f} s | "
+              f"lanes with all actors stopped: {int(all_stopped.sum())}/{len(lanes)}", flush=True)
+    rows = finish(run_dir, definition, state)
+    wall_s = time.perf_counter() - start
+    print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
+          f"({definition.episodes} = never stopped):")
+    print(results.stopping_table(rows, definition.episodes))
+    diverged = [r["lane"] for r in rows if r["diverged"]]
+    if diverged:
+        print(f"diverged lanes (non-finite values): {diverged}")
+    print(f"results in {run_dir}")
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        if FLAGS.devices is not None and FLAGS.devices < 1:
+            raise cli.UsageFailure(f"--devices must be >= 1, got {FLAGS.devices}")
+        if FLAGS.resume:
+            run_dir = pathlib.Path(FLAGS.resume)
+            definition = definition_for_resume(run_dir)
+            if (run_dir / "summary.json").is_file():
+                print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
+                return
+        else:
+            definition = definition_from_flags()
+            run_dir = cli.check_new_output_dir(
+                FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    except (ValueError, cli.UsageFailure) as error:
+        cli.fail(str(error))
+    run(definition, run_dir, resuming=bool(FLAGS.resume))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,182 @@
+"""The grid of configurations: lane = single run, determinism, divergence isolation, and the
+sweep CLI (progress, resume after SIGKILL, several devices, bad input)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmadrl import grid
+from jaxmadrl.config import HyperParams
+from jaxmadrl.training import make_train
+
+TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
+
+
+def grid_run(definition):
+    program = grid.make_grid(definition.train_config())
+    hparams, keys = definition.hyperparams(), definition.lane_keys()
+    states = jax.jit(program.init)(keys, hparams)
+    run_chunk = jax.jit(program.run_chunk)
+    return run_chunk, states, hparams
+
+
+@pytest.fixture(scope="module")
+def two_seed_grid():
+    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, **TINY)
+    run_chunk, states, hparams = grid_run(definition)
+    episodes = jnp.arange(definition.episodes)
+    return definition, run_chunk, states, hparams, run_chunk(states, episodes, hparams)
+
+
+def test_lane_equals_single_run(two_seed_grid):
+    definition, _, _, _, (states, metrics) = two_seed_grid
+    train = jax.jit(make_train(definition.train_config()))
+    for lane in (1, 2):  # seed 0 actor LR 0.1; seed 1 actor LR 1e-3
+        seed, actor_lr, critic_lr = definition.lanes()[lane]
+        key = jax.random.fold_in(jax.random.key(0), seed)
+        single_state, single = train(key, HyperParams(actor_lr=jnp.float32(actor_lr), critic_lr=jnp.float32(critic_lr)))
+        # vmapped and unbatched programs may round differently; compare over a short horizon.
+        for name in ("train_reward", "critic_loss", "saturation", "eval_reward", "mean_q"):
+            np.testing.assert_allclose(metrics[name][:, lane], single[name], rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(states.learner.critic_params["params"]["fc3"]["kernel"][lane],
+                                   single_state.learner.critic_params["params"]["fc3"]["kernel"], rtol=1e-4, atol=1e-7)
+
+
+def test_same_seed_lanes_share_their_start_and_seeds_differ(two_seed_grid):
+    definition, _, states, _, (_, metrics) = two_seed_grid
+    lanes = definition.lanes()
+    assert [seed for seed, _, _ in lanes] == [0, 0, 1, 1]
+    # The first episode precedes any training: same seed → same rollout, different seed → not.
+    first = metrics["train_reward"][0]
+    assert first[0] == first[1] and first[2] == first[3] and first[0] != first[2]
+
+
+def test_rerun_is_bit_identical(two_seed_grid):
+    _, run_chunk, states, hparams, (_, metrics) = two_seed_grid
+    _, again = run_chunk(states, jnp.arange(TINY["episodes"]), hparams)
+    for name in metrics:
+        np.testing.assert_array_equal(metrics[name], again[name], err_msg=name)
+
+
+def test_divergent_lane_is_isolated():
+    sane = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY)
+    mixed = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3, 1e6), **TINY)
+    episodes = jnp.arange(TINY["episodes"])
+    run_chunk, states, hparams = grid_run(mixed)
+    _, mixed_metrics = run_chunk(states, episodes, hparams)
+    run_chunk, states, hparams = grid_run(sane)
+    _, sane_metrics = run_chunk(states, episodes, hparams)
+    assert not np.all(np.isfinite(mixed_metrics["critic_loss"][1:, 1]))
+    for name in ("train_reward", "critic_loss", "eval_reward"):
+        np.testing.assert_allclose(mixed_metrics[name][:, 0], sane_metrics[name][:, 0], rtol=1e-4, err_msg=name)
+
+
+def test_named_definitions_load():
+    all16 = grid.load_definition("all16")
+    assert len(all16.lanes()) == 16 and all16.episodes == 2000 and all16.seeds == 1
+    assert grid.load_definition("all16-5seeds").seeds == 5
+    with pytest.raises(ValueError, match="no sweep definition"):
+        grid.load_definition("nonexistent")
+
+
+# --- the command line -----------------------------------------------------------------
+
+CLI_TINY = ["--actor_lrs=1e-3,1e-1", "--critic_lrs=1e-2", "--n_agents=3", "--steps_per_episode=3"]
+
+
+def sweep_cli(*args, devices=1, wait=True):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    command = [sys.executable, "-m", "jaxmadrl.sweep", *args]
+    if not wait:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+def load_metrics(run_dir):
+    with np.load(run_dir / "metrics.npz") as saved:
+        return dict(saved)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "run"
+    result = sweep_cli(*CLI_TINY, "--episodes=60", "--chunk=4", f"--out={out}")
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_cli_writes_results_and_table(uninterrupted):
+    out, result = uninterrupted
+    assert "[60/60]" in result.stdout and "config-episodes/s" in result.stdout and "ETA" in result.stdout
+    assert "actor LR \\ critic LR" in result.stdout
+    metrics = load_metrics(out)
+    assert metrics["train_reward"].shape == (2, 60) and metrics["actor_max_delta"].shape == (2, 60, 3)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(r["actor_lr"], r["critic_lr"]) for r in summary["lanes"]] == [(1e-3, 1e-2), (1e-1, 1e-2)]
+    assert all(len(r["actor_first_unchanged"]) == 3 for r in summary["lanes"])
+    header = (out / "summary.csv").read_text().splitlines()[0]
+    assert header.startswith("seed,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
+    assert (out / "table.txt").read_text().startswith("actor LR")
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path, uninterrupted):
+    reference, _ = uninterrupted
+    out = tmp_path / "run"
+    process = sweep_cli(*CLI_TINY, "--episodes=60", "--chunk=4", f"--out={out}", wait=False)
+    deadline = time.time() + 300
+    while not (out / "checkpoint.npz").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    result = sweep_cli(f"--resume={out}")
+    assert result.returncode == 0, result.stderr
+    assert "starting at episode 0" not in result.stdout
+    resumed, whole = load_metrics(out), load_metrics(reference)
+    for name in whole:
+        np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+def test_lanes_sharded_over_two_devices_match_one(tmp_path, uninterrupted):
+    reference, _ = uninterrupted
+    out = tmp_path / "run"
+    result = sweep_cli(*CLI_TINY, "--episodes=60", "--chunk=4", f"--out={out}", devices=2)
+    assert result.returncode == 0, result.stderr
+    assert "2 lanes on 2 device(s)" in result.stdout
+    sharded, whole = load_metrics(out), load_metrics(reference)
+    for name in ("train_reward", "critic_loss", "saturation"):
+        np.testing.assert_allclose(sharded[name][:, :10], whole[name][:, :10], rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("bad", [
+    ["--actor_lrs=0,1e-3"], ["--critic_lrs=-1"], ["--actor_lrs=fast"], ["--mode=H3"], ["--seeds=0"],
+    ["--episodes=0"], ["--chunk=0"], ["--all-16", "--sweep=all16"], ["--sweep=nonexistent"], ["--devices=0"],
+    ["--bogus"], ["positional"],
+])
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, bad):
+    result = sweep_cli(*bad, f"--out={tmp_path / 'run'}")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_out_must_be_new_and_resume_must_match(tmp_path, uninterrupted):
+    reference, _ = uninterrupted
+    before = sorted(p.name for p in reference.iterdir())
+    assert sweep_cli(*CLI_TINY, f"--out={reference}").returncode == 2
+    not_a_run = sweep_cli(f"--resume={tmp_path}")
+    assert not_a_run.returncode == 2 and "not a sweep run" in not_a_run.stderr
+    other = sweep_cli(f"--resume={reference}", "--episodes=99")
+    assert other.returncode == 2 and "different sweep" in other.stderr
+    complete = sweep_cli(f"--resume={reference}")
+    assert complete.returncode == 0 and "is complete" in complete.stdout
+    assert sorted(p.name for p in reference.iterdir()) == before
