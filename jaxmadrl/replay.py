@@ -110,34 +110,40 @@ def init_replay(
 
 
 def add(state: ReplayBuffer, item: PyTree, error: jax.Array) -> ReplayBuffer:
-    """Writes one item at the write position, overwriting the oldest when full.
+    """Writes one item (no leading axis) with a scalar error; see ``add_batch``."""
+    chex.assert_shape(error, ())
+    return add_batch(state, jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], item), error[None])
+
+
+def add_batch(state: ReplayBuffer, items: PyTree, errors: jax.Array) -> ReplayBuffer:
+    """Writes T items in order, as T calls of ``add`` would, overwriting the oldest when full.
 
     Args:
       state: buffer with capacity C.
-      item: pytree with the structure of the stored items and per-leaf shape
-        equal to the stored leaf shape without the leading C axis.
-      error: scalar error (e.g. TD error) whose magnitude sets the priority.
+      items: pytree with the structure of the stored items, each leaf with a leading
+        axis T <= C followed by the stored leaf shape without the C axis.
+      errors: (T,) errors (e.g. TD errors) whose magnitudes set the priorities.
 
     Returns:
-      The buffer with the item and its priority stored, position advanced
-      modulo C and size = min(size + 1, C).
+      The buffer with the items and their priorities stored, position advanced by T
+      modulo C and size = min(size + T, C).
     """
-    chex.assert_trees_all_equal_structs(item, state.items)
-    for stored_leaf, item_leaf in zip(jax.tree.leaves(state.items), jax.tree.leaves(item)):
-        chex.assert_shape(item_leaf, stored_leaf.shape[1:])
-    chex.assert_shape(error, ())
+    chex.assert_trees_all_equal_structs(items, state.items)
+    n_items = errors.shape[0]
+    chex.assert_shape(errors, (n_items,))
+    for stored_leaf, item_leaf in zip(jax.tree.leaves(state.items), jax.tree.leaves(items)):
+        chex.assert_shape(item_leaf, (n_items,) + stored_leaf.shape[1:])
+    if n_items > state.capacity:
+        raise ValueError(f"cannot add {n_items} items to a buffer of capacity {state.capacity}")
 
-    items = jax.tree.map(
-        lambda stored, new: stored.at[state.position].set(new), state.items, item
-    )
-    priorities = state.priorities.at[state.position].set(
-        priority_from_error(error, state.config)
-    )
+    slots = (state.position + jnp.arange(n_items)) % state.capacity
+    items = jax.tree.map(lambda stored, new: stored.at[slots].set(new), state.items, items)
+    priorities = state.priorities.at[slots].set(priority_from_error(errors, state.config))
     return state.replace(
         items=items,
         priorities=priorities,
-        position=(state.position + 1) % state.capacity,
-        size=jnp.minimum(state.size + 1, state.capacity),
+        position=(state.position + n_items) % state.capacity,
+        size=jnp.minimum(state.size + n_items, state.capacity),
     )
 
 

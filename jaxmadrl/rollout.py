@@ -52,23 +52,28 @@ def _episode_summary(step_infos) -> dict[str, chex.Array]:
 def training_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState,
                      memory: replay.ReplayBuffer, networks: Networks, config: TrainConfig,
                      hparams: HyperParams, epsilon: chex.Array):
-    """Runs one exploring episode, storing every step. Returns (memory, episode summary)."""
+    """Runs one exploring episode and stores its steps. Returns (memory, episode summary).
+
+    Each step's priority comes from the current critic's squared error on it. The networks
+    do not change within an episode, so the errors of all T steps are computed together
+    after the episode (T-fold larger matrix products) — the same numbers as step by step.
+    """
     env_params = config.env
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = env.reset(k_reset, world, env_params)
 
     def one_step(carry, step_key):
-        env_state, obs, memory = carry
+        env_state, obs = carry
         next_obs, env_state, transition, step_info, (joint, q) = act_and_step(
             step_key, env_state, obs, learner, networks, env_params, epsilon, explore=True)
-        target = td_targets(networks, learner, transition.reward, next_obs, transition.done, hparams)
-        error = squared_errors(q, transition.selected > 0,
-                               zero_row_q(networks, learner.critic_params, joint), target)
-        return (env_state, next_obs, replay.add(memory, transition, error)), step_info
+        return (env_state, next_obs), (transition, step_info, joint, q)
 
-    (_, _, memory), step_infos = jax.lax.scan(
-        one_step, (env_state, obs, memory), jax.random.split(k_steps, env_params.max_steps))
-    return memory, _episode_summary(step_infos)
+    _, (transitions, step_infos, joints, qs) = jax.lax.scan(
+        one_step, (env_state, obs), jax.random.split(k_steps, env_params.max_steps))
+    targets = td_targets(networks, learner, transitions.reward, transitions.next_obs, transitions.done, hparams)
+    errors = squared_errors(qs, transitions.selected > 0,
+                            zero_row_q(networks, learner.critic_params, joints), targets)
+    return replay.add_batch(memory, transitions, errors), _episode_summary(step_infos)
 
 
 def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, networks: Networks,

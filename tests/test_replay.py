@@ -10,6 +10,7 @@ from jaxmadrl.replay import (
     ReplayBuffer,
     ReplayConfig,
     add,
+    add_batch,
     init_replay,
     priority_from_error,
     sample,
@@ -272,3 +273,19 @@ def test_jit_vmap_over_buffers_matches_single_buffers_without_retracing():
     np.testing.assert_array_equal(buffers.size, [capacity] * num_buffers)
     np.testing.assert_array_equal(buffers.position, [2] * num_buffers)
     np.testing.assert_allclose(buffers.beta, 0.4 + 0.001 * (capacity + 2), rtol=1e-5)
+
+
+def test_add_batch_equals_adds_one_by_one_across_the_wrap():
+    capacity = 5
+    state = init_replay({"x": jnp.zeros((2,))}, capacity)
+    state = add(state, {"x": jnp.full((2,), -1.0)}, jnp.float32(0.5))
+    items = {"x": jnp.arange(12.0).reshape(6, 2)[:capacity]}
+    errors = jnp.arange(1.0, capacity + 1.0)
+    batched = add_batch(state, items, errors)
+    one_by_one = state
+    for i in range(capacity):
+        one_by_one = add(one_by_one, {"x": items["x"][i]}, errors[i])
+    chex.assert_trees_all_equal(batched, one_by_one)
+    assert int(batched.position) == 1 and int(batched.size) == capacity
+    with pytest.raises(ValueError, match="capacity"):
+        add_batch(state, {"x": jnp.zeros((capacity + 1, 2))}, jnp.zeros(capacity + 1))

@@ -9,6 +9,7 @@ import pytest
 from jaxmadrl import diagnostics
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
+from jaxmadrl.networks import make_networks
 from jaxmadrl.training import make_train, make_trainer
 
 EPISODES, STEPS = 6, 3
@@ -120,3 +121,27 @@ def test_low_actor_lr_keeps_learning(full_train):
     assert np.all(metrics["critic_max_delta"][trained] > 0)
     ratio = metrics["grad_ratio"][trained]
     assert np.all((ratio > 1e-9) & (ratio < 1e-3))
+
+
+def test_stored_priorities_are_the_critics_errors_step_by_step():
+    """The batched insertion of an episode equals computing each step's error on its own."""
+    from jaxmadrl import learner as L, replay, rollout
+    trainer = make_trainer(TINY)
+    hp = hparams(1e-3, 1e-3)
+    state = jax.jit(trainer.init)(jax.random.key(3), hp)
+    networks = make_networks(TINY.env.n_agents, TINY.actor_hidden, TINY.critic_hidden)
+    memory, _ = jax.jit(rollout.training_episode, static_argnums=(4, 5))(
+        jax.random.key(4), state.world, state.learner, state.memory, networks, TINY, hp, jnp.float32(0.5))
+
+    @jax.jit
+    def one_error(transition):
+        target = L.td_targets(networks, state.learner, transition.reward, transition.next_obs, transition.done, hp)
+        joint, q = L.critic_rows(networks, state.learner.critic_params, transition.obs, transition.actions)
+        zero = L.zero_row_q(networks, state.learner.critic_params, joint)
+        return L.squared_errors(q, transition.selected > 0, zero, target)
+
+    for step in range(STEPS):
+        transition = jax.tree.map(lambda x: x[step], memory.items)
+        expected = replay.priority_from_error(one_error(transition), memory.config)
+        np.testing.assert_allclose(memory.priorities[step], expected, rtol=1e-5)
+    assert int(memory.size) == STEPS
