@@ -1,10 +1,7 @@
 """The grid of configurations: lane = single run, determinism, divergence isolation, and the
 sweep CLI (progress, resume after SIGKILL, several devices, bad input)."""
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import jax
@@ -15,6 +12,7 @@ import pytest
 from jaxmadrl import grid
 from jaxmadrl.config import HyperParams
 from jaxmadrl.training import make_train
+from cli_helpers import TINY_SWEEP, run_module
 
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
 
@@ -88,16 +86,8 @@ def test_named_definitions_load():
 
 # --- the command line -----------------------------------------------------------------
 
-CLI_TINY = ["--actor_lrs=1e-3,1e-1", "--critic_lrs=1e-2", "--n_agents=3", "--steps_per_episode=3"]
-
-
 def sweep_cli(*args, devices=1, wait=True):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
-           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-    command = [sys.executable, "-m", "jaxmadrl.sweep", *args]
-    if not wait:
-        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    return run_module("jaxmadrl.sweep", *args, devices=devices, wait=wait)
 
 
 def load_metrics(run_dir):
@@ -105,32 +95,25 @@ def load_metrics(run_dir):
         return dict(saved)
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sweep") / "run"
-    result = sweep_cli(*CLI_TINY, "--episodes=60", "--chunk=4", f"--out={out}")
-    assert result.returncode == 0, result.stderr
-    return out, result
-
-
-def test_cli_writes_results_and_table(uninterrupted):
-    out, result = uninterrupted
+def test_cli_writes_results_and_table(tiny_sweep):
+    out, result = tiny_sweep
     assert "[60/60]" in result.stdout and "config-episodes/s" in result.stdout and "ETA" in result.stdout
     assert "actor LR \\ critic LR" in result.stdout
     metrics = load_metrics(out)
-    assert metrics["train_reward"].shape == (2, 60) and metrics["actor_max_delta"].shape == (2, 60, 3)
+    assert metrics["train_reward"].shape == (4, 60) and metrics["actor_max_delta"].shape == (4, 60, 3)
     summary = json.loads((out / "summary.json").read_text())
-    assert [(r["actor_lr"], r["critic_lr"]) for r in summary["lanes"]] == [(1e-3, 1e-2), (1e-1, 1e-2)]
+    assert [(r["seed"], r["actor_lr"], r["critic_lr"]) for r in summary["lanes"]] == [
+        (0, 1e-3, 1e-2), (0, 1e-1, 1e-2), (1, 1e-3, 1e-2), (1, 1e-1, 1e-2)]
     assert all(len(r["actor_first_unchanged"]) == 3 for r in summary["lanes"])
     header = (out / "summary.csv").read_text().splitlines()[0]
     assert header.startswith("seed,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
     assert (out / "table.txt").read_text().startswith("actor LR")
 
 
-def test_resume_after_sigkill_is_bit_identical(tmp_path, uninterrupted):
-    reference, _ = uninterrupted
+def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
     out = tmp_path / "run"
-    process = sweep_cli(*CLI_TINY, "--episodes=60", "--chunk=4", f"--out={out}", wait=False)
+    process = sweep_cli(*TINY_SWEEP, f"--out={out}", wait=False)
     deadline = time.time() + 300
     while not (out / "checkpoint.npz").exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
@@ -146,12 +129,12 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, uninterrupted):
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 
 
-def test_lanes_sharded_over_two_devices_match_one(tmp_path, uninterrupted):
-    reference, _ = uninterrupted
+def test_lanes_sharded_over_two_devices_match_one(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
     out = tmp_path / "run"
-    result = sweep_cli(*CLI_TINY, "--episodes=60", "--chunk=4", f"--out={out}", devices=2)
+    result = sweep_cli(*TINY_SWEEP, f"--out={out}", devices=2)
     assert result.returncode == 0, result.stderr
-    assert "2 lanes on 2 device(s)" in result.stdout
+    assert "4 lanes on 2 device(s)" in result.stdout
     sharded, whole = load_metrics(out), load_metrics(reference)
     for name in ("train_reward", "critic_loss", "saturation"):
         np.testing.assert_allclose(sharded[name][:, :10], whole[name][:, :10], rtol=1e-4, err_msg=name)
@@ -169,10 +152,10 @@ def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, bad):
     assert not any(tmp_path.iterdir())
 
 
-def test_out_must_be_new_and_resume_must_match(tmp_path, uninterrupted):
-    reference, _ = uninterrupted
+def test_out_must_be_new_and_resume_must_match(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
     before = sorted(p.name for p in reference.iterdir())
-    assert sweep_cli(*CLI_TINY, f"--out={reference}").returncode == 2
+    assert sweep_cli(*TINY_SWEEP, f"--out={reference}").returncode == 2
     not_a_run = sweep_cli(f"--resume={tmp_path}")
     assert not_a_run.returncode == 2 and "not a sweep run" in not_a_run.stderr
     other = sweep_cli(f"--resume={reference}", "--episodes=99")

@@ -1,20 +1,16 @@
 """`python -m jaxmadrl.train` end to end on a tiny problem, and its bad-input paths."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_helpers import run_module
 
 TINY_FLAGS = ["--n_agents=3", "--steps_per_episode=3", "--episodes=7", "--chunk=3", "--batch_size=8",
               "--replay_capacity=32", "--eval_every=2"]
 
 
 def run_cli(*args):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run([sys.executable, "-m", "jaxmadrl.train", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return run_module("jaxmadrl.train", *args)
 
 
 def test_writes_metrics_and_summary(tmp_path):

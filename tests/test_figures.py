@@ -1,0 +1,54 @@
+"""`python -m jaxmadrl.figures` on a tiny real sweep, and its error paths."""
+import json
+import shutil
+
+import pytest
+from cli_helpers import run_module
+
+FIGURES = ["fig01_stopping_heatmap", "fig02_stopping_bubbles", "fig03_asymmetry_over_time",
+           "fig04_gradient_norms_over_time", "fig05_layer_gradients_final", "fig06_final_asymmetry_vs_stopping",
+           "fig07_saturation_over_time", "fig08_preactivations_over_time", "fig09_final_saturation_heatmap",
+           "fig10_saturation_vs_stopping", "fig11_learning_curves", "fig12_reward_at_stop_vs_end",
+           "fig13_per_agent_stopping", "fig14_stopping_spread", "fig15_saturation_onset_vs_effective_lr",
+           "fig16_reference_vs_ours"]
+
+
+def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    out = tmp_path / "figures"
+    result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=5")
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf"))
+    for path in out.iterdir():
+        header = path.read_bytes()[:8]
+        assert header.startswith(b"\x89PNG" if path.suffix == ".png" else b"%PDF")
+        assert path.stat().st_size > 5_000
+
+
+def test_missing_run_is_one_line_exit_2(tmp_path):
+    for args in ([], [f"--run={tmp_path / 'nope'}"], [f"--run={tmp_path}"]):
+        result = run_module("jaxmadrl.figures", *args, f"--out={tmp_path / 'figs'}")
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "figs").exists()
+
+
+def test_incomplete_run_points_to_resume(tiny_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    partial = tmp_path / "partial"
+    shutil.copytree(run_dir, partial)
+    (partial / "summary.json").unlink()
+    result = run_module("jaxmadrl.figures", f"--run={partial}", f"--out={tmp_path / 'figs'}")
+    assert result.returncode == 2 and "--resume" in result.stderr
+
+
+def test_corrupt_summary_is_refused(tiny_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    summary = json.loads((broken / "summary.json").read_text())
+    summary["lanes"] = summary["lanes"][:1]
+    (broken / "summary.json").write_text(json.dumps(summary))
+    result = run_module("jaxmadrl.figures", f"--run={broken}", f"--out={tmp_path / 'figs'}")
+    assert result.returncode == 2 and "does not match" in result.stderr
