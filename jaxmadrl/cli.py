@@ -31,3 +31,11 @@ def check_new_output_dir(path: str) -> pathlib.Path:
     if out.exists():
         raise UsageFailure(f"--out {out} already exists; choose a new directory")
     return out
+
+
+def widths(flag_name: str) -> tuple[int, ...]:
+    """A list flag of layer widths as integers; UsageFailure if it is not one."""
+    try:
+        return tuple(int(v) for v in flags.FLAGS[flag_name].value)
+    except ValueError:
+        raise UsageFailure(f"--{flag_name} must be comma-separated integers, got {flags.FLAGS[flag_name].value}")

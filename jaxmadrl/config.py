@@ -10,12 +10,13 @@ import dataclasses
 import math
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
 from jaxmadrl.env import EnvParams
-from jaxmadrl.networks import OUTPUT_ACTIVATIONS
+from jaxmadrl.networks import ACTIVATION_NAMES
 
 ACTOR_UPDATES = ("simultaneous", "sequential")
 
@@ -41,7 +42,6 @@ class TrainConfig:
     eval_episodes: int = 3
     actor_hidden: tuple[int, ...] = (64, 32)
     critic_hidden: tuple[int, ...] = (512, 128)
-    output_activation: str = "tanh"
     actor_update: str = "simultaneous"
     epsilon_start: float = 1.0
     epsilon_end: float = 0.01
@@ -61,9 +61,6 @@ class TrainConfig:
             sizes = getattr(self, name)
             if len(sizes) < 1 or any(not isinstance(s, int) or s < 1 for s in sizes):
                 raise ValueError(f"TrainConfig.{name} must be a non-empty tuple of positive integers, got {sizes!r}")
-        if self.output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(f"TrainConfig.output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, "
-                             f"got {self.output_activation!r}")
         if self.actor_update not in ACTOR_UPDATES:
             raise ValueError(f"TrainConfig.actor_update must be one of {ACTOR_UPDATES}, got {self.actor_update!r}")
 
@@ -75,20 +72,52 @@ class TrainConfig:
 @struct.dataclass
 class HyperParams:
     """Traced hyperparameters of one configuration (scalars, or arrays with a leading
-    grid axis when vmapped). Learning rates are Adam step sizes."""
+    grid axis when vmapped). Learning rates are Adam step sizes.
+
+    The saturation mitigations are traced too, so that they vmap with the learning rates;
+    their defaults are the unmitigated algorithm:
+    - ``output_activation``: code of the actors' output activation (``ACTIVATION_NAMES``:
+      0 tanh, 1 softsign, 2 hardtanh, 3 2·sigmoid−1);
+    - ``layer_norm``: 1 puts a LayerNorm on the actors' output pre-activations;
+    - ``actor_grad_clip``: L2 clip of each actor's own gradient (inf = off);
+    - ``critic_grad_clip``: L2 clip of the critic gradient (inf = off);
+    - ``reward_normalisation``: 1 standardises rewards by their running mean and std;
+    - ``output_lr_multiplier``: factor on the actors' output-layer learning rate.
+    """
 
     actor_lr: chex.Numeric
     critic_lr: chex.Numeric
     gamma: chex.Numeric = 0.99
     reward_scale: chex.Numeric = 1.0
+    output_activation: chex.Numeric = 0
+    layer_norm: chex.Numeric = 0.0
+    actor_grad_clip: chex.Numeric = math.inf
+    critic_grad_clip: chex.Numeric = math.inf
+    reward_normalisation: chex.Numeric = 0.0
+    output_lr_multiplier: chex.Numeric = 1.0
 
     def validate(self) -> "HyperParams":
         """Checks concrete values on the host; raises ValueError naming the field."""
-        for name in ("actor_lr", "critic_lr"):
-            for value in np.ravel(getattr(self, name)).tolist():
-                if not math.isfinite(value) or value <= 0:
-                    raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-        for value in np.ravel(self.gamma).tolist():
-            if not 0 <= value <= 1:
-                raise ValueError(f"gamma must be in [0, 1], got {value!r}")
+        def values(name):
+            return np.ravel(getattr(self, name)).tolist()
+
+        for name in ("actor_lr", "critic_lr", "output_lr_multiplier"):
+            if any(not math.isfinite(v) or v <= 0 for v in values(name)):
+                raise ValueError(f"{name} must be finite and > 0, got {getattr(self, name)!r}")
+        if any(not 0 <= v <= 1 for v in values("gamma")):
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}")
+        for name in ("actor_grad_clip", "critic_grad_clip"):
+            if any(not v > 0 for v in values(name)):
+                raise ValueError(f"{name} must be > 0 (inf = no clipping), got {getattr(self, name)!r}")
+        for name in ("layer_norm", "reward_normalisation"):
+            if any(v not in (0, 1) for v in values(name)):
+                raise ValueError(f"{name} must be 0 or 1, got {getattr(self, name)!r}")
+        if any(v not in range(len(ACTIVATION_NAMES)) for v in values("output_activation")):
+            raise ValueError(f"output_activation must be a code in 0..{len(ACTIVATION_NAMES) - 1} "
+                             f"({', '.join(ACTIVATION_NAMES)}), got {self.output_activation!r}")
         return self
+
+    def as_arrays(self) -> "HyperParams":
+        """Every field as a float32 array (the activation code as int32)."""
+        return jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), self).replace(
+            output_activation=jnp.asarray(self.output_activation, jnp.int32))

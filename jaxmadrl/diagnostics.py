@@ -16,8 +16,9 @@ NEVER = -1  # episode sentinel: the event did not happen
 
 
 def layer_names(params) -> list[str]:
-    """``fc1 … fcK`` in layer order."""
-    return sorted(params["params"], key=lambda name: int(name[2:]))
+    """The dense layers ``fc1 … fcK`` in layer order (other parameters, such as the actors'
+    optional output LayerNorm, are not layers here)."""
+    return sorted((name for name in params["params"] if name.startswith("fc")), key=lambda name: int(name[2:]))
 
 
 def actor_grad_norms(actor_grads) -> chex.Array:

@@ -31,7 +31,8 @@ SWEEPS_DIR = pathlib.Path(__file__).resolve().parent.parent / "sweeps"
 @dataclasses.dataclass(frozen=True)
 class SweepDefinition:
     """What a sweep computes: the lanes (seeds × actor LRs × critic LRs, seed-major) and
-    the static settings they share. ``chunk`` = episodes per compiled call."""
+    the settings they share. ``chunk`` = episodes per compiled call. ``mitigations``
+    overrides traced ``HyperParams`` fields (e.g. {"layer_norm": 1}) for every lane."""
 
     name: str
     actor_lrs: tuple[float, ...]
@@ -43,11 +44,20 @@ class SweepDefinition:
     mode: str = "H2"
     scaling: str = "updated"
     actor_update: str = "simultaneous"
+    actor_hidden: tuple[int, ...] = (64, 32)
+    critic_hidden: tuple[int, ...] = (512, 128)
+    mitigations: dict = dataclasses.field(default_factory=dict)
     chunk: int = 100
 
     def __post_init__(self):
         object.__setattr__(self, "actor_lrs", tuple(float(v) for v in self.actor_lrs))
         object.__setattr__(self, "critic_lrs", tuple(float(v) for v in self.critic_lrs))
+        object.__setattr__(self, "actor_hidden", tuple(self.actor_hidden))
+        object.__setattr__(self, "critic_hidden", tuple(self.critic_hidden))
+        allowed = {f.name for f in dataclasses.fields(HyperParams)} - {"actor_lr", "critic_lr"}
+        if set(self.mitigations) - allowed:
+            raise ValueError(f"unknown mitigation settings {sorted(set(self.mitigations) - allowed)}; "
+                             f"known: {sorted(allowed)}")
         if not self.actor_lrs or not self.critic_lrs:
             raise ValueError("a sweep needs at least one actor LR and one critic LR")
         for name in ("seeds", "chunk"):
@@ -59,20 +69,20 @@ class SweepDefinition:
     def train_config(self) -> TrainConfig:
         env = EnvParams(n_agents=self.n_agents, max_steps=self.steps_per_episode, mode=self.mode,
                         scaling=self.scaling)
-        return TrainConfig(env=env, episodes=self.episodes, actor_update=self.actor_update)
+        return TrainConfig(env=env, episodes=self.episodes, actor_update=self.actor_update,
+                           actor_hidden=self.actor_hidden, critic_hidden=self.critic_hidden)
 
     def lanes(self) -> list[tuple[int, float, float]]:
         """(seed, actor LR, critic LR) of every lane, in lane order."""
         return [(seed, a, c) for seed in range(self.seeds) for a in self.actor_lrs for c in self.critic_lrs]
 
     def hyperparams(self) -> HyperParams:
-        """Every field with a leading lane axis (G,), float32."""
+        """Every field with a leading lane axis (G,) (float32; the activation code int32)."""
         _, actor_lrs, critic_lrs = zip(*self.lanes())
-        defaults = HyperParams(actor_lr=0.0, critic_lr=0.0)
-        return HyperParams(actor_lr=np.asarray(actor_lrs, np.float32),
-                           critic_lr=np.asarray(critic_lrs, np.float32),
-                           gamma=np.full(len(actor_lrs), defaults.gamma, np.float32),
-                           reward_scale=np.full(len(actor_lrs), defaults.reward_scale, np.float32))
+        shared = HyperParams(actor_lr=1.0, critic_lr=1.0, **self.mitigations).validate().as_arrays()
+        lanes = jax.tree.map(lambda v: np.full(len(actor_lrs), v, v.dtype), shared)
+        return lanes.replace(actor_lr=np.asarray(actor_lrs, np.float32),
+                             critic_lr=np.asarray(critic_lrs, np.float32))
 
     def lane_keys(self) -> chex.PRNGKey:
         seeds = jnp.asarray([seed for seed, _, _ in self.lanes()], jnp.uint32)

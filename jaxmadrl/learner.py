@@ -17,7 +17,7 @@ from flax import struct
 
 from jaxmadrl import diagnostics
 from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.networks import Critic, Networks, init_params
+from jaxmadrl.networks import Critic, Networks, apply_output_activation, init_params
 
 
 @struct.dataclass
@@ -37,9 +37,35 @@ class Transition:
 
 
 @struct.dataclass
+class RewardStats:
+    """Running count, mean and sum of squared deviations of the rewards seen (scalars)."""
+
+    count: chex.Array
+    mean: chex.Array
+    m2: chex.Array
+
+
+def update_reward_stats(stats: RewardStats, rewards: chex.Array) -> RewardStats:
+    """Adds a batch of rewards (T,) to the running statistics (Chan et al.'s combination)."""
+    n_new = rewards.shape[0]
+    new_mean = jnp.mean(rewards)
+    count = stats.count + n_new
+    delta = new_mean - stats.mean
+    return RewardStats(count=count, mean=stats.mean + delta * n_new / count,
+                       m2=stats.m2 + jnp.sum(jnp.square(rewards - new_mean)) + delta ** 2 * stats.count * n_new / count)
+
+
+def normalised_reward(stats: RewardStats, reward: chex.Array, enabled: chex.Array) -> chex.Array:
+    """(r − mean) / std with the running statistics where ``enabled`` is 1, else r unchanged."""
+    std = jnp.sqrt(stats.m2 / jnp.maximum(stats.count - 1.0, 1.0))
+    return jnp.where(enabled > 0, (reward - stats.mean) / (std + 1e-8), reward)
+
+
+@struct.dataclass
 class LearnerState:
     """Online and target parameters and Adam states. Actor leaves have a leading agent
-    axis N; so does the actor Adam state (each actor has its own Adam, step count included)."""
+    axis N; so does the actor Adam state (each actor has its own Adam, step count included).
+    ``reward_stats`` feed the optional reward normalisation."""
 
     actor_params: chex.ArrayTree
     actor_target: chex.ArrayTree
@@ -47,6 +73,7 @@ class LearnerState:
     critic_params: chex.ArrayTree
     critic_target: chex.ArrayTree
     critic_opt_state: optax.OptState
+    reward_stats: RewardStats
 
 
 def adam(learning_rate) -> optax.GradientTransformation:
@@ -64,14 +91,15 @@ def init_learner(key: chex.PRNGKey, networks: Networks, n_agents: int) -> Learne
         critic_params=critic_params,
         critic_target=critic_params,
         critic_opt_state=adam(1.0).init(critic_params),
+        reward_stats=RewardStats(count=jnp.float32(0), mean=jnp.float32(0), m2=jnp.float32(0)),
     )
 
 
-def actor_outputs(networks: Networks, actor_params, obs: chex.Array):
+def actor_outputs(networks: Networks, actor_params, obs: chex.Array, hparams: HyperParams):
     """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3))."""
-    z = networks.actor.apply(actor_params, jnp.moveaxis(obs, -2, 0))
+    z = networks.actor.apply(actor_params, jnp.moveaxis(obs, -2, 0), hparams.layer_norm)
     z = jnp.moveaxis(z, 0, -2)
-    return networks.output_activation(z), z
+    return apply_output_activation(z, hparams.output_activation), z
 
 
 def critic_rows(networks: Networks, critic_params, obs: chex.Array, actions: chex.Array):
@@ -94,14 +122,16 @@ def best_proposal_value(q: chex.Array, proposals: chex.Array, zero_q: chex.Array
 
 def td_targets(networks: Networks, learner: LearnerState, reward, next_obs, done,
                hparams: HyperParams) -> chex.Array:
-    """y = scale·r + γ·(1 − done)·(best target-critic value of the target actors' proposals).
+    """y = scale·r + γ·(1 − done)·(best target-critic value of the target actors' proposals),
+    r normalised by the running reward statistics if ``hparams.reward_normalisation``.
 
     reward, done (...); next_obs (..., N, 7) → (...).
     """
-    next_actions, _ = actor_outputs(networks, learner.actor_target, next_obs)
+    next_actions, _ = actor_outputs(networks, learner.actor_target, next_obs, hparams)
     joint, q = critic_rows(networks, learner.critic_target, next_obs, next_actions)
     value = best_proposal_value(q, next_actions[..., 0] >= 0,
                                 zero_row_q(networks, learner.critic_target, joint))
+    reward = normalised_reward(learner.reward_stats, reward, hparams.reward_normalisation)
     return hparams.reward_scale * reward + hparams.gamma * (1.0 - done) * value
 
 
@@ -146,10 +176,10 @@ def critic_loss(critic_params, networks: Networks, batch: Transition, targets, w
     return loss, aux
 
 
-def actor_loss(actor_params, networks: Networks, critic_params, obs, weights):
+def actor_loss(actor_params, networks: Networks, critic_params, obs, weights, hparams: HyperParams):
     """−mean_b w_b·(max over proposing agents of Q(s_b, â_b, s_bn, â_bn), or the zero-row Q),
     with â the actors' fresh outputs. Returns (loss, pre-activations z (B, N, 3))."""
-    actions, z = actor_outputs(networks, actor_params, obs)
+    actions, z = actor_outputs(networks, actor_params, obs, hparams)
     joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
     q_all = networks.critic.apply(critic_params, jax.lax.stop_gradient(joint)[..., None, :], obs,
                                   jax.lax.stop_gradient(actions), method=Critic.head)
@@ -162,24 +192,46 @@ def actor_loss(actor_params, networks: Networks, critic_params, obs, weights):
     return -jnp.mean(weights * value), z
 
 
-def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, actor_lr):
-    grad_fn = jax.grad(actor_loss, has_aux=True)
-    grads, z = grad_fn(learner.actor_params, networks, critic_params, obs, weights)
-    updates, opt_state = jax.vmap(adam(actor_lr).update)(grads, learner.actor_opt_state, learner.actor_params)
-    params = optax.apply_updates(learner.actor_params, updates)
+def clip_per_agent(grads, threshold):
+    """Scales each agent's gradient (leading axis N) to L2 norm ≤ threshold, separately."""
+    squares = sum(jnp.sum(jnp.square(g).reshape(g.shape[0], -1), axis=1) for g in jax.tree.leaves(grads))
+    scale = jnp.minimum(1.0, threshold / jnp.sqrt(squares))  # inf threshold or zero norm → 1
+    return jax.tree.map(lambda g: g * scale.reshape((-1,) + (1,) * (g.ndim - 1)), grads)
+
+
+def clip_global(grads, threshold):
+    """Scales the whole gradient to L2 norm ≤ threshold."""
+    norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+    scale = jnp.minimum(1.0, threshold / norm)
+    return jax.tree.map(lambda g: g * scale, grads)
+
+
+def _actor_step(params, opt_state, grads, hparams: HyperParams):
+    """Per-agent clipping, then each actor's own Adam; the output layer's step is scaled by
+    ``output_lr_multiplier``."""
+    grads = clip_per_agent(grads, hparams.actor_grad_clip)
+    updates, opt_state = jax.vmap(adam(hparams.actor_lr).update)(grads, opt_state, params)
+    output_layer = diagnostics.layer_names(params)[-1]
+    layers = dict(updates["params"])
+    layers[output_layer] = jax.tree.map(lambda u: u * hparams.output_lr_multiplier, layers[output_layer])
+    return optax.apply_updates(params, {**updates, "params": layers}), opt_state
+
+
+def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, hparams):
+    grads, z = jax.grad(actor_loss, has_aux=True)(learner.actor_params, networks, critic_params, obs, weights, hparams)
+    params, opt_state = _actor_step(learner.actor_params, learner.actor_opt_state, grads, hparams)
     return params, opt_state, diagnostics.actor_grad_norms(grads), z
 
 
-def _update_actors_sequentially(learner, networks, critic_params, obs, weights, actor_lr):
+def _update_actors_sequentially(learner, networks, critic_params, obs, weights, hparams):
     """Actor n is updated from a loss in which actors 0 … n−1 are already updated."""
     n_agents = jax.tree.leaves(learner.actor_params)[0].shape[0]
     grad_fn = jax.grad(actor_loss, has_aux=True)
 
     def update_one(carry, agent):
         params, opt_state = carry
-        grads, z = grad_fn(params, networks, critic_params, obs, weights)
-        updates, new_opt_state = jax.vmap(adam(actor_lr).update)(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
+        grads, z = grad_fn(params, networks, critic_params, obs, weights, hparams)
+        new_params, new_opt_state = _actor_step(params, opt_state, grads, hparams)
         is_agent = jnp.arange(n_agents) == agent
         pick = lambda new, old: jnp.where(is_agent.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
         carry = (jax.tree.map(pick, new_params, params), jax.tree.map(pick, new_opt_state, opt_state))
@@ -196,6 +248,7 @@ def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hp
     """One train step on a batch (leading axis B) with importance weights (B,).
 
     Returns (new learner state, per-sample squared errors (B,) for the priorities, metrics).
+    Gradient norms in the metrics are those before any clipping.
     """
     chex.assert_rank(batch.obs, 3)
     chex.assert_shape(weights, (batch.obs.shape[0],))
@@ -203,15 +256,15 @@ def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hp
     (loss, aux), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
         learner.critic_params, networks, batch, targets, weights, config.env.max_accepted)
     updates, critic_opt_state = adam(hparams.critic_lr).update(
-        critic_grads, learner.critic_opt_state, learner.critic_params)
+        clip_global(critic_grads, hparams.critic_grad_clip), learner.critic_opt_state, learner.critic_params)
     critic_params = optax.apply_updates(learner.critic_params, updates)
 
     update_actors = (_update_actors_simultaneously if config.actor_update == "simultaneous"
                      else _update_actors_sequentially)
     actor_params, actor_opt_state, actor_norms, z = update_actors(
-        learner, networks, critic_params, batch.obs, weights, hparams.actor_lr)
+        learner, networks, critic_params, batch.obs, weights, hparams)
 
-    new_learner = LearnerState(
+    new_learner = learner.replace(
         actor_params=actor_params, actor_target=actor_params, actor_opt_state=actor_opt_state,
         critic_params=critic_params, critic_target=critic_params, critic_opt_state=critic_opt_state)
 

@@ -22,6 +22,19 @@ OUTPUT_ACTIVATIONS: dict[str, Callable[[chex.Array], chex.Array]] = {
     "hardtanh": lambda z: jnp.clip(z, -1.0, 1.0),
     "sigmoid2": lambda z: 2.0 * jax.nn.sigmoid(z) - 1.0,
 }
+ACTIVATION_NAMES = tuple(OUTPUT_ACTIVATIONS)  # position = the traced activation code
+
+
+def activation_code(name: str) -> int:
+    if name not in OUTPUT_ACTIVATIONS:
+        raise ValueError(f"output_activation must be one of {list(ACTIVATION_NAMES)}, got {name!r}")
+    return ACTIVATION_NAMES.index(name)
+
+
+def apply_output_activation(z: chex.Array, code: chex.Array) -> chex.Array:
+    """The activation ``ACTIVATION_NAMES[code]`` of z; ``code`` may be traced (a real branch
+    when it is the same for the whole program, a select when vmapped over configurations)."""
+    return jax.lax.switch(code, [OUTPUT_ACTIVATIONS[name] for name in ACTIVATION_NAMES], z)
 
 
 def uniform_init(bound: float):
@@ -48,23 +61,27 @@ class Linear(nn.Module):
 class Actor(nn.Module):
     """One client actor: obs (..., 7) → output pre-activation z (..., 3).
 
-    The output activation is applied by the caller (``OUTPUT_ACTIVATIONS``), so that z is
-    at hand for the saturation diagnostics.
+    ``layer_norm`` (traced scalar, 0 or 1): when 1, z is passed through a LayerNorm over
+    the 3 outputs (learnable scale and bias, ``output_norm``) — a mitigation of output
+    saturation. The output activation is applied by the caller
+    (``apply_output_activation``), so that z is at hand for the saturation diagnostics.
     """
 
     action_dim: int = 3
     hidden: Sequence[int] = (64, 32)
 
     @nn.compact
-    def __call__(self, obs):
+    def __call__(self, obs, layer_norm=0.0):
         x = obs
         for i, width in enumerate(self.hidden):
             x = nn.relu(Linear(width, name=f"fc{i + 1}")(x))
-        return Linear(self.action_dim, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")(x)
+        z = Linear(self.action_dim, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")(x)
+        normalised = nn.LayerNorm(epsilon=1e-5, name="output_norm")(z)
+        return jnp.where(layer_norm > 0, normalised, z)
 
 
 # N independent actors with parameters stacked on a leading agent axis; input (N, ..., 7).
-ActorEnsemble = nn.vmap(Actor, in_axes=0, out_axes=0, variable_axes={"params": 0},
+ActorEnsemble = nn.vmap(Actor, in_axes=(0, None), out_axes=0, variable_axes={"params": 0},
                         split_rngs={"params": True})
 
 
@@ -145,20 +162,15 @@ class Networks:
 
     actor: nn.Module
     critic: Critic
-    output_activation: Callable[[chex.Array], chex.Array]
 
 
 def make_networks(n_agents: int, actor_hidden: Sequence[int] = (64, 32),
-                  critic_hidden: Sequence[int] = (512, 128), output_activation: str = "tanh",
-                  obs_dim: int = 7, action_dim: int = 3) -> Networks:
-    if output_activation not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, "
-                         f"got {output_activation!r}")
+                  critic_hidden: Sequence[int] = (512, 128), obs_dim: int = 7,
+                  action_dim: int = 3) -> Networks:
     return Networks(
         actor=ActorEnsemble(action_dim=action_dim, hidden=tuple(actor_hidden)),
         critic=Critic(n_agents=n_agents, obs_dim=obs_dim, action_dim=action_dim,
                       hidden=tuple(critic_hidden)),
-        output_activation=OUTPUT_ACTIVATIONS[output_activation],
     )
 
 
@@ -166,7 +178,7 @@ def init_params(key: chex.PRNGKey, networks: Networks, n_agents: int, obs_dim: i
                 action_dim: int = 3):
     """Returns (actor params with leading agent axis N, critic params)."""
     k_actor, k_critic = jax.random.split(key)
-    actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)))
+    actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)), 0.0)
     critic_input = jnp.zeros((n_agents * (obs_dim + action_dim) + obs_dim + action_dim,))
     critic_params = networks.critic.init(k_critic, critic_input)
     return actor_params, critic_params

@@ -12,21 +12,22 @@ import jax.numpy as jnp
 
 from jaxmadrl import env, replay
 from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.learner import (LearnerState, Transition, actor_outputs, critic_rows,
-                              squared_errors, td_targets, zero_row_q)
+from jaxmadrl.learner import (LearnerState, Transition, actor_outputs, critic_rows, squared_errors,
+                              td_targets, update_reward_stats, zero_row_q)
 from jaxmadrl.networks import Networks
 from jaxmadrl.selection import select_offloading
 
 
 def act_and_step(key: chex.PRNGKey, env_state: env.EnvState, obs: chex.Array, learner: LearnerState,
-                 networks: Networks, env_params: env.EnvParams, epsilon: chex.Array, explore: bool):
+                 networks: Networks, env_params: env.EnvParams, hparams: HyperParams, epsilon: chex.Array,
+                 explore: bool):
     """One step: actor outputs (+ N(0, ε²) noise when exploring), selection, env step.
 
     Returns (next_obs (N, 7), next env state, transition, step info dict, (joint, q) of the
     current critic on (obs, actions) — the master's values, reused for the replay error).
     """
     k_noise, k_select, k_env = jax.random.split(key, 3)
-    actions, _ = actor_outputs(networks, learner.actor_params, obs)
+    actions, _ = actor_outputs(networks, learner.actor_params, obs, hparams)
     if explore:
         noise = epsilon * jax.random.normal(k_noise, actions.shape)
         actions = jnp.clip(actions + noise, -1.0, 1.0)
@@ -52,11 +53,13 @@ def _episode_summary(step_infos) -> dict[str, chex.Array]:
 def training_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState,
                      memory: replay.ReplayBuffer, networks: Networks, config: TrainConfig,
                      hparams: HyperParams, epsilon: chex.Array):
-    """Runs one exploring episode and stores its steps. Returns (memory, episode summary).
+    """Runs one exploring episode and stores its steps.
 
     Each step's priority comes from the current critic's squared error on it. The networks
     do not change within an episode, so the errors of all T steps are computed together
     after the episode (T-fold larger matrix products) — the same numbers as step by step.
+    The episode's rewards join the running reward statistics first.
+    Returns (memory, learner with updated reward statistics, episode summary).
     """
     env_params = config.env
     k_reset, k_steps = jax.random.split(key)
@@ -65,19 +68,20 @@ def training_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState,
     def one_step(carry, step_key):
         env_state, obs = carry
         next_obs, env_state, transition, step_info, (joint, q) = act_and_step(
-            step_key, env_state, obs, learner, networks, env_params, epsilon, explore=True)
+            step_key, env_state, obs, learner, networks, env_params, hparams, epsilon, explore=True)
         return (env_state, next_obs), (transition, step_info, joint, q)
 
     _, (transitions, step_infos, joints, qs) = jax.lax.scan(
         one_step, (env_state, obs), jax.random.split(k_steps, env_params.max_steps))
+    learner = learner.replace(reward_stats=update_reward_stats(learner.reward_stats, transitions.reward))
     targets = td_targets(networks, learner, transitions.reward, transitions.next_obs, transitions.done, hparams)
     errors = squared_errors(qs, transitions.selected > 0,
                             zero_row_q(networks, learner.critic_params, joints), targets)
-    return replay.add_batch(memory, transitions, errors), _episode_summary(step_infos)
+    return replay.add_batch(memory, transitions, errors), learner, _episode_summary(step_infos)
 
 
 def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, networks: Networks,
-                   env_params: env.EnvParams) -> dict[str, chex.Array]:
+                   env_params: env.EnvParams, hparams: HyperParams) -> dict[str, chex.Array]:
     """Runs one evaluation episode: no noise, no exploration, nothing stored."""
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = env.reset(k_reset, world, env_params)
@@ -86,7 +90,7 @@ def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, n
     def one_step(carry, step_key):
         env_state, obs = carry
         next_obs, env_state, _, step_info, _ = act_and_step(
-            step_key, env_state, obs, learner, networks, env_params, no_exploration, explore=False)
+            step_key, env_state, obs, learner, networks, env_params, hparams, no_exploration, explore=False)
         return (env_state, next_obs), step_info
 
     _, step_infos = jax.lax.scan(one_step, (env_state, obs), jax.random.split(k_steps, env_params.max_steps))
@@ -94,9 +98,9 @@ def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, n
 
 
 def evaluate(eval_key: chex.PRNGKey, world: env.World, learner: LearnerState, networks: Networks,
-             config: TrainConfig) -> dict[str, chex.Array]:
+             config: TrainConfig, hparams: HyperParams) -> dict[str, chex.Array]:
     """Mean over ``config.eval_episodes`` fixed greedy episodes (fixed by ``eval_key``)."""
     keys = jax.random.split(eval_key, config.eval_episodes)
-    summaries = jax.vmap(greedy_episode, in_axes=(0, None, None, None, None))(
-        keys, world, learner, networks, config.env)
+    summaries = jax.vmap(greedy_episode, in_axes=(0, None, None, None, None, None))(
+        keys, world, learner, networks, config.env, hparams)
     return jax.tree.map(jnp.mean, summaries)

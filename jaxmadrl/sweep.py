@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pathlib
 import time
 
@@ -25,6 +26,7 @@ from absl import app, flags, logging
 from jaxmadrl import cli, diagnostics, files, grid, results
 from jaxmadrl.config import ACTOR_UPDATES
 from jaxmadrl.env import MODES, SCALINGS
+from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 
 PAPER_LRS = ["1e-4", "1e-3", "1e-2", "1e-1"]
 
@@ -41,6 +43,14 @@ flags.DEFINE_integer("n_agents", 50, "Number of client agents (devices).")
 flags.DEFINE_enum("mode", "H2", list(MODES), "Server model.")
 flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
 flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES), "Actor update order.")
+flags.DEFINE_enum("output_activation", "tanh", list(ACTIVATION_NAMES), "Actor output activation.")
+flags.DEFINE_bool("layer_norm", False, "LayerNorm on the actors' output pre-activations.")
+flags.DEFINE_float("actor_grad_clip", math.inf, "Clip each actor's gradient to this L2 norm (inf = off).")
+flags.DEFINE_float("critic_grad_clip", math.inf, "Clip the critic gradient to this L2 norm (inf = off).")
+flags.DEFINE_bool("reward_normalisation", False, "Standardise rewards by their running mean and std.")
+flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
+flags.DEFINE_list("actor_hidden", ["64", "32"], "Actor hidden layer widths (each size compiles anew).")
+flags.DEFINE_list("critic_hidden", ["512", "128"], "Critic hidden layer widths (each size compiles anew).")
 flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
 flags.DEFINE_string("out", None, "New run directory (default sweeps/runs/<name>-<timestamp>).")
 flags.DEFINE_string("resume", None, "Continue the run in this directory from its last checkpoint.")
@@ -49,7 +59,9 @@ FLAGS = flags.FLAGS
 
 # Flags that define what is computed (as opposed to where and how it runs).
 DEFINITION_FLAGS = ("actor_lrs", "critic_lrs", "seeds", "episodes", "steps_per_episode", "n_agents", "mode",
-                    "scaling", "actor_update", "chunk")
+                    "scaling", "actor_update", "actor_hidden", "critic_hidden", "chunk")
+MITIGATION_FLAGS = ("output_activation", "layer_norm", "actor_grad_clip", "critic_grad_clip",
+                    "reward_normalisation", "output_lr_multiplier")
 CHECKPOINT, DEFINITION, CHUNKS = "checkpoint.npz", "sweep.json", "metrics"
 
 
@@ -60,11 +72,25 @@ def _floats(flag_name: str) -> tuple[float, ...]:
         raise cli.UsageFailure(f"--{flag_name} must be comma-separated numbers, got {FLAGS[flag_name].value}")
 
 
+def _flag_value(name: str):
+    if name.endswith("_lrs"):
+        return _floats(name)
+    if name.endswith("_hidden"):
+        return cli.widths(name)
+    return FLAGS[name].value
+
+
+def _mitigation_value(name: str):
+    value = FLAGS[name].value
+    return activation_code(value) if name == "output_activation" else float(value)
+
+
 def _flag_overrides() -> dict:
-    overrides = {}
-    for name in DEFINITION_FLAGS:
-        if FLAGS[name].present:
-            overrides[name] = _floats(name) if name.endswith("_lrs") else FLAGS[name].value
+    """Definition fields given explicitly on the command line."""
+    overrides = {name: _flag_value(name) for name in DEFINITION_FLAGS if FLAGS[name].present}
+    mitigations = {name: _mitigation_value(name) for name in MITIGATION_FLAGS if FLAGS[name].present}
+    if mitigations:
+        overrides["mitigations"] = mitigations
     return overrides
 
 
@@ -75,9 +101,10 @@ def definition_from_flags() -> grid.SweepDefinition:
     if named:
         base = dataclasses.asdict(grid.load_definition(named))
     else:
-        base = {"name": "custom", "actor_lrs": _floats("actor_lrs"), "critic_lrs": _floats("critic_lrs")}
-        base.update({name: FLAGS[name].value for name in DEFINITION_FLAGS if not name.endswith("_lrs")})
-    base.update(_flag_overrides())
+        base = {"name": "custom", **{name: _flag_value(name) for name in DEFINITION_FLAGS}}
+    overrides = _flag_overrides()
+    base["mitigations"] = {**base.get("mitigations", {}), **overrides.pop("mitigations", {})}
+    base.update(overrides)
     if FLAGS.name:
         base["name"] = FLAGS.name
     return grid.SweepDefinition.from_dict(base)
@@ -92,7 +119,9 @@ def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
         definition = grid.SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
     except (json.JSONDecodeError, TypeError, ValueError) as error:
         raise cli.UsageFailure(f"{run_dir / DEFINITION} is not a valid sweep definition: {error}")
-    for name, value in _flag_overrides().items():
+    overrides = _flag_overrides()
+    overrides["mitigations"] = {**definition.mitigations, **overrides.get("mitigations", {})}
+    for name, value in overrides.items():
         if getattr(definition, name) != value:
             raise cli.UsageFailure(f"--resume {run_dir} belongs to a different sweep: its {name} is "
                                    f"{getattr(definition, name)}, not {value}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 
 import jax
@@ -20,7 +21,7 @@ from absl import app, flags, logging
 from jaxmadrl import cli, diagnostics, files, results
 from jaxmadrl.config import ACTOR_UPDATES, HyperParams, TrainConfig
 from jaxmadrl.env import MODES, SCALINGS, EnvParams
-from jaxmadrl.networks import OUTPUT_ACTIVATIONS
+from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 from jaxmadrl.training import make_trainer
 
 flags.DEFINE_float("actor_lr", 1e-4, "Adam learning rate of every client actor (finite, > 0).")
@@ -35,7 +36,14 @@ flags.DEFINE_enum("mode", "H2", list(MODES), "Server model: H2 (shared units, qu
 flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
 flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES),
                   "Update all actors from one loss, or one after another as the reference does.")
-flags.DEFINE_enum("output_activation", "tanh", sorted(OUTPUT_ACTIVATIONS), "Actor output activation.")
+flags.DEFINE_enum("output_activation", "tanh", list(ACTIVATION_NAMES), "Actor output activation.")
+flags.DEFINE_bool("layer_norm", False, "LayerNorm on the actors' output pre-activations.")
+flags.DEFINE_float("actor_grad_clip", math.inf, "Clip each actor's gradient to this L2 norm (inf = off).")
+flags.DEFINE_float("critic_grad_clip", math.inf, "Clip the critic gradient to this L2 norm (inf = off).")
+flags.DEFINE_bool("reward_normalisation", False, "Standardise rewards by their running mean and std.")
+flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
+flags.DEFINE_list("actor_hidden", ["64", "32"], "Actor hidden layer widths.")
+flags.DEFINE_list("critic_hidden", ["512", "128"], "Critic hidden layer widths.")
 flags.DEFINE_integer("batch_size", 64, "Replay batch size (<= replay_capacity).")
 flags.DEFINE_integer("replay_capacity", 10_000, "Prioritised replay capacity.")
 flags.DEFINE_integer("eval_every", 10, "Greedy evaluation after every this many episodes.")
@@ -51,21 +59,26 @@ def build_run() -> tuple[TrainConfig, HyperParams]:
         env=EnvParams(n_agents=FLAGS.n_agents, max_steps=FLAGS.steps_per_episode, mode=FLAGS.mode,
                       scaling=FLAGS.scaling),
         episodes=FLAGS.episodes, batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
-        eval_every=FLAGS.eval_every, output_activation=FLAGS.output_activation,
-        actor_update=FLAGS.actor_update)
-    hparams = HyperParams(actor_lr=FLAGS.actor_lr, critic_lr=FLAGS.critic_lr).validate()
+        eval_every=FLAGS.eval_every, actor_update=FLAGS.actor_update,
+        actor_hidden=cli.widths("actor_hidden"), critic_hidden=cli.widths("critic_hidden"))
+    hparams = HyperParams(
+        actor_lr=FLAGS.actor_lr, critic_lr=FLAGS.critic_lr,
+        output_activation=activation_code(FLAGS.output_activation), layer_norm=float(FLAGS.layer_norm),
+        actor_grad_clip=FLAGS.actor_grad_clip, critic_grad_clip=FLAGS.critic_grad_clip,
+        reward_normalisation=float(FLAGS.reward_normalisation),
+        output_lr_multiplier=FLAGS.output_lr_multiplier).validate()
     return config, hparams
 
 
 def summarise(config, hparams, state, metrics, timings) -> dict:
-    return {"actor_lr": hparams.actor_lr, "critic_lr": hparams.critic_lr, "seed": FLAGS.seed,
+    return {**dataclasses.asdict(hparams), "seed": FLAGS.seed,
             "config": dataclasses.asdict(config),
             **results.lane_summary(state.tracker, metrics, config.episodes), **timings}
 
 
 def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
     trainer = make_trainer(config)
-    traced_hparams = jax.tree.map(jnp.float32, hparams)
+    traced_hparams = hparams.as_arrays()
     start = time.perf_counter()
     state = jax.jit(trainer.init)(jax.random.key(FLAGS.seed), traced_hparams)
     chunk = min(chunk, config.episodes)

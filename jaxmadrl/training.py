@@ -55,8 +55,7 @@ def _nan_like(tree):
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
-    networks = make_networks(config.env.n_agents, config.actor_hidden, config.critic_hidden,
-                             config.output_activation)
+    networks = make_networks(config.env.n_agents, config.actor_hidden, config.critic_hidden)
     n_agents, env_params = config.env.n_agents, config.env
 
     def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
@@ -83,15 +82,15 @@ def make_trainer(config: TrainConfig) -> Trainer:
                                                   metrics["actor_max_delta"], metrics["critic_max_delta"])
         return state.replace(learner=learner, memory=memory, tracker=tracker), metrics
 
-    def evaluate(state: TrainState):
-        return rollout.evaluate(state.eval_key, state.world, state.learner, networks, config)
+    def evaluate(state: TrainState, hparams: HyperParams):
+        return rollout.evaluate(state.eval_key, state.world, state.learner, networks, config, hparams)
 
     def run_episode(state: TrainState, episode: chex.Array, hparams: HyperParams):
         key, k_episode, k_sample = jax.random.split(state.key, 3)
         epsilon = config.epsilon(episode)
-        memory, summary = rollout.training_episode(k_episode, state.world, state.learner, state.memory,
-                                                   networks, config, hparams, epsilon)
-        state = state.replace(memory=memory, key=key)
+        memory, learner, summary = rollout.training_episode(k_episode, state.world, state.learner, state.memory,
+                                                            networks, config, hparams, epsilon)
+        state = state.replace(memory=memory, learner=learner, key=key)
 
         episode_number = episode + 1  # episodes completed, counting this one
         trains = episode_number > config.episodes_before_train
@@ -100,7 +99,8 @@ def make_trainer(config: TrainConfig) -> Trainer:
             trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams)
 
         evaluates = (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
-        eval_summary = jax.lax.cond(evaluates, evaluate, lambda s: _nan_like(jax.eval_shape(evaluate, s)), state)
+        eval_summary = jax.lax.cond(evaluates, evaluate, lambda s, h: _nan_like(jax.eval_shape(evaluate, s, h)),
+                                    state, hparams)
 
         metrics = {
             "train_reward": summary["reward"],

@@ -68,7 +68,7 @@ def plain_value(critic_params, obs, actions):
 
 
 def plain_targets(learner, batch, hparams):
-    z = NETS.actor.apply(learner.actor_target, jnp.swapaxes(batch.next_obs, 0, 1))
+    z = NETS.actor.apply(learner.actor_target, jnp.swapaxes(batch.next_obs, 0, 1), 0.0)
     next_actions = jnp.tanh(jnp.swapaxes(z, 0, 1))
     value = plain_value(learner.critic_target, batch.next_obs, next_actions)
     return hparams.reward_scale * batch.reward + hparams.gamma * (1 - batch.done) * value
@@ -88,7 +88,7 @@ def plain_critic_loss(critic_params, batch, targets, weights):
 
 
 def plain_actor_loss(actor_params, critic_params, obs, weights):
-    actions = jnp.tanh(jnp.swapaxes(NETS.actor.apply(actor_params, jnp.swapaxes(obs, 0, 1)), 0, 1))
+    actions = jnp.tanh(jnp.swapaxes(NETS.actor.apply(actor_params, jnp.swapaxes(obs, 0, 1), 0.0), 0, 1))
     return -jnp.mean(weights * plain_value(critic_params, obs, actions))
 
 
@@ -109,7 +109,7 @@ def setup():
 def test_batch_covers_both_cases(setup):
     learner, batch, _ = setup
     assert bool((batch.selected.sum(1) == 0).any()) and bool((batch.selected.sum(1) == MAX_ROWS).any())
-    actions, _ = L.actor_outputs(NETS, learner.actor_params, batch.obs)
+    actions, _ = L.actor_outputs(NETS, learner.actor_params, batch.obs, HPARAMS)
     proposals = (actions[..., 0] >= 0).sum(1)
     assert bool((proposals == 0).any()) and bool((proposals > 1).any())
 
@@ -137,7 +137,7 @@ def test_critic_loss_on_selected_rows_equals_plain_form(setup):
 def test_actor_loss_through_argmax_row_equals_plain_form(setup):
     learner, batch, weights = setup
     (loss, z), grads = jax.jit(jax.value_and_grad(L.actor_loss, has_aux=True), static_argnums=1)(
-        learner.actor_params, NETS, learner.critic_params, batch.obs, weights)
+        learner.actor_params, NETS, learner.critic_params, batch.obs, weights, HPARAMS)
     plain_loss, plain_grads = jax.jit(jax.value_and_grad(plain_actor_loss))(
         learner.actor_params, learner.critic_params, batch.obs, weights)
     chex.assert_shape(z, (B, N, 3))
@@ -145,6 +145,8 @@ def test_actor_loss_through_argmax_row_equals_plain_form(setup):
     assert_trees_close(grads, plain_grads)
     # Every actor receives gradient through the joint part of the critic input.
     assert bool(jnp.all(jnp.abs(grads["params"]["fc3"]["kernel"]).sum((1, 2)) > 0))
+    # Without the output LayerNorm, its parameters get no gradient.
+    assert not np.any(jax.tree.leaves(grads["params"]["output_norm"])[0])
 
 
 def per_agent_adam_step(params, opt_state, grads, lr):
@@ -217,3 +219,69 @@ def test_selected_rows_puts_selected_first():
     np.testing.assert_array_equal(mask, [[True, True], [False, False], [True, False]])
     np.testing.assert_array_equal(rows[0], [1, 3])
     assert int(rows[2, 0]) == 0
+
+
+# --- the saturation mitigations -------------------------------------------------------------
+
+def test_clipping_one_actor_does_not_clip_another():
+    grads = {"params": {"fc1": {"kernel": jnp.stack([jnp.full((2, 2), 10.0), jnp.full((2, 2), 0.1)])}}}
+    clipped = L.clip_per_agent(grads, jnp.float32(1.0))["params"]["fc1"]["kernel"]
+    np.testing.assert_allclose(jnp.linalg.norm(clipped[0]), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(clipped[1], grads["params"]["fc1"]["kernel"][1])
+    unclipped = L.clip_per_agent(grads, jnp.float32(jnp.inf))
+    chex.assert_trees_all_equal(unclipped, grads)
+    whole = L.clip_global(grads, jnp.float32(1.0))["params"]["fc1"]["kernel"]
+    np.testing.assert_allclose(jnp.linalg.norm(whole), 1.0, rtol=1e-6)
+
+
+def step_with(setup, **mitigations):
+    learner, batch, weights = setup
+    hparams = HPARAMS.replace(**mitigations)
+    return jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, hparams, NETS, CONFIG)[0]
+
+
+def test_output_lr_multiplier_scales_only_the_output_layer(setup, simultaneous_step):
+    learner = setup[0]
+    default = simultaneous_step[0]
+    chex.assert_trees_all_equal(step_with(setup, output_lr_multiplier=jnp.float32(1.0)), default)
+    doubled = step_with(setup, output_lr_multiplier=jnp.float32(2.0))
+    old, base, new = (x.actor_params["params"] for x in (learner, default, doubled))
+    for layer in ("fc1", "fc2"):
+        chex.assert_trees_all_equal(new[layer], base[layer])
+    np.testing.assert_allclose(new["fc3"]["kernel"] - old["fc3"]["kernel"],
+                               2 * (base["fc3"]["kernel"] - old["fc3"]["kernel"]), rtol=1e-4, atol=1e-9)
+    chex.assert_trees_all_equal(doubled.critic_params, default.critic_params)
+
+
+def test_clip_thresholds_change_only_their_network(setup, simultaneous_step):
+    default = simultaneous_step[0]
+    actor_clipped = step_with(setup, actor_grad_clip=jnp.float32(1e-6))
+    chex.assert_trees_all_equal(actor_clipped.critic_params, default.critic_params)
+    assert not np.array_equal(actor_clipped.actor_params["params"]["fc1"]["kernel"],
+                              default.actor_params["params"]["fc1"]["kernel"])
+    critic_clipped = step_with(setup, critic_grad_clip=jnp.float32(1e-6))
+    assert not np.array_equal(critic_clipped.critic_params["params"]["fc2"]["kernel"],
+                              default.critic_params["params"]["fc2"]["kernel"])
+
+
+def test_layer_norm_and_activation_settings_reach_the_actors(setup, simultaneous_step):
+    learner = setup[0]
+    normed = step_with(setup, layer_norm=jnp.float32(1.0))
+    assert np.any(normed.actor_params["params"]["output_norm"]["scale"] != 1.0)
+    chex.assert_trees_all_equal(simultaneous_step[0].actor_params["params"]["output_norm"],
+                                learner.actor_params["params"]["output_norm"])
+    softsign = step_with(setup, output_activation=jnp.int32(1))
+    assert not np.array_equal(softsign.actor_params["params"]["fc3"]["kernel"],
+                              simultaneous_step[0].actor_params["params"]["fc3"]["kernel"])
+
+
+def test_reward_statistics_and_normalisation():
+    rewards = np.array([-3.0, 1.0, 4.0, -1.5, 2.5, 10.0], np.float32)
+    stats = L.RewardStats(count=jnp.float32(0), mean=jnp.float32(0), m2=jnp.float32(0))
+    stats = L.update_reward_stats(L.update_reward_stats(stats, jnp.asarray(rewards[:2])), jnp.asarray(rewards[2:]))
+    np.testing.assert_allclose(stats.mean, rewards.mean(), rtol=1e-6)
+    np.testing.assert_allclose(stats.m2 / (stats.count - 1), rewards.var(ddof=1), rtol=1e-5)
+    r = jnp.float32(7.0)
+    assert float(L.normalised_reward(stats, r, jnp.float32(0.0))) == 7.0
+    np.testing.assert_allclose(L.normalised_reward(stats, r, jnp.float32(1.0)),
+                               (7.0 - rewards.mean()) / rewards.std(ddof=1), rtol=1e-5)

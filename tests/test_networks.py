@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmadrl.networks import (OUTPUT_ACTIVATIONS, OUTPUT_INIT_BOUND, Actor, Critic, init_params,
-                               make_networks)
+from jaxmadrl.networks import (ACTIVATION_NAMES, OUTPUT_ACTIVATIONS, OUTPUT_INIT_BOUND, Actor, Critic,
+                               activation_code, apply_output_activation, init_params, make_networks)
 
 N = 4
 OBS, ACT = 7, 3
@@ -66,7 +66,7 @@ def assert_close_rel(actual, expected, rel=1e-5):
 def test_actor_params_have_leading_agent_axis(default_params):
     _, actor_params, _ = default_params
     p = actor_params["params"]
-    assert sorted(p) == ["fc1", "fc2", "fc3"]
+    assert sorted(p) == ["fc1", "fc2", "fc3", "output_norm"]
     chex.assert_shape(p["fc1"]["kernel"], (N, 7, 64))
     chex.assert_shape(p["fc1"]["bias"], (N, 64))
     chex.assert_shape(p["fc2"]["kernel"], (N, 64, 32))
@@ -80,7 +80,8 @@ def test_actor_params_have_leading_agent_axis(default_params):
 
 def test_agents_get_different_initial_weights(default_params):
     _, actor_params, _ = default_params
-    for leaf in jax.tree.leaves(actor_params):
+    dense_layers = {k: v for k, v in actor_params["params"].items() if k.startswith("fc")}
+    for leaf in jax.tree.leaves(dense_layers):  # the LayerNorm starts at scale 1, bias 0 everywhere
         for i, j in itertools.combinations(range(N), 2):
             assert not np.array_equal(np.asarray(leaf[i]), np.asarray(leaf[j]))
 
@@ -131,7 +132,7 @@ def test_custom_hidden_sizes_change_shapes():
     networks = make_networks(n, actor_hidden=(16, 8, 4), critic_hidden=(24, 12, 6))
     shapes = jax.eval_shape(lambda k: init_params(k, networks, n), KEY)
     a, c = shapes[0]["params"], shapes[1]["params"]
-    assert sorted(a) == ["fc1", "fc2", "fc3", "fc4"]
+    assert sorted(a) == ["fc1", "fc2", "fc3", "fc4", "output_norm"]
     chex.assert_shape([a[f"fc{i}"]["kernel"] for i in (1, 2, 3, 4)],
                       [(n, 7, 16), (n, 16, 8), (n, 8, 4), (n, 4, 3)])
     chex.assert_shape([a[f"fc{i}"]["bias"] for i in (1, 2, 3, 4)], [(n, 16), (n, 8), (n, 4), (n, 3)])
@@ -142,13 +143,13 @@ def test_custom_hidden_sizes_change_shapes():
 
     one_layer = make_networks(5, actor_hidden=(10,), critic_hidden=(20,))
     a1, c1 = jax.eval_shape(lambda k: init_params(k, one_layer, 5), KEY)
-    assert sorted(a1["params"]) == ["fc1", "fc2"] and sorted(c1["params"]) == ["fc1", "fc2"]
+    assert sorted(a1["params"]) == ["fc1", "fc2", "output_norm"] and sorted(c1["params"]) == ["fc1", "fc2"]
     chex.assert_shape([a1["params"]["fc2"]["kernel"], c1["params"]["fc1"]["joint_kernel"],
                        c1["params"]["fc2"]["kernel"]], [(5, 10, 3), (50, 20), (20, 1)])
 
     # Both networks run with the new widths (abstract evaluation: shapes and dtypes only).
     actor_params, critic_params = shapes
-    z = jax.eval_shape(networks.actor.apply, actor_params, jax.ShapeDtypeStruct((n, 2, 7), jnp.float32))
+    z = jax.eval_shape(networks.actor.apply, actor_params, jax.ShapeDtypeStruct((n, 2, 7), jnp.float32), 0.0)
     q = jax.eval_shape(networks.critic.apply, critic_params, jax.ShapeDtypeStruct((2, n, 10 * n + 10), jnp.float32))
     assert (z.shape, z.dtype, q.shape, q.dtype) == ((n, 2, 3), jnp.float32, (2, n), jnp.float32)
 
@@ -165,7 +166,7 @@ def test_init_is_deterministic_in_key(default_params):
 # ----------------------------------------------------------------------------- agent independence
 
 
-actor_forward = jax.jit(NETWORKS.actor.apply)
+actor_forward = jax.jit(lambda params, obs: NETWORKS.actor.apply(params, obs, 0.0))
 
 
 def test_actor_output_for_agent_depends_only_on_own_obs(default_params):
@@ -200,7 +201,7 @@ def test_actor_ensemble_equals_single_actor_with_sliced_params(default_params):
 def test_actor_jit_matches_eager_without_batch_axis(default_params):
     _, actor_params, _ = default_params
     obs = jnp.asarray(np.random.default_rng(9).standard_normal((N, OBS)), jnp.float32)
-    eager = NETWORKS.actor.apply(actor_params, obs)
+    eager = NETWORKS.actor.apply(actor_params, obs, 0.0)
     chex.assert_shape(eager, (N, ACT))
     np.testing.assert_allclose(np.asarray(actor_forward(actor_params, obs)), np.asarray(eager),
                                rtol=1e-5, atol=1e-8)
@@ -349,8 +350,27 @@ def test_output_activation_derivatives():
     assert d("sigmoid2", 0.0) == pytest.approx(0.5)
 
 
-def test_make_networks_output_activation():
-    for name in OUTPUT_ACTIVATIONS:
-        assert make_networks(3, output_activation=name).output_activation is OUTPUT_ACTIVATIONS[name]
-    with pytest.raises(ValueError, match="bogus"):
-        make_networks(3, output_activation="bogus")
+def test_activation_codes_select_the_named_activation():
+    z = jnp.linspace(-5.0, 5.0, 11)
+    for code, name in enumerate(ACTIVATION_NAMES):
+        assert activation_code(name) == code
+        np.testing.assert_array_equal(apply_output_activation(z, jnp.int32(code)), OUTPUT_ACTIVATIONS[name](z))
+    # Traced and vmapped over configurations: each lane gets its own activation.
+    lanes = jax.jit(jax.vmap(apply_output_activation, in_axes=(None, 0)))(z, jnp.arange(4))
+    for code, name in enumerate(ACTIVATION_NAMES):  # compiled division may round differently
+        np.testing.assert_allclose(lanes[code], OUTPUT_ACTIVATIONS[name](z), rtol=1e-6)
+    with pytest.raises(ValueError, match="output_activation"):
+        activation_code("bogus")
+
+
+def test_output_layer_norm_only_when_enabled(default_params):
+    _, actor_params, _ = default_params
+    obs = jax.random.normal(jax.random.key(5), (N, 6, 7)) * 10
+    plain = NETWORKS.actor.apply(actor_params, obs, 0.0)
+    normed = NETWORKS.actor.apply(actor_params, obs, 1.0)
+    np.testing.assert_array_equal(plain, actor_forward(actor_params, obs))
+    # Initial scale 1 and bias 0: zero mean and unit variance over the 3 outputs.
+    np.testing.assert_allclose(normed.mean(-1), 0.0, atol=1e-5)
+    variance = normed.var(-1)
+    raw_variance = np.asarray(plain.var(-1))
+    np.testing.assert_allclose(variance, raw_variance / (raw_variance + 1e-5), rtol=1e-3)

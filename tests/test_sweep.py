@@ -143,7 +143,7 @@ def test_lanes_sharded_over_two_devices_match_one(tmp_path, tiny_sweep):
 @pytest.mark.parametrize("bad", [
     ["--actor_lrs=0,1e-3"], ["--critic_lrs=-1"], ["--actor_lrs=fast"], ["--mode=H3"], ["--seeds=0"],
     ["--episodes=0"], ["--chunk=0"], ["--all-16", "--sweep=all16"], ["--sweep=nonexistent"], ["--devices=0"],
-    ["--bogus"], ["positional"],
+    ["--bogus"], ["positional"], ["--critic_grad_clip=-1"], ["--actor_hidden=a"],
 ])
 def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, bad):
     result = sweep_cli(*bad, f"--out={tmp_path / 'run'}")
@@ -160,6 +160,24 @@ def test_out_must_be_new_and_resume_must_match(tmp_path, tiny_sweep):
     assert not_a_run.returncode == 2 and "not a sweep run" in not_a_run.stderr
     other = sweep_cli(f"--resume={reference}", "--episodes=99")
     assert other.returncode == 2 and "different sweep" in other.stderr
+    mitigated = sweep_cli(f"--resume={reference}", "--layer_norm")
+    assert mitigated.returncode == 2 and "mitigations" in mitigated.stderr
     complete = sweep_cli(f"--resume={reference}")
     assert complete.returncode == 0 and "is complete" in complete.stdout
     assert sorted(p.name for p in reference.iterdir()) == before
+
+
+def test_mitigations_apply_to_every_lane():
+    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, **TINY,
+                                      mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0})
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.layer_norm, [1.0] * 4)
+    np.testing.assert_array_equal(hparams.output_activation, [1] * 4)
+    assert hparams.output_activation.dtype == np.int32
+    np.testing.assert_array_equal(hparams.actor_grad_clip, [5.0] * 4)
+    np.testing.assert_array_equal(hparams.critic_grad_clip, [np.inf] * 4)
+    np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1, 1e-3, 1e-1]))
+    with pytest.raises(ValueError, match="unknown mitigation"):
+        grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"dropout": 0.5})
+    with pytest.raises(ValueError, match="layer_norm"):
+        grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"layer_norm": 2})

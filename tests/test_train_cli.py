@@ -15,7 +15,8 @@ def run_cli(*args):
 
 def test_writes_metrics_and_summary(tmp_path):
     out = tmp_path / "run"
-    result = run_cli(*TINY_FLAGS, "--actor_lr=0.01", "--critic_lr=0.001", f"--out={out}")
+    result = run_cli(*TINY_FLAGS, "--actor_lr=0.01", "--critic_lr=0.001", "--layer_norm", "--actor_hidden=16,8",
+                     "--output_activation=softsign", f"--out={out}")
     assert result.returncode == 0, result.stderr
     assert "episodes 3/7" in result.stdout and "episodes 7/7" in result.stdout
     metrics = np.load(out / "metrics.npz")
@@ -23,7 +24,8 @@ def test_writes_metrics_and_summary(tmp_path):
     assert np.all(np.isfinite(metrics["train_reward"]))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["actor_lr"] == 0.01 and summary["critic_lr"] == 0.001
-    assert summary["config"]["env"]["n_agents"] == 3
+    assert summary["config"]["env"]["n_agents"] == 3 and summary["config"]["actor_hidden"] == [16, 8]
+    assert summary["layer_norm"] == 1.0 and summary["output_activation"] == 1
     assert len(summary["actor_first_unchanged"]) == 3
     assert summary["diverged"] is False
     assert summary["final_eval_reward"] == pytest.approx(float(metrics["eval_reward"][-1]))
@@ -33,7 +35,8 @@ def test_writes_metrics_and_summary(tmp_path):
 @pytest.mark.parametrize("bad", [
     ["--actor_lr=0"], ["--critic_lr=-1e-3"], ["--actor_lr=nan"], ["--critic_lr=inf"], ["--episodes=0"],
     ["--batch_size=64", "--replay_capacity=32"], ["--mode=H3"], ["--actor_update=random"],
-    ["--episodes=many"], ["--no_such_flag=1"], ["--chunk=0"], ["extra"],
+    ["--episodes=many"], ["--no_such_flag=1"], ["--chunk=0"], ["extra"], ["--actor_grad_clip=0"],
+    ["--output_lr_multiplier=-1"], ["--output_activation=relu"], ["--actor_hidden=64,x"], ["--critic_hidden=0"],
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad):
     out = tmp_path / "run"

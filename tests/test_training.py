@@ -130,14 +130,15 @@ def test_stored_priorities_are_the_critics_errors_step_by_step():
     hp = hparams(1e-3, 1e-3)
     state = jax.jit(trainer.init)(jax.random.key(3), hp)
     networks = make_networks(TINY.env.n_agents, TINY.actor_hidden, TINY.critic_hidden)
-    memory, _ = jax.jit(rollout.training_episode, static_argnums=(4, 5))(
+    memory, learner, _ = jax.jit(rollout.training_episode, static_argnums=(4, 5))(
         jax.random.key(4), state.world, state.learner, state.memory, networks, TINY, hp, jnp.float32(0.5))
+    assert int(learner.reward_stats.count) == STEPS
 
     @jax.jit
     def one_error(transition):
-        target = L.td_targets(networks, state.learner, transition.reward, transition.next_obs, transition.done, hp)
-        joint, q = L.critic_rows(networks, state.learner.critic_params, transition.obs, transition.actions)
-        zero = L.zero_row_q(networks, state.learner.critic_params, joint)
+        target = L.td_targets(networks, learner, transition.reward, transition.next_obs, transition.done, hp)
+        joint, q = L.critic_rows(networks, learner.critic_params, transition.obs, transition.actions)
+        zero = L.zero_row_q(networks, learner.critic_params, joint)
         return L.squared_errors(q, transition.selected > 0, zero, target)
 
     for step in range(STEPS):
