@@ -19,8 +19,10 @@ def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
     result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=5")
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in out.iterdir())
-    assert written == sorted(f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf"))
-    for path in out.iterdir():
+    assert written == sorted([f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")] + ["claims.md"])
+    claims = (out / "claims.md").read_text()
+    assert "4. The critic never stops" in claims and "1. Actor LR ≥ 0.01" in claims
+    for path in out.glob("fig*"):
         header = path.read_bytes()[:8]
         assert header.startswith(b"\x89PNG" if path.suffix == ".png" else b"%PDF")
         assert path.stat().st_size > 5_000
