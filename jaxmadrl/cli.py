@@ -1,10 +1,49 @@
-"""What the command-line programs share: bad input as one line and exit code 2."""
+"""What the command-line programs share: the flags that describe one training program,
+and bad input as one line and exit code 2."""
 from __future__ import annotations
 
+import math
 import pathlib
 import sys
 
 from absl import flags
+
+from jaxmadrl.config import ACTOR_UPDATES
+from jaxmadrl.env import MODES, SCALINGS
+from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
+
+# Traced HyperParams fields that mitigate output saturation (flag name = field name).
+MITIGATION_FLAGS = ("output_activation", "layer_norm", "actor_grad_clip", "critic_grad_clip",
+                    "reward_normalisation", "output_lr_multiplier")
+
+
+def define_training_flags() -> None:
+    """Flags of the environment, the networks, the update order and the mitigations."""
+    flags.DEFINE_integer("n_agents", 50, "Number of client agents (devices).")
+    flags.DEFINE_integer("steps_per_episode", 10, "Environment steps per episode.")
+    flags.DEFINE_enum("mode", "H2", list(MODES), "Server model: H2 (shared units, queue) or TOBM.")
+    flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
+    flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES),
+                      "Update all actors from one loss, or one after another as the reference does.")
+    flags.DEFINE_list("actor_hidden", ["64", "32"], "Actor hidden layer widths (each size compiles anew).")
+    flags.DEFINE_list("critic_hidden", ["512", "128"], "Critic hidden layer widths (each size compiles anew).")
+    flags.DEFINE_enum("output_activation", "tanh", list(ACTIVATION_NAMES), "Actor output activation.")
+    flags.DEFINE_bool("layer_norm", False, "LayerNorm on the actors' output pre-activations.")
+    flags.DEFINE_float("actor_grad_clip", math.inf, "Clip each actor's gradient to this L2 norm (inf = off).")
+    flags.DEFINE_float("critic_grad_clip", math.inf, "Clip the critic gradient to this L2 norm (inf = off).")
+    flags.DEFINE_bool("reward_normalisation", False, "Standardise rewards by their running mean and std.")
+    flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
+
+
+def mitigation_settings(only_given: bool = False) -> dict:
+    """HyperParams overrides from the mitigation flags (all, or only those on the command line)."""
+    settings = {}
+    for name in MITIGATION_FLAGS:
+        if only_given and not flags.FLAGS[name].present:
+            continue
+        value = flags.FLAGS[name].value
+        settings[name] = activation_code(value) if name == "output_activation" else float(value)
+    return settings
 
 USAGE_EXIT_CODE = 2
 

@@ -97,24 +97,22 @@ class HyperParams:
     output_lr_multiplier: chex.Numeric = 1.0
 
     def validate(self) -> "HyperParams":
-        """Checks concrete values on the host; raises ValueError naming the field."""
-        def values(name):
-            return np.ravel(getattr(self, name)).tolist()
+        """Checks concrete values on the host; raises ValueError naming the field and the
+        first offending value."""
+        def check(name, is_valid, requirement):
+            bad = [v for v in np.ravel(getattr(self, name)).tolist() if not is_valid(v)]
+            if bad:
+                raise ValueError(f"{name} must be {requirement}, got {bad[0]!r}")
 
         for name in ("actor_lr", "critic_lr", "output_lr_multiplier"):
-            if any(not math.isfinite(v) or v <= 0 for v in values(name)):
-                raise ValueError(f"{name} must be finite and > 0, got {getattr(self, name)!r}")
-        if any(not 0 <= v <= 1 for v in values("gamma")):
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}")
+            check(name, lambda v: math.isfinite(v) and v > 0, "finite and > 0")
+        check("gamma", lambda v: 0 <= v <= 1, "in [0, 1]")
         for name in ("actor_grad_clip", "critic_grad_clip"):
-            if any(not v > 0 for v in values(name)):
-                raise ValueError(f"{name} must be > 0 (inf = no clipping), got {getattr(self, name)!r}")
+            check(name, lambda v: v > 0, "> 0 (inf = no clipping)")
         for name in ("layer_norm", "reward_normalisation"):
-            if any(v not in (0, 1) for v in values(name)):
-                raise ValueError(f"{name} must be 0 or 1, got {getattr(self, name)!r}")
-        if any(v not in range(len(ACTIVATION_NAMES)) for v in values("output_activation")):
-            raise ValueError(f"output_activation must be a code in 0..{len(ACTIVATION_NAMES) - 1} "
-                             f"({', '.join(ACTIVATION_NAMES)}), got {self.output_activation!r}")
+            check(name, lambda v: v in (0, 1), "0 or 1")
+        check("output_activation", lambda v: v in range(len(ACTIVATION_NAMES)),
+              f"a code in 0..{len(ACTIVATION_NAMES) - 1} ({', '.join(ACTIVATION_NAMES)})")
         return self
 
     def as_arrays(self) -> "HyperParams":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import pathlib
 import time
 
@@ -24,9 +23,6 @@ import numpy as np
 from absl import app, flags, logging
 
 from jaxmadrl import cli, diagnostics, files, grid, results
-from jaxmadrl.config import ACTOR_UPDATES
-from jaxmadrl.env import MODES, SCALINGS
-from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 
 PAPER_LRS = ["1e-4", "1e-3", "1e-2", "1e-1"]
 
@@ -38,19 +34,8 @@ flags.DEFINE_list("actor_lrs", PAPER_LRS, "Actor learning rates (comma-separated
 flags.DEFINE_list("critic_lrs", PAPER_LRS, "Critic learning rates (comma-separated, finite, > 0).")
 flags.DEFINE_integer("seeds", 1, "Seeds per configuration (lanes = seeds × actor LRs × critic LRs).")
 flags.DEFINE_integer("episodes", 2000, "Training episodes per lane.")
-flags.DEFINE_integer("steps_per_episode", 10, "Environment steps per episode.")
-flags.DEFINE_integer("n_agents", 50, "Number of client agents (devices).")
-flags.DEFINE_enum("mode", "H2", list(MODES), "Server model.")
-flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
-flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES), "Actor update order.")
-flags.DEFINE_enum("output_activation", "tanh", list(ACTIVATION_NAMES), "Actor output activation.")
-flags.DEFINE_bool("layer_norm", False, "LayerNorm on the actors' output pre-activations.")
-flags.DEFINE_float("actor_grad_clip", math.inf, "Clip each actor's gradient to this L2 norm (inf = off).")
-flags.DEFINE_float("critic_grad_clip", math.inf, "Clip the critic gradient to this L2 norm (inf = off).")
-flags.DEFINE_bool("reward_normalisation", False, "Standardise rewards by their running mean and std.")
-flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
-flags.DEFINE_list("actor_hidden", ["64", "32"], "Actor hidden layer widths (each size compiles anew).")
-flags.DEFINE_list("critic_hidden", ["512", "128"], "Critic hidden layer widths (each size compiles anew).")
+cli.define_training_flags()
+flags.adopt_module_key_flags(cli)
 flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
 flags.DEFINE_string("out", None, "New run directory (default sweeps/runs/<name>-<timestamp>).")
 flags.DEFINE_string("resume", None, "Continue the run in this directory from its last checkpoint.")
@@ -60,8 +45,7 @@ FLAGS = flags.FLAGS
 # Flags that define what is computed (as opposed to where and how it runs).
 DEFINITION_FLAGS = ("actor_lrs", "critic_lrs", "seeds", "episodes", "steps_per_episode", "n_agents", "mode",
                     "scaling", "actor_update", "actor_hidden", "critic_hidden", "chunk")
-MITIGATION_FLAGS = ("output_activation", "layer_norm", "actor_grad_clip", "critic_grad_clip",
-                    "reward_normalisation", "output_lr_multiplier")
+
 CHECKPOINT, DEFINITION, CHUNKS = "checkpoint.npz", "sweep.json", "metrics"
 
 
@@ -80,15 +64,10 @@ def _flag_value(name: str):
     return FLAGS[name].value
 
 
-def _mitigation_value(name: str):
-    value = FLAGS[name].value
-    return activation_code(value) if name == "output_activation" else float(value)
-
-
 def _flag_overrides() -> dict:
     """Definition fields given explicitly on the command line."""
     overrides = {name: _flag_value(name) for name in DEFINITION_FLAGS if FLAGS[name].present}
-    mitigations = {name: _mitigation_value(name) for name in MITIGATION_FLAGS if FLAGS[name].present}
+    mitigations = cli.mitigation_settings(only_given=True)
     if mitigations:
         overrides["mitigations"] = mitigations
     return overrides

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 
 import jax
@@ -19,9 +18,8 @@ import numpy as np
 from absl import app, flags, logging
 
 from jaxmadrl import cli, diagnostics, files, results
-from jaxmadrl.config import ACTOR_UPDATES, HyperParams, TrainConfig
-from jaxmadrl.env import MODES, SCALINGS, EnvParams
-from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
+from jaxmadrl.config import HyperParams, TrainConfig
+from jaxmadrl.env import EnvParams
 from jaxmadrl.training import make_trainer
 
 flags.DEFINE_float("actor_lr", 1e-4, "Adam learning rate of every client actor (finite, > 0).")
@@ -30,20 +28,8 @@ flags.DEFINE_integer("episodes", 2000, "Training episodes (>= 1).")
 flags.DEFINE_integer("seed", 0, "Seed of the run's PRNG key (weights, world, exploration).")
 flags.DEFINE_string("out", None, "Results directory; must not exist yet. "
                     "Default: sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>.")
-flags.DEFINE_integer("n_agents", 50, "Number of client agents (devices).")
-flags.DEFINE_integer("steps_per_episode", 10, "Environment steps per episode.")
-flags.DEFINE_enum("mode", "H2", list(MODES), "Server model: H2 (shared units, queue) or TOBM.")
-flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
-flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES),
-                  "Update all actors from one loss, or one after another as the reference does.")
-flags.DEFINE_enum("output_activation", "tanh", list(ACTIVATION_NAMES), "Actor output activation.")
-flags.DEFINE_bool("layer_norm", False, "LayerNorm on the actors' output pre-activations.")
-flags.DEFINE_float("actor_grad_clip", math.inf, "Clip each actor's gradient to this L2 norm (inf = off).")
-flags.DEFINE_float("critic_grad_clip", math.inf, "Clip the critic gradient to this L2 norm (inf = off).")
-flags.DEFINE_bool("reward_normalisation", False, "Standardise rewards by their running mean and std.")
-flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
-flags.DEFINE_list("actor_hidden", ["64", "32"], "Actor hidden layer widths.")
-flags.DEFINE_list("critic_hidden", ["512", "128"], "Critic hidden layer widths.")
+cli.define_training_flags()
+flags.adopt_module_key_flags(cli)
 flags.DEFINE_integer("batch_size", 64, "Replay batch size (<= replay_capacity).")
 flags.DEFINE_integer("replay_capacity", 10_000, "Prioritised replay capacity.")
 flags.DEFINE_integer("eval_every", 10, "Greedy evaluation after every this many episodes.")
@@ -61,12 +47,8 @@ def build_run() -> tuple[TrainConfig, HyperParams]:
         episodes=FLAGS.episodes, batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
         eval_every=FLAGS.eval_every, actor_update=FLAGS.actor_update,
         actor_hidden=cli.widths("actor_hidden"), critic_hidden=cli.widths("critic_hidden"))
-    hparams = HyperParams(
-        actor_lr=FLAGS.actor_lr, critic_lr=FLAGS.critic_lr,
-        output_activation=activation_code(FLAGS.output_activation), layer_norm=float(FLAGS.layer_norm),
-        actor_grad_clip=FLAGS.actor_grad_clip, critic_grad_clip=FLAGS.critic_grad_clip,
-        reward_normalisation=float(FLAGS.reward_normalisation),
-        output_lr_multiplier=FLAGS.output_lr_multiplier).validate()
+    hparams = HyperParams(actor_lr=FLAGS.actor_lr, critic_lr=FLAGS.critic_lr,
+                          **cli.mitigation_settings()).validate()
     return config, hparams
 
 
