@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 import time
 
 import jax
@@ -199,7 +200,11 @@ def main(argv):
                 FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     except (ValueError, cli.UsageFailure) as error:
         cli.fail(str(error))
-    run(definition, run_dir, resuming=bool(FLAGS.resume))
+    try:
+        run(definition, run_dir, resuming=bool(FLAGS.resume))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: python -m jaxmadrl.sweep --resume {run_dir}", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 import json
 import shutil
 
-import pytest
 from cli_helpers import run_module
 
 FIGURES = ["fig01_stopping_heatmap", "fig02_stopping_bubbles", "fig03_asymmetry_over_time",
