@@ -82,6 +82,8 @@ def test_named_definitions_load():
     assert grid.load_definition("all16-5seeds").seeds == 5
     with pytest.raises(ValueError, match="no sweep definition"):
         grid.load_definition("nonexistent")
+    for path in grid.SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
+        assert grid.load_definition(path.stem).hyperparams().actor_lr.shape == (len(grid.load_definition(path.stem).lanes()),)
 
 
 # --- the command line -----------------------------------------------------------------
