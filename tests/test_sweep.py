@@ -83,7 +83,8 @@ def test_named_definitions_load():
     with pytest.raises(ValueError, match="no sweep definition"):
         grid.load_definition("nonexistent")
     for path in grid.SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
-        assert grid.load_definition(path.stem).hyperparams().actor_lr.shape == (len(grid.load_definition(path.stem).lanes()),)
+        definition = grid.load_definition(path.stem)
+        assert definition.hyperparams().actor_lr.shape == (len(definition.lanes()),)
 
 
 # --- the command line -----------------------------------------------------------------
