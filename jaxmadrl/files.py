@@ -15,6 +15,7 @@ def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) ->
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
+        os.chmod(scratch, 0o644)  # mkstemp's 0600 would hide results from other users
         os.replace(scratch, path)
     except BaseException:
         pathlib.Path(scratch).unlink(missing_ok=True)
@@ -28,6 +29,7 @@ def atomic_output_dir(out: pathlib.Path):
     scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         yield scratch
+        os.chmod(scratch, 0o755)  # mkdtemp's 0700 would hide results from other users
         os.replace(scratch, out)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)

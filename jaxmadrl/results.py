@@ -61,8 +61,7 @@ def stopping_table(rows: list[dict], episodes: int) -> str:
     the range across seeds. Diverged configurations are marked with '!'."""
     actor_lrs = sorted({r["actor_lr"] for r in rows})
     critic_lrs = sorted({r["critic_lr"] for r in rows})
-    width = 16
-    lines = ["actor LR \\ critic LR".ljust(22) + "".join(f"{c:g}".rjust(width) for c in critic_lrs)]
+    table = []
     for a in actor_lrs:
         cells = []
         for c in critic_lrs:
@@ -75,5 +74,8 @@ def stopping_table(rows: list[dict], episodes: int) -> str:
                 cells.append(f"{stops[0]}{mark}")
             else:
                 cells.append(f"{np.median(stops):g} [{min(stops)}-{max(stops)}]{mark}")
-        lines.append(f"{a:g}".ljust(22) + "".join(cell.rjust(width) for cell in cells))
+        table.append(cells)
+    width = 2 + max(len(cell) for cells in table for cell in cells)
+    lines = ["actor LR \\ critic LR".ljust(22) + "".join(f"{c:g}".rjust(width) for c in critic_lrs)]
+    lines += [f"{a:g}".ljust(22) + "".join(cell.rjust(width) for cell in cells) for a, cells in zip(actor_lrs, table)]
     return "\n".join(lines)
