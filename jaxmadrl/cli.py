@@ -8,7 +8,7 @@ import sys
 
 from absl import flags
 
-from jaxmadrl.config import ACTOR_UPDATES
+from jaxmadrl.config import ACTOR_UPDATES, HyperParams
 from jaxmadrl.env import MODES, SCALINGS
 from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 
@@ -35,15 +35,23 @@ def define_training_flags() -> None:
     flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
 
 
-def mitigation_settings(only_given: bool = False) -> dict:
-    """HyperParams overrides from the mitigation flags (all, or only those on the command line)."""
+def mitigation_settings(only_changes: bool = False) -> dict:
+    """HyperParams fields from the mitigation flags: all of them, or only those that differ
+    from the unmitigated defaults."""
+    defaults = HyperParams(actor_lr=1.0, critic_lr=1.0)
     settings = {}
     for name in MITIGATION_FLAGS:
-        if only_given and not flags.FLAGS[name].present:
-            continue
         value = flags.FLAGS[name].value
-        settings[name] = activation_code(value) if name == "output_activation" else float(value)
+        value = activation_code(value) if name == "output_activation" else float(value)
+        if not (only_changes and value == getattr(defaults, name)):
+            settings[name] = value
     return settings
+
+
+def check_seed(seed: int) -> int:
+    if not 0 <= seed < 2**32:
+        raise UsageFailure(f"--seed must be in [0, 2**32), got {seed}")
+    return seed
 
 USAGE_EXIT_CODE = 2
 

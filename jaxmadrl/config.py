@@ -54,6 +54,9 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
         if self.episodes_before_train < 0:
             raise ValueError(f"TrainConfig.episodes_before_train must be >= 0, got {self.episodes_before_train!r}")
+        if self.replay_capacity < self.env.max_steps:
+            raise ValueError(f"TrainConfig.replay_capacity ({self.replay_capacity}) must hold one episode "
+                             f"({self.env.max_steps} steps)")
         if self.batch_size > self.replay_capacity:
             raise ValueError(f"TrainConfig.batch_size ({self.batch_size}) must not exceed "
                              f"replay_capacity ({self.replay_capacity})")
@@ -100,7 +103,10 @@ class HyperParams:
         """Checks concrete values on the host; raises ValueError naming the field and the
         first offending value."""
         def check(name, is_valid, requirement):
-            bad = [v for v in np.ravel(getattr(self, name)).tolist() if not is_valid(v)]
+            values = np.ravel(getattr(self, name)).tolist()
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}")
+            bad = [v for v in values if not is_valid(v)]
             if bad:
                 raise ValueError(f"{name} must be {requirement}, got {bad[0]!r}")
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import pathlib
 import warnings
+import zipfile
 
 import matplotlib
 
@@ -102,9 +103,11 @@ def load_run(path: str | None) -> Run:
         definition = SweepDefinition.from_dict(summary["definition"])
         with np.load(run_dir / "metrics.npz") as saved:
             metrics = dict(saved)
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        lanes = len(summary["lanes"])
+        shape = metrics["train_reward"].shape
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
         raise RunError(f"--run {run_dir} cannot be read: {error}")
-    if metrics["train_reward"].shape != (len(summary["lanes"]), definition.episodes):
+    if shape != (lanes, definition.episodes):
         raise RunError(f"--run {run_dir}: metrics.npz does not match its summary")
     return Run(definition=definition, lanes=summary["lanes"], metrics=metrics)
 
@@ -224,7 +227,7 @@ def fig_stopping_bubbles(run: Run, out):
     ax.set_yscale("log")
     ax.set_xlabel("critic learning rate")
     ax.set_ylabel("actor learning rate")
-    ax.set_title("Stopping episode (bubble area ∝ episodes before all actors stop)")
+    ax.set_title("Stopping episode (bubble size grows with the episodes before all actors stop)")
     ax.margins(0.25)
     return save(fig, out, "fig02_stopping_bubbles")
 
@@ -311,7 +314,7 @@ def fig_saturation_over_time(run: Run, out):
     ax.axhline(SATURATION_LEVEL, color="black", linestyle="--", lw=0.8)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel(f"fraction of outputs with |tanh z| > {SATURATION_LEVEL}")
-    ax.set_title("Actor output saturation over training" + seeds_note(run))
+    ax.set_title("Actor output saturation over training" + seeds_note(run) + "; dashed: 0.9")
     legend_outside(ax)
     return save(fig, out, "fig07_saturation_over_time")
 
@@ -364,7 +367,9 @@ def fig_learning_curves(run: Run, out, window: int):
 def fig_reward_at_stop_vs_end(run: Run, out, window: int):
     reward = smooth(run.metrics["train_reward"], window)
     configs = run.configs()
-    at_stop = [np.mean([reward[l, run.stop(l) - 1] for l in run.lanes_of(a, c)]) for a, c in configs]
+    # Lanes whose actors never all stopped have no stopping point: no bar.
+    at_stop = [np.mean([reward[l, run.stop(l) - 1] if run.stop(l) < run.episodes else np.nan
+                        for l in run.lanes_of(a, c)]) for a, c in configs]
     at_end = [np.mean(reward[run.lanes_of(a, c), -1]) for a, c in configs]
     fig, ax = plt.subplots(figsize=(10, 4.5))
     x = np.arange(len(configs))
@@ -373,7 +378,8 @@ def fig_reward_at_stop_vs_end(run: Run, out, window: int):
     ax.set_xticks(x, [f"{a:g}/{c:g}" for a, c in configs], rotation=60, fontsize=7)
     ax.set_xlabel("actor LR / critic LR")
     ax.set_ylabel(f"training reward ({window}-episode mean)")
-    ax.set_title("Reward when the actors stop vs at the end of training" + seeds_note(run))
+    ax.set_title("Reward when the actors stop vs at the end of training" + seeds_note(run)
+                 + "; no left bar: never stopped")
     ax.legend(fontsize=8)
     return save(fig, out, "fig12_reward_at_stop_vs_end")
 
@@ -466,9 +472,10 @@ def check_claims(run: Run) -> str:
     low = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] <= 0.01]
     if low:
         never = sum(stop[l] == E for l in low)
+        stopped = sorted(stop[l] for l in low if stop[l] < E)
         lines.append(f"2. Actor LR ≤ 0.001 with critic LR ≤ 0.01 → actors keep updating to the end: "
                      f"**{_verdict(never == len(low), never > 0)}** — {never}/{len(low)} lanes never had all "
-                     f"actors stop; earliest all-stopped episode among them: {min(stop[l] for l in low)}.")
+                     f"actors stop" + (f"; the others stopped at {stopped}." if stopped else "."))
     low_critic_high = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] >= 0.1]
     if low_critic_high:
         induced = sum(stop[l] < E for l in low_critic_high)
@@ -532,6 +539,8 @@ def main(argv):
         cli.fail(f"--smooth must be >= 1, got {FLAGS.smooth}")
     try:
         run = load_run(FLAGS.run)
+        if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
+            raise RunError(f"--out {FLAGS.out} exists and is not a directory")
     except RunError as error:
         cli.fail(str(error))
     paths = write_all(run, pathlib.Path(FLAGS.out), FLAGS.smooth)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import pathlib
 import shutil
@@ -34,3 +36,17 @@ def atomic_output_dir(out: pathlib.Path):
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+def json_text(value) -> str:
+    """Strict JSON (``null`` where a float is NaN or infinite), indented."""
+    def finite(item):
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            return {k: finite(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [finite(v) for v in item]
+        return item
+
+    return json.dumps(finite(value), indent=2, allow_nan=False)

@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmadrl import files
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
-from jaxmadrl.training import make_trainer, scan_episodes
+from jaxmadrl.training import make_trainer, scan_episodes, seed_key
 
 SWEEPS_DIR = pathlib.Path(__file__).resolve().parent.parent / "sweeps"
 
@@ -85,18 +85,20 @@ class SweepDefinition:
                              critic_lr=np.asarray(critic_lrs, np.float32))
 
     def lane_keys(self) -> chex.PRNGKey:
-        seeds = jnp.asarray([seed for seed, _, _ in self.lanes()], jnp.uint32)
-        return jax.vmap(lambda s: jax.random.fold_in(jax.random.key(0), s))(seeds)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
+        return jax.vmap(seed_key)(jnp.asarray([seed for seed, _, _ in self.lanes()], jnp.uint32))
 
     @classmethod
     def from_dict(cls, values: dict) -> "SweepDefinition":
+        """Builds a definition; any malformed field is a ValueError."""
+        if not isinstance(values, dict) or not isinstance(values.get("mitigations", {}), dict):
+            raise ValueError("a sweep definition is a JSON object whose 'mitigations' is an object")
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown sweep fields: {sorted(unknown)}")
-        return cls(**values)
+        try:
+            return cls(**values)
+        except TypeError as error:  # e.g. a number where a list belongs
+            raise ValueError(f"malformed sweep definition: {error}") from None
 
 
 def load_definition(name_or_path: str) -> SweepDefinition:
@@ -111,6 +113,8 @@ def load_definition(name_or_path: str) -> SweepDefinition:
         values = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a JSON object")
     return SweepDefinition.from_dict({"name": path.stem, **values})
 
 

@@ -195,14 +195,15 @@ def actor_loss(actor_params, networks: Networks, critic_params, obs, weights, hp
 def clip_per_agent(grads, threshold):
     """Scales each agent's gradient (leading axis N) to L2 norm ≤ threshold, separately."""
     squares = sum(jnp.sum(jnp.square(g).reshape(g.shape[0], -1), axis=1) for g in jax.tree.leaves(grads))
-    scale = jnp.minimum(1.0, threshold / jnp.sqrt(squares))  # inf threshold or zero norm → 1
+    norm = jnp.sqrt(squares)
+    scale = jnp.where(norm > threshold, threshold / norm, 1.0)  # exactly 1 unless clipping
     return jax.tree.map(lambda g: g * scale.reshape((-1,) + (1,) * (g.ndim - 1)), grads)
 
 
 def clip_global(grads, threshold):
     """Scales the whole gradient to L2 norm ≤ threshold."""
     norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
-    scale = jnp.minimum(1.0, threshold / norm)
+    scale = jnp.where(norm > threshold, threshold / norm, 1.0)
     return jax.tree.map(lambda g: g * scale, grads)
 
 
@@ -285,5 +286,8 @@ def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hp
         "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actor_params),
         "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
         **diagnostics.preactivation_stats(z),
+        # the same fraction measured on the activation in use (differs from tanh's when mitigated)
+        "output_saturation": jnp.mean(jnp.abs(apply_output_activation(z, hparams.output_activation))
+                                      > diagnostics.SATURATION_LEVEL),
     }
     return new_learner, aux["errors"], metrics

@@ -55,7 +55,7 @@ def training_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState,
                      hparams: HyperParams, epsilon: chex.Array):
     """Runs one exploring episode and stores its steps.
 
-    Each step's priority comes from the current critic's squared error on it. The networks
+    Each step's priority is set from the current critic's squared error on it. The networks
     do not change within an episode, so the errors of all T steps are computed together
     after the episode (T-fold larger matrix products) — the same numbers as step by step.
     The episode's rewards join the running reward statistics first.

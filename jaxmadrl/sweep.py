@@ -17,6 +17,7 @@ import json
 import pathlib
 import sys
 import time
+import zipfile
 
 import jax
 import jax.numpy as jnp
@@ -68,7 +69,7 @@ def _flag_value(name: str):
 def _flag_overrides() -> dict:
     """Definition fields given explicitly on the command line."""
     overrides = {name: _flag_value(name) for name in DEFINITION_FLAGS if FLAGS[name].present}
-    mitigations = cli.mitigation_settings(only_given=True)
+    mitigations = cli.mitigation_settings(only_changes=True)
     if mitigations:
         overrides["mitigations"] = mitigations
     return overrides
@@ -125,8 +126,8 @@ def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, state) -> li
     table = results.stopping_table(rows, definition.episodes)
     files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
     files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
-    files.write_atomically(run_dir / "summary.json", lambda f: f.write(json.dumps(
-        {"definition": dataclasses.asdict(definition), "lanes": rows}, indent=2).encode()))
+    files.write_atomically(run_dir / "summary.json", lambda f: f.write(files.json_text(
+        {"definition": dataclasses.asdict(definition), "lanes": rows}).encode()))
     return rows
 
 
@@ -140,19 +141,27 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
     start = time.perf_counter()
     checkpoint = run_dir / CHECKPOINT
     if resuming and checkpoint.is_file():
-        state, done = grid.load_checkpoint(checkpoint, jax.eval_shape(program.init, keys, hparams))
+        try:
+            state, done = grid.load_checkpoint(checkpoint, jax.eval_shape(program.init, keys, hparams))
+        except (ValueError, OSError, zipfile.BadZipFile) as error:
+            raise cli.UsageFailure(f"cannot resume from {checkpoint}: {error}")
         state = jax.device_put(state, sharding)
     else:
-        (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
-        files.write_atomically(run_dir / DEFINITION, lambda f: f.write(definition.to_json().encode()))
+        try:
+            (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise cli.UsageFailure(f"cannot create the run directory {run_dir}: {error}")
+        files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(
+            dataclasses.asdict(definition)).encode()))
         state, done = jax.jit(program.init, out_shardings=sharding)(keys, hparams), 0
     # Chunks written after the last checkpoint are recomputed.
     for stale in (run_dir / CHUNKS).glob("chunk_*.npz"):
         if int(stale.stem.split("_")[1]) >= done:
             stale.unlink()
     chunk = min(definition.chunk, definition.episodes)
-    run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
-        state, jnp.arange(chunk, dtype=jnp.int32), hparams).compile()
+    if done < definition.episodes:
+        run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
+            state, jnp.arange(chunk, dtype=jnp.int32), hparams).compile()
     compile_s = time.perf_counter() - start
     print(f"{definition.name}: {len(lanes)} lanes on {sharding.mesh.size} device(s), {definition.episodes} "
           f"episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
@@ -202,6 +211,8 @@ def main(argv):
         cli.fail(str(error))
     try:
         run(definition, run_dir, resuming=bool(FLAGS.resume))
+    except cli.UsageFailure as error:
+        cli.fail(str(error))
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python -m jaxmadrl.sweep --resume {run_dir}", file=sys.stderr)
         sys.exit(130)

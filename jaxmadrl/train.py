@@ -9,7 +9,6 @@ compiled once and executed in chunks of ``--chunk`` episodes, with a progress li
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 
 import jax
@@ -20,12 +19,13 @@ from absl import app, flags, logging
 from jaxmadrl import cli, diagnostics, files, results
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
-from jaxmadrl.training import make_trainer
+from jaxmadrl.training import make_trainer, seed_key
 
 flags.DEFINE_float("actor_lr", 1e-4, "Adam learning rate of every client actor (finite, > 0).")
 flags.DEFINE_float("critic_lr", 1e-3, "Adam learning rate of the master critic (finite, > 0).")
 flags.DEFINE_integer("episodes", 2000, "Training episodes (>= 1).")
-flags.DEFINE_integer("seed", 0, "Seed of the run's PRNG key (weights, world, exploration).")
+flags.DEFINE_integer("seed", 0, "Seed in [0, 2**32): weights, world and exploration; the same as the "
+                     "sweep's seed of that number.")
 flags.DEFINE_string("out", None, "Results directory; must not exist yet. "
                     "Default: sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>.")
 cli.define_training_flags()
@@ -62,7 +62,7 @@ def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
     trainer = make_trainer(config)
     traced_hparams = hparams.as_arrays()
     start = time.perf_counter()
-    state = jax.jit(trainer.init)(jax.random.key(FLAGS.seed), traced_hparams)
+    state = jax.jit(trainer.init)(seed_key(FLAGS.seed), traced_hparams)
     chunk = min(chunk, config.episodes)
     # One compiled chunk for the whole run: the last chunk is padded (see run_episodes).
     run_chunk = jax.jit(trainer.run_episodes, donate_argnums=0).lower(
@@ -92,7 +92,7 @@ def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
                          "s_per_episode_after_compile": (wall_s - compile_s) / config.episodes})
     with files.atomic_output_dir(out) as scratch:
         np.savez_compressed(scratch / "metrics.npz", **metrics)
-        (scratch / "summary.json").write_text(json.dumps(summary, indent=2))
+        (scratch / "summary.json").write_text(files.json_text(summary))
     print(f"all actors stopped at episode: {summary['all_actors_stopped']}; critic first unchanged: "
           f"{summary['critic_first_unchanged']}; wrote {out}")
 
@@ -102,6 +102,7 @@ def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
+        cli.check_seed(FLAGS.seed)
         config, hparams = build_run()
         out = FLAGS.out or f"sweeps/runs/train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}-{time.strftime('%Y%m%d-%H%M%S')}"
         out = cli.check_new_output_dir(out)

@@ -134,6 +134,11 @@ def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, t
     return jax.lax.scan(run_or_pad, state, episodes)
 
 
+def seed_key(seed) -> chex.PRNGKey:
+    """The run key of a seed (the same in the train and sweep programs)."""
+    return jax.random.fold_in(jax.random.key(0), seed)
+
+
 def make_train(config: TrainConfig) -> Callable:
     """The whole run as one pure function ``train(key, hparams) → (final state, metrics)``;
     each metric has a leading axis of ``config.episodes``."""

@@ -230,6 +230,10 @@ def test_clipping_one_actor_does_not_clip_another():
     np.testing.assert_array_equal(clipped[1], grads["params"]["fc1"]["kernel"][1])
     unclipped = L.clip_per_agent(grads, jnp.float32(jnp.inf))
     chex.assert_trees_all_equal(unclipped, grads)
+    # "Off" stays an exact no-op even where the squared norm overflows float32.
+    huge = jax.tree.map(lambda g: g * 1e20, grads)
+    chex.assert_trees_all_equal(L.clip_per_agent(huge, jnp.float32(jnp.inf)), huge)
+    chex.assert_trees_all_equal(L.clip_global(huge, jnp.float32(jnp.inf)), huge)
     whole = L.clip_global(grads, jnp.float32(1.0))["params"]["fc1"]["kernel"]
     np.testing.assert_allclose(jnp.linalg.norm(whole), 1.0, rtol=1e-6)
 

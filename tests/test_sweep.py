@@ -167,7 +167,21 @@ def test_out_must_be_new_and_resume_must_match(tmp_path, tiny_sweep):
     assert mitigated.returncode == 2 and "mitigations" in mitigated.stderr
     complete = sweep_cli(f"--resume={reference}")
     assert complete.returncode == 0 and "is complete" in complete.stdout
+    same_settings = sweep_cli(f"--resume={reference}", "--layer_norm=false", "--actor_grad_clip=inf")
+    assert same_settings.returncode == 0 and "is complete" in same_settings.stdout
     assert sorted(p.name for p in reference.iterdir()) == before
+
+
+@pytest.mark.parametrize("content", ['{"actor_lrs": 0.01, "critic_lrs": [0.1]}', '[1, 2]',
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": null}',
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": {"layer_norm": "1"}}',
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "actor_hidden": 64}', "{not json"])
+def test_malformed_sweep_file_is_one_line_exit_2(tmp_path, content):
+    definition = tmp_path / "bad.json"
+    definition.write_text(content)
+    result = sweep_cli(f"--sweep={definition}", f"--out={tmp_path / 'run'}")
+    assert result.returncode == 2 and result.stderr.startswith("error:"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 def test_mitigations_apply_to_every_lane():

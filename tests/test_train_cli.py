@@ -37,6 +37,7 @@ def test_writes_metrics_and_summary(tmp_path):
     ["--batch_size=64", "--replay_capacity=32"], ["--mode=H3"], ["--actor_update=random"],
     ["--episodes=many"], ["--no_such_flag=1"], ["--chunk=0"], ["extra"], ["--actor_grad_clip=0"],
     ["--output_lr_multiplier=-1"], ["--output_activation=relu"], ["--actor_hidden=64,x"], ["--critic_hidden=0"],
+    ["--replay_capacity=5", "--batch_size=4"], ["--seed=-1"], ["--seed=4294967296"],
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad):
     out = tmp_path / "run"
