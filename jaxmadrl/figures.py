@@ -6,6 +6,10 @@
 Every figure is written as PNG and PDF. With several seeds, curves show the mean across
 seeds with a min–max band, and heatmaps the median with the range. Colour encodes the
 actor learning rate everywhere; line style the critic learning rate.
+
+A run with several variants (e.g. ``--sweep mitigations``) gets the figures and claims of
+each variant in ``OUT/<variant>/``, and in ``OUT/`` the heatmaps of all variants side by
+side (``fig17_variants``) and their comparison in words and numbers (``variants.md``).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from absl import app, flags, logging  # noqa: E402
 from jaxmadrl import cli  # noqa: E402
 from jaxmadrl.diagnostics import SATURATION_LEVEL  # noqa: E402
 from jaxmadrl.grid import SweepDefinition  # noqa: E402
+from jaxmadrl.networks import ACTIVATION_NAMES  # noqa: E402
 
 flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
 flags.DEFINE_string("out", "figures", "Where to write the figures.")
@@ -70,6 +75,18 @@ class Run:
     @property
     def seeds(self) -> int:
         return self.definition.seeds
+
+    @property
+    def variants(self) -> list[str]:
+        return list(self.definition.variants)
+
+    def only_variant(self, variant: str) -> "Run":
+        """The lanes of one variant as a run of their own (lanes renumbered from 0)."""
+        rows = [r for r in self.lanes if r["variant"] == variant]
+        index = [r["lane"] for r in rows]
+        return Run(definition=dataclasses.replace(self.definition, variants={variant: self.definition.variants[variant]}),
+                   lanes=[{**r, "lane": i} for i, r in enumerate(rows)],
+                   metrics={k: v[index] for k, v in self.metrics.items()})
 
     def configs(self) -> list[tuple[float, float]]:
         return [(a, c) for a in self.actor_lrs for c in self.critic_lrs]
@@ -162,7 +179,7 @@ def plot_over_time(ax, run: Run, series: np.ndarray, floor: float | None = None)
 
 
 def heatmap(ax, run: Run, values: np.ndarray, title: str, fmt, cmap: str, vmin=None, vmax=None,
-            colorbar_label: str = ""):
+            colorbar_label: str | None = ""):
     """values (actor LRs, critic LRs, seeds): colour = median, text = fmt(cell values)."""
     median = np.nanmedian(values, axis=-1)
     image = ax.imshow(median, cmap=cmap, vmin=vmin, vmax=vmax, origin="lower", aspect="auto")
@@ -177,7 +194,9 @@ def heatmap(ax, run: Run, values: np.ndarray, title: str, fmt, cmap: str, vmin=N
     ax.set_xlabel("critic learning rate")
     ax.set_ylabel("actor learning rate")
     ax.set_title(title)
-    ax.figure.colorbar(image, ax=ax, label=colorbar_label)
+    if colorbar_label is not None:
+        ax.figure.colorbar(image, ax=ax, label=colorbar_label)
+    return image
 
 
 def spread_text(cell: np.ndarray, fmt: str = "{:.0f}") -> str:
@@ -516,7 +535,79 @@ def check_claims(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_all(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+def final_eval_reward(run: Run, lane: int, evaluations: int = 10) -> float:
+    """Mean greedy-evaluation reward over the last ``evaluations`` evaluations of a lane."""
+    rewards = run.metrics["eval_reward"][lane]
+    return float(np.mean(rewards[np.isfinite(rewards)][-evaluations:]))
+
+
+def final_output_saturation(run: Run, lane: int, episodes: int = 10) -> float:
+    """Saturation of the output activation in use, mean over the last ``episodes`` episodes."""
+    return float(np.mean(run.metrics["output_saturation"][lane, -episodes:]))
+
+
+def fig_variants(run: Run, out):
+    """One column per variant: stopping episode, final evaluation reward, final saturation."""
+    parts = [run.only_variant(v) for v in run.variants]
+    rewards = np.array([final_eval_reward(p, r["lane"]) for p in parts for r in p.lanes])
+    rows = [("all-actors stopping episode", lambda p, l: p.stop(l), spread_text, "RdYlGn", 0, run.episodes),
+            ("evaluation reward, last 10", lambda p, l: final_eval_reward(p, l),
+             lambda cell: spread_text(cell / 1e3, "{:.1f}k"), "viridis", rewards.min(), rewards.max()),
+            ("output saturation, last 10 episodes", lambda p, l: final_output_saturation(p, l),
+             lambda cell: spread_text(cell, "{:.2f}"), "magma_r", 0, 1)]
+    fig, axes = plt.subplots(len(rows), len(parts), figsize=(2.9 * len(parts) + 1.5, 2.9 * len(rows)),
+                             squeeze=False, layout="constrained")
+    for i, (label, value, fmt, cmap, vmin, vmax) in enumerate(rows):
+        for j, part in enumerate(parts):
+            ax = axes[i, j]
+            image = heatmap(ax, part, part.per_config(lambda l: value(part, l)), part.variants[0] if i == 0 else "",
+                            fmt, cmap, vmin, vmax, colorbar_label=None)
+            if i < len(rows) - 1:
+                ax.set_xlabel("")
+            if j > 0:
+                ax.set_ylabel("")
+        fig.colorbar(image, ax=axes[i].tolist(), label=label, shrink=0.9)
+    fig.suptitle(f"Variants side by side: {run.seeds} seed(s), {run.episodes} episodes\n"
+                 f"(stopping {run.episodes} = never; cells: median [range over seeds])")
+    paths = [out / "fig17_variants.png", out / "fig17_variants.pdf"]
+    fig.savefig(paths[0], dpi=120)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths
+
+
+def setting_text(name: str, value) -> str:
+    return f"{name}={ACTIVATION_NAMES[int(value)] if name == 'output_activation' else format(value, 'g')}"
+
+
+def compare_variants(run: Run) -> str:
+    """Per variant, as Markdown: how many configurations keep their actors learning (never
+    all stopped), overall and at actor LR ≥ 0.01; the median stopping episode of those that
+    stop; the evaluation reward (last 10 evaluations) and final output saturation."""
+    E = run.episodes
+    lines = [f"Variants compared on the same seeds ({run.seeds} seed(s)), {E} episodes, "
+             f"{len(run.configs())} LR configurations each. \"learning\" = the actors never all stopped.", "",
+             "| variant | settings | lanes learning | lanes learning, actor LR ≥ 0.01 | median stop of the rest | "
+             "eval reward, median [min–max] | output saturation, median |", "|---|---|---|---|---|---|---|"]
+    for variant in run.variants:
+        part = run.only_variant(variant)
+        lanes = [r["lane"] for r in part.lanes]
+        high = [r["lane"] for r in part.lanes if r["actor_lr"] >= 0.01]
+        stops = [part.stop(l) for l in lanes if part.stop(l) < E]
+        rewards = [final_eval_reward(part, l) for l in lanes]
+        settings = ", ".join(setting_text(k, v) for k, v in run.definition.variants[variant].items()) or "–"
+        learning = sum(part.stop(l) == E for l in lanes)
+        learning_high = sum(part.stop(l) == E for l in high)
+        median_stop = f"{np.median(stops):.0f}" if stops else "–"
+        saturation = np.median([final_output_saturation(part, l) for l in lanes])
+        lines.append(f"| {variant} | {settings} | {learning}/{len(lanes)} | {learning_high}/{len(high)} | "
+                     f"{median_stop} | {np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–"
+                     f"{max(rewards) / 1e3:.1f}k] | {saturation:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_run(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+    """The 16 figures and claims.md of a run with one variant."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for make in (fig_stopping_heatmap, fig_stopping_bubbles, fig_asymmetry_over_time,
@@ -529,6 +620,18 @@ def write_all(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
     paths += fig_reward_at_stop_vs_end(run, out, window)
     (out / "claims.md").write_text(check_claims(run))
     return paths + [out / "claims.md"]
+
+
+def write_all(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+    """``write_run`` for a one-variant run; otherwise per variant in ``out/<variant>/``, plus
+    the side-by-side figure and ``variants.md`` in ``out``."""
+    if len(run.variants) == 1:
+        return write_run(run, out, window)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [p for variant in run.variants for p in write_run(run.only_variant(variant), out / variant, window)]
+    paths += fig_variants(run, out)
+    (out / "variants.md").write_text(compare_variants(run))
+    return paths + [out / "variants.md"]
 
 
 def main(argv):

@@ -1,9 +1,10 @@
 """Many configurations as one compiled program, and their checkpoints.
 
-A *lane* is one (seed, actor LR, critic LR) configuration. All lanes share the static
-``TrainConfig``; their hyperparameters are arrays with a leading lane axis G. Within one
-seed every lane starts from the same weights, world and exploration key (the paper's
-controlled design); seeds differ through ``fold_in``. ``jax.vmap`` over lanes sits inside
+A *lane* is one (seed, variant, actor LR, critic LR) configuration; a *variant* is a named
+set of traced mitigation settings (e.g. LayerNorm on, softsign output). All lanes share the
+static ``TrainConfig``; their hyperparameters are arrays with a leading lane axis G. Within
+one seed every lane starts from the same weights, world and exploration key (the paper's
+controlled design, extended to the variants); seeds differ through ``fold_in``. ``jax.vmap`` over lanes sits inside
 the scan over episodes, so the episode counter stays unbatched and its ``cond``s remain
 real branches. The lane axis is sharded over devices (no collectives are needed).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import re
 from typing import Callable, NamedTuple
 
 import chex
@@ -23,16 +25,48 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmadrl import files
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
+from jaxmadrl.networks import activation_code
 from jaxmadrl.training import make_trainer, scan_episodes, seed_key
 
 SWEEPS_DIR = pathlib.Path(__file__).resolve().parent.parent / "sweeps"
 
 
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(HyperParams) if f.name not in ("actor_lr", "critic_lr"))
+DEFAULT_VARIANT = "default"
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def normalised_settings(settings, where: str) -> dict:
+    """Traced ``HyperParams`` settings by field name; an output activation may be given by
+    name ("softsign") and is stored as its code. ValueError names ``where`` on bad input."""
+    if not isinstance(settings, dict):
+        raise ValueError(f"{where} must be an object of settings, got {settings!r}")
+    unknown = sorted(set(settings) - set(SETTING_NAMES))
+    if unknown:
+        raise ValueError(f"{where}: unknown settings {unknown}; known: {sorted(SETTING_NAMES)}")
+    settings = dict(settings)
+    if isinstance(settings.get("output_activation"), str):
+        settings["output_activation"] = activation_code(settings["output_activation"])
+    return settings
+
+
+class Lane(NamedTuple):
+    seed: int
+    variant: str
+    actor_lr: float
+    critic_lr: float
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepDefinition:
-    """What a sweep computes: the lanes (seeds × actor LRs × critic LRs, seed-major) and
-    the settings they share. ``chunk`` = episodes per compiled call. ``mitigations``
-    overrides traced ``HyperParams`` fields (e.g. {"layer_norm": 1}) for every lane."""
+    """What a sweep computes: the lanes (seeds × variants × actor LRs × critic LRs, in that
+    order) and the settings they share. ``chunk`` = episodes per compiled call.
+
+    ``mitigations`` sets traced ``HyperParams`` fields (e.g. {"layer_norm": 1}) for every
+    lane; ``variants`` maps a variant name to settings of its own, applied on top (e.g.
+    {"baseline": {}, "layernorm": {"layer_norm": 1}}). Without variants there is one,
+    named "default". Every variant is part of the same compiled program.
+    """
 
     name: str
     actor_lrs: tuple[float, ...]
@@ -47,6 +81,7 @@ class SweepDefinition:
     actor_hidden: tuple[int, ...] = (64, 32)
     critic_hidden: tuple[int, ...] = (512, 128)
     mitigations: dict = dataclasses.field(default_factory=dict)
+    variants: dict = dataclasses.field(default_factory=dict)
     chunk: int = 100
 
     def __post_init__(self):
@@ -54,16 +89,28 @@ class SweepDefinition:
         object.__setattr__(self, "critic_lrs", tuple(float(v) for v in self.critic_lrs))
         object.__setattr__(self, "actor_hidden", tuple(self.actor_hidden))
         object.__setattr__(self, "critic_hidden", tuple(self.critic_hidden))
-        allowed = {f.name for f in dataclasses.fields(HyperParams)} - {"actor_lr", "critic_lr"}
-        if set(self.mitigations) - allowed:
-            raise ValueError(f"unknown mitigation settings {sorted(set(self.mitigations) - allowed)}; "
-                             f"known: {sorted(allowed)}")
+        object.__setattr__(self, "mitigations", normalised_settings(self.mitigations, "mitigations"))
+        if not isinstance(self.variants, dict):
+            raise ValueError(f"variants must be an object mapping names to settings, got {self.variants!r}")
+        for variant in self.variants:
+            if not isinstance(variant, str) or not VARIANT_NAME.fullmatch(variant):
+                raise ValueError(f"variant names must be letters, digits, '.', '_' or '-' (a directory name), "
+                                 f"got {variant!r}")
+        variants = {variant: normalised_settings(settings, f"variant {variant!r}")
+                    for variant, settings in self.variants.items()}
+        object.__setattr__(self, "variants", variants or {DEFAULT_VARIANT: {}})
         if not self.actor_lrs or not self.critic_lrs:
             raise ValueError("a sweep needs at least one actor LR and one critic LR")
         for name in ("seeds", "chunk"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        self.hyperparams().validate()
+        HyperParams(actor_lr=np.asarray(self.actor_lrs), critic_lr=np.asarray(self.critic_lrs),
+                    **self.mitigations).validate()
+        for variant in self.variants:
+            try:
+                self.variant_hyperparams(variant).validate()
+            except ValueError as error:
+                raise ValueError(f"variant {variant!r}: {error}") from None
         self.train_config()  # validates the static settings
 
     def train_config(self) -> TrainConfig:
@@ -72,26 +119,30 @@ class SweepDefinition:
         return TrainConfig(env=env, episodes=self.episodes, actor_update=self.actor_update,
                            actor_hidden=self.actor_hidden, critic_hidden=self.critic_hidden)
 
-    def lanes(self) -> list[tuple[int, float, float]]:
-        """(seed, actor LR, critic LR) of every lane, in lane order."""
-        return [(seed, a, c) for seed in range(self.seeds) for a in self.actor_lrs for c in self.critic_lrs]
+    def lanes(self) -> list[Lane]:
+        """Every lane, in lane order (seed-major, then variant, actor LR, critic LR)."""
+        return [Lane(seed, variant, a, c) for seed in range(self.seeds) for variant in self.variants
+                for a in self.actor_lrs for c in self.critic_lrs]
+
+    def variant_hyperparams(self, variant: str) -> HyperParams:
+        """The scalar settings of one variant (learning rates left at 1)."""
+        return HyperParams(actor_lr=1.0, critic_lr=1.0, **{**self.mitigations, **self.variants[variant]})
 
     def hyperparams(self) -> HyperParams:
         """Every field with a leading lane axis (G,) (float32; the activation code int32)."""
-        _, actor_lrs, critic_lrs = zip(*self.lanes())
-        shared = HyperParams(actor_lr=1.0, critic_lr=1.0, **self.mitigations).validate().as_arrays()
-        lanes = jax.tree.map(lambda v: np.full(len(actor_lrs), v, v.dtype), shared)
-        return lanes.replace(actor_lr=np.asarray(actor_lrs, np.float32),
-                             critic_lr=np.asarray(critic_lrs, np.float32))
+        per_lane = [self.variant_hyperparams(lane.variant).replace(actor_lr=lane.actor_lr, critic_lr=lane.critic_lr)
+                    for lane in self.lanes()]
+        return jax.tree.map(lambda *values: np.asarray(values, np.float32), *per_lane).replace(
+            output_activation=np.asarray([h.output_activation for h in per_lane], np.int32))
 
     def lane_keys(self) -> chex.PRNGKey:
-        return jax.vmap(seed_key)(jnp.asarray([seed for seed, _, _ in self.lanes()], jnp.uint32))
+        return jax.vmap(seed_key)(jnp.asarray([lane.seed for lane in self.lanes()], jnp.uint32))
 
     @classmethod
     def from_dict(cls, values: dict) -> "SweepDefinition":
         """Builds a definition; any malformed field is a ValueError."""
-        if not isinstance(values, dict) or not isinstance(values.get("mitigations", {}), dict):
-            raise ValueError("a sweep definition is a JSON object whose 'mitigations' is an object")
+        if not isinstance(values, dict):
+            raise ValueError("a sweep definition must be a JSON object")
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown sweep fields: {sorted(unknown)}")

@@ -1,5 +1,5 @@
 """Host-side summaries of finished runs: one record per configuration, and the stopping
-table in the layout of the paper (rows actor LR, columns critic LR)."""
+table in the layout of the paper (rows actor LR, columns critic LR), one per variant."""
 from __future__ import annotations
 
 import csv
@@ -36,7 +36,7 @@ def lane_summary(tracker, metrics: dict[str, np.ndarray], episodes: int) -> dict
     }
 
 
-CSV_COLUMNS = ("seed", "actor_lr", "critic_lr", "all_actors_stopped", "critic_stopped", "final_saturation",
+CSV_COLUMNS = ("seed", "variant", "actor_lr", "critic_lr", "all_actors_stopped", "critic_stopped", "final_saturation",
                "final_grad_ratio", "final_train_reward", "final_eval_reward", "diverged",
                "actor_first_unchanged", "actor_never_again")
 
@@ -79,3 +79,18 @@ def stopping_table(rows: list[dict], episodes: int) -> str:
     lines = ["actor LR \\ critic LR".ljust(22) + "".join(f"{c:g}".rjust(width) for c in critic_lrs)]
     lines += [f"{a:g}".ljust(22) + "".join(cell.rjust(width) for cell in cells) for a, cells in zip(actor_lrs, table)]
     return "\n".join(lines)
+
+
+def variant_names(rows: list[dict]) -> list[str]:
+    """The variants of ``rows`` in order of first appearance."""
+    return list(dict.fromkeys(r["variant"] for r in rows))
+
+
+def stopping_tables(rows: list[dict], episodes: int) -> str:
+    """``stopping_table`` of each variant under a "variant NAME:" heading (just the table
+    when there is one variant)."""
+    names = variant_names(rows)
+    if len(names) == 1:
+        return stopping_table(rows, episodes)
+    return "\n\n".join(f"variant {name}:\n" + stopping_table([r for r in rows if r["variant"] == name], episodes)
+                        for name in names)

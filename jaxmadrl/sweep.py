@@ -2,13 +2,14 @@
 
     python -m jaxmadrl.sweep --all-16                # the paper's 4×4 learning-rate grid
     python -m jaxmadrl.sweep --sweep all16-5seeds    # a named definition in sweeps/
+    python -m jaxmadrl.sweep --sweep mitigations     # 4×4 grid × each mitigation, one program
     python -m jaxmadrl.sweep --actor_lrs=1e-3,1e-1 --critic_lrs=1e-3 --seeds=3 --episodes=500
     python -m jaxmadrl.sweep --resume sweeps/runs/all16-20261122-101500
 
 The run directory holds ``sweep.json`` (the definition), ``checkpoint.npz`` (the whole
 state after the last finished chunk) and ``metrics/chunk_*.npz``; when the run completes it
 also holds ``metrics.npz`` (every metric as (lanes, episodes, ...)), ``summary.json``,
-``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table).
+``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table of each variant).
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ flags.DEFINE_string("sweep", None, "A named sweep in sweeps/ (e.g. all16, all16-
 flags.DEFINE_string("name", None, "Name of the sweep (used in the default --out).")
 flags.DEFINE_list("actor_lrs", PAPER_LRS, "Actor learning rates (comma-separated, finite, > 0).")
 flags.DEFINE_list("critic_lrs", PAPER_LRS, "Critic learning rates (comma-separated, finite, > 0).")
-flags.DEFINE_integer("seeds", 1, "Seeds per configuration (lanes = seeds × actor LRs × critic LRs).")
+flags.DEFINE_integer("seeds", 1, "Seeds per configuration (lanes = seeds × variants × actor LRs × critic LRs).")
+flags.DEFINE_list("variants", None, "Run only these variants of the sweep definition (comma-separated names).")
 flags.DEFINE_integer("episodes", 2000, "Training episodes per lane.")
 cli.define_training_flags()
 flags.adopt_module_key_flags(cli)
@@ -86,6 +88,12 @@ def definition_from_flags() -> grid.SweepDefinition:
     overrides = _flag_overrides()
     base["mitigations"] = {**base.get("mitigations", {}), **overrides.pop("mitigations", {})}
     base.update(overrides)
+    if FLAGS.variants:
+        unknown = [v for v in FLAGS.variants if v not in base.get("variants", {})]
+        if unknown:
+            raise cli.UsageFailure(f"--variants: {unknown} not in the sweep's variants "
+                                   f"{list(base.get('variants', {}))}")
+        base["variants"] = {v: base["variants"][v] for v in FLAGS.variants}
     if FLAGS.name:
         base["name"] = FLAGS.name
     return grid.SweepDefinition.from_dict(base)
@@ -102,6 +110,8 @@ def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
         raise cli.UsageFailure(f"{run_dir / DEFINITION} is not a valid sweep definition: {error}")
     overrides = _flag_overrides()
     overrides["mitigations"] = {**definition.mitigations, **overrides.get("mitigations", {})}
+    if FLAGS.variants:
+        overrides["variants"] = {v: definition.variants.get(v) for v in FLAGS.variants}
     for name, value in overrides.items():
         if getattr(definition, name) != value:
             raise cli.UsageFailure(f"--resume {run_dir} belongs to a different sweep: its {name} is "
@@ -118,12 +128,12 @@ def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, state) -> li
     files.write_atomically(run_dir / "metrics.npz", lambda f: np.savez_compressed(f, **metrics))
     trackers = jax.device_get(state.tracker)
     rows = []
-    for lane, (seed, actor_lr, critic_lr) in enumerate(definition.lanes()):
-        lane_metrics = {k: v[lane] for k, v in metrics.items()}
-        tracker = jax.tree.map(lambda x: x[lane], trackers)
-        rows.append({"lane": lane, "seed": seed, "actor_lr": actor_lr, "critic_lr": critic_lr,
+    for index, lane in enumerate(definition.lanes()):
+        lane_metrics = {k: v[index] for k, v in metrics.items()}
+        tracker = jax.tree.map(lambda x: x[index], trackers)
+        rows.append({"lane": index, **lane._asdict(),
                      **results.lane_summary(tracker, lane_metrics, definition.episodes)})
-    table = results.stopping_table(rows, definition.episodes)
+    table = results.stopping_tables(rows, definition.episodes)
     files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
     files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
     files.write_atomically(run_dir / "summary.json", lambda f: f.write(files.json_text(
@@ -163,7 +173,7 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
         run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
             state, jnp.arange(chunk, dtype=jnp.int32), hparams).compile()
     compile_s = time.perf_counter() - start
-    print(f"{definition.name}: {len(lanes)} lanes on {sharding.mesh.size} device(s), {definition.episodes} "
+    print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) on {sharding.mesh.size} device(s), {definition.episodes} "
           f"episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
     run_start, first_done = time.perf_counter(), done
     while done < definition.episodes:
@@ -183,7 +193,7 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
     wall_s = time.perf_counter() - start
     print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
           f"({definition.episodes} = never stopped):")
-    print(results.stopping_table(rows, definition.episodes))
+    print(results.stopping_tables(rows, definition.episodes))
     diverged = [r["lane"] for r in rows if r["diverged"]]
     if diverged:
         print(f"diverged lanes (non-finite values): {diverged}")

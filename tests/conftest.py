@@ -5,6 +5,8 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 
+import json  # noqa: E402
+
 import pytest  # noqa: E402
 
 from cli_helpers import TINY_SWEEP, run_module  # noqa: E402
@@ -15,5 +17,22 @@ def tiny_sweep(tmp_path_factory):
     """A finished tiny sweep run (directory, completed process), shared by several test files."""
     out = tmp_path_factory.mktemp("sweep") / "run"
     result = run_module("jaxmadrl.sweep", *TINY_SWEEP, f"--out={out}")
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+@pytest.fixture(scope="session")
+def tiny_variant_sweep(tmp_path_factory):
+    """A finished tiny sweep of 2 of the 3 variants of a definition file, 2 seeds × 1 config
+    each (directory, completed process)."""
+    root = tmp_path_factory.mktemp("variants")
+    definition = root / "study.json"
+    definition.write_text(json.dumps({"actor_lrs": [1e-1], "critic_lrs": [1e-2], "n_agents": 3,
+                                      "steps_per_episode": 3, "episodes": 12, "chunk": 6,
+                                      "variants": {"baseline": {}, "layernorm": {"layer_norm": 1},
+                                                   "softsign": {"output_activation": "softsign"}}}))
+    out = root / "run"
+    result = run_module("jaxmadrl.sweep", f"--sweep={definition}", "--variants=softsign,baseline", "--seeds=2",
+                        f"--out={out}")
     assert result.returncode == 0, result.stderr
     return out, result

@@ -27,6 +27,22 @@ def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
         assert path.stat().st_size > 5_000
 
 
+def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp_path):
+    run_dir, _ = tiny_variant_sweep
+    out = tmp_path / "figures"
+    result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=3")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["softsign", "baseline", "fig17_variants.png", "fig17_variants.pdf", "variants.md"])
+    for variant in ("softsign", "baseline"):
+        assert len(list((out / variant).glob("fig*.png"))) == len(FIGURES)
+        assert (out / variant / "claims.md").read_text().startswith("Claims checked on 2 lanes (2 seed(s))")
+    table = (out / "variants.md").read_text().splitlines()
+    rows = [line for line in table if line.startswith("| softsign") or line.startswith("| baseline")]
+    assert rows[0].startswith("| softsign | output_activation=softsign | ") and rows[1].startswith("| baseline | – | ")
+    assert all(row.count("/2 |") == 2 for row in rows)  # lanes learning: all and at actor LR ≥ 0.01
+
+
 def test_missing_run_is_one_line_exit_2(tmp_path):
     for args in ([], [f"--run={tmp_path / 'nope'}"], [f"--run={tmp_path}"]):
         result = run_module("jaxmadrl.figures", *args, f"--out={tmp_path / 'figs'}")

@@ -25,9 +25,14 @@ def grid_run(definition):
     return run_chunk, states, hparams
 
 
+VARIANTS = {"baseline": {}, "softsign-ln": {"output_activation": "softsign", "layer_norm": 1}}
+
+
 @pytest.fixture(scope="module")
 def two_seed_grid():
-    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, **TINY)
+    """2 seeds × 2 variants × 2 actor LRs = 8 lanes."""
+    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2,
+                                      variants=VARIANTS, **TINY)
     run_chunk, states, hparams = grid_run(definition)
     episodes = jnp.arange(definition.episodes)
     return definition, run_chunk, states, hparams, run_chunk(states, episodes, hparams)
@@ -36,10 +41,11 @@ def two_seed_grid():
 def test_lane_equals_single_run(two_seed_grid):
     definition, _, _, _, (states, metrics) = two_seed_grid
     train = jax.jit(make_train(definition.train_config()))
-    for lane in (1, 2):  # seed 0 actor LR 0.1; seed 1 actor LR 1e-3
-        seed, actor_lr, critic_lr = definition.lanes()[lane]
+    for lane in (1, 3, 4):  # seed 0 baseline actor LR 0.1; seed 0 softsign-ln 0.1; seed 1 baseline 1e-3
+        seed, variant, actor_lr, critic_lr = definition.lanes()[lane]
         key = jax.random.fold_in(jax.random.key(0), seed)
-        single_state, single = train(key, HyperParams(actor_lr=jnp.float32(actor_lr), critic_lr=jnp.float32(critic_lr)))
+        hparams = HyperParams(actor_lr=actor_lr, critic_lr=critic_lr, **definition.variants[variant]).as_arrays()
+        single_state, single = train(key, hparams)
         # vmapped and unbatched programs may round differently; compare over a short horizon.
         for name in ("train_reward", "critic_loss", "saturation", "eval_reward", "mean_q"):
             np.testing.assert_allclose(metrics[name][:, lane], single[name], rtol=1e-4, err_msg=name)
@@ -50,10 +56,24 @@ def test_lane_equals_single_run(two_seed_grid):
 def test_same_seed_lanes_share_their_start_and_seeds_differ(two_seed_grid):
     definition, _, states, _, (_, metrics) = two_seed_grid
     lanes = definition.lanes()
-    assert [seed for seed, _, _ in lanes] == [0, 0, 1, 1]
-    # The first episode precedes any training: same seed → same rollout, different seed → not.
+    assert [(lane.seed, lane.variant) for lane in lanes] == [
+        (seed, variant) for seed in (0, 1) for variant in VARIANTS for _ in range(2)]
+    # The first episode precedes any training: same seed and variant → same rollout,
+    # different seed → not. Every variant of a seed starts from the same weights.
     first = metrics["train_reward"][0]
-    assert first[0] == first[1] and first[2] == first[3] and first[0] != first[2]
+    assert first[0] == first[1] and first[4] == first[5] and first[0] != first[4]
+    kernel = states.learner.actor_params["params"]["fc1"]["kernel"]
+    np.testing.assert_array_equal(kernel[0], kernel[3])
+    assert not np.array_equal(kernel[0], kernel[4])
+
+
+def test_variant_settings_reach_their_lanes_only(two_seed_grid):
+    definition, *_ = two_seed_grid
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.output_activation, [0, 0, 1, 1] * 2)
+    np.testing.assert_array_equal(hparams.layer_norm, [0, 0, 1, 1] * 2)
+    np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1] * 4))
+    assert hparams.output_activation.dtype == np.int32 and hparams.layer_norm.dtype == np.float32
 
 
 def test_rerun_is_bit_identical(two_seed_grid):
@@ -107,9 +127,10 @@ def test_cli_writes_results_and_table(tiny_sweep):
     summary = json.loads((out / "summary.json").read_text())
     assert [(r["seed"], r["actor_lr"], r["critic_lr"]) for r in summary["lanes"]] == [
         (0, 1e-3, 1e-2), (0, 1e-1, 1e-2), (1, 1e-3, 1e-2), (1, 1e-1, 1e-2)]
+    assert {r["variant"] for r in summary["lanes"]} == {"default"}
     assert all(len(r["actor_first_unchanged"]) == 3 for r in summary["lanes"])
     header = (out / "summary.csv").read_text().splitlines()[0]
-    assert header.startswith("seed,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
+    assert header.startswith("seed,variant,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
     assert (out / "table.txt").read_text().startswith("actor LR")
 
 
@@ -137,7 +158,7 @@ def test_lanes_sharded_over_two_devices_match_one(tmp_path, tiny_sweep):
     out = tmp_path / "run"
     result = sweep_cli(*TINY_SWEEP, f"--out={out}", devices=2)
     assert result.returncode == 0, result.stderr
-    assert "4 lanes on 2 device(s)" in result.stdout
+    assert "4 lanes (1 variant(s)) on 2 device(s)" in result.stdout
     sharded, whole = load_metrics(out), load_metrics(reference)
     for name in ("train_reward", "critic_loss", "saturation"):
         np.testing.assert_allclose(sharded[name][:, :10], whole[name][:, :10], rtol=1e-4, err_msg=name)
@@ -147,9 +168,11 @@ def test_lanes_sharded_over_two_devices_match_one(tmp_path, tiny_sweep):
     ["--actor_lrs=0,1e-3"], ["--critic_lrs=-1"], ["--actor_lrs=fast"], ["--mode=H3"], ["--seeds=0"],
     ["--episodes=0"], ["--chunk=0"], ["--all-16", "--sweep=all16"], ["--sweep=nonexistent"], ["--devices=0"],
     ["--bogus"], ["positional"], ["--critic_grad_clip=-1"], ["--actor_hidden=a"],
+    ["--sweep=mitigations", "--variants=baseline,nope"], ["--variants=baseline"],
 ])
 def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, bad):
-    result = sweep_cli(*bad, f"--out={tmp_path / 'run'}")
+    # Tiny settings first (later flags win), so that input wrongly accepted runs briefly.
+    result = sweep_cli("--n_agents=3", "--steps_per_episode=3", "--episodes=2", *bad, f"--out={tmp_path / 'run'}")
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
@@ -175,7 +198,13 @@ def test_out_must_be_new_and_resume_must_match(tmp_path, tiny_sweep):
 @pytest.mark.parametrize("content", ['{"actor_lrs": 0.01, "critic_lrs": [0.1]}', '[1, 2]',
                                      '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": null}',
                                      '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": {"layer_norm": "1"}}',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "actor_hidden": 64}', "{not json"])
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "actor_hidden": 64}', "{not json",
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": ["a"]}',
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"../a": {}}}',
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"layer_norm": 3}}}',
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"actor_hidden": 8}}}',
+                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": '
+                                     '{"output_activation": "relu"}}}'])
 def test_malformed_sweep_file_is_one_line_exit_2(tmp_path, content):
     definition = tmp_path / "bad.json"
     definition.write_text(content)
@@ -194,7 +223,34 @@ def test_mitigations_apply_to_every_lane():
     np.testing.assert_array_equal(hparams.actor_grad_clip, [5.0] * 4)
     np.testing.assert_array_equal(hparams.critic_grad_clip, [np.inf] * 4)
     np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1, 1e-3, 1e-1]))
-    with pytest.raises(ValueError, match="unknown mitigation"):
+    with pytest.raises(ValueError, match="unknown settings"):
         grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"dropout": 0.5})
     with pytest.raises(ValueError, match="layer_norm"):
         grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"layer_norm": 2})
+
+
+def test_variant_settings_override_the_shared_ones():
+    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY,
+                                      mitigations={"layer_norm": 1, "actor_grad_clip": 2.0},
+                                      variants={"plain": {"layer_norm": 0}, "shared": {}})
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.layer_norm, [0.0, 1.0])
+    np.testing.assert_array_equal(hparams.actor_grad_clip, [2.0, 2.0])
+    assert grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,)).variants == {"default": {}}
+    mitigations = grid.load_definition("mitigations")
+    assert len(mitigations.lanes()) == 16 * len(mitigations.variants)
+    assert mitigations.variants["softsign"] == {"output_activation": 1}
+
+
+def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
+    out, result = tiny_variant_sweep
+    assert "4 lanes (2 variant(s))" in result.stdout
+    assert "variant softsign:" in result.stdout and "variant baseline:" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["definition"]["variants"]) == ["softsign", "baseline"]
+    assert [(r["seed"], r["variant"]) for r in summary["lanes"]] == [
+        (0, "softsign"), (0, "baseline"), (1, "softsign"), (1, "baseline")]
+    assert load_metrics(out)["train_reward"].shape == (4, 12)
+    assert (out / "table.txt").read_text().startswith("variant softsign:")
+    other = sweep_cli(f"--resume={out}", "--variants=baseline")
+    assert other.returncode == 2 and "different sweep" in other.stderr
