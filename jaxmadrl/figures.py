@@ -2,6 +2,7 @@
 (``claims.md``) from a finished sweep run.
 
     python -m jaxmadrl.figures --run sweeps/runs/all16-3seeds-main --out figures/
+    python -m jaxmadrl.figures --compare_sizes RUN_A,RUN_B,... --out figures/actor-size/
 
 Every figure is written as PNG and PDF. With several seeds, curves show the mean across
 seeds with a min–max band, and heatmaps the median with the range. Colour encodes the
@@ -10,6 +11,8 @@ actor learning rate everywhere; line style the critic learning rate.
 A run with several variants (e.g. ``--sweep mitigations``) gets the figures and claims of
 each variant in ``OUT/<variant>/``, and in ``OUT/`` the heatmaps of all variants side by
 side (``fig17_variants``) and their comparison in words and numbers (``variants.md``).
+Runs that differ only in network sizes are compared with ``--compare_sizes``
+(``fig18_network_sizes``, ``sizes.md``).
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ from jaxmadrl.grid import SweepDefinition  # noqa: E402
 from jaxmadrl.networks import ACTIVATION_NAMES  # noqa: E402
 
 flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
+flags.DEFINE_list("compare_sizes", None, "Instead of --run: finished runs of the same grid that differ only in "
+                  "network sizes; writes fig18_network_sizes and sizes.md comparing them.")
 flags.DEFINE_string("out", "figures", "Where to write the figures.")
 flags.DEFINE_integer("smooth", 50, "Moving-average window (episodes) for reward curves.")
 FLAGS = flags.FLAGS
@@ -107,7 +112,7 @@ class Run:
 
 def load_run(path: str | None) -> Run:
     if not path:
-        raise RunError("--run is required: a finished sweep run directory")
+        raise RunError("--run (or --compare_sizes) is required: a finished sweep run directory")
     run_dir = pathlib.Path(path)
     if not run_dir.is_dir():
         raise RunError(f"--run {run_dir} does not exist")
@@ -634,6 +639,83 @@ def write_all(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
     return paths + [out / "variants.md"]
 
 
+def network_parameters(hidden: tuple[int, ...], n_in: int, n_out: int) -> int:
+    """Weights and biases of a fully connected network n_in → hidden… → n_out."""
+    widths = (n_in, *hidden, n_out)
+    return sum((w_in + 1) * w_out for w_in, w_out in zip(widths[:-1], widths[1:]))
+
+
+def check_size_runs(runs: list[Run]) -> list[Run]:
+    """The runs sorted by actor then critic size; RunError unless they share everything
+    but the network sizes."""
+    def setting(run):
+        ignored = ("name", "actor_hidden", "critic_hidden", "chunk")
+        return {k: v for k, v in dataclasses.asdict(run.definition).items() if k not in ignored}
+    if len(runs) < 2 or any(setting(r) != setting(runs[0]) for r in runs[1:]):
+        raise RunError("--compare_sizes needs at least two finished runs whose definitions differ only in "
+                       "actor_hidden / critic_hidden")
+    def size_key(run):
+        return (network_parameters(run.definition.actor_hidden, 7, 3), run.definition.critic_hidden)
+    return sorted(runs, key=size_key)
+
+
+def size_label(run: Run) -> str:
+    d = run.definition
+    return f"actor {','.join(map(str, d.actor_hidden))} / critic {','.join(map(str, d.critic_hidden))}"
+
+
+def fig_network_sizes(runs: list[Run], out):
+    """Evaluation reward (last 10 evaluations) and stopping episode against the size of the
+    networks, one line per LR configuration (median over seeds, band = range)."""
+    reference = runs[0]
+    x = np.arange(len(runs))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    for a, c in reference.configs():
+        style = config_style(reference, a, c)
+        for ax, value in ((axes[0], final_eval_reward), (axes[1], lambda run, lane: run.stop(lane))):
+            cells = np.array([[value(run, lane) for lane in run.lanes_of(a, c)] for run in runs])
+            ax.plot(x, np.median(cells, 1), marker="o", **style)
+            if cells.shape[1] > 1:
+                ax.fill_between(x, cells.min(1), cells.max(1), color=style["color"], alpha=0.12, lw=0)
+    labels = [f"{size_label(run)}\n({network_parameters(run.definition.actor_hidden, 7, 3)} params/actor)"
+              for run in runs]
+    for ax, ylabel in ((axes[0], "evaluation reward, last 10 evaluations"),
+                       (axes[1], f"all-actors stopping episode ({reference.episodes} = never)")):
+        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_ylabel(ylabel)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
+                 "median over seeds, band = range)")
+    paths = [out / "fig18_network_sizes.png", out / "fig18_network_sizes.pdf"]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths
+
+
+def compare_sizes(runs: list[Run]) -> str:
+    """Per network size and LR configuration, as Markdown: the evaluation reward (last 10
+    evaluations) and the all-actors stopping episode, median [range] over seeds."""
+    reference = runs[0]
+    configs = reference.configs()
+    lines = [f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
+             f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
+             f"then the all-actors stopping episode ({reference.episodes} = never).", "",
+             "| networks | params per actor | " + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs) + " |",
+             "|---|---|" + "---|" * len(configs)]
+    for run in runs:
+        cells = []
+        for a, c in configs:
+            lanes = run.lanes_of(a, c)
+            rewards = [final_eval_reward(run, lane) for lane in lanes]
+            stops = [run.stop(lane) for lane in lanes]
+            cells.append(f"{np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–{max(rewards) / 1e3:.1f}k]; "
+                         f"stop {np.median(stops):.0f}")
+        lines.append(f"| {size_label(run)} | {network_parameters(run.definition.actor_hidden, 7, 3)} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
@@ -641,12 +723,23 @@ def main(argv):
     if FLAGS.smooth < 1:
         cli.fail(f"--smooth must be >= 1, got {FLAGS.smooth}")
     try:
-        run = load_run(FLAGS.run)
+        if FLAGS.run and FLAGS.compare_sizes:
+            raise RunError("give either --run or --compare_sizes, not both")
+        if FLAGS.compare_sizes:
+            runs = check_size_runs([load_run(path) for path in FLAGS.compare_sizes])
+        else:
+            run = load_run(FLAGS.run)
         if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
             raise RunError(f"--out {FLAGS.out} exists and is not a directory")
     except RunError as error:
         cli.fail(str(error))
-    paths = write_all(run, pathlib.Path(FLAGS.out), FLAGS.smooth)
+    out = pathlib.Path(FLAGS.out)
+    if FLAGS.compare_sizes:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "sizes.md").write_text(compare_sizes(runs))
+        paths = fig_network_sizes(runs, out) + [out / "sizes.md"]
+    else:
+        paths = write_all(run, out, FLAGS.smooth)
     print(f"wrote {len(paths)} files to {FLAGS.out}")
 
 

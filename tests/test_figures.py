@@ -2,7 +2,7 @@
 import json
 import shutil
 
-from cli_helpers import run_module
+from cli_helpers import TINY_SWEEP, run_module
 
 FIGURES = ["fig01_stopping_heatmap", "fig02_stopping_bubbles", "fig03_asymmetry_over_time",
            "fig04_gradient_norms_over_time", "fig05_layer_gradients_final", "fig06_final_asymmetry_vs_stopping",
@@ -69,3 +69,22 @@ def test_corrupt_summary_is_refused(tiny_sweep, tmp_path):
     (broken / "summary.json").write_text(json.dumps(summary))
     result = run_module("jaxmadrl.figures", f"--run={broken}", f"--out={tmp_path / 'figs'}")
     assert result.returncode == 2 and "does not match" in result.stderr
+
+
+def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_variant_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    small = tmp_path / "small"
+    assert run_module("jaxmadrl.sweep", *TINY_SWEEP, "--actor_hidden=8,4", f"--out={small}").returncode == 0
+    out = tmp_path / "sizes"
+    result = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{small}", f"--out={out}")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["fig18_network_sizes.pdf", "fig18_network_sizes.png", "sizes.md"]
+    rows = [line for line in (out / "sizes.md").read_text().splitlines() if line.startswith("| actor ")]
+    # smallest first: 7·8+8 + 8·4+4 + 4·3+3 = 115 parameters; the default (64, 32): 2691
+    assert rows[0].startswith("| actor 8,4 / critic 512,128 | 115 |")
+    assert rows[1].startswith("| actor 64,32 / critic 512,128 | 2691 |")
+    assert rows[0].count("stop ") == 2  # one cell per LR configuration
+    variant_dir, _ = tiny_variant_sweep
+    mismatched = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{variant_dir}", f"--out={tmp_path / 'x'}")
+    assert mismatched.returncode == 2 and "differ only in" in mismatched.stderr
+    assert not (tmp_path / "x").exists()
