@@ -173,8 +173,9 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
         run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
             state, jnp.arange(chunk, dtype=jnp.int32), hparams).compile()
     compile_s = time.perf_counter() - start
-    print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) on {sharding.mesh.size} device(s), {definition.episodes} "
-          f"episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
+    print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) on "
+          f"{sharding.mesh.size} device(s), {definition.episodes} episodes; compiled in {compile_s:.1f} s; "
+          f"starting at episode {done}", flush=True)
     run_start, first_done = time.perf_counter(), done
     while done < definition.episodes:
         n_real = min(chunk, definition.episodes - done)
