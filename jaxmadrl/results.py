@@ -75,7 +75,7 @@ def stopping_table(rows: list[dict], episodes: int) -> str:
             else:
                 cells.append(f"{np.median(stops):g} [{min(stops)}-{max(stops)}]{mark}")
         table.append(cells)
-    width = 2 + max(len(cell) for cells in table for cell in cells)
+    width = 2 + max([len(cell) for cells in table for cell in cells] + [len(f"{c:g}") for c in critic_lrs])
     lines = ["actor LR \\ critic LR".ljust(22) + "".join(f"{c:g}".rjust(width) for c in critic_lrs)]
     lines += [f"{a:g}".ljust(22) + "".join(cell.rjust(width) for cell in cells) for a, cells in zip(actor_lrs, table)]
     return "\n".join(lines)
