@@ -122,6 +122,6 @@ class HyperParams:
         return self
 
     def as_arrays(self) -> "HyperParams":
-        """Every field as a float32 array (the activation code as int32)."""
-        return jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), self).replace(
-            output_activation=jnp.asarray(self.output_activation, jnp.int32))
+        """Every field as a float32 NumPy array (the activation code as int32), on the host."""
+        return jax.tree.map(lambda v: np.asarray(v, np.float32), self).replace(
+            output_activation=np.asarray(self.output_activation, np.int32))

@@ -217,10 +217,11 @@ def legend_outside(ax):
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
-def save(fig, out: pathlib.Path, name: str) -> list[pathlib.Path]:
-    fig.tight_layout()
+def save(fig, out: pathlib.Path, name: str, dpi: int = 150) -> list[pathlib.Path]:
+    if fig.get_layout_engine() is None:  # figures laid out as they are drawn keep their layout
+        fig.tight_layout()
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[0], dpi=dpi)
     fig.savefig(paths[1])
     plt.close(fig)
     return paths
@@ -574,11 +575,7 @@ def fig_variants(run: Run, out):
         fig.colorbar(image, ax=axes[i].tolist(), label=label, shrink=0.9)
     fig.suptitle(f"Variants side by side: {run.seeds} seed(s), {run.episodes} episodes\n"
                  f"(stopping {run.episodes} = never; cells: median [range over seeds])")
-    paths = [out / "fig17_variants.png", out / "fig17_variants.pdf"]
-    fig.savefig(paths[0], dpi=120)
-    fig.savefig(paths[1])
-    plt.close(fig)
-    return paths
+    return save(fig, out, "fig17_variants", dpi=120)
 
 
 def setting_text(name: str, value) -> str:
@@ -686,11 +683,7 @@ def fig_network_sizes(runs: list[Run], out):
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
                  "median over seeds, band = range)")
-    paths = [out / "fig18_network_sizes.png", out / "fig18_network_sizes.pdf"]
-    fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1])
-    plt.close(fig)
-    return paths
+    return save(fig, out, "fig18_network_sizes")
 
 
 def compare_sizes(runs: list[Run]) -> str:

@@ -4,8 +4,8 @@ A *lane* is one (seed, variant, actor LR, critic LR) configuration; a *variant* 
 set of traced mitigation settings (e.g. LayerNorm on, softsign output). All lanes share the
 static ``TrainConfig``; their hyperparameters are arrays with a leading lane axis G. Within
 one seed every lane starts from the same weights, world and exploration key (the paper's
-controlled design, extended to the variants); seeds differ through ``fold_in``. ``jax.vmap`` over lanes sits inside
-the scan over episodes, so the episode counter stays unbatched and its ``cond``s remain
+controlled design, extended to the variants); seeds differ through ``fold_in``.
+``jax.vmap`` over lanes sits inside the scan over episodes, so the episode counter stays unbatched and its ``cond``s remain
 real branches. The lane axis is sharded over devices (no collectives are needed).
 """
 from __future__ import annotations
@@ -131,9 +131,8 @@ class SweepDefinition:
     def hyperparams(self) -> HyperParams:
         """Every field with a leading lane axis (G,) (float32; the activation code int32)."""
         per_lane = [self.variant_hyperparams(lane.variant).replace(actor_lr=lane.actor_lr, critic_lr=lane.critic_lr)
-                    for lane in self.lanes()]
-        return jax.tree.map(lambda *values: np.asarray(values, np.float32), *per_lane).replace(
-            output_activation=np.asarray([h.output_activation for h in per_lane], np.int32))
+                    .as_arrays() for lane in self.lanes()]
+        return jax.tree.map(lambda *values: np.stack(values), *per_lane)
 
     def lane_keys(self) -> chex.PRNGKey:
         return jax.vmap(seed_key)(jnp.asarray([lane.seed for lane in self.lanes()], jnp.uint32))
