@@ -5,15 +5,20 @@ set of traced mitigation settings (e.g. LayerNorm on, softsign output). All lane
 static ``TrainConfig``; their hyperparameters are arrays with a leading lane axis G. Within
 one seed every lane starts from the same weights, world and exploration key (the paper's
 controlled design, extended to the variants); seeds differ through ``fold_in``.
-``jax.vmap`` over lanes sits inside the scan over episodes, so the episode counter stays unbatched and its ``cond``s remain
-real branches. The lane axis is sharded over devices (no collectives are needed).
+``jax.vmap`` over lanes sits inside the scan over episodes, so the episode counter stays
+unbatched and its ``cond``s remain real branches. One compiled chunk program serves every
+lane: called on all lanes at once (sharded over devices; no collectives are needed) or on
+blocks of lanes, several blocks at once on host threads — the faster way on the CPU.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pathlib
 import re
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 import chex
@@ -191,16 +196,76 @@ def lane_sharding(n_lanes: int, max_devices: int | None = None) -> NamedSharding
     return NamedSharding(mesh, PartitionSpec("grid"))
 
 
+# ----------------------------------------------------------------------------- lane blocks
+# The compiled chunk program is vmapped over a lane axis of any width. A run calls it on
+# consecutive blocks of ``lanes_per_call`` lanes, several blocks at once on host threads.
+# On XLA:CPU one lane per call with one block per core is ~1.5× faster than one call over
+# every lane (batched matrix products run slower than single ones, and a single lane's
+# operations cannot keep two cores busy alone; benchmarks/RESULTS.md). Elsewhere one call
+# over every lane, sharded over the devices, is the default.
+
+def default_lanes_per_call(n_lanes: int) -> int:
+    return 1 if jax.default_backend() == "cpu" else n_lanes
+
+
+def default_workers(n_blocks: int) -> int:
+    return max(1, min(n_blocks, os.cpu_count() or 1))
+
+
+def check_lanes_per_call(n_lanes: int, lanes_per_call: int) -> None:
+    if not 1 <= lanes_per_call <= n_lanes or n_lanes % lanes_per_call:
+        divisors = [d for d in range(1, n_lanes + 1) if n_lanes % d == 0]
+        raise ValueError(f"lanes per call must divide the {n_lanes} lanes ({divisors}), got {lanes_per_call}")
+
+
+def split_lanes(tree, lanes_per_call: int) -> list:
+    """A tree with leading lane axis G → G / lanes_per_call trees of consecutive lanes."""
+    n_lanes = jax.tree.leaves(tree)[0].shape[0]
+    check_lanes_per_call(n_lanes, lanes_per_call)
+    return [jax.tree.map(lambda x: x[start:start + lanes_per_call], tree)
+            for start in range(0, n_lanes, lanes_per_call)]
+
+
+def join_lanes(blocks: list, axis: int = 0):
+    """The inverse of ``split_lanes`` on host: NumPy leaves (keys stay keys), the blocks'
+    lane axes (at ``axis``) concatenated."""
+    def join(*leaves):
+        if _is_key(leaves[0]):
+            return jax.random.wrap_key_data(np.concatenate([jax.random.key_data(x) for x in leaves], axis))
+        return np.concatenate([np.asarray(x) for x in leaves], axis)
+    return jax.tree.map(join, *blocks)
+
+
+def run_blocks(pool: ThreadPoolExecutor, compiled_chunk, states: list, episodes, hparams: list):
+    """One chunk for every block of lanes, the blocks on ``pool``'s threads; each block's
+    state is donated. Returns (new block states, metrics (T, G, ...) on host)."""
+    def run_one(block):
+        state, metrics = compiled_chunk(states[block], episodes, hparams[block])
+        return state, jax.device_get(metrics)
+
+    outcomes = list(pool.map(run_one, range(len(states))))
+    return [state for state, _ in outcomes], join_lanes([metrics for _, metrics in outcomes], axis=1)
+
+
 def _is_key(leaf) -> bool:
     return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def save_checkpoint(path: pathlib.Path, state, episodes_done: int) -> None:
-    """Writes every leaf of ``state`` (keys as raw data) and the episode count, atomically."""
-    leaves = jax.tree.leaves(jax.device_get(jax.tree.map(
-        lambda x: jax.random.key_data(x) if _is_key(x) else x, state)))
-    arrays = {f"leaf_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-    files.write_atomically(path, lambda file: np.savez(file, episodes_done=episodes_done, **arrays))
+def save_checkpoint(path: pathlib.Path, blocks: list, episodes_done: int) -> None:
+    """Writes every leaf of the lane blocks' states (joined along the lane axis, keys as raw
+    data) and the episode count, atomically; one leaf is held joined at a time."""
+    leaves_per_block = [jax.tree.leaves(block) for block in blocks]
+
+    def write(file):
+        with zipfile.ZipFile(file, "w", allowZip64=True) as archive:
+            for name, array in [("episodes_done", np.asarray(episodes_done))] + [
+                    (f"leaf_{i:04d}", join_lanes(list(leaves))) for i, leaves in enumerate(zip(*leaves_per_block))]:
+                if _is_key(array):
+                    array = jax.random.key_data(array)
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+
+    files.write_atomically(path, write)
 
 
 def load_checkpoint(path: pathlib.Path, template):

@@ -10,6 +10,11 @@ The run directory holds ``sweep.json`` (the definition), ``checkpoint.npz`` (the
 state after the last finished chunk) and ``metrics/chunk_*.npz``; when the run completes it
 also holds ``metrics.npz`` (every metric as (lanes, episodes, ...)), ``summary.json``,
 ``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table of each variant).
+
+Every lane runs the same compiled chunk program (vmapped over lanes). ``--lanes_per_call``
+sets how many lanes one call takes; on the CPU the default, one lane per call with a call
+per core at a time, is ~1.5× faster than one call over all lanes (benchmarks/RESULTS.md).
+Checkpoints do not depend on it: a run may resume with another value.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import pathlib
 import sys
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +50,9 @@ flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress lin
 flags.DEFINE_string("out", None, "New run directory (default sweeps/runs/<name>-<timestamp>).")
 flags.DEFINE_string("resume", None, "Continue the run in this directory from its last checkpoint.")
 flags.DEFINE_integer("devices", None, "Use at most this many devices for the lane axis (default: all).")
+flags.DEFINE_integer("lanes_per_call", None, "Lanes per call of the compiled chunk program; must divide the "
+                     "lanes. Default: 1 on the CPU (fastest there), all lanes on other backends.")
+flags.DEFINE_integer("workers", None, "Calls run at once on host threads (default: min(calls, CPU count)).")
 FLAGS = flags.FLAGS
 
 # Flags that define what is computed (as opposed to where and how it runs).
@@ -119,14 +128,14 @@ def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
     return definition
 
 
-def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, state) -> list[dict]:
-    """Joins the chunk files into metrics.npz and writes the per-lane summaries and table."""
+def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, trackers) -> list[dict]:
+    """Joins the chunk files into metrics.npz and writes the per-lane summaries and table;
+    ``trackers``: every lane's stop tracker on host (leading lane axis)."""
     chunk_files = sorted((run_dir / CHUNKS).glob("chunk_*.npz"))
     per_chunk = [dict(np.load(f)) for f in chunk_files]
     # (episodes, lanes, ...) → (lanes, episodes, ...)
     metrics = {k: np.swapaxes(np.concatenate([c[k] for c in per_chunk]), 0, 1) for k in per_chunk[0]}
     files.write_atomically(run_dir / "metrics.npz", lambda f: np.savez_compressed(f, **metrics))
-    trackers = jax.device_get(state.tracker)
     rows = []
     for index, lane in enumerate(definition.lanes()):
         lane_metrics = {k: v[index] for k, v in metrics.items()}
@@ -144,18 +153,27 @@ def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, state) -> li
 def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool) -> None:
     config = definition.train_config()
     lanes = definition.lanes()
+    lanes_per_call = FLAGS.lanes_per_call or grid.default_lanes_per_call(len(lanes))
+    try:
+        grid.check_lanes_per_call(len(lanes), lanes_per_call)
+    except ValueError as error:
+        raise cli.UsageFailure(f"--lanes_per_call: {error}")
     program = grid.make_grid(config)
-    sharding = grid.lane_sharding(len(lanes), FLAGS.devices)
-    hparams = jax.device_put(definition.hyperparams(), sharding)
-    keys = jax.device_put(definition.lane_keys(), sharding)
+    sharding = grid.lane_sharding(lanes_per_call, FLAGS.devices)
+
+    def placed_blocks(tree):
+        return [jax.device_put(block, sharding) for block in grid.split_lanes(tree, lanes_per_call)]
+
+    hparams = placed_blocks(definition.hyperparams())
     start = time.perf_counter()
     checkpoint = run_dir / CHECKPOINT
     if resuming and checkpoint.is_file():
+        template = jax.eval_shape(program.init, definition.lane_keys(), definition.hyperparams())
         try:
-            state, done = grid.load_checkpoint(checkpoint, jax.eval_shape(program.init, keys, hparams))
+            state, done = grid.load_checkpoint(checkpoint, template)
         except (ValueError, OSError, zipfile.BadZipFile) as error:
             raise cli.UsageFailure(f"cannot resume from {checkpoint}: {error}")
-        state = jax.device_put(state, sharding)
+        states = placed_blocks(state)
     else:
         try:
             (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
@@ -163,7 +181,8 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
             raise cli.UsageFailure(f"cannot create the run directory {run_dir}: {error}")
         files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(
             dataclasses.asdict(definition)).encode()))
-        state, done = jax.jit(program.init, out_shardings=sharding)(keys, hparams), 0
+        init = jax.jit(program.init, out_shardings=sharding)
+        states, done = [init(keys, h) for keys, h in zip(placed_blocks(definition.lane_keys()), hparams)], 0
     # Chunks written after the last checkpoint are recomputed.
     for stale in (run_dir / CHUNKS).glob("chunk_*.npz"):
         if int(stale.stem.split("_")[1]) >= done:
@@ -171,26 +190,33 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
     chunk = min(definition.chunk, definition.episodes)
     if done < definition.episodes:
         run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
-            state, jnp.arange(chunk, dtype=jnp.int32), hparams).compile()
+            states[0], jnp.arange(chunk, dtype=jnp.int32), hparams[0]).compile()
     compile_s = time.perf_counter() - start
-    print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) on "
-          f"{sharding.mesh.size} device(s), {definition.episodes} episodes; compiled in {compile_s:.1f} s; "
-          f"starting at episode {done}", flush=True)
+    workers = FLAGS.workers or grid.default_workers(len(states))
+    print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) as {len(states)} "
+          f"call(s) of {lanes_per_call} lane(s), {workers} at a time, on {sharding.mesh.size} device(s); "
+          f"{definition.episodes} episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
     run_start, first_done = time.perf_counter(), done
-    while done < definition.episodes:
-        n_real = min(chunk, definition.episodes - done)
-        state, metrics = run_chunk(state, jnp.arange(done, done + chunk, dtype=jnp.int32), hparams)
-        metrics = jax.tree.map(lambda x: np.asarray(x[:n_real]), jax.device_get(metrics))
-        files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
-        done += n_real
-        grid.save_checkpoint(checkpoint, state, done)
-        elapsed = time.perf_counter() - run_start
-        rate = (done - first_done) * len(lanes) / elapsed
-        all_stopped = np.all(np.asarray(state.tracker.actor_first_unchanged) != diagnostics.NEVER, axis=-1)
-        print(f"[{done}/{definition.episodes}] {rate:.1f} config-episodes/s | "
-              f"ETA {(definition.episodes - done) * len(lanes) / rate:.0f} s | "
-              f"lanes with all actors stopped: {int(all_stopped.sum())}/{len(lanes)}", flush=True)
-    rows = finish(run_dir, definition, state)
+    pool = ThreadPoolExecutor(workers)
+    try:
+        while done < definition.episodes:
+            n_real = min(chunk, definition.episodes - done)
+            states, metrics = grid.run_blocks(pool, run_chunk, states,
+                                              jnp.arange(done, done + chunk, dtype=jnp.int32), hparams)
+            metrics = {name: values[:n_real] for name, values in metrics.items()}
+            files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
+            done += n_real
+            grid.save_checkpoint(checkpoint, states, done)
+            elapsed = time.perf_counter() - run_start
+            rate = (done - first_done) * len(lanes) / elapsed
+            tracker = grid.join_lanes([state.tracker for state in states])
+            all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
+            print(f"[{done}/{definition.episodes}] {rate:.1f} config-episodes/s | "
+                  f"ETA {(definition.episodes - done) * len(lanes) / rate:.0f} s | "
+                  f"lanes with all actors stopped: {int(all_stopped.sum())}/{len(lanes)}", flush=True)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]))
     wall_s = time.perf_counter() - start
     print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
           f"({definition.episodes} = never stopped):")
@@ -206,8 +232,9 @@ def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
-        if FLAGS.devices is not None and FLAGS.devices < 1:
-            raise cli.UsageFailure(f"--devices must be >= 1, got {FLAGS.devices}")
+        for name in ("devices", "lanes_per_call", "workers"):
+            if FLAGS[name].value is not None and FLAGS[name].value < 1:
+                raise cli.UsageFailure(f"--{name} must be >= 1, got {FLAGS[name].value}")
         if FLAGS.resume:
             run_dir = pathlib.Path(FLAGS.resume)
             definition = definition_for_resume(run_dir)

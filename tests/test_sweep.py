@@ -3,6 +3,7 @@ sweep CLI (progress, resume after SIGKILL, several devices, bad input)."""
 import json
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -83,6 +84,48 @@ def test_rerun_is_bit_identical(two_seed_grid):
         np.testing.assert_array_equal(metrics[name], again[name], err_msg=name)
 
 
+def key_data_as_arrays(tree):
+    return jax.tree.map(lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+                        else x, tree)
+
+
+def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
+    definition, run_chunk, states, hparams, (whole_states, whole_metrics) = two_seed_grid
+    episodes = jnp.arange(definition.episodes)
+    runs = {}
+    for lanes_per_call, workers in ((1, 1), (1, 3), (2, 2)):
+        with ThreadPoolExecutor(workers) as pool:
+            blocks, metrics = grid.run_blocks(pool, run_chunk, grid.split_lanes(states, lanes_per_call), episodes,
+                                              grid.split_lanes(hparams, lanes_per_call))
+        assert len(blocks) == len(definition.lanes()) // lanes_per_call
+        runs[lanes_per_call, workers] = key_data_as_arrays((grid.join_lanes(blocks), metrics))
+    # Running blocks at once on threads changes nothing.
+    jax.tree.map(np.testing.assert_array_equal, runs[1, 1], runs[1, 3])
+    for joined, metrics in runs.values():
+        assert metrics["train_reward"].shape == whole_metrics["train_reward"].shape
+        # Programs of different lane widths may round differently.
+        for name in ("train_reward", "critic_loss", "saturation", "eval_reward"):
+            np.testing.assert_allclose(metrics[name], whole_metrics[name], rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(joined.learner.critic_params["params"]["fc3"]["kernel"],
+                                   whole_states.learner.critic_params["params"]["fc3"]["kernel"], rtol=1e-4, atol=1e-7)
+
+
+def test_checkpoint_of_lane_blocks_restores_the_whole_state(tmp_path, two_seed_grid):
+    _, _, states, _, _ = two_seed_grid
+    path = tmp_path / "checkpoint.npz"
+    grid.save_checkpoint(path, grid.split_lanes(states, 2), 6)
+    restored, done = grid.load_checkpoint(path, jax.eval_shape(lambda: states))
+    assert done == 6
+    jax.tree.map(np.testing.assert_array_equal, key_data_as_arrays(restored), key_data_as_arrays(states))
+
+
+@pytest.mark.parametrize("lanes_per_call", [0, 3, 9])
+def test_lanes_per_call_must_divide_the_lanes(two_seed_grid, lanes_per_call):
+    _, _, states, _, _ = two_seed_grid
+    with pytest.raises(ValueError, match="must divide the 8 lanes"):
+        grid.split_lanes(states, lanes_per_call)
+
+
 def test_divergent_lane_is_isolated():
     sane = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY)
     mixed = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3, 1e6), **TINY)
@@ -121,6 +164,7 @@ def load_metrics(run_dir):
 def test_cli_writes_results_and_table(tiny_sweep):
     out, result = tiny_sweep
     assert "[60/60]" in result.stdout and "config-episodes/s" in result.stdout and "ETA" in result.stdout
+    assert "4 lanes (1 variant(s)) as 4 call(s) of 1 lane(s)" in result.stdout  # the CPU default
     assert "actor LR \\ critic LR" in result.stdout
     metrics = load_metrics(out)
     assert metrics["train_reward"].shape == (4, 60) and metrics["actor_max_delta"].shape == (4, 60, 3)
@@ -153,12 +197,12 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 
 
-def test_lanes_sharded_over_two_devices_match_one(tmp_path, tiny_sweep):
+def test_one_call_sharded_over_two_devices_matches_calls_of_one_lane(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
-    result = sweep_cli(*TINY_SWEEP, f"--out={out}", devices=2)
+    result = sweep_cli(*TINY_SWEEP, f"--out={out}", "--lanes_per_call=4", devices=2)
     assert result.returncode == 0, result.stderr
-    assert "4 lanes (1 variant(s)) on 2 device(s)" in result.stdout
+    assert "4 lanes (1 variant(s)) as 1 call(s) of 4 lane(s), 1 at a time, on 2 device(s)" in result.stdout
     sharded, whole = load_metrics(out), load_metrics(reference)
     for name in ("train_reward", "critic_loss", "saturation"):
         np.testing.assert_allclose(sharded[name][:, :10], whole[name][:, :10], rtol=1e-4, err_msg=name)
@@ -166,7 +210,8 @@ def test_lanes_sharded_over_two_devices_match_one(tmp_path, tiny_sweep):
 
 @pytest.mark.parametrize("bad", [
     ["--actor_lrs=0,1e-3"], ["--critic_lrs=-1"], ["--actor_lrs=fast"], ["--mode=H3"], ["--seeds=0"],
-    ["--episodes=0"], ["--chunk=0"], ["--all-16", "--sweep=all16"], ["--sweep=nonexistent"], ["--devices=0"],
+    ["--episodes=0"], ["--chunk=0"], ["--lanes_per_call=0"], ["--lanes_per_call=3"], ["--workers=0"],
+    ["--all-16", "--sweep=all16"], ["--sweep=nonexistent"], ["--devices=0"],
     ["--bogus"], ["positional"], ["--critic_grad_clip=-1"], ["--actor_hidden=a"],
     ["--sweep=mitigations", "--variants=baseline,nope"], ["--variants=baseline"],
 ])
