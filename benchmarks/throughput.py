@@ -21,6 +21,7 @@ import resource
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import flax
@@ -280,23 +281,23 @@ def lane_keys(n_lanes: int):
 
 
 class ChunkRunner:
-    """Runs consecutive chunks of episodes on a list of independent lane-batched states, one
-    after another (each waited for), with one compiled grid program. Each call = one chunk
-    of ``FLAGS.episodes`` episodes for every state; returns the states."""
+    """Runs consecutive chunks of episodes with one compiled grid program on blocks of its
+    lane width, ``workers`` blocks at a time on host threads (``grid.run_blocks``, as the
+    sweep does). Each call = one chunk of ``FLAGS.episodes`` episodes for every block."""
 
-    def __init__(self, program: GridProgram, hparams_per_run: list[HyperParams], total_episodes: int):
+    def __init__(self, program: GridProgram, hparams: HyperParams, total_episodes: int, workers: int):
         self.program, self.total_episodes, self.next_episode = program, total_episodes, 0
-        self.hparams = [jax.device_put(h, program.sharding) for h in hparams_per_run]
+        self.hparams = [jax.device_put(h, program.sharding) for h in grid.split_lanes(hparams, program.lanes)]
         self.states = [program.init(lane_keys(program.lanes), h) for h in self.hparams]
+        self.pool = ThreadPoolExecutor(workers)
 
     def __call__(self):
         chunk = FLAGS.episodes
         if self.next_episode + chunk > self.total_episodes:
             raise RuntimeError("the benchmark would run padding episodes; raise TrainConfig.episodes")
         episodes = jnp.arange(self.next_episode, self.next_episode + chunk, dtype=jnp.int32)
-        for i, hparams in enumerate(self.hparams):
-            self.states[i], _ = self.program.compiled(self.states[i], episodes, hparams)
-            jax.block_until_ready(self.states[i])
+        self.states, _ = grid.run_blocks(self.pool, self.program.compiled, self.states, episodes, self.hparams)
+        jax.block_until_ready(self.states)
         self.next_episode += chunk
         return self.states
 
@@ -390,27 +391,32 @@ def section_train(bench: Bench) -> None:
 
 
 def section_grid(bench: Bench) -> None:
-    """End-to-end config-episodes/s of the grid chunk: G lanes in one program vs G sequential
-    runs of the 1-lane program (the same code with a lane axis of 1)."""
+    """End-to-end config-episodes/s of the grid chunk, three ways: G lanes in one call; G
+    one-lane calls of the 1-lane program, ``grid.default_workers`` at a time on threads (the
+    sweep's CPU default); the same G calls one after another."""
     single, multi = bench.grids
     g, chunk, hparams = bench.n_lanes, FLAGS.episodes, lane_hparams(bench.n_lanes)
-    together = ChunkRunner(multi, [hparams], bench.config.episodes)
-    one_by_one = ChunkRunner(single, [take_lanes(hparams, slice(i, i + 1)) for i in range(g)],
-                             bench.config.episodes)
-    times = interleaved({"grid": together, "sequential": one_by_one}, FLAGS.repeats)
-    t_grid, t_seq = median(times["grid"]), median(times["sequential"])
+    workers = grid.default_workers(g)
+    ways = {
+        f"{g} lanes in one call": ChunkRunner(multi, hparams, bench.config.episodes, 1),
+        f"{g} one-lane calls, {workers} at a time": ChunkRunner(single, hparams, bench.config.episodes, workers),
+        f"{g} one-lane calls, one after another": ChunkRunner(single, hparams, bench.config.episodes, 1),
+    }
+    times = interleaved(ways, FLAGS.repeats)
     config_episodes = g * chunk
     r = bench.report
-    r.number("grid", f"{g}-lane grid: one chunk of {chunk} episodes", t_grid, "s", ",.3f")
-    r.number("grid", f"{g}-lane grid: config-episodes/s", config_episodes / t_grid, "config-episodes/s")
-    r.number("grid", f"{g}-lane grid: time per config-episode", t_grid / config_episodes * 1e3, "ms", ",.3f")
-    r.number("grid", f"1 lane × {g} sequential runs: {g} chunks of {chunk} episodes", t_seq, "s", ",.3f")
-    r.number("grid", "1 lane: config-episodes/s", config_episodes / t_seq, "config-episodes/s")
-    r.number("grid", "1 lane: time per config-episode", t_seq / config_episodes * 1e3, "ms", ",.3f")
-    ratio = median_ratio(times["grid"], times["sequential"])
-    r.number("grid", f"time per config-episode, {g}-lane grid / {g} sequential 1-lane runs", ratio, "ratio", ",.3f")
-    r.number("grid", f"{g}-lane grid speedup over {g} sequential 1-lane runs", 1 / ratio, "×", ",.2f")
-    r.shared["grid_1lane_episode_s"] = t_seq / config_episodes
+    for way, t in times.items():
+        r.number("grid", f"{way}: one chunk of {chunk} episodes", median(t), "s", ",.3f")
+        r.number("grid", f"{way}: config-episodes/s", config_episodes / median(t), "config-episodes/s")
+        r.number("grid", f"{way}: time per config-episode", median(t) / config_episodes * 1e3, "ms", ",.3f")
+    one_call, threaded, sequential = times.values()
+    r.number("grid", f"speedup of {g} lanes in one call over {g} sequential 1-lane calls",
+             1 / median_ratio(one_call, sequential), "×", ",.2f")
+    r.number("grid", f"speedup of {g} one-lane calls {workers} at a time over {g} sequential ones",
+             1 / median_ratio(threaded, sequential), "×", ",.2f")
+    r.number("grid", f"speedup of {g} one-lane calls {workers} at a time over {g} lanes in one call",
+             1 / median_ratio(threaded, one_call), "×", ",.2f")
+    r.shared["grid_1lane_episode_s"] = median(sequential) / config_episodes
 
 
 def section_compile(bench: Bench) -> None:

@@ -251,9 +251,16 @@ def _is_key(leaf) -> bool:
     return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
+def host_copy(tree):
+    """A NumPy copy of every leaf (keys as raw key data), safe to keep while the device
+    buffers are donated to the next call."""
+    return jax.tree.map(lambda x: np.array(jax.random.key_data(x) if _is_key(x) else x), tree)
+
+
 def save_checkpoint(path: pathlib.Path, blocks: list, episodes_done: int) -> None:
     """Writes every leaf of the lane blocks' states (joined along the lane axis, keys as raw
-    data) and the episode count, atomically; one leaf is held joined at a time."""
+    data) and the episode count, atomically; one leaf is held joined at a time. ``blocks``
+    may be device states or their ``host_copy``."""
     leaves_per_block = [jax.tree.leaves(block) for block in blocks]
 
     def write(file):

@@ -198,6 +198,8 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
           f"{definition.episodes} episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
     run_start, first_done = time.perf_counter(), done
     pool = ThreadPoolExecutor(workers)
+    # Checkpoints are written from a host copy while the next chunk runs, one at a time.
+    writer, writing = ThreadPoolExecutor(1), None
     try:
         while done < definition.episodes:
             n_real = min(chunk, definition.episodes - done)
@@ -206,7 +208,9 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
             metrics = {name: values[:n_real] for name, values in metrics.items()}
             files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
             done += n_real
-            grid.save_checkpoint(checkpoint, states, done)
+            if writing is not None:
+                writing.result()  # normally done long ago; keeps one snapshot in memory at most
+            writing = writer.submit(grid.save_checkpoint, checkpoint, grid.host_copy(states), done)
             elapsed = time.perf_counter() - run_start
             rate = (done - first_done) * len(lanes) / elapsed
             tracker = grid.join_lanes([state.tracker for state in states])
@@ -214,8 +218,11 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
             print(f"[{done}/{definition.episodes}] {rate:.1f} config-episodes/s | "
                   f"ETA {(definition.episodes - done) * len(lanes) / rate:.0f} s | "
                   f"lanes with all actors stopped: {int(all_stopped.sum())}/{len(lanes)}", flush=True)
+        if writing is not None:
+            writing.result()
     finally:
         pool.shutdown(cancel_futures=True)
+        writer.shutdown()  # lets a checkpoint being written finish
     rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]))
     wall_s = time.perf_counter() - start
     print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
