@@ -17,7 +17,6 @@ import json
 import os
 import pathlib
 import re
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
@@ -236,12 +235,18 @@ def join_lanes(blocks: list, axis: int = 0):
     return jax.tree.map(join, *blocks)
 
 
-def run_blocks(pool: ThreadPoolExecutor, compiled_chunk, states: list, episodes, hparams: list):
+def run_blocks(pool: ThreadPoolExecutor, compiled_chunk, states: list, episodes, hparams: list,
+               after_call: Callable | None = None):
     """One chunk for every block of lanes, the blocks on ``pool``'s threads; each block's
-    state is donated. Returns (new block states, metrics (T, G, ...) on host)."""
+    state is donated. ``after_call(block index, new state)`` runs on the same thread once
+    the block's call is done (e.g. to checkpoint it while other blocks compute).
+    Returns (new block states, metrics (T, G, ...) on host)."""
     def run_one(block):
         state, metrics = compiled_chunk(states[block], episodes, hparams[block])
-        return state, jax.device_get(metrics)
+        metrics = jax.device_get(metrics)
+        if after_call is not None:
+            after_call(block, state)
+        return state, metrics
 
     outcomes = list(pool.map(run_one, range(len(states))))
     return [state for state, _ in outcomes], join_lanes([metrics for _, metrics in outcomes], axis=1)
@@ -251,43 +256,61 @@ def _is_key(leaf) -> bool:
     return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def host_copy(tree):
-    """A NumPy copy of every leaf (keys as raw key data), safe to keep while the device
-    buffers are donated to the next call."""
-    return jax.tree.map(lambda x: np.array(jax.random.key_data(x) if _is_key(x) else x), tree)
+# ----------------------------------------------------------------------------- checkpoints
+# A checkpoint is a directory: one file per block of lanes per episode count, written as
+# soon as the block's chunk is done, and an index naming the complete set. The index is
+# replaced only when every block of a chunk is written, and the files it no longer names
+# are removed after it. Restoring joins the blocks, so a run may resume with other blocks.
+
+CHECKPOINT_INDEX = "checkpoint.json"
 
 
-def save_checkpoint(path: pathlib.Path, blocks: list, episodes_done: int) -> None:
-    """Writes every leaf of the lane blocks' states (joined along the lane axis, keys as raw
-    data) and the episode count, atomically; one leaf is held joined at a time. ``blocks``
-    may be device states or their ``host_copy``."""
-    leaves_per_block = [jax.tree.leaves(block) for block in blocks]
-
-    def write(file):
-        with zipfile.ZipFile(file, "w", allowZip64=True) as archive:
-            for name, array in [("episodes_done", np.asarray(episodes_done))] + [
-                    (f"leaf_{i:04d}", join_lanes(list(leaves))) for i, leaves in enumerate(zip(*leaves_per_block))]:
-                if _is_key(array):
-                    array = jax.random.key_data(array)
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
-
-    files.write_atomically(path, write)
+def block_file_name(first_lane: int, episodes_done: int) -> str:
+    return f"lanes{first_lane:05d}-episode{episodes_done:06d}.npz"
 
 
-def load_checkpoint(path: pathlib.Path, template):
-    """Restores a state with the structure, shapes and dtypes of ``template`` (e.g. from
-    ``jax.eval_shape``). Returns (state as numpy/key arrays, episodes done)."""
-    with np.load(path) as saved:
-        template_leaves, treedef = jax.tree.flatten(template)
-        if len(saved.files) != len(template_leaves) + 1:
-            raise ValueError(f"{path} holds {len(saved.files) - 1} arrays, this sweep needs {len(template_leaves)}")
-        leaves = []
-        for i, like in enumerate(template_leaves):
-            array = saved[f"leaf_{i:04d}"]
-            restored = jax.random.wrap_key_data(array) if _is_key(like) else array
-            if restored.shape != like.shape or restored.dtype != like.dtype:
-                raise ValueError(f"{path}: array {i} is {restored.dtype}{restored.shape}, "
-                                 f"this sweep needs {like.dtype}{like.shape}")
-            leaves.append(restored)
-        return jax.tree.unflatten(treedef, leaves), int(saved["episodes_done"])
+def save_block(directory: pathlib.Path, first_lane: int, state, episodes_done: int) -> None:
+    """Writes one block's state (keys as raw data) atomically."""
+    leaves = jax.tree.leaves(jax.device_get(jax.tree.map(
+        lambda x: jax.random.key_data(x) if _is_key(x) else x, state)))
+    arrays = {f"leaf_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    files.write_atomically(directory / block_file_name(first_lane, episodes_done),
+                           lambda file: np.savez(file, **arrays))
+
+
+def commit_checkpoint(directory: pathlib.Path, first_lanes: list[int], episodes_done: int) -> None:
+    """Makes the saved blocks starting at ``first_lanes`` the checkpoint, then removes every
+    other file in ``directory``."""
+    names = [block_file_name(first, episodes_done) for first in first_lanes]
+    index = {"episodes_done": episodes_done, "blocks": names}
+    files.write_atomically(directory / CHECKPOINT_INDEX, lambda f: f.write(files.json_text(index).encode()))
+    for stale in set(p.name for p in directory.iterdir()) - set(names) - {CHECKPOINT_INDEX}:
+        (directory / stale).unlink()
+
+
+def load_checkpoint(directory: pathlib.Path, template):
+    """Restores a state with the structure, shapes and dtypes of ``template`` (leading lane
+    axis; e.g. from ``jax.eval_shape``). Returns (state as NumPy/key arrays, episodes done).
+    ValueError or OSError if the checkpoint is incomplete or does not fit."""
+    try:
+        index = json.loads((directory / CHECKPOINT_INDEX).read_text())
+        names, episodes_done = list(index["blocks"]), int(index["episodes_done"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{directory / CHECKPOINT_INDEX} is not a checkpoint index: {error}") from None
+    template_leaves, treedef = jax.tree.flatten(template)
+    blocks = []
+    for name in names:
+        with np.load(directory / name) as saved:
+            if len(saved.files) != len(template_leaves):
+                raise ValueError(f"{directory / name} holds {len(saved.files)} arrays, this sweep needs "
+                                 f"{len(template_leaves)}")
+            blocks.append([saved[f"leaf_{i:04d}"] for i in range(len(template_leaves))])
+    leaves = []
+    for i, like in enumerate(template_leaves):
+        array = np.concatenate([block[i] for block in blocks])
+        restored = jax.random.wrap_key_data(array) if _is_key(like) else array
+        if restored.shape != like.shape or restored.dtype != like.dtype:
+            raise ValueError(f"{directory}: array {i} is {restored.dtype}{restored.shape}, "
+                             f"this sweep needs {like.dtype}{like.shape}")
+        leaves.append(restored)
+    return jax.tree.unflatten(treedef, leaves), episodes_done

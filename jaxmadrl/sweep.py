@@ -6,8 +6,8 @@
     python -m jaxmadrl.sweep --actor_lrs=1e-3,1e-1 --critic_lrs=1e-3 --seeds=3 --episodes=500
     python -m jaxmadrl.sweep --resume sweeps/runs/all16-20261122-101500
 
-The run directory holds ``sweep.json`` (the definition), ``checkpoint.npz`` (the whole
-state after the last finished chunk) and ``metrics/chunk_*.npz``; when the run completes it
+The run directory holds ``sweep.json`` (the definition), ``checkpoint/`` (the whole state
+after the last finished chunk, one file per block of lanes) and ``metrics/chunk_*.npz``; when the run completes it
 also holds ``metrics.npz`` (every metric as (lanes, episodes, ...)), ``summary.json``,
 ``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table of each variant).
 
@@ -59,7 +59,7 @@ FLAGS = flags.FLAGS
 DEFINITION_FLAGS = ("actor_lrs", "critic_lrs", "seeds", "episodes", "steps_per_episode", "n_agents", "mode",
                     "scaling", "actor_update", "actor_hidden", "critic_hidden", "chunk")
 
-CHECKPOINT, DEFINITION, CHUNKS = "checkpoint.npz", "sweep.json", "metrics"
+CHECKPOINT, DEFINITION, CHUNKS = "checkpoint", "sweep.json", "metrics"
 
 
 def _floats(flag_name: str) -> tuple[float, ...]:
@@ -167,7 +167,7 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
     hparams = placed_blocks(definition.hyperparams())
     start = time.perf_counter()
     checkpoint = run_dir / CHECKPOINT
-    if resuming and checkpoint.is_file():
+    if resuming and (checkpoint / grid.CHECKPOINT_INDEX).is_file():
         template = jax.eval_shape(program.init, definition.lane_keys(), definition.hyperparams())
         try:
             state, done = grid.load_checkpoint(checkpoint, template)
@@ -177,6 +177,7 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
     else:
         try:
             (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
+            checkpoint.mkdir(exist_ok=True)
         except OSError as error:
             raise cli.UsageFailure(f"cannot create the run directory {run_dir}: {error}")
         files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(
@@ -197,20 +198,22 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
           f"call(s) of {lanes_per_call} lane(s), {workers} at a time, on {sharding.mesh.size} device(s); "
           f"{definition.episodes} episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
     run_start, first_done = time.perf_counter(), done
+    first_lanes = list(range(0, len(lanes), lanes_per_call))
     pool = ThreadPoolExecutor(workers)
-    # Checkpoints are written from a host copy while the next chunk runs, one at a time.
-    writer, writing = ThreadPoolExecutor(1), None
     try:
         while done < definition.episodes:
             n_real = min(chunk, definition.episodes - done)
-            states, metrics = grid.run_blocks(pool, run_chunk, states,
-                                              jnp.arange(done, done + chunk, dtype=jnp.int32), hparams)
+
+            def checkpoint_block(block, state, episodes_done=done + n_real):
+                # on the block's worker thread, while other blocks compute
+                grid.save_block(checkpoint, first_lanes[block], state, episodes_done)
+
+            states, metrics = grid.run_blocks(pool, run_chunk, states, jnp.arange(done, done + chunk, dtype=jnp.int32),
+                                              hparams, after_call=checkpoint_block)
             metrics = {name: values[:n_real] for name, values in metrics.items()}
             files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
             done += n_real
-            if writing is not None:
-                writing.result()  # normally done long ago; keeps one snapshot in memory at most
-            writing = writer.submit(grid.save_checkpoint, checkpoint, grid.host_copy(states), done)
+            grid.commit_checkpoint(checkpoint, first_lanes, done)
             elapsed = time.perf_counter() - run_start
             rate = (done - first_done) * len(lanes) / elapsed
             tracker = grid.join_lanes([state.tracker for state in states])
@@ -218,11 +221,8 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
             print(f"[{done}/{definition.episodes}] {rate:.1f} config-episodes/s | "
                   f"ETA {(definition.episodes - done) * len(lanes) / rate:.0f} s | "
                   f"lanes with all actors stopped: {int(all_stopped.sum())}/{len(lanes)}", flush=True)
-        if writing is not None:
-            writing.result()
     finally:
         pool.shutdown(cancel_futures=True)
-        writer.shutdown()  # lets a checkpoint being written finish
     rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]))
     wall_s = time.perf_counter() - start
     print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "

@@ -112,11 +112,22 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
 
 def test_checkpoint_of_lane_blocks_restores_the_whole_state(tmp_path, two_seed_grid):
     _, _, states, _, _ = two_seed_grid
-    path = tmp_path / "checkpoint.npz"
-    grid.save_checkpoint(path, grid.split_lanes(states, 2), 6)
-    restored, done = grid.load_checkpoint(path, jax.eval_shape(lambda: states))
-    assert done == 6
-    jax.tree.map(np.testing.assert_array_equal, key_data_as_arrays(restored), key_data_as_arrays(states))
+    template = jax.eval_shape(lambda: states)
+    for episodes_done, lanes_per_call in ((3, 4), (6, 2)):
+        first_lanes = list(range(0, 8, lanes_per_call))
+        for first, block in zip(first_lanes, grid.split_lanes(states, lanes_per_call)):
+            grid.save_block(tmp_path, first, block, episodes_done)
+        grid.save_block(tmp_path, 0, grid.split_lanes(states, lanes_per_call)[0], 9)  # a chunk not committed
+        grid.commit_checkpoint(tmp_path, first_lanes, episodes_done)
+        # the index and exactly the committed blocks remain
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [grid.CHECKPOINT_INDEX] + [grid.block_file_name(first, episodes_done) for first in first_lanes])
+        restored, done = grid.load_checkpoint(tmp_path, template)
+        assert done == episodes_done
+        jax.tree.map(np.testing.assert_array_equal, key_data_as_arrays(restored), key_data_as_arrays(states))
+    wrong_width = jax.eval_shape(lambda: jax.tree.map(lambda x: x[:4], states))
+    with pytest.raises(ValueError, match="this sweep needs"):
+        grid.load_checkpoint(tmp_path, wrong_width)
 
 
 @pytest.mark.parametrize("lanes_per_call", [0, 3, 9])
@@ -183,7 +194,8 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
     out = tmp_path / "run"
     process = sweep_cli(*TINY_SWEEP, f"--out={out}", wait=False)
     deadline = time.time() + 300
-    while not (out / "checkpoint.npz").exists() and time.time() < deadline and process.poll() is None:
+    while not (out / "checkpoint" / grid.CHECKPOINT_INDEX).exists() and time.time() < deadline \
+            and process.poll() is None:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -195,6 +207,32 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
     for name in whole:
         np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
+    out = tmp_path / "run"
+    index = out / "checkpoint" / grid.CHECKPOINT_INDEX
+    process = sweep_cli(*TINY_SWEEP, f"--out={out}", wait=False)
+    deadline = time.time() + 300
+    while not index.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1")
+    assert result.returncode == 0, result.stderr
+    assert "as 1 call(s) of 4 lane(s)" in result.stdout
+    done = json.loads(index.read_text())["episodes_done"]
+    assert done == 60 and sorted(p.name for p in index.parent.iterdir()) == [
+        grid.CHECKPOINT_INDEX, grid.block_file_name(0, 60)]
+    resumed, whole = load_metrics(out), load_metrics(reference)
+    resumed_at = int(result.stdout.split("starting at episode ")[1].split()[0])
+    assert 0 < resumed_at < 60
+    np.testing.assert_array_equal(resumed["train_reward"][:, :resumed_at], whole["train_reward"][:, :resumed_at])
+    # After the resume the lanes run in a program of another width: equal up to rounding.
+    np.testing.assert_allclose(resumed["train_reward"][:, resumed_at:resumed_at + 2],
+                               whole["train_reward"][:, resumed_at:resumed_at + 2], rtol=1e-4)
 
 
 def test_one_call_sharded_over_two_devices_matches_calls_of_one_lane(tmp_path, tiny_sweep):
