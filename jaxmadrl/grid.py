@@ -198,7 +198,7 @@ def lane_sharding(n_lanes: int, max_devices: int | None = None) -> NamedSharding
 # ----------------------------------------------------------------------------- lane blocks
 # The compiled chunk program is vmapped over a lane axis of any width. A run calls it on
 # consecutive blocks of ``lanes_per_call`` lanes, several blocks at once on host threads.
-# On XLA:CPU one lane per call with one block per core is ~1.5× faster than one call over
+# On XLA:CPU one lane per call, one call per core at a time, is ~1.5× faster than one call over
 # every lane (batched matrix products run slower than single ones, and a single lane's
 # operations cannot keep two cores busy alone; benchmarks/RESULTS.md). Elsewhere one call
 # over every lane, sharded over the devices, is the default.
@@ -208,7 +208,9 @@ def default_lanes_per_call(n_lanes: int) -> int:
 
 
 def default_workers(n_blocks: int) -> int:
-    return max(1, min(n_blocks, os.cpu_count() or 1))
+    """One worker thread per CPU this process may use, at most one per block."""
+    return max(1, min(n_blocks, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
 
 
 def check_lanes_per_call(n_lanes: int, lanes_per_call: int) -> None:

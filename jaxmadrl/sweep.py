@@ -7,9 +7,10 @@
     python -m jaxmadrl.sweep --resume sweeps/runs/all16-20261122-101500
 
 The run directory holds ``sweep.json`` (the definition), ``checkpoint/`` (the whole state
-after the last finished chunk, one file per block of lanes) and ``metrics/chunk_*.npz``; when the run completes it
-also holds ``metrics.npz`` (every metric as (lanes, episodes, ...)), ``summary.json``,
-``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table of each variant).
+after the last finished chunk, one file per block of lanes) and ``metrics/chunk_*.npz``;
+when the run completes it also holds ``metrics.npz`` (every metric as (lanes, episodes,
+...)), ``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt`` (the
+stopping table of each variant).
 
 Every lane runs the same compiled chunk program (vmapped over lanes). ``--lanes_per_call``
 sets how many lanes one call takes; on the CPU the default, one lane per call with a call
@@ -208,8 +209,9 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
                 # on the block's worker thread, while other blocks compute
                 grid.save_block(checkpoint, first_lanes[block], state, episodes_done)
 
-            states, metrics = grid.run_blocks(pool, run_chunk, states, jnp.arange(done, done + chunk, dtype=jnp.int32),
-                                              hparams, after_call=checkpoint_block)
+            episodes = jnp.arange(done, done + chunk, dtype=jnp.int32)
+            states, metrics = grid.run_blocks(pool, run_chunk, states, episodes, hparams,
+                                              after_call=checkpoint_block)
             metrics = {name: values[:n_real] for name, values in metrics.items()}
             files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
             done += n_real
