@@ -168,6 +168,9 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
     hparams = placed_blocks(definition.hyperparams())
     start = time.perf_counter()
     checkpoint = run_dir / CHECKPOINT
+    if resuming and (run_dir / "checkpoint.npz").is_file():
+        raise cli.UsageFailure(f"{run_dir} has a checkpoint of an older format (checkpoint.npz); "
+                               "this version cannot resume it")
     if resuming and (checkpoint / grid.CHECKPOINT_INDEX).is_file():
         template = jax.eval_shape(program.init, definition.lane_keys(), definition.hyperparams())
         try:
@@ -194,7 +197,7 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
         run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
             states[0], jnp.arange(chunk, dtype=jnp.int32), hparams[0]).compile()
     compile_s = time.perf_counter() - start
-    workers = FLAGS.workers or grid.default_workers(len(states))
+    workers = min(FLAGS.workers or grid.default_workers(len(states)), len(states))
     print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) as {len(states)} "
           f"call(s) of {lanes_per_call} lane(s), {workers} at a time, on {sharding.mesh.size} device(s); "
           f"{definition.episodes} episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)

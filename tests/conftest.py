@@ -24,11 +24,11 @@ def tiny_sweep(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_variant_sweep(tmp_path_factory):
     """A finished tiny sweep of 2 of the 3 variants of a definition file, 2 seeds × 1 config
-    each (directory, completed process)."""
+    each, 12 episodes in chunks of 5 (the last one padded) (directory, completed process)."""
     root = tmp_path_factory.mktemp("variants")
     definition = root / "study.json"
     definition.write_text(json.dumps({"actor_lrs": [1e-1], "critic_lrs": [1e-2], "n_agents": 3,
-                                      "steps_per_episode": 3, "episodes": 12, "chunk": 6,
+                                      "steps_per_episode": 3, "episodes": 12, "chunk": 5,
                                       "variants": {"baseline": {}, "layernorm": {"layer_norm": 1},
                                                    "softsign": {"output_activation": "softsign"}}}))
     out = root / "run"

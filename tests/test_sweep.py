@@ -117,11 +117,13 @@ def test_checkpoint_of_lane_blocks_restores_the_whole_state(tmp_path, two_seed_g
         first_lanes = list(range(0, 8, lanes_per_call))
         for first, block in zip(first_lanes, grid.split_lanes(states, lanes_per_call)):
             grid.save_block(tmp_path, first, block, episodes_done)
-        grid.save_block(tmp_path, 0, grid.split_lanes(states, lanes_per_call)[0], 9)  # a chunk not committed
+        grid.save_block(tmp_path, 0, grid.split_lanes(states, lanes_per_call)[0], 1)  # stale
         grid.commit_checkpoint(tmp_path, first_lanes, episodes_done)
         # the index and exactly the committed blocks remain
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
             [grid.CHECKPOINT_INDEX] + [grid.block_file_name(first, episodes_done) for first in first_lanes])
+        # a later chunk killed half-way: one block written, no commit
+        grid.save_block(tmp_path, 0, jax.tree.map(lambda x: x[:lanes_per_call], states), episodes_done + 3)
         restored, done = grid.load_checkpoint(tmp_path, template)
         assert done == episodes_done
         jax.tree.map(np.testing.assert_array_equal, key_data_as_arrays(restored), key_data_as_arrays(states))
@@ -228,7 +230,7 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
         grid.CHECKPOINT_INDEX, grid.block_file_name(0, 60)]
     resumed, whole = load_metrics(out), load_metrics(reference)
     resumed_at = int(result.stdout.split("starting at episode ")[1].split()[0])
-    assert 0 < resumed_at < 60
+    assert 0 < resumed_at <= 60
     np.testing.assert_array_equal(resumed["train_reward"][:, :resumed_at], whole["train_reward"][:, :resumed_at])
     # After the resume the lanes run in a program of another width: equal up to rounding.
     np.testing.assert_allclose(resumed["train_reward"][:, resumed_at:resumed_at + 2],
@@ -273,6 +275,13 @@ def test_out_must_be_new_and_resume_must_match(tmp_path, tiny_sweep):
     assert mitigated.returncode == 2 and "mitigations" in mitigated.stderr
     complete = sweep_cli(f"--resume={reference}")
     assert complete.returncode == 0 and "is complete" in complete.stdout
+    old_format = tmp_path / "old"
+    old_format.mkdir()
+    (old_format / "sweep.json").write_text((reference / "sweep.json").read_text())
+    (old_format / "checkpoint.npz").write_bytes(b"")
+    refused = sweep_cli(f"--resume={old_format}")
+    assert refused.returncode == 2 and "older format" in refused.stderr
+    assert sorted(p.name for p in old_format.iterdir()) == ["checkpoint.npz", "sweep.json"]
     same_settings = sweep_cli(f"--resume={reference}", "--layer_norm=false", "--actor_grad_clip=inf")
     assert same_settings.returncode == 0 and "is complete" in same_settings.stdout
     assert sorted(p.name for p in reference.iterdir()) == before
@@ -334,6 +343,9 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
     assert [(r["seed"], r["variant"]) for r in summary["lanes"]] == [
         (0, "softsign"), (0, "baseline"), (1, "softsign"), (1, "baseline")]
     assert load_metrics(out)["train_reward"].shape == (4, 12)
+    assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
+    index = json.loads((out / "checkpoint" / grid.CHECKPOINT_INDEX).read_text())
+    assert index["episodes_done"] == 12 and index["blocks"][-1] == grid.block_file_name(3, 12)
     assert (out / "table.txt").read_text().startswith("variant softsign:")
     other = sweep_cli(f"--resume={out}", "--variants=baseline")
     assert other.returncode == 2 and "different sweep" in other.stderr
