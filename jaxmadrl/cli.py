@@ -8,6 +8,7 @@ import sys
 
 from absl import flags
 
+from jaxmadrl import numerics
 from jaxmadrl.config import ACTOR_UPDATES, HyperParams
 from jaxmadrl.env import MODES, SCALINGS
 from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
@@ -33,6 +34,11 @@ def define_training_flags() -> None:
     flags.DEFINE_float("critic_grad_clip", math.inf, "Clip the critic gradient to this L2 norm (inf = off).")
     flags.DEFINE_bool("reward_normalisation", False, "Standardise rewards by their running mean and std.")
     flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
+    flags.DEFINE_enum("matmul_precision", numerics.DEFAULT_MATMUL_PRECISION, list(numerics.MATMUL_PRECISIONS),
+                      "Precision of float32 matrix products: highest = full float32 on every backend; high and "
+                      "default allow faster, less exact modes (e.g. TF32 on NVIDIA GPUs). Recorded with the run.")
+    flags.DEFINE_bool("deterministic_ops", True, "Deterministic GPU reductions and scatters "
+                      "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Recorded with the run.")
 
 
 def mitigation_settings(only_changes: bool = False) -> dict:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxmadrl import numerics
 from jaxmadrl.env import EnvParams
 from jaxmadrl.networks import ACTIVATION_NAMES
 
@@ -31,6 +32,8 @@ class TrainConfig:
     ``actor_update``: "simultaneous" updates all actors from one loss; "sequential"
     updates them one after another, each seeing the actors before it already updated.
     Exploration: epsilon(e) = end + (start - end)·exp(-e / decay), e = episodes done.
+    ``matmul_precision``: of every float32 matrix product in the program
+    (``numerics.MATMUL_PRECISIONS``); "highest" is full float32 on every backend.
     """
 
     env: EnvParams = EnvParams()
@@ -46,6 +49,7 @@ class TrainConfig:
     epsilon_start: float = 1.0
     epsilon_end: float = 0.01
     epsilon_decay: float = 2000.0
+    matmul_precision: str = numerics.DEFAULT_MATMUL_PRECISION
 
     def __post_init__(self):
         for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
@@ -66,6 +70,7 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a non-empty tuple of positive integers, got {sizes!r}")
         if self.actor_update not in ACTOR_UPDATES:
             raise ValueError(f"TrainConfig.actor_update must be one of {ACTOR_UPDATES}, got {self.actor_update!r}")
+        numerics.check_matmul_precision(self.matmul_precision)
 
     def epsilon(self, episodes_done):
         return self.epsilon_end + (self.epsilon_start - self.epsilon_end) * jnp.exp(

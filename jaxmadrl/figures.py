@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from jaxmadrl import cli  # noqa: E402
+from jaxmadrl import cli, provenance  # noqa: E402
 from jaxmadrl.diagnostics import SATURATION_LEVEL  # noqa: E402
 from jaxmadrl.grid import SweepDefinition  # noqa: E402
 from jaxmadrl.networks import ACTIVATION_NAMES  # noqa: E402
@@ -64,6 +64,7 @@ class Run:
     definition: SweepDefinition
     lanes: list[dict]
     metrics: dict[str, np.ndarray]
+    environment: list[dict] | None = None  # one record per session that computed it (provenance)
 
     @property
     def episodes(self) -> int:
@@ -91,7 +92,7 @@ class Run:
         index = [r["lane"] for r in rows]
         return Run(definition=dataclasses.replace(self.definition, variants={variant: self.definition.variants[variant]}),
                    lanes=[{**r, "lane": i} for i, r in enumerate(rows)],
-                   metrics={k: v[index] for k, v in self.metrics.items()})
+                   metrics={k: v[index] for k, v in self.metrics.items()}, environment=self.environment)
 
     def configs(self) -> list[tuple[float, float]]:
         return [(a, c) for a in self.actor_lrs for c in self.critic_lrs]
@@ -131,7 +132,7 @@ def load_run(path: str | None) -> Run:
         raise RunError(f"--run {run_dir} cannot be read: {error}")
     if shape != (lanes, definition.episodes):
         raise RunError(f"--run {run_dir}: metrics.npz does not match its summary")
-    return Run(definition=definition, lanes=summary["lanes"], metrics=metrics)
+    return Run(definition=definition, lanes=summary["lanes"], metrics=metrics, environment=summary.get("environment"))
 
 
 # --- drawing helpers ----------------------------------------------------------------------
@@ -484,7 +485,8 @@ def check_claims(run: Run) -> str:
     E = run.episodes
     rows = run.lanes
     stop = {r["lane"]: run.stop(r["lane"]) for r in rows}
-    lines = [f"Claims checked on {len(rows)} lanes ({run.seeds} seed(s)), {E} episodes; "
+    lines = [provenance.describe(run.environment), "",
+             f"Claims checked on {len(rows)} lanes ({run.seeds} seed(s)), {E} episodes; "
              f"stopping episode {E} = never stopped.", ""]
 
     high = [r["lane"] for r in rows if r["actor_lr"] >= 0.01]
@@ -587,7 +589,8 @@ def compare_variants(run: Run) -> str:
     all stopped), overall and at actor LR ≥ 0.01; the median stopping episode of those that
     stop; the evaluation reward (last 10 evaluations) and final output saturation."""
     E = run.episodes
-    lines = [f"Variants compared on the same seeds ({run.seeds} seed(s)), {E} episodes, "
+    lines = [provenance.describe(run.environment), "",
+             f"Variants compared on the same seeds ({run.seeds} seed(s)), {E} episodes, "
              f"{len(run.configs())} LR configurations each. \"learning\" = the actors never all stopped.", "",
              "| variant | settings | lanes learning | lanes learning, actor LR ≥ 0.01 | median stop of the rest | "
              "eval reward, median [min–max] | output saturation, median |", "|---|---|---|---|---|---|---|"]
@@ -691,7 +694,8 @@ def compare_sizes(runs: list[Run]) -> str:
     evaluations) and the all-actors stopping episode, median [range] over seeds."""
     reference = runs[0]
     configs = reference.configs()
-    lines = [f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
+    lines = [*(f"{size_label(run)}: {provenance.describe(run.environment)}" for run in runs), "",
+             f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
              f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
              f"then the all-actors stopping episode ({reference.episodes} = never).", "",
              "| networks | params per actor | " + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs) + " |",
@@ -727,6 +731,8 @@ def main(argv):
     except RunError as error:
         cli.fail(str(error))
     out = pathlib.Path(FLAGS.out)
+    for shown in (runs if FLAGS.compare_sizes else [run]):
+        print(provenance.describe(shown.environment))
     if FLAGS.compare_sizes:
         out.mkdir(parents=True, exist_ok=True)
         (out / "sizes.md").write_text(compare_sizes(runs))

@@ -26,10 +26,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxmadrl import files
+from jaxmadrl import files, numerics
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
-from jaxmadrl.networks import activation_code
+from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 from jaxmadrl.training import make_trainer, scan_episodes, seed_key
 
 SWEEPS_DIR = pathlib.Path(__file__).resolve().parent.parent / "sweeps"
@@ -117,11 +117,19 @@ class SweepDefinition:
                 raise ValueError(f"variant {variant!r}: {error}") from None
         self.train_config()  # validates the static settings
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self, matmul_precision: str = numerics.DEFAULT_MATMUL_PRECISION) -> TrainConfig:
+        """The static program of every lane; ``matmul_precision`` is how it runs, not what it
+        computes, so it is chosen per run rather than in the definition."""
         env = EnvParams(n_agents=self.n_agents, max_steps=self.steps_per_episode, mode=self.mode,
                         scaling=self.scaling)
         return TrainConfig(env=env, episodes=self.episodes, actor_update=self.actor_update,
-                           actor_hidden=self.actor_hidden, critic_hidden=self.critic_hidden)
+                           actor_hidden=self.actor_hidden, critic_hidden=self.critic_hidden,
+                           matmul_precision=matmul_precision)
+
+    def activations(self) -> list[str]:
+        """The names of the output activations its lanes use."""
+        codes = sorted(set(np.ravel(self.hyperparams().output_activation).tolist()))
+        return [ACTIVATION_NAMES[code] for code in codes]
 
     def lanes(self) -> list[Lane]:
         """Every lane, in lane order (seed-major, then variant, actor LR, critic LR)."""

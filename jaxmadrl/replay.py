@@ -218,10 +218,14 @@ def update_priorities(
 ) -> ReplayBuffer:
     """Sets the priorities of ``indices`` to (|errors| + eps) ** alpha.
 
+    Sampling is with replacement, so an index may repeat. The error at its last position
+    in ``indices`` is kept, as setting the priorities one after another would do; the
+    earlier duplicates are dropped before the scatter, whose order for duplicate indices
+    XLA leaves unspecified (it differs between runs on a GPU).
+
     Args:
       state: buffer with capacity C.
-      indices: int (B,) slot indices, e.g. as returned by ``sample``. If an
-        index repeats, which of its errors is kept is unspecified.
+      indices: int (B,) slot indices, e.g. as returned by ``sample``.
       errors: (B,) new errors for those slots.
 
     Returns:
@@ -229,7 +233,9 @@ def update_priorities(
     """
     chex.assert_rank(indices, 1)
     chex.assert_equal_shape([indices, errors])
-    priorities = state.priorities.at[indices].set(
-        priority_from_error(errors, state.config)
+    repeated_later = jnp.any(jnp.triu(indices[:, None] == indices[None, :], k=1), axis=1)
+    slots = jnp.where(repeated_later, state.capacity, indices)  # out of range: dropped
+    priorities = state.priorities.at[slots].set(
+        priority_from_error(errors, state.config), mode="drop"
     )
     return state.replace(priorities=priorities)

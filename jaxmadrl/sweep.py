@@ -6,8 +6,10 @@
     python -m jaxmadrl.sweep --actor_lrs=1e-3,1e-1 --critic_lrs=1e-3 --seeds=3 --episodes=500
     python -m jaxmadrl.sweep --resume sweeps/runs/all16-20261122-101500
 
-The run directory holds ``sweep.json`` (the definition), ``checkpoint/`` (the whole state
-after the last finished chunk, one file per block of lanes) and ``metrics/chunk_*.npz``;
+The run directory holds ``sweep.json`` (the definition), ``environment.json`` (what each
+session computed with: code, versions, machine, numerics, lane width; see
+``provenance``), ``checkpoint/`` (the whole state after the last finished chunk, one file
+per block of lanes) and ``metrics/chunk_*.npz``;
 when the run completes it also holds ``metrics.npz`` (every metric as (lanes, episodes,
 ...)), ``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt`` (the
 stopping table of each variant).
@@ -15,7 +17,10 @@ stopping table of each variant).
 Every lane runs the same compiled chunk program (vmapped over lanes). ``--lanes_per_call``
 sets how many lanes one call takes; on the CPU the default, one lane per call with a call
 per core at a time, is ~1.5× faster than one call over all lanes (benchmarks/RESULTS.md).
-Checkpoints do not depend on it: a run may resume with another value.
+Programs of different widths round differently, and training amplifies rounding, so a
+resume keeps the recorded width, devices per call, matmul precision and GPU determinism
+unless a flag asks for other values (it then says that the results will no longer equal an
+uninterrupted run).
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import cli, diagnostics, files, grid, results
+from jaxmadrl import cli, diagnostics, files, grid, numerics, provenance, results
 
 PAPER_LRS = ["1e-4", "1e-3", "1e-2", "1e-1"]
 
@@ -60,7 +65,51 @@ FLAGS = flags.FLAGS
 DEFINITION_FLAGS = ("actor_lrs", "critic_lrs", "seeds", "episodes", "steps_per_episode", "n_agents", "mode",
                     "scaling", "actor_update", "actor_hidden", "critic_hidden", "chunk")
 
-CHECKPOINT, DEFINITION, CHUNKS = "checkpoint", "sweep.json", "metrics"
+CHECKPOINT, DEFINITION, CHUNKS, ENVIRONMENT = "checkpoint", "sweep.json", "metrics", "environment.json"
+
+# Flags that change how lanes round, and the field of the environment record that holds
+# each: a resume keeps the recorded value unless the flag is given.
+RECORDED_FLAGS = {"lanes_per_call": "lanes_per_call", "devices": "devices_per_call",
+                  "matmul_precision": "matmul_precision", "deterministic_ops": "deterministic_gpu_ops"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """How a run computes its lanes (not what): ``lanes_per_call`` (None = the backend's
+    default), at most ``devices`` devices per call (None = all), ``workers`` host threads
+    (None = one per CPU), the matmul precision and GPU determinism."""
+
+    lanes_per_call: int | None
+    devices: int | None
+    workers: int | None
+    matmul_precision: str
+    deterministic_ops: bool
+
+
+def recorded_environments(run_dir: pathlib.Path) -> list[dict]:
+    """The environment records of a run's earlier sessions ([] for a run made before they
+    were recorded)."""
+    path = run_dir / ENVIRONMENT
+    if not path.is_file():
+        return []
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise cli.UsageFailure(f"{path} cannot be read: {error}")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise cli.UsageFailure(f"{path} is not a list of environment records")
+    return records
+
+
+def execution_from_flags(recorded: dict | None) -> Execution:
+    """The execution flags; where one is not given and the run being resumed recorded a
+    value, that value, so that a resume computes as the run did."""
+    def value(flag):
+        if FLAGS[flag].present or not recorded or recorded.get(RECORDED_FLAGS[flag]) is None:
+            return FLAGS[flag].value
+        return recorded[RECORDED_FLAGS[flag]]
+    return Execution(lanes_per_call=value("lanes_per_call"), devices=value("devices"), workers=FLAGS.workers,
+                     matmul_precision=value("matmul_precision"), deterministic_ops=value("deterministic_ops"))
 
 
 def _floats(flag_name: str) -> tuple[float, ...]:
@@ -129,9 +178,10 @@ def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
     return definition
 
 
-def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, trackers) -> list[dict]:
+def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, trackers, environments: list[dict]) -> list[dict]:
     """Joins the chunk files into metrics.npz and writes the per-lane summaries and table;
-    ``trackers``: every lane's stop tracker on host (leading lane axis)."""
+    ``trackers``: every lane's stop tracker on host (leading lane axis); ``environments``:
+    the record of every session that computed part of the run."""
     chunk_files = sorted((run_dir / CHUNKS).glob("chunk_*.npz"))
     per_chunk = [dict(np.load(f)) for f in chunk_files]
     # (episodes, lanes, ...) → (lanes, episodes, ...)
@@ -147,20 +197,23 @@ def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, trackers) ->
     files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
     files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
     files.write_atomically(run_dir / "summary.json", lambda f: f.write(files.json_text(
-        {"definition": dataclasses.asdict(definition), "lanes": rows}).encode()))
+        {"definition": dataclasses.asdict(definition), "environment": environments, "lanes": rows}).encode()))
     return rows
 
 
-def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool) -> None:
-    config = definition.train_config()
+def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool, execution: Execution,
+        environments: list[dict]) -> None:
+    """Runs (or, ``resuming``, continues) a sweep in ``run_dir``; ``environments``: the
+    records of the run's earlier sessions."""
+    config = definition.train_config(execution.matmul_precision)
     lanes = definition.lanes()
-    lanes_per_call = FLAGS.lanes_per_call or grid.default_lanes_per_call(len(lanes))
+    lanes_per_call = execution.lanes_per_call or grid.default_lanes_per_call(len(lanes))
     try:
         grid.check_lanes_per_call(len(lanes), lanes_per_call)
     except ValueError as error:
         raise cli.UsageFailure(f"--lanes_per_call: {error}")
     program = grid.make_grid(config)
-    sharding = grid.lane_sharding(lanes_per_call, FLAGS.devices)
+    sharding = grid.lane_sharding(lanes_per_call, execution.devices)
 
     def placed_blocks(tree):
         return [jax.device_put(block, sharding) for block in grid.split_lanes(tree, lanes_per_call)]
@@ -197,10 +250,22 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
         run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
             states[0], jnp.arange(chunk, dtype=jnp.int32), hparams[0]).compile()
     compile_s = time.perf_counter() - start
-    workers = min(FLAGS.workers or grid.default_workers(len(states)), len(states))
+    workers = min(execution.workers or grid.default_workers(len(states)), len(states))
+    record = provenance.environment_record(
+        matmul_precision=config.matmul_precision, lanes_per_call=lanes_per_call,
+        devices_per_call=sharding.mesh.size, workers=workers, activations=definition.activations(),
+        first_episode=done)
+    if environments and done < definition.episodes:
+        changed = provenance.describe_differences(environments[-1], record)
+        if changed:
+            print(f"note: this session differs from the run's record in {changed}: results from episode {done} "
+                  "on will not equal an uninterrupted run", flush=True)
+    environments = [*environments, record]
+    files.write_atomically(run_dir / ENVIRONMENT, lambda f: f.write(files.json_text(environments).encode()))
     print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) as {len(states)} "
           f"call(s) of {lanes_per_call} lane(s), {workers} at a time, on {sharding.mesh.size} device(s); "
           f"{definition.episodes} episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
+    print(f"{provenance.numerics_line(record)}; recorded in {ENVIRONMENT}", flush=True)
     run_start, first_done = time.perf_counter(), done
     first_lanes = list(range(0, len(lanes), lanes_per_call))
     pool = ThreadPoolExecutor(workers)
@@ -228,7 +293,7 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool)
                   f"lanes with all actors stopped: {int(all_stopped.sum())}/{len(lanes)}", flush=True)
     finally:
         pool.shutdown(cancel_futures=True)
-    rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]))
+    rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]), environments)
     wall_s = time.perf_counter() - start
     print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
           f"({definition.episodes} = never stopped):")
@@ -247,20 +312,24 @@ def main(argv):
         for name in ("devices", "lanes_per_call", "workers"):
             if FLAGS[name].value is not None and FLAGS[name].value < 1:
                 raise cli.UsageFailure(f"--{name} must be >= 1, got {FLAGS[name].value}")
+        environments = []
         if FLAGS.resume:
             run_dir = pathlib.Path(FLAGS.resume)
             definition = definition_for_resume(run_dir)
             if (run_dir / "summary.json").is_file():
                 print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
                 return
+            environments = recorded_environments(run_dir)
         else:
             definition = definition_from_flags()
             run_dir = cli.check_new_output_dir(
                 FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        execution = execution_from_flags(environments[-1] if environments else None)
+        numerics.request_deterministic_gpu_ops(execution.deterministic_ops)
     except (ValueError, cli.UsageFailure) as error:
         cli.fail(str(error))
     try:
-        run(definition, run_dir, resuming=bool(FLAGS.resume))
+        run(definition, run_dir, bool(FLAGS.resume), execution, environments)
     except cli.UsageFailure as error:
         cli.fail(str(error))
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@
     python -m jaxmadrl.train --actor_lr=1e-4 --critic_lr=1e-3 --episodes=2000 --out=DIR
 
 DIR receives ``metrics.npz`` (one array per metric, leading axis = episode) and
-``summary.json`` (settings, stopping episodes, final diagnostics, timings). The run is
+``summary.json`` (settings, stopping episodes, final diagnostics, timings, and the
+environment it was computed in: see ``provenance``). The run is
 compiled once and executed in chunks of ``--chunk`` episodes, with a progress line each.
 """
 from __future__ import annotations
@@ -16,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import cli, diagnostics, files, results
+from jaxmadrl import cli, diagnostics, files, numerics, provenance, results
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
+from jaxmadrl.networks import ACTIVATION_NAMES
 from jaxmadrl.training import make_trainer, seed_key
 
 flags.DEFINE_float("actor_lr", 1e-4, "Adam learning rate of every client actor (finite, > 0).")
@@ -46,15 +48,16 @@ def build_run() -> tuple[TrainConfig, HyperParams]:
                       scaling=FLAGS.scaling),
         episodes=FLAGS.episodes, batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
         eval_every=FLAGS.eval_every, actor_update=FLAGS.actor_update,
-        actor_hidden=cli.widths("actor_hidden"), critic_hidden=cli.widths("critic_hidden"))
+        actor_hidden=cli.widths("actor_hidden"), critic_hidden=cli.widths("critic_hidden"),
+        matmul_precision=FLAGS.matmul_precision)
     hparams = HyperParams(actor_lr=FLAGS.actor_lr, critic_lr=FLAGS.critic_lr,
                           **cli.mitigation_settings()).validate()
     return config, hparams
 
 
-def summarise(config, hparams, state, metrics, timings) -> dict:
+def summarise(config, hparams, state, metrics, timings, environment: dict) -> dict:
     return {**dataclasses.asdict(hparams), "seed": FLAGS.seed,
-            "config": dataclasses.asdict(config),
+            "config": dataclasses.asdict(config), "environment": [environment],
             **results.lane_summary(state.tracker, metrics, config.episodes), **timings}
 
 
@@ -68,7 +71,10 @@ def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
     run_chunk = jax.jit(trainer.run_episodes, donate_argnums=0).lower(
         state, jnp.arange(chunk, dtype=jnp.int32), traced_hparams).compile()
     compile_s = time.perf_counter() - start
-    print(f"compiled in {compile_s:.1f} s", flush=True)
+    environment = provenance.environment_record(
+        matmul_precision=config.matmul_precision, lanes_per_call=1, devices_per_call=1, workers=1,
+        activations=[ACTIVATION_NAMES[int(hparams.output_activation)]])
+    print(f"compiled in {compile_s:.1f} s; {provenance.numerics_line(environment)}", flush=True)
     chunks, done = [], 0
     while done < config.episodes:
         n_real = min(chunk, config.episodes - done)
@@ -89,7 +95,7 @@ def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
     metrics = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     summary = summarise(config, hparams, state, metrics,
                         {"wall_s": wall_s, "compile_s": compile_s,
-                         "s_per_episode_after_compile": (wall_s - compile_s) / config.episodes})
+                         "s_per_episode_after_compile": (wall_s - compile_s) / config.episodes}, environment)
     with files.atomic_output_dir(out) as scratch:
         np.savez_compressed(scratch / "metrics.npz", **metrics)
         (scratch / "summary.json").write_text(files.json_text(summary))
@@ -103,6 +109,7 @@ def main(argv):
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
         cli.check_seed(FLAGS.seed)
+        numerics.request_deterministic_gpu_ops(FLAGS.deterministic_ops)
         config, hparams = build_run()
         out = FLAGS.out or f"sweeps/runs/train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}-{time.strftime('%Y%m%d-%H%M%S')}"
         out = cli.check_new_output_dir(out)

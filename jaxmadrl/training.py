@@ -12,6 +12,7 @@
   are padding: they leave the state as it is and give NaN metrics, so chunks of one
   length serve any run length with one compilation;
 - ``train(key, hparams) → (state, metrics)``: ``init`` then ``run_episodes`` over all.
+Each traces its matrix products at ``config.matmul_precision``.
 Metrics are fixed-size per episode; a quantity not computed in an episode is NaN.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmadrl import diagnostics, env, replay, rollout
+from jaxmadrl import diagnostics, env, numerics, replay, rollout
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.learner import LearnerState, Transition, init_learner, train_step
 from jaxmadrl.networks import make_networks
@@ -120,7 +121,8 @@ def make_trainer(config: TrainConfig) -> Trainer:
     def train(key: chex.PRNGKey, hparams: HyperParams):
         return run_episodes(init(key, hparams), jnp.arange(config.episodes, dtype=jnp.int32), hparams)
 
-    return Trainer(init=init, run_episode=run_episode, run_episodes=run_episodes, train=train)
+    return Trainer(*(numerics.with_matmul_precision(function, config.matmul_precision)
+                     for function in (init, run_episode, run_episodes, train)))
 
 
 def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, total_episodes: int):

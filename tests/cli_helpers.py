@@ -5,9 +5,12 @@ import sys
 
 
 def run_module(module, *args, devices=1, wait=True):
-    """Runs ``python -m module args`` with this interpreter and import path."""
+    """Runs ``python -m module args`` with this interpreter and import path, on ``devices``
+    host devices; the other XLA flags of this process (e.g. --xla_cpu_max_isa) are kept."""
+    xla_flags = [flag for flag in os.environ.get("XLA_FLAGS", "").split()
+                 if not flag.startswith("--xla_force_host_platform_device_count")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
-           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+           "XLA_FLAGS": " ".join([*xla_flags, f"--xla_force_host_platform_device_count={devices}"])}
     command = [sys.executable, "-m", module, *args]
     if not wait:
         return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

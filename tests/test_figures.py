@@ -4,6 +4,8 @@ import shutil
 
 from cli_helpers import TINY_SWEEP, run_module
 
+from jaxmadrl import provenance
+
 FIGURES = ["fig01_stopping_heatmap", "fig02_stopping_bubbles", "fig03_asymmetry_over_time",
            "fig04_gradient_norms_over_time", "fig05_layer_gradients_final", "fig06_final_asymmetry_vs_stopping",
            "fig07_saturation_over_time", "fig08_preactivations_over_time", "fig09_final_saturation_heatmap",
@@ -21,6 +23,12 @@ def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
     assert written == sorted([f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")] + ["claims.md"])
     claims = (out / "claims.md").read_text()
     assert "4. The critic never stops" in claims and "1. Actor LR ≥ 0.01" in claims
+    environment = json.loads((run_dir / "environment.json").read_text())
+    header = claims.splitlines()[0]
+    assert header == provenance.describe(environment) and header in result.stdout
+    assert header.startswith("Environment: commit ") and f"jax {environment[0]['versions']['jax']}" in header
+    assert "matmul precision highest" in header and "1 lane(s) per call" in header
+    assert "tanh derivative 0 from |z| = 7." in header
     for path in out.glob("fig*"):
         header = path.read_bytes()[:8]
         assert header.startswith(b"\x89PNG" if path.suffix == ".png" else b"%PDF")
@@ -36,8 +44,10 @@ def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp
         ["softsign", "baseline", "fig17_variants.png", "fig17_variants.pdf", "variants.md"])
     for variant in ("softsign", "baseline"):
         assert len(list((out / variant).glob("fig*.png"))) == len(FIGURES)
-        assert (out / variant / "claims.md").read_text().startswith("Claims checked on 2 lanes (2 seed(s))")
+        claims = (out / variant / "claims.md").read_text().splitlines()
+        assert claims[0].startswith("Environment: ") and claims[2].startswith("Claims checked on 2 lanes (2 seed(s))")
     table = (out / "variants.md").read_text().splitlines()
+    assert table[0].startswith("Environment: ")
     rows = [line for line in table if line.startswith("| softsign") or line.startswith("| baseline")]
     assert rows[0].startswith("| softsign | output_activation=softsign | ") and rows[1].startswith("| baseline | – | ")
     assert all(row.count("/2 |") == 2 for row in rows)  # lanes learning: all and at actor LR ≥ 0.01

@@ -231,6 +231,32 @@ def test_update_priorities_changes_exactly_those_slots():
     assert int(new_state.size) == int(state.size)
 
 
+def test_update_priorities_with_duplicates_keeps_the_last_error_of_each_slot():
+    errors = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    state = fill(capacity=8, errors=errors)
+    indices = np.array([2, 5, 2, 0, 5, 2, 5], np.int32)
+    new_errors = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], np.float32)
+    expected = np.asarray(state.priorities).copy()
+    for index, error in zip(indices, new_errors):  # one after another: the last one stays
+        expected[index] = expected_priority([error])[0]
+
+    # The errors' priorities are 2e-2 apart or more, so rtol 1e-6 (XLA's and NumPy's powers
+    # may differ in the last bit) still tells which error a slot kept.
+    np.testing.assert_allclose(update_priorities_jit(state, jnp.asarray(indices), jnp.asarray(new_errors))
+                               .priorities, expected, rtol=1e-6)
+    # Only the order of each slot's last occurrence matters, not where earlier ones stand.
+    reordered = np.array([3, 1, 0, 2, 4, 5, 6])
+    np.testing.assert_allclose(update_priorities_jit(state, jnp.asarray(indices[reordered]),
+                                                     jnp.asarray(new_errors[reordered])).priorities, expected, rtol=1e-6)
+    # Every sampled slot repeated: one write per slot, under vmap as well.
+    batched = jax.vmap(update_priorities, in_axes=(None, 0, 0))(
+        state, jnp.asarray([indices, np.full(7, 4, np.int32)]), jnp.asarray([new_errors, new_errors]))
+    np.testing.assert_allclose(batched.priorities[0], expected, rtol=1e-6)
+    all_four = np.asarray(state.priorities).copy()
+    all_four[4] = expected_priority([7.0])[0]
+    np.testing.assert_allclose(batched.priorities[1], all_four, rtol=1e-6)
+
+
 def test_jit_vmap_over_buffers_matches_single_buffers_without_retracing():
     num_buffers, capacity, batch_size = 3, 6, 4
     single = init_replay(make_transition(0.0), capacity)

@@ -16,7 +16,8 @@ def run_cli(*args):
 def test_writes_metrics_and_summary(tmp_path):
     out = tmp_path / "run"
     result = run_cli(*TINY_FLAGS, "--actor_lr=0.01", "--critic_lr=0.001", "--layer_norm", "--actor_hidden=16,8",
-                     "--output_activation=softsign", f"--out={out}")
+                     "--output_activation=softsign", "--matmul_precision=default", "--nodeterministic_ops",
+                     f"--out={out}")
     assert result.returncode == 0, result.stderr
     assert "episodes 3/7" in result.stdout and "episodes 7/7" in result.stdout
     metrics = np.load(out / "metrics.npz")
@@ -30,6 +31,11 @@ def test_writes_metrics_and_summary(tmp_path):
     assert summary["diverged"] is False
     assert summary["final_eval_reward"] == pytest.approx(float(metrics["eval_reward"][-1]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no scratch folder left
+    [environment] = summary["environment"]
+    assert summary["config"]["matmul_precision"] == environment["matmul_precision"] == "default"
+    assert environment["deterministic_gpu_ops"] is False
+    assert "--xla_gpu_deterministic_ops" not in environment["xla_flags"]
+    assert environment["lanes_per_call"] == 1 and set(environment["saturation_edge"]) == {"softsign"}
 
 
 @pytest.mark.parametrize("bad", [
@@ -37,7 +43,7 @@ def test_writes_metrics_and_summary(tmp_path):
     ["--batch_size=64", "--replay_capacity=32"], ["--mode=H3"], ["--actor_update=random"],
     ["--episodes=many"], ["--no_such_flag=1"], ["--chunk=0"], ["extra"], ["--actor_grad_clip=0"],
     ["--output_lr_multiplier=-1"], ["--output_activation=relu"], ["--actor_hidden=64,x"], ["--critic_hidden=0"],
-    ["--replay_capacity=5", "--batch_size=4"], ["--seed=-1"], ["--seed=4294967296"],
+    ["--replay_capacity=5", "--batch_size=4"], ["--seed=-1"], ["--seed=4294967296"], ["--matmul_precision=tf32"],
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad):
     out = tmp_path / "run"

@@ -11,6 +11,7 @@ from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
 from jaxmadrl.networks import make_networks
 from jaxmadrl.training import make_train, make_trainer
+from programs import assert_programs_agree
 
 EPISODES, STEPS = 6, 3
 TINY = TrainConfig(env=EnvParams(n_agents=3, max_steps=STEPS), episodes=EPISODES, batch_size=8,
@@ -74,9 +75,9 @@ def test_chunks_with_padding_equal_one_run(tiny_run):
     state, second = run_chunk(state, jnp.arange(4, 8), hp)  # episodes 6 and 7 are padding
     assert np.all(np.isnan(second["train_reward"][2:])) and not np.any(second["trained"][2:])
     whole_state, whole = tiny_run
-    for name in ("train_reward", "critic_loss", "saturation"):
-        joined = np.concatenate([first[name], second[name][:2]])
-        np.testing.assert_allclose(joined, whole[name], rtol=1e-5, err_msg=name)
+    # Scans of 4 and of 6 episodes are different programs (tests/programs.py).
+    assert_programs_agree({name: np.concatenate([first[name], second[name][:2]]) for name in whole}, whole)
+    # At actor LR 1e-3 every actor changes in every train step, in either program.
     np.testing.assert_array_equal(state.tracker.actor_last_changed, whole_state.tracker.actor_last_changed)
 
 

@@ -1,0 +1,143 @@
+"""What a run was computed with: code, versions, machine, backend, numerics and lane width.
+
+Every run folder records it (``environment.json``, and in ``summary.json``), one record per
+session that computed part of the run: a resume may happen on another machine, and only
+records that agree describe results equal to an uninterrupted run.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+
+import jax
+
+from jaxmadrl import numerics
+
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy")
+# The fields that decide the float results of a fixed definition (the others, e.g. worker
+# threads or the time, do not change a number).
+NUMERICS_FIELDS = ("commit", "versions", "backend", "device_kind", "devices_per_call", "cpu", "cpu_isa",
+                   "xla_flags", "matmul_precision", "deterministic_gpu_ops", "lanes_per_call")
+
+
+def project_commit() -> str | None:
+    """The git commit of the code that runs (with "+changes" if the work tree differs from
+    it), or None outside a git checkout."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        def git(*args):
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", "jaxmadrl")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+changes" if changed else "")
+
+
+def cpu_model() -> tuple[str, str]:
+    """(the processor's model name, its widest x86 vector extension or "") of this host."""
+    model, flags = None, set()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model is None:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    isa = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sse4_2", "SSE4.2"))
+                if flag in flags), "")
+    return model or platform.processor() or platform.machine(), isa
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def environment_record(*, matmul_precision: str, lanes_per_call: int, devices_per_call: int, workers: int,
+                       activations: list[str], first_episode: int = 0) -> dict:
+    """The record of this session: what computes episodes ``first_episode`` on.
+    ``activations``: the output activations in use, whose saturation edge is measured here."""
+    model, isa = cpu_model()
+    devices = jax.devices()
+    return {
+        "first_episode": first_episode,
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": project_commit(),
+        "versions": versions(),
+        "backend": jax.default_backend(),
+        "device_kind": devices[0].device_kind,
+        "device_count": len(devices),
+        "devices_per_call": devices_per_call,
+        "cpu": model,
+        "cpu_isa": isa,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "matmul_precision": matmul_precision,
+        "deterministic_gpu_ops": numerics.deterministic_gpu_ops(),
+        "lanes_per_call": lanes_per_call,
+        "workers": workers,
+        "saturation_edge": {name: numerics.saturation_edge(name) for name in activations},
+        "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
+    }
+
+
+def numerics_differences(before: dict, now: dict) -> list[str]:
+    """The names of the fields that decide float results and differ between two records."""
+    return [name for name in NUMERICS_FIELDS if before.get(name) != now.get(name)]
+
+
+def describe_differences(before: dict, now: dict) -> str:
+    """The fields that decide float results and differ, with the values where they are short
+    ("lanes_per_call 1 → 4, versions"); "" if none."""
+    def shown(name):
+        if isinstance(before.get(name), dict) or isinstance(now.get(name), dict):
+            return name
+        return f"{name} {before.get(name)} → {now.get(name)}"
+    return ", ".join(shown(name) for name in numerics_differences(before, now))
+
+
+def numerics_line(record: dict) -> str:
+    """One line for a progress log: the numerics a session runs with."""
+    edges = ", ".join(numerics.describe_edge(name, edge) for name, edge in record["saturation_edge"].items())
+    return (f"numerics: {record['matmul_precision']} matmul precision, deterministic GPU ops "
+            f"{'on' if record['deterministic_gpu_ops'] else 'off'}, {edges} ({record['backend']} backend)")
+
+
+def describe(records: list[dict] | None) -> str:
+    """A Markdown paragraph naming what a run was computed with (one line per session whose
+    numerics differ from the first)."""
+    if not records:
+        return "Environment: not recorded (a run made before environments were recorded)."
+    first = records[0]
+    lines = [f"Environment: {_one_line(first)}"]
+    for record in records[1:]:
+        changed = numerics_differences(first, record)
+        if changed:
+            lines.append(f"Resumed at episode {record['first_episode']} with other numerics "
+                         f"({', '.join(changed)}): {_one_line(record)}")
+    return "\n".join(lines)
+
+
+def _one_line(record: dict) -> str:
+    packages = ", ".join(f"{name} {version}" for name, version in record["versions"].items())
+    edges = ", ".join(numerics.describe_edge(name, edge) for name, edge in record["saturation_edge"].items())
+    device = (f"{record['cpu']} ({record['cpu_isa'] or 'unknown ISA'})" if record["backend"] == "cpu"
+              else f"{record['device_count']} × {record['device_kind']}")
+    return (f"commit {record['commit'] or 'unknown'}; {packages}; {record['backend']} backend on {device}; "
+            f"XLA_FLAGS '{record['xla_flags']}'; matmul precision {record['matmul_precision']}; "
+            f"deterministic GPU ops {'on' if record['deterministic_gpu_ops'] else 'off'}; "
+            f"{record['lanes_per_call']} lane(s) per call on {record['devices_per_call']} device(s), "
+            f"{record['workers']} worker(s); {edges}.")
