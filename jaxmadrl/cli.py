@@ -3,10 +3,12 @@ and bad input as one line and exit code 2."""
 from __future__ import annotations
 
 import math
+import os
 import pathlib
+import signal
 import sys
 
-from absl import flags
+from absl import app, flags
 
 from jaxmadrl import numerics
 from jaxmadrl.config import ACTOR_UPDATES, HyperParams
@@ -60,19 +62,46 @@ def check_seed(seed: int) -> int:
     return seed
 
 USAGE_EXIT_CODE = 2
+IO_EXIT_CODE = 1  # the input was fine; the disk (full, read-only, no permission) was not
 
 
 class UsageFailure(Exception):
     """Bad input: reported as one line and exit code 2."""
 
 
-def fail(message: str):
+def fail(message: str, exit_code: int = USAGE_EXIT_CODE):
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(USAGE_EXIT_CODE)
+    sys.exit(exit_code)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a cluster scheduler sends before it kills a job), handled like Ctrl-C."""
+
+
+def interrupt_on_sigterm() -> None:
+    """From now on SIGTERM raises ``Terminated`` in the main thread."""
+    def terminate(signum, frame):
+        raise Terminated()
+    signal.signal(signal.SIGTERM, terminate)
+
+
+def exit_interrupted(interrupt: KeyboardInterrupt, message: str):
+    """Prints ``message`` and ends the process with 128 + the signal's number, as the shell
+    reports a process the signal ended. It skips the interpreter's teardown: after an
+    interrupt in the middle of a computation, tearing down JAX's runtime can crash (every
+    file the program writes is already whole, and its threads have been joined)."""
+    print(f"\n{'terminated (SIGTERM)' if isinstance(interrupt, Terminated) else 'interrupted'}; {message}",
+          file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT))
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl flag parsing that reports a bad flag as one line and exits with code 2."""
+    """absl flag parsing that reports a bad flag as one line and exits with code 2, and
+    answers --help (-h, --helpshort) and --helpfull on stdout with exit code 0."""
+    asked = {"--help", "-h", "-?", "--helpshort", "--helpfull"} & set(argv[1:])
+    if asked:
+        app.usage(shorthelp="--helpfull" not in asked, writeto_stdout=True, exitcode=0)
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:

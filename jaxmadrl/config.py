@@ -17,6 +17,7 @@ from flax import struct
 
 from jaxmadrl import numerics
 from jaxmadrl.env import EnvParams
+from jaxmadrl.limits import SettingError, check_integer, check_widths, is_number
 from jaxmadrl.networks import ACTIVATION_NAMES
 
 ACTOR_UPDATES = ("simultaneous", "sequential")
@@ -53,23 +54,18 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
-        if self.episodes_before_train < 0:
-            raise ValueError(f"TrainConfig.episodes_before_train must be >= 0, got {self.episodes_before_train!r}")
-        if self.replay_capacity < self.env.max_steps:
-            raise ValueError(f"TrainConfig.replay_capacity ({self.replay_capacity}) must hold one episode "
-                             f"({self.env.max_steps} steps)")
+            check_integer(name, getattr(self, name))
+        check_integer("episodes_before_train", self.episodes_before_train, minimum=0)
+        if self.replay_capacity < self.env.steps_per_episode:
+            raise SettingError("replay_capacity", f"({self.replay_capacity}) must hold one episode "
+                                                  f"({self.env.steps_per_episode} steps)")
         if self.batch_size > self.replay_capacity:
-            raise ValueError(f"TrainConfig.batch_size ({self.batch_size}) must not exceed "
-                             f"replay_capacity ({self.replay_capacity})")
+            raise SettingError("batch_size", f"({self.batch_size}) must not exceed replay_capacity "
+                                             f"({self.replay_capacity})")
         for name in ("actor_hidden", "critic_hidden"):
-            sizes = getattr(self, name)
-            if len(sizes) < 1 or any(not isinstance(s, int) or s < 1 for s in sizes):
-                raise ValueError(f"TrainConfig.{name} must be a non-empty tuple of positive integers, got {sizes!r}")
+            check_widths(name, getattr(self, name))
         if self.actor_update not in ACTOR_UPDATES:
-            raise ValueError(f"TrainConfig.actor_update must be one of {ACTOR_UPDATES}, got {self.actor_update!r}")
+            raise SettingError("actor_update", f"must be one of {list(ACTOR_UPDATES)}, got {self.actor_update!r}")
         numerics.check_matmul_precision(self.matmul_precision)
 
     def epsilon(self, episodes_done):
@@ -108,12 +104,12 @@ class HyperParams:
         """Checks concrete values on the host; raises ValueError naming the field and the
         first offending value."""
         def check(name, is_valid, requirement):
-            values = np.ravel(getattr(self, name)).tolist()
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}")
+            values = np.ravel(np.asarray(getattr(self, name), dtype=object)).tolist()
+            if not all(is_number(v) for v in values):
+                raise SettingError(name, f"must be a number, got {getattr(self, name)!r}")
             bad = [v for v in values if not is_valid(v)]
             if bad:
-                raise ValueError(f"{name} must be {requirement}, got {bad[0]!r}")
+                raise SettingError(name, f"must be {requirement}, got {bad[0]!r}")
 
         for name in ("actor_lr", "critic_lr", "output_lr_multiplier"):
             check(name, lambda v: math.isfinite(v) and v > 0, "finite and > 0")

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxmadrl.limits import SettingError, check_integer
+
 OBS_DIM = 7
 ACTION_DIM = 3
 MODES = ("H2", "TOBM")
@@ -44,7 +46,7 @@ class EnvParams:
     """
 
     n_agents: int = _static(50)
-    max_steps: int = _static(10)
+    steps_per_episode: int = _static(10)
     mode: str = _static("H2")
     scaling: str = _static("updated")
     lambda_energy: float = _static(0.5)
@@ -73,13 +75,11 @@ class EnvParams:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"EnvParams.mode must be one of {MODES}, got {self.mode!r}")
+            raise SettingError("mode", f"must be one of {list(MODES)}, got {self.mode!r}")
         if self.scaling not in SCALINGS:
-            raise ValueError(f"EnvParams.scaling must be one of {SCALINGS}, got {self.scaling!r}")
-        for name in ("n_agents", "max_steps", "n_channels", "n_units"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"EnvParams.{name} must be an integer >= 1, got {value!r}")
+            raise SettingError("scaling", f"must be one of {list(SCALINGS)}, got {self.scaling!r}")
+        for name in ("n_agents", "steps_per_episode", "n_channels", "n_units"):
+            check_integer(name, getattr(self, name))
 
     @property
     def max_accepted(self) -> int:
@@ -243,7 +243,7 @@ def step(key: chex.PRNGKey, state: EnvState, action: chex.Array, params: EnvPara
       params: static parameters.
     Returns:
       obs (N, 7) of the next tasks, next_state, reward (float32 scalar, the one reward all
-      agents share), done (bool scalar: step counter reached ``max_steps``), info dict with
+      agents share), done (bool scalar: step counter reached ``steps_per_episode``), info dict with
       "energy_violation" and "time_violation": fractions of agents penalised this step.
     """
     n = params.n_agents
@@ -288,5 +288,5 @@ def step(key: chex.PRNGKey, state: EnvState, action: chex.Array, params: EnvPara
         "energy_violation": jnp.mean(energy_penalty > 0.0),
         "time_violation": jnp.mean(time_penalty > 0.0),
     }
-    done = next_state.step >= params.max_steps
+    done = next_state.step >= params.steps_per_episode
     return observation(next_state), next_state, reward.astype(jnp.float32), done, info

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from jaxmadrl import cli, provenance  # noqa: E402
+from jaxmadrl import cli, files, provenance  # noqa: E402
 from jaxmadrl.diagnostics import SATURATION_LEVEL  # noqa: E402
 from jaxmadrl.grid import SweepDefinition  # noqa: E402
 from jaxmadrl.networks import ACTIVATION_NAMES  # noqa: E402
@@ -117,6 +117,8 @@ def load_run(path: str | None) -> Run:
     run_dir = pathlib.Path(path)
     if not run_dir.is_dir():
         raise RunError(f"--run {run_dir} does not exist")
+    if not (run_dir / "sweep.json").is_file():
+        raise RunError(f"--run {run_dir} is not a sweep run (no sweep.json)")
     missing = [name for name in ("summary.json", "metrics.npz") if not (run_dir / name).is_file()]
     if missing:
         raise RunError(f"--run {run_dir} is not a finished sweep run (missing {', '.join(missing)}); "
@@ -222,10 +224,14 @@ def save(fig, out: pathlib.Path, name: str, dpi: int = 150) -> list[pathlib.Path
     if fig.get_layout_engine() is None:  # figures laid out as they are drawn keep their layout
         fig.tight_layout()
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=dpi)
-    fig.savefig(paths[1])
+    files.write_atomically(paths[0], lambda file: fig.savefig(file, format="png", dpi=dpi))
+    files.write_atomically(paths[1], lambda file: fig.savefig(file, format="pdf"))
     plt.close(fig)
     return paths
+
+
+def write_text(path: pathlib.Path, text: str) -> None:
+    files.write_atomically(path, lambda file: file.write(text.encode()))
 
 
 def seeds_note(run: Run) -> str:
@@ -623,7 +629,7 @@ def write_run(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
         paths += make(run, out)
     paths += fig_learning_curves(run, out, window)
     paths += fig_reward_at_stop_vs_end(run, out, window)
-    (out / "claims.md").write_text(check_claims(run))
+    write_text(out / "claims.md", check_claims(run))
     return paths + [out / "claims.md"]
 
 
@@ -635,7 +641,7 @@ def write_all(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [p for variant in run.variants for p in write_run(run.only_variant(variant), out / variant, window)]
     paths += fig_variants(run, out)
-    (out / "variants.md").write_text(compare_variants(run))
+    write_text(out / "variants.md", compare_variants(run))
     return paths + [out / "variants.md"]
 
 
@@ -733,12 +739,15 @@ def main(argv):
     out = pathlib.Path(FLAGS.out)
     for shown in (runs if FLAGS.compare_sizes else [run]):
         print(provenance.describe(shown.environment))
-    if FLAGS.compare_sizes:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "sizes.md").write_text(compare_sizes(runs))
-        paths = fig_network_sizes(runs, out) + [out / "sizes.md"]
-    else:
-        paths = write_all(run, out, FLAGS.smooth)
+    try:
+        if FLAGS.compare_sizes:
+            out.mkdir(parents=True, exist_ok=True)
+            write_text(out / "sizes.md", compare_sizes(runs))
+            paths = fig_network_sizes(runs, out) + [out / "sizes.md"]
+        else:
+            paths = write_all(run, out, FLAGS.smooth)
+    except OSError as error:  # every file is written whole or not at all
+        cli.fail(f"cannot write the figures: {files.io_error_text(error)}", cli.IO_EXIT_CODE)
     print(f"wrote {len(paths)} files to {FLAGS.out}")
 
 

@@ -1,14 +1,21 @@
-"""Files that appear whole or not at all."""
+"""Files that appear whole or not at all, and run folders that one process at a time holds."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
 import pathlib
-import shutil
 import tempfile
 from typing import BinaryIO, Callable
+
+LOCK_FILE = "run.lock"
+
+
+class FolderInUse(Exception):
+    """Another process holds the lock of a run folder."""
 
 
 def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) -> None:
@@ -24,20 +31,6 @@ def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) ->
         raise
 
 
-@contextlib.contextmanager
-def atomic_output_dir(out: pathlib.Path):
-    """Yields a scratch folder beside ``out``; renamed to ``out`` only on success."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield scratch
-        os.chmod(scratch, 0o755)  # mkdtemp's 0700 would hide results from other users
-        os.replace(scratch, out)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-
-
 def json_text(value) -> str:
     """Strict JSON (``null`` where a float is NaN or infinite), indented."""
     def finite(item):
@@ -50,3 +43,38 @@ def json_text(value) -> str:
         return item
 
     return json.dumps(finite(value), indent=2, allow_nan=False)
+
+
+def create_new_folder(path: pathlib.Path) -> None:
+    """Creates ``path`` and any missing parents; FileExistsError if ``path`` exists, so two
+    processes can never both create it (no check-then-create race)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir()
+
+
+@contextlib.contextmanager
+def locked(folder: pathlib.Path):
+    """Holds an exclusive lock on ``folder`` (``flock`` on its ``run.lock``, which names the
+    holder's pid) for the block. The OS releases it when the process ends, however it ends,
+    so a killed run never leaves a stale lock. FolderInUse if another process holds it."""
+    handle = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        holder = os.read(handle, 32).decode(errors="replace").strip() or "unknown"
+        os.close(handle)
+        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise FolderInUse(f"{folder} is in use by process {holder}") from None
+        raise
+    try:
+        os.ftruncate(handle, 0)
+        os.write(handle, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(handle)
+
+
+def io_error_text(error: OSError) -> str:
+    """An OSError as one line: what failed, where."""
+    where = f": {error.filename}" if error.filename else ""
+    return f"{error.strerror or error}{where}"

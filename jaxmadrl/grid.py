@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import re
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
@@ -29,6 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmadrl import files, numerics
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
+from jaxmadrl.limits import SettingError, check_integer, check_widths, is_number
 from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 from jaxmadrl.training import make_trainer, scan_episodes, seed_key
 
@@ -44,7 +46,7 @@ def normalised_settings(settings, where: str) -> dict:
     """Traced ``HyperParams`` settings by field name; an output activation may be given by
     name ("softsign") and is stored as its code. ValueError names ``where`` on bad input."""
     if not isinstance(settings, dict):
-        raise ValueError(f"{where} must be an object of settings, got {settings!r}")
+        raise SettingError(where, f"must be an object of settings, got {settings!r}")
     unknown = sorted(set(settings) - set(SETTING_NAMES))
     if unknown:
         raise ValueError(f"{where}: unknown settings {unknown}; known: {sorted(SETTING_NAMES)}")
@@ -89,38 +91,46 @@ class SweepDefinition:
     chunk: int = 100
 
     def __post_init__(self):
-        object.__setattr__(self, "actor_lrs", tuple(float(v) for v in self.actor_lrs))
-        object.__setattr__(self, "critic_lrs", tuple(float(v) for v in self.critic_lrs))
-        object.__setattr__(self, "actor_hidden", tuple(self.actor_hidden))
-        object.__setattr__(self, "critic_hidden", tuple(self.critic_hidden))
+        for name in ("actor_lrs", "critic_lrs"):
+            values = getattr(self, name)
+            if not isinstance(values, (list, tuple)) or not values or not all(is_number(v) for v in values):
+                raise SettingError(name, f"must be a non-empty list of numbers, got {values!r}")
+            object.__setattr__(self, name, tuple(float(v) for v in values))
+        for name in ("actor_hidden", "critic_hidden"):
+            object.__setattr__(self, name, check_widths(name, getattr(self, name)))
+        for name in ("seeds", "episodes", "steps_per_episode", "n_agents", "chunk"):
+            check_integer(name, getattr(self, name))
+        for name in ("name", "mode", "scaling", "actor_update"):
+            if not isinstance(getattr(self, name), str):
+                raise SettingError(name, f"must be a string, got {getattr(self, name)!r}")
         object.__setattr__(self, "mitigations", normalised_settings(self.mitigations, "mitigations"))
         if not isinstance(self.variants, dict):
-            raise ValueError(f"variants must be an object mapping names to settings, got {self.variants!r}")
+            raise SettingError("variants", f"must be an object mapping names to settings, got {self.variants!r}")
         for variant in self.variants:
             if not isinstance(variant, str) or not VARIANT_NAME.fullmatch(variant):
-                raise ValueError(f"variant names must be letters, digits, '.', '_' or '-' (a directory name), "
-                                 f"got {variant!r}")
+                raise SettingError("variants", f"names must be letters, digits, '.', '_' or '-' (a directory name), "
+                                               f"got {variant!r}")
         variants = {variant: normalised_settings(settings, f"variant {variant!r}")
                     for variant, settings in self.variants.items()}
         object.__setattr__(self, "variants", variants or {DEFAULT_VARIANT: {}})
-        if not self.actor_lrs or not self.critic_lrs:
-            raise ValueError("a sweep needs at least one actor LR and one critic LR")
-        for name in ("seeds", "chunk"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        HyperParams(actor_lr=np.asarray(self.actor_lrs), critic_lr=np.asarray(self.critic_lrs),
-                    **self.mitigations).validate()
+        try:
+            HyperParams(actor_lr=np.asarray(self.actor_lrs), critic_lr=np.asarray(self.critic_lrs),
+                        **self.mitigations).validate()
+        except SettingError as error:
+            setting = {"actor_lr": "actor_lrs", "critic_lr": "critic_lrs"}.get(error.setting,
+                                                                             f"mitigations.{error.setting}")
+            raise SettingError(setting, error.problem) from None
         for variant in self.variants:
             try:
                 self.variant_hyperparams(variant).validate()
-            except ValueError as error:
-                raise ValueError(f"variant {variant!r}: {error}") from None
+            except SettingError as error:
+                raise SettingError(f"variants.{variant}.{error.setting}", error.problem) from None
         self.train_config()  # validates the static settings
 
     def train_config(self, matmul_precision: str = numerics.DEFAULT_MATMUL_PRECISION) -> TrainConfig:
         """The static program of every lane; ``matmul_precision`` is how it runs, not what it
         computes, so it is chosen per run rather than in the definition."""
-        env = EnvParams(n_agents=self.n_agents, max_steps=self.steps_per_episode, mode=self.mode,
+        env = EnvParams(n_agents=self.n_agents, steps_per_episode=self.steps_per_episode, mode=self.mode,
                         scaling=self.scaling)
         return TrainConfig(env=env, episodes=self.episodes, actor_update=self.actor_update,
                            actor_hidden=self.actor_hidden, critic_hidden=self.critic_hidden,
@@ -151,16 +161,18 @@ class SweepDefinition:
 
     @classmethod
     def from_dict(cls, values: dict) -> "SweepDefinition":
-        """Builds a definition; any malformed field is a ValueError."""
+        """Builds a definition; a malformed field is a ``SettingError`` naming it."""
         if not isinstance(values, dict):
             raise ValueError("a sweep definition must be a JSON object")
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        fields = dataclasses.fields(cls)
+        unknown = set(values) - {f.name for f in fields}
         if unknown:
             raise ValueError(f"unknown sweep fields: {sorted(unknown)}")
-        try:
-            return cls(**values)
-        except TypeError as error:  # e.g. a number where a list belongs
-            raise ValueError(f"malformed sweep definition: {error}") from None
+        for field in fields:
+            required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+            if required and field.name not in values:
+                raise SettingError(field.name, "is required")
+        return cls(**values)
 
 
 def load_definition(name_or_path: str) -> SweepDefinition:
@@ -173,11 +185,14 @@ def load_definition(name_or_path: str) -> SweepDefinition:
         raise ValueError(f"no sweep definition {name_or_path!r} (named sweeps: {', '.join(known)})")
     try:
         values = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not readable JSON: {error}") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a JSON object")
-    return SweepDefinition.from_dict({"name": path.stem, **values})
+    try:
+        return SweepDefinition.from_dict({"name": path.stem, **values})
+    except SettingError as error:
+        raise ValueError(f'{path}: "{error.setting}" {error.problem}') from None
 
 
 class Grid(NamedTuple):
@@ -298,23 +313,34 @@ def commit_checkpoint(directory: pathlib.Path, first_lanes: list[int], episodes_
         (directory / stale).unlink()
 
 
+def state_bytes(states: list) -> int:
+    """Bytes of lane-block states as a checkpoint stores them (keys as raw data)."""
+    return sum(int(np.prod(leaf.shape)) * leaf.dtype.itemsize for leaf in jax.tree.leaves(jax.tree.map(
+        lambda x: jax.random.key_data(x) if _is_key(x) else x, states)))
+
+
 def load_checkpoint(directory: pathlib.Path, template):
     """Restores a state with the structure, shapes and dtypes of ``template`` (leading lane
     axis; e.g. from ``jax.eval_shape``). Returns (state as NumPy/key arrays, episodes done).
-    ValueError or OSError if the checkpoint is incomplete or does not fit."""
+    ValueError, naming the file, if the checkpoint is missing, damaged or does not fit."""
+    index_path = directory / CHECKPOINT_INDEX
     try:
-        index = json.loads((directory / CHECKPOINT_INDEX).read_text())
+        index = json.loads(index_path.read_text())
         names, episodes_done = list(index["blocks"]), int(index["episodes_done"])
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"{directory / CHECKPOINT_INDEX} is not a checkpoint index: {error}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{index_path} is not a checkpoint index: {error}") from None
+    if any(not isinstance(name, str) or pathlib.Path(name).name != name for name in names):
+        raise ValueError(f"{index_path} names files outside its directory")
     template_leaves, treedef = jax.tree.flatten(template)
     blocks = []
     for name in names:
-        with np.load(directory / name) as saved:
-            if len(saved.files) != len(template_leaves):
-                raise ValueError(f"{directory / name} holds {len(saved.files)} arrays, this sweep needs "
-                                 f"{len(template_leaves)}")
-            blocks.append([saved[f"leaf_{i:04d}"] for i in range(len(template_leaves))])
+        try:
+            with np.load(directory / name, allow_pickle=False) as saved:
+                if len(saved.files) != len(template_leaves):
+                    raise ValueError(f"it holds {len(saved.files)} arrays, this sweep needs {len(template_leaves)}")
+                blocks.append([saved[f"leaf_{i:04d}"] for i in range(len(template_leaves))])
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{directory / name} is damaged or not this sweep's: {error}") from None
     leaves = []
     for i, like in enumerate(template_leaves):
         array = np.concatenate([block[i] for block in blocks])

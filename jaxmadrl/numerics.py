@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmadrl.limits import SettingError
 from jaxmadrl.networks import ACTIVATION_NAMES, apply_output_activation
 
 MATMUL_PRECISIONS = ("highest", "high", "default")
@@ -33,7 +34,7 @@ DETERMINISTIC_GPU_FLAG = "--xla_gpu_deterministic_ops=true"
 
 def check_matmul_precision(precision: str) -> str:
     if precision not in MATMUL_PRECISIONS:
-        raise ValueError(f"matmul_precision must be one of {list(MATMUL_PRECISIONS)}, got {precision!r}")
+        raise SettingError("matmul_precision", f"must be one of {list(MATMUL_PRECISIONS)}, got {precision!r}")
     return precision
 
 

@@ -72,7 +72,7 @@ def training_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState,
         return (env_state, next_obs), (transition, step_info, joint, q)
 
     _, (transitions, step_infos, joints, qs) = jax.lax.scan(
-        one_step, (env_state, obs), jax.random.split(k_steps, env_params.max_steps))
+        one_step, (env_state, obs), jax.random.split(k_steps, env_params.steps_per_episode))
     learner = learner.replace(reward_stats=update_reward_stats(learner.reward_stats, transitions.reward))
     targets = td_targets(networks, learner, transitions.reward, transitions.next_obs, transitions.done, hparams)
     errors = squared_errors(qs, transitions.selected > 0,
@@ -93,7 +93,7 @@ def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, n
             step_key, env_state, obs, learner, networks, env_params, hparams, no_exploration, explore=False)
         return (env_state, next_obs), step_info
 
-    _, step_infos = jax.lax.scan(one_step, (env_state, obs), jax.random.split(k_steps, env_params.max_steps))
+    _, step_infos = jax.lax.scan(one_step, (env_state, obs), jax.random.split(k_steps, env_params.steps_per_episode))
     return _episode_summary(step_infos)
 
 

@@ -9,10 +9,11 @@
 The run directory holds ``sweep.json`` (the definition), ``environment.json`` (what each
 session computed with: code, versions, machine, numerics, lane width; see
 ``provenance``), ``checkpoint/`` (the whole state after the last finished chunk, one file
-per block of lanes) and ``metrics/chunk_*.npz``;
-when the run completes it also holds ``metrics.npz`` (every metric as (lanes, episodes,
-...)), ``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt`` (the
-stopping table of each variant).
+per block of lanes) and ``metrics/chunk_*.npz``, and ``run.lock``, which one process at a
+time holds. When the run completes it holds ``metrics.npz`` (every metric as (lanes,
+episodes, ...)), ``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt``
+(the stopping table of each variant); the chunk files and, unless ``--keep_checkpoint``,
+the checkpoint are then deleted.
 
 Every lane runs the same compiled chunk program (vmapped over lanes). ``--lanes_per_call``
 sets how many lanes one call takes; on the CPU the default, one lane per call with a call
@@ -25,11 +26,11 @@ uninterrupted run).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import pathlib
-import sys
+import shutil
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
@@ -38,6 +39,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from jaxmadrl import cli, diagnostics, files, grid, numerics, provenance, results
+from jaxmadrl.limits import SettingError
 
 PAPER_LRS = ["1e-4", "1e-3", "1e-2", "1e-1"]
 
@@ -58,6 +60,8 @@ flags.DEFINE_string("resume", None, "Continue the run in this directory from its
 flags.DEFINE_integer("devices", None, "Use at most this many devices for the lane axis (default: all).")
 flags.DEFINE_integer("lanes_per_call", None, "Lanes per call of the compiled chunk program; must divide the "
                      "lanes. Default: 1 on the CPU (fastest there), all lanes on other backends.")
+flags.DEFINE_bool("keep_checkpoint", False, "Keep the final state (weights, optimiser, replay; about as large as "
+                  "a checkpoint) in RUN/checkpoint/ when the run completes; by default it is deleted.")
 flags.DEFINE_integer("workers", None, "Calls run at once on host threads (default: min(calls, CPU count)).")
 FLAGS = flags.FLAGS
 
@@ -155,7 +159,19 @@ def definition_from_flags() -> grid.SweepDefinition:
         base["variants"] = {v: base["variants"][v] for v in FLAGS.variants}
     if FLAGS.name:
         base["name"] = FLAGS.name
-    return grid.SweepDefinition.from_dict(base)
+    try:
+        return grid.SweepDefinition.from_dict(base)
+    except SettingError as error:
+        raise cli.UsageFailure(setting_message(error, f"sweep {named!r}" if named else None))
+
+
+def setting_message(error: SettingError, source: str | None) -> str:
+    """A bad setting the way the user wrote it: as its flag, if it was given on the command
+    line or no definition file is involved; else as the key in ``source``."""
+    flag = error.setting.removeprefix("mitigations.")
+    if flag in FLAGS and (FLAGS[flag].present or source is None):
+        return f"--{flag} {error.problem}"
+    return f'{source}: "{error.setting}" {error.problem}'
 
 
 def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
@@ -163,9 +179,15 @@ def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
         raise cli.UsageFailure(f"--resume {run_dir} is not a sweep run (no {DEFINITION})")
     if FLAGS["all-16"].value or FLAGS.sweep or FLAGS.out:
         raise cli.UsageFailure("--resume takes the definition from the run; drop --all-16/--sweep/--out")
+    if (run_dir / "checkpoint.npz").is_file():
+        raise cli.UsageFailure(f"{run_dir} has a checkpoint of an older format (checkpoint.npz); "
+                               "this version cannot resume it")
     try:
         definition = grid.SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
-    except (json.JSONDecodeError, TypeError, ValueError) as error:
+    except SettingError as error:
+        raise cli.UsageFailure(f'{run_dir / DEFINITION} is not a valid sweep definition: "{error.setting}" '
+                               f"{error.problem}")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
         raise cli.UsageFailure(f"{run_dir / DEFINITION} is not a valid sweep definition: {error}")
     overrides = _flag_overrides()
     overrides["mitigations"] = {**definition.mitigations, **overrides.get("mitigations", {})}
@@ -202,16 +224,69 @@ def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, trackers, en
 
 
 def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool, execution: Execution,
-        environments: list[dict]) -> None:
-    """Runs (or, ``resuming``, continues) a sweep in ``run_dir``; ``environments``: the
-    records of the run's earlier sessions."""
-    config = definition.train_config(execution.matmul_precision)
-    lanes = definition.lanes()
-    lanes_per_call = execution.lanes_per_call or grid.default_lanes_per_call(len(lanes))
+        environments: list[dict], keep_checkpoint: bool = False) -> None:
+    """Runs (or, ``resuming``, continues) a sweep in ``run_dir`` while holding its lock;
+    ``environments``: the records of the run's earlier sessions. A new run's folder is
+    created here, exclusively, and removed again if writing fails before its first
+    checkpoint. The checkpoint and the per-chunk metrics are deleted once the results are
+    written, unless ``keep_checkpoint``."""
+    lanes_per_call = execution.lanes_per_call or grid.default_lanes_per_call(len(definition.lanes()))
     try:
-        grid.check_lanes_per_call(len(lanes), lanes_per_call)
+        grid.check_lanes_per_call(len(definition.lanes()), lanes_per_call)
     except ValueError as error:
         raise cli.UsageFailure(f"--lanes_per_call: {error}")
+    if not resuming:
+        try:
+            files.create_new_folder(run_dir)
+        except FileExistsError:
+            raise cli.UsageFailure(f"--out {run_dir} already exists; choose a new directory")
+    try:
+        with files.locked(run_dir):
+            _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint)
+    except files.FolderInUse as error:
+        raise cli.UsageFailure(f"{error} (another sweep or resume); wait for it to end")
+    except OSError:
+        if not resuming and not (run_dir / CHECKPOINT / grid.CHECKPOINT_INDEX).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing computed is lost
+        raise
+
+
+def _restore_or_start(definition, run_dir, resuming, program, place, sharding):
+    """(block states, episodes done): from the checkpoint when resuming one, else a new start
+    (writing the definition)."""
+    checkpoint = run_dir / CHECKPOINT
+    if resuming and (checkpoint / grid.CHECKPOINT_INDEX).is_file():
+        template = jax.eval_shape(program.init, definition.lane_keys(), definition.hyperparams())
+        try:
+            state, done = grid.load_checkpoint(checkpoint, template)
+        except ValueError as error:
+            raise cli.UsageFailure(f"cannot resume from {checkpoint}: {error}")
+        chunks = {int(p.stem.split("_")[1]) for p in (run_dir / CHUNKS).glob("chunk_*.npz")}
+        expected = set(range(0, done, definition.chunk))
+        if not 0 < done <= definition.episodes or not expected <= chunks:
+            raise cli.UsageFailure(f"cannot resume from {checkpoint}: it says {done} of {definition.episodes} "
+                                   f"episodes are done, but {CHUNKS}/ holds the metrics of "
+                                   f"{len(expected & chunks)} of those {len(expected)} chunks")
+        return place(state), done
+    (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
+    checkpoint.mkdir(exist_ok=True)
+    files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(
+        dataclasses.asdict(definition)).encode()))
+    init = jax.jit(program.init, out_shardings=sharding)
+    return [init(keys, h) for keys, h in zip(place(definition.lane_keys()), place(definition.hyperparams()))], 0
+
+
+def check_free_space(run_dir: pathlib.Path, needed_bytes: int) -> None:
+    """OSError (ENOSPC) before a checkpoint is written if the disk cannot hold it."""
+    free = shutil.disk_usage(run_dir).free
+    if free < needed_bytes:
+        raise OSError(errno.ENOSPC, f"not enough free space for the next checkpoint: it needs "
+                                    f"{needed_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB are free", str(run_dir))
+
+
+def _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint):
+    config = definition.train_config(execution.matmul_precision)
+    lanes = definition.lanes()
     program = grid.make_grid(config)
     sharding = grid.lane_sharding(lanes_per_call, execution.devices)
 
@@ -220,31 +295,16 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool,
 
     hparams = placed_blocks(definition.hyperparams())
     start = time.perf_counter()
-    checkpoint = run_dir / CHECKPOINT
-    if resuming and (run_dir / "checkpoint.npz").is_file():
-        raise cli.UsageFailure(f"{run_dir} has a checkpoint of an older format (checkpoint.npz); "
-                               "this version cannot resume it")
-    if resuming and (checkpoint / grid.CHECKPOINT_INDEX).is_file():
-        template = jax.eval_shape(program.init, definition.lane_keys(), definition.hyperparams())
-        try:
-            state, done = grid.load_checkpoint(checkpoint, template)
-        except (ValueError, OSError, zipfile.BadZipFile) as error:
-            raise cli.UsageFailure(f"cannot resume from {checkpoint}: {error}")
-        states = placed_blocks(state)
-    else:
-        try:
-            (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
-            checkpoint.mkdir(exist_ok=True)
-        except OSError as error:
-            raise cli.UsageFailure(f"cannot create the run directory {run_dir}: {error}")
-        files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(
-            dataclasses.asdict(definition)).encode()))
-        init = jax.jit(program.init, out_shardings=sharding)
-        states, done = [init(keys, h) for keys, h in zip(placed_blocks(definition.lane_keys()), hparams)], 0
+    states, done = _restore_or_start(definition, run_dir, resuming, program, placed_blocks, sharding)
     # Chunks written after the last checkpoint are recomputed.
     for stale in (run_dir / CHUNKS).glob("chunk_*.npz"):
         if int(stale.stem.split("_")[1]) >= done:
             stale.unlink()
+    # New blocks are written before the old ones are removed: the free space must hold one
+    # more checkpoint (plus the chunk's metrics, small beside it).
+    checkpoint_bytes = grid.state_bytes(states) * 21 // 20 + 2**20
+    if done < definition.episodes:
+        check_free_space(run_dir, checkpoint_bytes)
     chunk = min(definition.chunk, definition.episodes)
     if done < definition.episodes:
         run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
@@ -268,10 +328,12 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool,
     print(f"{provenance.numerics_line(record)}; recorded in {ENVIRONMENT}", flush=True)
     run_start, first_done = time.perf_counter(), done
     first_lanes = list(range(0, len(lanes), lanes_per_call))
+    checkpoint = run_dir / CHECKPOINT
     pool = ThreadPoolExecutor(workers)
     try:
         while done < definition.episodes:
             n_real = min(chunk, definition.episodes - done)
+            check_free_space(run_dir, checkpoint_bytes)
 
             def checkpoint_block(block, state, episodes_done=done + n_real):
                 # on the block's worker thread, while other blocks compute
@@ -294,6 +356,9 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool,
     finally:
         pool.shutdown(cancel_futures=True)
     rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]), environments)
+    shutil.rmtree(run_dir / CHUNKS)  # joined into metrics.npz
+    if not keep_checkpoint:
+        shutil.rmtree(checkpoint)
     wall_s = time.perf_counter() - start
     print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
           f"({definition.episodes} = never stopped):")
@@ -301,7 +366,8 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool,
     diverged = [r["lane"] for r in rows if r["diverged"]]
     if diverged:
         print(f"diverged lanes (non-finite values): {diverged}")
-    print(f"results in {run_dir}")
+    kept = f"; final state kept in {checkpoint}" if keep_checkpoint else ""
+    print(f"results in {run_dir}{kept}")
 
 
 def main(argv):
@@ -328,13 +394,18 @@ def main(argv):
         numerics.request_deterministic_gpu_ops(execution.deterministic_ops)
     except (ValueError, cli.UsageFailure) as error:
         cli.fail(str(error))
+    cli.interrupt_on_sigterm()
     try:
-        run(definition, run_dir, bool(FLAGS.resume), execution, environments)
+        run(definition, run_dir, bool(FLAGS.resume), execution, environments, FLAGS.keep_checkpoint)
     except cli.UsageFailure as error:
         cli.fail(str(error))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: python -m jaxmadrl.sweep --resume {run_dir}", file=sys.stderr)
-        sys.exit(130)
+    except OSError as error:
+        resumable = (run_dir / CHECKPOINT / grid.CHECKPOINT_INDEX).exists()
+        cli.fail(f"cannot write the run: {files.io_error_text(error)}"
+                 + (f"; the last checkpoint is intact: resume with --resume {run_dir}" if resumable else ""),
+                 cli.IO_EXIT_CODE)
+    except KeyboardInterrupt as interrupt:
+        cli.exit_interrupted(interrupt, f"continue with: python -m jaxmadrl.sweep --resume {run_dir}")
 
 
 if __name__ == "__main__":

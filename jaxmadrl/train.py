@@ -10,6 +10,8 @@ compiled once and executed in chunks of ``--chunk`` episodes, with a progress li
 from __future__ import annotations
 
 import dataclasses
+import pathlib
+import shutil
 import time
 
 import jax
@@ -20,6 +22,7 @@ from absl import app, flags, logging
 from jaxmadrl import cli, diagnostics, files, numerics, provenance, results
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
+from jaxmadrl.limits import SettingError, check_integer
 from jaxmadrl.networks import ACTIVATION_NAMES
 from jaxmadrl.training import make_trainer, seed_key
 
@@ -40,11 +43,17 @@ FLAGS = flags.FLAGS
 
 
 def build_run() -> tuple[TrainConfig, HyperParams]:
-    """The configuration the flags describe; raises ValueError on bad values."""
-    if FLAGS.chunk < 1:
-        raise ValueError(f"--chunk must be >= 1, got {FLAGS.chunk}")
+    """The configuration the flags describe; UsageFailure naming the flag of a bad value."""
+    try:
+        return _settings_from_flags()
+    except SettingError as error:
+        raise cli.UsageFailure(f"--{error.setting} {error.problem}")
+
+
+def _settings_from_flags() -> tuple[TrainConfig, HyperParams]:
+    check_integer("chunk", FLAGS.chunk)
     config = TrainConfig(
-        env=EnvParams(n_agents=FLAGS.n_agents, max_steps=FLAGS.steps_per_episode, mode=FLAGS.mode,
+        env=EnvParams(n_agents=FLAGS.n_agents, steps_per_episode=FLAGS.steps_per_episode, mode=FLAGS.mode,
                       scaling=FLAGS.scaling),
         episodes=FLAGS.episodes, batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
         eval_every=FLAGS.eval_every, actor_update=FLAGS.actor_update,
@@ -96,9 +105,8 @@ def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
     summary = summarise(config, hparams, state, metrics,
                         {"wall_s": wall_s, "compile_s": compile_s,
                          "s_per_episode_after_compile": (wall_s - compile_s) / config.episodes}, environment)
-    with files.atomic_output_dir(out) as scratch:
-        np.savez_compressed(scratch / "metrics.npz", **metrics)
-        (scratch / "summary.json").write_text(files.json_text(summary))
+    files.write_atomically(out / "metrics.npz", lambda f: np.savez_compressed(f, **metrics))
+    files.write_atomically(out / "summary.json", lambda f: f.write(files.json_text(summary).encode()))
     print(f"all actors stopped at episode: {summary['all_actors_stopped']}; critic first unchanged: "
           f"{summary['critic_first_unchanged']}; wrote {out}")
 
@@ -115,7 +123,26 @@ def main(argv):
         out = cli.check_new_output_dir(out)
     except (ValueError, cli.UsageFailure) as error:
         cli.fail(str(error))
-    run(config, hparams, out, FLAGS.chunk)
+    cli.interrupt_on_sigterm()
+    try:
+        files.create_new_folder(out)  # before training: a folder that cannot be written fails now
+        with files.locked(out):
+            run(config, hparams, out, FLAGS.chunk)
+    except FileExistsError:
+        cli.fail(f"--out {out} already exists; choose a new directory")
+    except OSError as error:
+        _remove_unfinished(out)
+        cli.fail(f"cannot write {out}: {files.io_error_text(error)}", cli.IO_EXIT_CODE)
+    except KeyboardInterrupt as interrupt:
+        _remove_unfinished(out)
+        cli.exit_interrupted(interrupt, "nothing was saved (a sweep of one configuration, python -m "
+                                        "jaxmadrl.sweep, checkpoints and resumes)")
+
+
+def _remove_unfinished(out: pathlib.Path) -> None:
+    """Removes a results folder this run created if it holds no complete results."""
+    if out.is_dir() and not (out / "summary.json").exists():
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

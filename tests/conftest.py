@@ -24,7 +24,8 @@ def tiny_sweep(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_variant_sweep(tmp_path_factory):
     """A finished tiny sweep of 2 of the 3 variants of a definition file, 2 seeds × 1 config
-    each, 12 episodes in chunks of 5 (the last one padded) (directory, completed process)."""
+    each, 12 episodes in chunks of 5 (the last one padded), its final checkpoint kept
+    (directory, completed process)."""
     root = tmp_path_factory.mktemp("variants")
     definition = root / "study.json"
     definition.write_text(json.dumps({"actor_lrs": [1e-1], "critic_lrs": [1e-2], "n_agents": 3,
@@ -33,6 +34,6 @@ def tiny_variant_sweep(tmp_path_factory):
                                                    "softsign": {"output_activation": "softsign"}}}))
     out = root / "run"
     result = run_module("jaxmadrl.sweep", f"--sweep={definition}", "--variants=softsign,baseline", "--seeds=2",
-                        f"--out={out}")
+                        "--keep_checkpoint", f"--out={out}")
     assert result.returncode == 0, result.stderr
     return out, result

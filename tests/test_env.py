@@ -205,8 +205,8 @@ def test_jit_vmap_many_envs_without_retracing():
     assert bool(jnp.all(states.step == 3))
 
 
-def test_episode_scan_ends_with_done_at_max_steps():
-    params = env.EnvParams(n_agents=12, max_steps=6)
+def test_episode_scan_ends_with_done_at_steps_per_episode():
+    params = env.EnvParams(n_agents=12, steps_per_episode=6)
     world = env.make_world(jax.random.key(3), params)
     obs, state = env.reset(jax.random.key(4), world, params)
     action = env.to_env_action(jnp.zeros(12), jnp.zeros((12, 3)))
@@ -215,7 +215,7 @@ def test_episode_scan_ends_with_done_at_max_steps():
         _, state, reward, done, _ = env.step(key, state, action, params)
         return state, (reward, done)
 
-    state, (rewards, dones) = jax.lax.scan(body, state, jax.random.split(KEY, params.max_steps))
+    state, (rewards, dones) = jax.lax.scan(body, state, jax.random.split(KEY, params.steps_per_episode))
     assert dones.tolist() == [False] * 5 + [True]
     chex.assert_tree_all_finite(rewards)
     assert bool(jnp.all(rewards < 0))
@@ -227,7 +227,7 @@ def test_actor_output_to_fraction_bounds():
 
 
 @pytest.mark.parametrize("field, value", [
-    ("mode", "H3"), ("scaling", "metric"), ("n_agents", 0), ("max_steps", 0), ("n_units", -1)])
+    ("mode", "H3"), ("scaling", "metric"), ("n_agents", 0), ("steps_per_episode", 0), ("n_units", -1)])
 def test_bad_params_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         env.EnvParams(**{field: value})

@@ -187,6 +187,10 @@ def test_cli_writes_results_and_table(tiny_sweep):
     header = (out / "summary.csv").read_text().splitlines()[0]
     assert header.startswith("seed,variant,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
     assert (out / "table.txt").read_text().startswith("actor LR")
+    # The checkpoint and the per-chunk metrics are deleted once the results are written.
+    assert sorted(p.name for p in out.iterdir()) == ["environment.json", "metrics.npz", "run.lock", "summary.csv",
+                                                     "summary.json", "sweep.json", "table.txt"]
+    assert "final state kept" not in result.stdout
 
 
 def test_every_run_records_its_environment(tiny_sweep):
@@ -206,18 +210,23 @@ def test_every_run_records_its_environment(tiny_sweep):
 
 
 def test_resume_keeps_the_recorded_lane_width(tmp_path):
-    """A run killed while it wrote its results (every chunk done, no summary) and resumed
-    with no flags: the recorded width and devices per call are kept, the record extended."""
-    sharded = tmp_path / "sharded"
-    result = sweep_cli(*TINY_SWEEP, "--episodes=8", f"--out={sharded}", "--lanes_per_call=2", devices=2)
-    assert result.returncode == 0, result.stderr
-    (sharded / "summary.json").unlink()
-    result = sweep_cli(f"--resume={sharded}", devices=2)
+    """A run of 2-lane calls on 2 devices, killed and resumed with no flags: the recorded
+    width and devices per call are kept, and the record is extended."""
+    out = tmp_path / "run"
+    process = sweep_cli(*TINY_SWEEP, f"--out={out}", "--lanes_per_call=2", devices=2, wait=False)
+    deadline = time.time() + 300
+    while not (out / "checkpoint" / grid.CHECKPOINT_INDEX).exists() and time.time() < deadline \
+            and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    result = sweep_cli(f"--resume={out}", devices=2)
     assert result.returncode == 0, result.stderr
     assert "as 2 call(s) of 2 lane(s)" in result.stdout and "on 2 device(s)" in result.stdout
     assert "will not equal" not in result.stdout
-    first, second = json.loads((sharded / "summary.json").read_text())["environment"]
-    assert (first["first_episode"], second["first_episode"]) == (0, 8)
+    first, second = json.loads((out / "summary.json").read_text())["environment"]
+    assert first["first_episode"] == 0 and second["first_episode"] > 0
     assert first["lanes_per_call"] == second["lanes_per_call"] == 2
     assert first["devices_per_call"] == second["devices_per_call"] == 2
 
@@ -253,7 +262,7 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (out / "summary.json").exists(), "the run finished before it could be killed"
-    result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1")
+    result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1", "--keep_checkpoint")
     assert result.returncode == 0, result.stderr
     assert "as 1 call(s) of 4 lane(s)" in result.stdout
     resumed_at = int(result.stdout.split("starting at episode ")[1].split()[0])
@@ -376,8 +385,11 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
         (0, "softsign"), (0, "baseline"), (1, "softsign"), (1, "baseline")]
     assert load_metrics(out)["train_reward"].shape == (4, 12)
     assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
+    # --keep_checkpoint keeps the final state, and only it.
     index = json.loads((out / "checkpoint" / grid.CHECKPOINT_INDEX).read_text())
     assert index["episodes_done"] == 12 and index["blocks"][-1] == grid.block_file_name(3, 12)
+    assert len(list((out / "checkpoint").iterdir())) == 1 + len(index["blocks"]) and not (out / "metrics").exists()
+    assert f"final state kept in {out / 'checkpoint'}" in result.stdout
     assert (out / "table.txt").read_text().startswith("variant softsign:")
     other = sweep_cli(f"--resume={out}", "--variants=baseline")
     assert other.returncode == 2 and "different sweep" in other.stderr

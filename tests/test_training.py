@@ -14,7 +14,7 @@ from jaxmadrl.training import make_train, make_trainer
 from programs import assert_programs_agree
 
 EPISODES, STEPS = 6, 3
-TINY = TrainConfig(env=EnvParams(n_agents=3, max_steps=STEPS), episodes=EPISODES, batch_size=8,
+TINY = TrainConfig(env=EnvParams(n_agents=3, steps_per_episode=STEPS), episodes=EPISODES, batch_size=8,
                    replay_capacity=32, eval_every=2, eval_episodes=2, critic_hidden=(32, 16))
 
 
