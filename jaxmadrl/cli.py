@@ -1,5 +1,6 @@
-"""What the command-line programs share: the flags that describe one training program,
-and bad input as one line and exit code 2."""
+"""What the command-line programs share: the flags that describe one training program and
+a run folder, running one as a command, and bad input, full disks and signals as one line
+and an exit code."""
 from __future__ import annotations
 
 import math
@@ -10,9 +11,10 @@ import sys
 
 from absl import app, flags
 
-from jaxmadrl import numerics
+from jaxmadrl import files, numerics, runs
 from jaxmadrl.config import ACTOR_UPDATES, HyperParams
 from jaxmadrl.env import MODES, SCALINGS
+from jaxmadrl.limits import SettingError
 from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 
 # Traced HyperParams fields that mitigate output saturation (flag name = field name).
@@ -43,15 +45,71 @@ def define_training_flags() -> None:
                       "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Recorded with the run.")
 
 
-def mitigation_settings(only_changes: bool = False) -> dict:
-    """HyperParams fields from the mitigation flags: all of them, or only those that differ
-    from the unmitigated defaults."""
+def define_run_flags(default_out: str) -> None:
+    """Flags of a command that writes a run folder (``runs``)."""
+    flags.DEFINE_string("out", None, f"New run folder (default {default_out}).")
+    flags.DEFINE_string("resume", None, "Continue the run in this folder from its last checkpoint.")
+    flags.DEFINE_bool("keep_checkpoint", False, "Keep the final state (weights, optimisers, replay; about as large "
+                      "as a checkpoint) in RUN/checkpoint/ when the run completes; by default it is deleted.")
+
+
+# Flags that change how lanes round, and the field of the environment record that holds
+# each: a resume keeps the recorded value unless the flag is given.
+RECORDED_FLAGS = {"lanes_per_call": "lanes_per_call", "devices": "devices_per_call",
+                  "matmul_precision": "matmul_precision", "deterministic_ops": "deterministic_gpu_ops"}
+
+
+def execution_from_flags(recorded: dict | None) -> runs.Execution:
+    """How to run, from the flags this command defines; where a flag is not given and the
+    run being resumed recorded a value, that value, so that a resume computes as the run did."""
+    def value(flag):
+        if flag not in flags.FLAGS:
+            return None
+        given = flags.FLAGS[flag]
+        if given.present or not recorded or recorded.get(RECORDED_FLAGS.get(flag)) is None:
+            return given.value
+        return recorded[RECORDED_FLAGS[flag]]
+    return runs.Execution(lanes_per_call=value("lanes_per_call"), devices=value("devices"), workers=value("workers"),
+                          matmul_precision=value("matmul_precision"), deterministic_ops=value("deterministic_ops"))
+
+
+def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) -> None:
+    """Runs (or resumes) ``definition`` in ``run_dir`` as the command ``python -m module``:
+    a complete run shows its table; a bad setting or unusable folder is one line and exit
+    2; a disk that cannot be written one line and exit 1 (naming the resume command if a
+    checkpoint is intact); Ctrl-C and SIGTERM one line and exit 130 / 143."""
+    try:
+        if resuming and runs.is_complete(run_dir):
+            print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
+            return
+        environments = runs.recorded_environments(run_dir) if resuming else []
+        execution = execution_from_flags(environments[-1] if environments else None)
+        numerics.request_deterministic_gpu_ops(execution.deterministic_ops)
+    except (OSError, ValueError) as error:
+        fail(str(error))
+    interrupt_on_sigterm()
+    try:
+        runs.run(definition, run_dir, resuming, execution, environments, flags.FLAGS.keep_checkpoint)
+    except SettingError as error:
+        fail(f"--{error.setting} {error.problem}")
+    except runs.RunFolderError as error:
+        fail(str(error))
+    except OSError as error:
+        resume = f"; the last checkpoint is intact: python -m {module} --resume {run_dir}"
+        fail(f"cannot write the run: {files.io_error_text(error)}" + (resume if runs.is_resumable(run_dir) else ""),
+             IO_EXIT_CODE)
+    except KeyboardInterrupt as interrupt:
+        exit_interrupted(interrupt, f"continue with: python -m {module} --resume {run_dir}")
+
+
+def mitigation_settings() -> dict:
+    """HyperParams fields from the mitigation flags that differ from the unmitigated defaults."""
     defaults = HyperParams(actor_lr=1.0, critic_lr=1.0)
     settings = {}
     for name in MITIGATION_FLAGS:
         value = flags.FLAGS[name].value
         value = activation_code(value) if name == "output_activation" else float(value)
-        if not (only_changes and value == getattr(defaults, name)):
+        if value != getattr(defaults, name):
             settings[name] = value
     return settings
 

@@ -63,10 +63,14 @@ class Lane(NamedTuple):
     critic_lr: float
 
 
+_TRAIN = TrainConfig()  # the defaults of the settings a definition passes on to the program
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepDefinition:
     """What a sweep computes: the lanes (seeds × variants × actor LRs × critic LRs, in that
-    order) and the settings they share. ``chunk`` = episodes per compiled call.
+    order; seeds ``first_seed`` … ``first_seed + seeds - 1``) and the settings they share,
+    defaulting to ``TrainConfig``'s. ``chunk`` = episodes per compiled call.
 
     ``mitigations`` sets traced ``HyperParams`` fields (e.g. {"layer_norm": 1}) for every
     lane; ``variants`` maps a variant name to settings of its own, applied on top (e.g.
@@ -78,14 +82,18 @@ class SweepDefinition:
     actor_lrs: tuple[float, ...]
     critic_lrs: tuple[float, ...]
     seeds: int = 1
-    episodes: int = 2000
-    steps_per_episode: int = 10
-    n_agents: int = 50
-    mode: str = "H2"
-    scaling: str = "updated"
-    actor_update: str = "simultaneous"
-    actor_hidden: tuple[int, ...] = (64, 32)
-    critic_hidden: tuple[int, ...] = (512, 128)
+    first_seed: int = 0
+    episodes: int = _TRAIN.episodes
+    steps_per_episode: int = _TRAIN.env.steps_per_episode
+    n_agents: int = _TRAIN.env.n_agents
+    mode: str = _TRAIN.env.mode
+    scaling: str = _TRAIN.env.scaling
+    actor_update: str = _TRAIN.actor_update
+    actor_hidden: tuple[int, ...] = _TRAIN.actor_hidden
+    critic_hidden: tuple[int, ...] = _TRAIN.critic_hidden
+    batch_size: int = _TRAIN.batch_size
+    replay_capacity: int = _TRAIN.replay_capacity
+    eval_every: int = _TRAIN.eval_every
     mitigations: dict = dataclasses.field(default_factory=dict)
     variants: dict = dataclasses.field(default_factory=dict)
     chunk: int = 100
@@ -100,6 +108,10 @@ class SweepDefinition:
             object.__setattr__(self, name, check_widths(name, getattr(self, name)))
         for name in ("seeds", "episodes", "steps_per_episode", "n_agents", "chunk"):
             check_integer(name, getattr(self, name))
+        check_integer("first_seed", self.first_seed, minimum=0)
+        if self.first_seed + self.seeds > 2**32:
+            raise SettingError("first_seed", f"+ seeds must be at most 2**32 (seeds are uint32), got "
+                                             f"{self.first_seed} + {self.seeds}")
         for name in ("name", "mode", "scaling", "actor_update"):
             if not isinstance(getattr(self, name), str):
                 raise SettingError(name, f"must be a string, got {getattr(self, name)!r}")
@@ -134,7 +146,8 @@ class SweepDefinition:
                         scaling=self.scaling)
         return TrainConfig(env=env, episodes=self.episodes, actor_update=self.actor_update,
                            actor_hidden=self.actor_hidden, critic_hidden=self.critic_hidden,
-                           matmul_precision=matmul_precision)
+                           batch_size=self.batch_size, replay_capacity=self.replay_capacity,
+                           eval_every=self.eval_every, matmul_precision=matmul_precision)
 
     def activations(self) -> list[str]:
         """The names of the output activations its lanes use."""
@@ -143,8 +156,8 @@ class SweepDefinition:
 
     def lanes(self) -> list[Lane]:
         """Every lane, in lane order (seed-major, then variant, actor LR, critic LR)."""
-        return [Lane(seed, variant, a, c) for seed in range(self.seeds) for variant in self.variants
-                for a in self.actor_lrs for c in self.critic_lrs]
+        return [Lane(seed, variant, a, c) for seed in range(self.first_seed, self.first_seed + self.seeds)
+                for variant in self.variants for a in self.actor_lrs for c in self.critic_lrs]
 
     def variant_hyperparams(self, variant: str) -> HyperParams:
         """The scalar settings of one variant (learning rates left at 1)."""

@@ -1,114 +1,61 @@
-"""Train one learning-rate configuration and write its per-episode metrics and a summary.
+"""Train one learning-rate configuration: a sweep of one lane, with its run folder.
 
     python -m jaxmadrl.train --actor_lr=1e-4 --critic_lr=1e-3 --episodes=2000 --out=DIR
+    python -m jaxmadrl.train --resume=DIR
 
-DIR receives ``metrics.npz`` (one array per metric, leading axis = episode) and
-``summary.json`` (settings, stopping episodes, final diagnostics, timings, and the
-environment it was computed in: see ``provenance``). The run is
-compiled once and executed in chunks of ``--chunk`` episodes, with a progress line each.
+DIR is a run folder like a sweep's (``runs``): ``metrics.npz`` (every metric as (1,
+episodes, ...)), ``summary.json`` (the definition, the environment it was computed in, and
+the lane's stopping episodes and final diagnostics), ``summary.csv`` and ``table.txt``;
+checkpoints after every ``--chunk`` episodes, resume after Ctrl-C, SIGTERM or a kill, and
+``python -m jaxmadrl.figures --run=DIR`` draws it. Seed N is the lane of seed N in a sweep.
 """
 from __future__ import annotations
 
-import dataclasses
 import pathlib
-import shutil
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import cli, diagnostics, files, numerics, provenance, results
-from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.env import EnvParams
-from jaxmadrl.limits import SettingError, check_integer
-from jaxmadrl.networks import ACTIVATION_NAMES
-from jaxmadrl.training import make_trainer, seed_key
+from jaxmadrl import cli, grid, runs
+from jaxmadrl.config import TrainConfig
+from jaxmadrl.limits import SettingError
 
+DEFAULTS = TrainConfig()
 flags.DEFINE_float("actor_lr", 1e-4, "Adam learning rate of every client actor (finite, > 0).")
 flags.DEFINE_float("critic_lr", 1e-3, "Adam learning rate of the master critic (finite, > 0).")
-flags.DEFINE_integer("episodes", 2000, "Training episodes (>= 1).")
+flags.DEFINE_integer("episodes", DEFAULTS.episodes, "Training episodes.")
 flags.DEFINE_integer("seed", 0, "Seed in [0, 2**32): weights, world and exploration; the same as the "
                      "sweep's seed of that number.")
-flags.DEFINE_string("out", None, "Results directory; must not exist yet. "
-                    "Default: sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>.")
+cli.define_run_flags("sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>")
 cli.define_training_flags()
 flags.adopt_module_key_flags(cli)
-flags.DEFINE_integer("batch_size", 64, "Replay batch size (<= replay_capacity).")
-flags.DEFINE_integer("replay_capacity", 10_000, "Prioritised replay capacity.")
-flags.DEFINE_integer("eval_every", 10, "Greedy evaluation after every this many episodes.")
-flags.DEFINE_integer("chunk", 100, "Episodes per compiled call; one progress line per chunk.")
+flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Replay batch size (<= replay_capacity).")
+flags.DEFINE_integer("replay_capacity", DEFAULTS.replay_capacity, "Prioritised replay capacity.")
+flags.DEFINE_integer("eval_every", DEFAULTS.eval_every, "Greedy evaluation after every this many episodes.")
+flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
 FLAGS = flags.FLAGS
 
+# Flags that define what is computed; a resume takes them from the run.
+DEFINITION_FLAGS = ("actor_lr", "critic_lr", "episodes", "seed", "n_agents", "steps_per_episode", "mode", "scaling",
+                    "actor_update", "actor_hidden", "critic_hidden", "batch_size", "replay_capacity", "eval_every",
+                    "chunk", *cli.MITIGATION_FLAGS)
 
-def build_run() -> tuple[TrainConfig, HyperParams]:
-    """The configuration the flags describe; UsageFailure naming the flag of a bad value."""
+
+def definition_from_flags() -> grid.SweepDefinition:
+    """The one-lane sweep the flags describe; UsageFailure naming the flag of a bad value."""
     try:
-        return _settings_from_flags()
+        return grid.SweepDefinition(
+            name=f"train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}", actor_lrs=(FLAGS.actor_lr,),
+            critic_lrs=(FLAGS.critic_lr,), first_seed=cli.check_seed(FLAGS.seed), episodes=FLAGS.episodes,
+            n_agents=FLAGS.n_agents, steps_per_episode=FLAGS.steps_per_episode, mode=FLAGS.mode,
+            scaling=FLAGS.scaling, actor_update=FLAGS.actor_update, actor_hidden=cli.widths("actor_hidden"),
+            critic_hidden=cli.widths("critic_hidden"), batch_size=FLAGS.batch_size,
+            replay_capacity=FLAGS.replay_capacity, eval_every=FLAGS.eval_every, chunk=FLAGS.chunk,
+            mitigations=cli.mitigation_settings())
     except SettingError as error:
-        raise cli.UsageFailure(f"--{error.setting} {error.problem}")
-
-
-def _settings_from_flags() -> tuple[TrainConfig, HyperParams]:
-    check_integer("chunk", FLAGS.chunk)
-    config = TrainConfig(
-        env=EnvParams(n_agents=FLAGS.n_agents, steps_per_episode=FLAGS.steps_per_episode, mode=FLAGS.mode,
-                      scaling=FLAGS.scaling),
-        episodes=FLAGS.episodes, batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
-        eval_every=FLAGS.eval_every, actor_update=FLAGS.actor_update,
-        actor_hidden=cli.widths("actor_hidden"), critic_hidden=cli.widths("critic_hidden"),
-        matmul_precision=FLAGS.matmul_precision)
-    hparams = HyperParams(actor_lr=FLAGS.actor_lr, critic_lr=FLAGS.critic_lr,
-                          **cli.mitigation_settings()).validate()
-    return config, hparams
-
-
-def summarise(config, hparams, state, metrics, timings, environment: dict) -> dict:
-    return {**dataclasses.asdict(hparams), "seed": FLAGS.seed,
-            "config": dataclasses.asdict(config), "environment": [environment],
-            **results.lane_summary(state.tracker, metrics, config.episodes), **timings}
-
-
-def run(config: TrainConfig, hparams: HyperParams, out, chunk: int):
-    trainer = make_trainer(config)
-    traced_hparams = hparams.as_arrays()
-    start = time.perf_counter()
-    state = jax.jit(trainer.init)(seed_key(FLAGS.seed), traced_hparams)
-    chunk = min(chunk, config.episodes)
-    # One compiled chunk for the whole run: the last chunk is padded (see run_episodes).
-    run_chunk = jax.jit(trainer.run_episodes, donate_argnums=0).lower(
-        state, jnp.arange(chunk, dtype=jnp.int32), traced_hparams).compile()
-    compile_s = time.perf_counter() - start
-    environment = provenance.environment_record(
-        matmul_precision=config.matmul_precision, lanes_per_call=1, devices_per_call=1, workers=1,
-        activations=[ACTIVATION_NAMES[int(hparams.output_activation)]])
-    print(f"compiled in {compile_s:.1f} s; {provenance.numerics_line(environment)}", flush=True)
-    chunks, done = [], 0
-    while done < config.episodes:
-        n_real = min(chunk, config.episodes - done)
-        chunk_start = time.perf_counter()
-        state, metrics = jax.block_until_ready(
-            run_chunk(state, jnp.arange(done, done + chunk, dtype=jnp.int32), traced_hparams))
-        metrics = jax.tree.map(lambda x: x[:n_real], jax.device_get(metrics))
-        chunks.append(metrics)
-        done += n_real
-        rate = n_real / (time.perf_counter() - chunk_start)
-        stopped = int(np.sum(np.asarray(state.tracker.actor_first_unchanged) != diagnostics.NEVER))
-        print(f"episodes {done}/{config.episodes} | {rate:.1f} episodes/s | "
-              f"elapsed {time.perf_counter() - start:.0f} s | ETA {(config.episodes - done) / rate:.0f} s | "
-              f"reward {float(metrics['train_reward'][-1]):.1f} | "
-              f"saturation {float(metrics['saturation'][-1]):.3f} | "
-              f"actors stopped {stopped}/{config.env.n_agents}", flush=True)
-    wall_s = time.perf_counter() - start
-    metrics = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    summary = summarise(config, hparams, state, metrics,
-                        {"wall_s": wall_s, "compile_s": compile_s,
-                         "s_per_episode_after_compile": (wall_s - compile_s) / config.episodes}, environment)
-    files.write_atomically(out / "metrics.npz", lambda f: np.savez_compressed(f, **metrics))
-    files.write_atomically(out / "summary.json", lambda f: f.write(files.json_text(summary).encode()))
-    print(f"all actors stopped at episode: {summary['all_actors_stopped']}; critic first unchanged: "
-          f"{summary['critic_first_unchanged']}; wrote {out}")
+        setting = {"actor_lrs": "actor_lr", "critic_lrs": "critic_lr", "first_seed": "seed"}.get(
+            error.setting, error.setting.removeprefix("mitigations."))
+        raise cli.UsageFailure(f"--{setting} {error.problem}")
 
 
 def main(argv):
@@ -116,33 +63,19 @@ def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
-        cli.check_seed(FLAGS.seed)
-        numerics.request_deterministic_gpu_ops(FLAGS.deterministic_ops)
-        config, hparams = build_run()
-        out = FLAGS.out or f"sweeps/runs/train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out = cli.check_new_output_dir(out)
+        if FLAGS.resume:
+            given = [f"--{name}" for name in DEFINITION_FLAGS if FLAGS[name].present]
+            if given or FLAGS.out:
+                raise cli.UsageFailure(f"--resume takes the settings from the run; drop {', '.join(given or ['--out'])}")
+            run_dir = pathlib.Path(FLAGS.resume)
+            definition = runs.read_definition(run_dir)
+        else:
+            definition = definition_from_flags()
+            run_dir = cli.check_new_output_dir(FLAGS.out or f"sweeps/runs/{definition.name}-"
+                                               f"{time.strftime('%Y%m%d-%H%M%S')}")
     except (ValueError, cli.UsageFailure) as error:
         cli.fail(str(error))
-    cli.interrupt_on_sigterm()
-    try:
-        files.create_new_folder(out)  # before training: a folder that cannot be written fails now
-        with files.locked(out):
-            run(config, hparams, out, FLAGS.chunk)
-    except FileExistsError:
-        cli.fail(f"--out {out} already exists; choose a new directory")
-    except OSError as error:
-        _remove_unfinished(out)
-        cli.fail(f"cannot write {out}: {files.io_error_text(error)}", cli.IO_EXIT_CODE)
-    except KeyboardInterrupt as interrupt:
-        _remove_unfinished(out)
-        cli.exit_interrupted(interrupt, "nothing was saved (a sweep of one configuration, python -m "
-                                        "jaxmadrl.sweep, checkpoints and resumes)")
-
-
-def _remove_unfinished(out: pathlib.Path) -> None:
-    """Removes a results folder this run created if it holds no complete results."""
-    if out.is_dir() and not (out / "summary.json").exists():
-        shutil.rmtree(out, ignore_errors=True)
+    cli.run_command("jaxmadrl.train", definition, run_dir, resuming=bool(FLAGS.resume))
 
 
 if __name__ == "__main__":

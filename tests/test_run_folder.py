@@ -6,11 +6,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
-from cli_helpers import TINY_SWEEP, run_module
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module, wait_for
 from jaxmadrl import files, grid
 
 
@@ -58,13 +57,6 @@ def fill(folder) -> None:
             assert error.errno == errno.ENOSPC
 
 
-def wait_for(predicate, process, timeout=300):
-    deadline = time.time() + timeout
-    while not predicate() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert predicate(), process.communicate()
-
-
 # ----------------------------------------------------------------------------- 1. the lock
 
 def test_two_new_runs_into_one_folder_one_is_refused(tmp_path):
@@ -86,10 +78,7 @@ def test_two_new_runs_into_one_folder_one_is_refused(tmp_path):
 def test_second_resume_is_refused_and_sigterm_stops_the_first_resumably(tmp_path):
     out = tmp_path / "run"
     index = out / "checkpoint" / grid.CHECKPOINT_INDEX
-    killed = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--episodes=2000", f"--out={out}", wait=False)
-    wait_for(index.exists, killed)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--episodes=2000")
     # A kill -9 leaves no stale lock: the folder resumes.
     resuming = run_module("jaxmadrl.sweep", f"--resume={out}", wait=False)
     wait_for(lambda: (out / files.LOCK_FILE).read_text().strip() == str(resuming.pid), resuming)
@@ -234,17 +223,19 @@ def test_help_exits_0(module):
         assert result.returncode == 0 and "--out" in result.stdout and result.stderr == ""
 
 
-def test_ctrl_c_during_train_is_one_line_and_leaves_nothing(tmp_path):
+def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
-    process = run_module("jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=100000",
-                         "--chunk=10", f"--out={out}", wait=False)
-    first_line = process.stdout.readline()
-    assert first_line.startswith("compiled in"), first_line
+    process = run_module("jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=400", "--chunk=2",
+                         f"--out={out}", wait=False)
+    wait_for(lambda: (out / "checkpoint" / grid.CHECKPOINT_INDEX).exists(), process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 128 + signal.SIGINT and "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1].startswith("interrupted; nothing was saved")
-    assert not out.exists()
+    assert stderr.strip().splitlines() == [f"interrupted; continue with: python -m jaxmadrl.train --resume {out}"]
+    resumed = run_module("jaxmadrl.train", f"--resume={out}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "starting at episode 0" not in resumed.stdout and "[400/400]" in resumed.stdout
+    assert json.loads((out / "summary.json").read_text())["lanes"][0]["final_train_reward"] is not None
 
 
 def test_figures_of_a_folder_that_is_no_run_do_not_suggest_resuming(tmp_path):

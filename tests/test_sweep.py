@@ -1,8 +1,6 @@
 """The grid of configurations: lane = single run, determinism, divergence isolation, and the
 sweep CLI (progress, resume after SIGKILL, several devices, bad input)."""
 import json
-import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import chex
@@ -14,7 +12,7 @@ import pytest
 from jaxmadrl import grid
 from jaxmadrl.config import HyperParams
 from jaxmadrl.training import make_train
-from cli_helpers import TINY_SWEEP, run_module
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
 from programs import assert_programs_agree
 
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
@@ -213,14 +211,7 @@ def test_resume_keeps_the_recorded_lane_width(tmp_path):
     """A run of 2-lane calls on 2 devices, killed and resumed with no flags: the recorded
     width and devices per call are kept, and the record is extended."""
     out = tmp_path / "run"
-    process = sweep_cli(*TINY_SWEEP, f"--out={out}", "--lanes_per_call=2", devices=2, wait=False)
-    deadline = time.time() + 300
-    while not (out / "checkpoint" / grid.CHECKPOINT_INDEX).exists() and time.time() < deadline \
-            and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--lanes_per_call=2", devices=2)
     result = sweep_cli(f"--resume={out}", devices=2)
     assert result.returncode == 0, result.stderr
     assert "as 2 call(s) of 2 lane(s)" in result.stdout and "on 2 device(s)" in result.stdout
@@ -234,14 +225,7 @@ def test_resume_keeps_the_recorded_lane_width(tmp_path):
 def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
-    process = sweep_cli(*TINY_SWEEP, f"--out={out}", wait=False)
-    deadline = time.time() + 300
-    while not (out / "checkpoint" / grid.CHECKPOINT_INDEX).exists() and time.time() < deadline \
-            and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
     result = sweep_cli(f"--resume={out}")
     assert result.returncode == 0, result.stderr
     assert "starting at episode 0" not in result.stdout
@@ -255,13 +239,7 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
     index = out / "checkpoint" / grid.CHECKPOINT_INDEX
-    process = sweep_cli(*TINY_SWEEP, f"--out={out}", wait=False)
-    deadline = time.time() + 300
-    while not index.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
     result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1", "--keep_checkpoint")
     assert result.returncode == 0, result.stderr
     assert "as 1 call(s) of 4 lane(s)" in result.stdout

@@ -13,29 +13,49 @@ def run_cli(*args):
     return run_module("jaxmadrl.train", *args)
 
 
-def test_writes_metrics_and_summary(tmp_path):
+def test_writes_a_one_lane_run_folder(tmp_path):
     out = tmp_path / "run"
     result = run_cli(*TINY_FLAGS, "--actor_lr=0.01", "--critic_lr=0.001", "--layer_norm", "--actor_hidden=16,8",
                      "--output_activation=softsign", "--matmul_precision=default", "--nodeterministic_ops",
-                     f"--out={out}")
+                     "--seed=3", f"--out={out}")
     assert result.returncode == 0, result.stderr
-    assert "episodes 3/7" in result.stdout and "episodes 7/7" in result.stdout
+    assert "[3/7]" in result.stdout and "[7/7]" in result.stdout
     metrics = np.load(out / "metrics.npz")
-    assert metrics["train_reward"].shape == (7,) and metrics["actor_max_delta"].shape == (7, 3)
+    assert metrics["train_reward"].shape == (1, 7) and metrics["actor_max_delta"].shape == (1, 7, 3)
     assert np.all(np.isfinite(metrics["train_reward"]))
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["actor_lr"] == 0.01 and summary["critic_lr"] == 0.001
-    assert summary["config"]["env"]["n_agents"] == 3 and summary["config"]["actor_hidden"] == [16, 8]
-    assert summary["layer_norm"] == 1.0 and summary["output_activation"] == 1
-    assert len(summary["actor_first_unchanged"]) == 3
-    assert summary["diverged"] is False
-    assert summary["final_eval_reward"] == pytest.approx(float(metrics["eval_reward"][-1]))
+    definition = summary["definition"]
+    assert definition["actor_lrs"] == [0.01] and definition["critic_lrs"] == [0.001]
+    assert definition["n_agents"] == 3 and definition["actor_hidden"] == [16, 8]
+    assert (definition["batch_size"], definition["replay_capacity"], definition["eval_every"]) == (8, 32, 2)
+    assert definition["mitigations"] == {"layer_norm": 1.0, "output_activation": 1}
+    [lane] = summary["lanes"]
+    assert lane["seed"] == 3 and len(lane["actor_first_unchanged"]) == 3 and lane["diverged"] is False
+    assert lane["final_eval_reward"] == pytest.approx(float(metrics["eval_reward"][0, -1]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no scratch folder left
     [environment] = summary["environment"]
-    assert summary["config"]["matmul_precision"] == environment["matmul_precision"] == "default"
-    assert environment["deterministic_gpu_ops"] is False
+    assert environment["matmul_precision"] == "default" and environment["deterministic_gpu_ops"] is False
     assert "--xla_gpu_deterministic_ops" not in environment["xla_flags"]
     assert environment["lanes_per_call"] == 1 and set(environment["saturation_edge"]) == {"softsign"}
+
+
+def test_seed_n_is_the_sweeps_lane_of_seed_n(tmp_path, tiny_sweep):
+    """train --seed=1 and the sweep's seed-1 lane are the same program on the same key."""
+    sweep_dir, _ = tiny_sweep
+    out = tmp_path / "run"
+    result = run_cli("--n_agents=3", "--steps_per_episode=3", "--episodes=60", "--chunk=4", "--actor_lr=0.1",
+                     "--critic_lr=0.01", "--seed=1", f"--out={out}")
+    assert result.returncode == 0, result.stderr
+    with np.load(out / "metrics.npz") as single, np.load(sweep_dir / "metrics.npz") as sweep:
+        lane = [(r["seed"], r["actor_lr"]) for r in json.loads((sweep_dir / "summary.json").read_text())["lanes"]
+                ].index((1, 0.1))
+        for name in single.files:
+            np.testing.assert_array_equal(single[name][0], sweep[name][lane], err_msg=name)
+
+
+def test_resume_takes_the_settings_from_the_run(tmp_path):
+    result = run_cli(f"--resume={tmp_path}", "--episodes=5")
+    assert result.returncode == 2 and "--resume takes the settings from the run; drop --episodes" in result.stderr
 
 
 @pytest.mark.parametrize("bad", [
