@@ -41,8 +41,9 @@ def define_training_flags() -> None:
     flags.DEFINE_enum("matmul_precision", numerics.DEFAULT_MATMUL_PRECISION, list(numerics.MATMUL_PRECISIONS),
                       "Precision of float32 matrix products: highest = full float32 on every backend; high and "
                       "default allow faster, less exact modes (e.g. TF32 on NVIDIA GPUs). Recorded with the run.")
-    flags.DEFINE_bool("deterministic_ops", True, "Deterministic GPU reductions and scatters "
-                      "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Recorded with the run.")
+    flags.DEFINE_bool("deterministic_ops", None, "Deterministic GPU reductions and scatters "
+                      "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Default: on, unless "
+                      "XLA_FLAGS sets it; a resume keeps the run's setting. Recorded with the run.")
 
 
 def define_run_flags(default_out: str) -> None:
@@ -69,6 +70,8 @@ def execution_from_flags(recorded: dict | None) -> runs.Execution:
         if given.present or not recorded or recorded.get(RECORDED_FLAGS.get(flag)) is None:
             return given.value
         return recorded[RECORDED_FLAGS[flag]]
+    if recorded and value("lanes_per_call") != recorded.get("lanes_per_call"):
+        recorded = {k: v for k, v in recorded.items() if k != "devices_per_call"}  # it was for the old width
     return runs.Execution(lanes_per_call=value("lanes_per_call"), devices=value("devices"), workers=value("workers"),
                           matmul_precision=value("matmul_precision"), deterministic_ops=value("deterministic_ops"))
 
@@ -84,7 +87,8 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) 
             return
         environments = runs.recorded_environments(run_dir) if resuming else []
         execution = execution_from_flags(environments[-1] if environments else None)
-        numerics.request_deterministic_gpu_ops(execution.deterministic_ops)
+        if execution.deterministic_ops is not None:
+            numerics.request_deterministic_gpu_ops(execution.deterministic_ops)
     except (OSError, ValueError) as error:
         fail(str(error))
     interrupt_on_sigterm()
@@ -146,8 +150,9 @@ def interrupt_on_sigterm() -> None:
 def exit_interrupted(interrupt: KeyboardInterrupt, message: str):
     """Prints ``message`` and ends the process with 128 + the signal's number, as the shell
     reports a process the signal ended. It skips the interpreter's teardown: after an
-    interrupt in the middle of a computation, tearing down JAX's runtime can crash (every
-    file the program writes is already whole, and its threads have been joined)."""
+    interrupt in the middle of a computation, tearing down JAX's runtime can crash. Every
+    file the program writes appears whole or not at all, so whatever a worker thread was
+    still writing is simply absent."""
     print(f"\n{'terminated (SIGTERM)' if isinstance(interrupt, Terminated) else 'interrupted'}; {message}",
           file=sys.stderr, flush=True)
     sys.stdout.flush()

@@ -105,10 +105,11 @@ class SweepDefinition:
                 raise SettingError(name, f"must be a non-empty list of numbers, got {values!r}")
             object.__setattr__(self, name, tuple(float(v) for v in values))
         for name in ("actor_hidden", "critic_hidden"):
-            object.__setattr__(self, name, check_widths(name, getattr(self, name)))
-        for name in ("seeds", "episodes", "steps_per_episode", "n_agents", "chunk"):
-            check_integer(name, getattr(self, name))
-        check_integer("first_seed", self.first_seed, minimum=0)
+            object.__setattr__(self, name, tuple(int(w) for w in check_widths(name, getattr(self, name))))
+        for name in ("seeds", "episodes", "steps_per_episode", "n_agents", "chunk", "batch_size", "replay_capacity",
+                     "eval_every"):
+            object.__setattr__(self, name, check_integer(name, getattr(self, name)))
+        object.__setattr__(self, "first_seed", check_integer("first_seed", self.first_seed, minimum=0))
         if self.first_seed + self.seeds > 2**32:
             raise SettingError("first_seed", f"+ seeds must be at most 2**32 (seeds are uint32), got "
                                              f"{self.first_seed} + {self.seeds}")

@@ -6,6 +6,10 @@ problem, so each front end can say it the way its user wrote it.
 """
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+
 # Largest accepted values. Episode and step counters are int32, and long before that a run
 # stops fitting a machine: 1e6 episodes of the 16-lane grid take about two days on 2 CPU
 # cores, and every lane keeps its metrics for every episode.
@@ -26,11 +30,13 @@ class SettingError(ValueError):
 
 
 def is_integer(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer, Python's or NumPy's (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A real number, Python's or NumPy's (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_integer(setting: str, value, minimum: int = 1) -> int:
@@ -38,7 +44,7 @@ def check_integer(setting: str, value, minimum: int = 1) -> int:
     maximum = MAXIMUM[setting]
     if not is_integer(value) or not minimum <= value <= maximum:
         raise SettingError(setting, f"must be an integer in [{minimum}, {maximum}], got {value!r}")
-    return value
+    return int(value)
 
 
 def check_widths(setting: str, widths) -> tuple[int, ...]:

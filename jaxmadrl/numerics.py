@@ -54,7 +54,7 @@ def with_matmul_precision(function: Callable, precision: str) -> Callable:
 def backends_started() -> bool:
     """Whether XLA has started a backend (after which ``XLA_FLAGS`` is no longer read)."""
     from jax._src import xla_bridge  # no public query exists; only read, never changed
-    return bool(getattr(xla_bridge, "_backends", None))
+    return xla_bridge.backends_are_initialized()
 
 
 def request_deterministic_gpu_ops(enabled: bool = True) -> None:

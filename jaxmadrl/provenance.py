@@ -33,6 +33,8 @@ def project_commit() -> str | None:
         def git(*args):
             return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                                   timeout=10, check=True).stdout.strip()
+        if pathlib.Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return None  # an installed copy inside some other repository
         commit = git("rev-parse", "HEAD")
         changed = git("status", "--porcelain", "--untracked-files=no", "--", "jaxmadrl")
     except (OSError, subprocess.SubprocessError):

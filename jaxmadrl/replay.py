@@ -213,6 +213,16 @@ def sample(
     return state.replace(beta=beta), batch, indices, weights
 
 
+def last_occurrences(indices: jax.Array, capacity: int) -> jax.Array:
+    """bool (B,): True where ``indices[b]`` does not occur again later in ``indices``.
+
+    Found with a scatter-max of positions into C slots, whose result does not depend on
+    the order in which duplicates are combined; O(B + C) memory."""
+    positions = jnp.arange(indices.shape[0], dtype=jnp.int32)
+    last = jnp.full((capacity,), -1, jnp.int32).at[indices].max(positions)
+    return last[indices] == positions
+
+
 def update_priorities(
     state: ReplayBuffer, indices: jax.Array, errors: jax.Array
 ) -> ReplayBuffer:
@@ -233,8 +243,7 @@ def update_priorities(
     """
     chex.assert_rank(indices, 1)
     chex.assert_equal_shape([indices, errors])
-    repeated_later = jnp.any(jnp.triu(indices[:, None] == indices[None, :], k=1), axis=1)
-    slots = jnp.where(repeated_later, state.capacity, indices)  # out of range: dropped
+    slots = jnp.where(last_occurrences(indices, state.capacity), indices, state.capacity)  # out of range: dropped
     priorities = state.priorities.at[slots].set(
         priority_from_error(errors, state.config), mode="drop"
     )

@@ -45,13 +45,14 @@ class RunFolderError(ValueError):
 class Execution:
     """How a run computes its lanes (not what): ``lanes_per_call`` (None = the backend's
     default), at most ``devices`` devices per call (None = all), ``workers`` host threads
-    (None = one per CPU), the matmul precision and GPU determinism."""
+    (None = one per CPU), the matmul precision and GPU determinism (None: leave XLA_FLAGS
+    as it is)."""
 
     lanes_per_call: int | None
     devices: int | None
     workers: int | None
     matmul_precision: str
-    deterministic_ops: bool
+    deterministic_ops: bool | None  # None: as XLA_FLAGS says
 
 
 def read_definition(run_dir: pathlib.Path) -> grid.SweepDefinition:
@@ -120,7 +121,7 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool,
         environments: list[dict], keep_checkpoint: bool = False) -> None:
     """Runs (or, ``resuming``, continues) a sweep in ``run_dir`` while holding its lock;
     ``environments``: the records of the run's earlier sessions. A new run's folder is
-    created here, exclusively, and removed again if writing fails before its first
+    created here, exclusively, and removed again if the run fails before its first
     checkpoint. The checkpoint and the per-chunk metrics are deleted once the results are
     written, unless ``keep_checkpoint``."""
     lanes_per_call = execution.lanes_per_call or grid.default_lanes_per_call(len(definition.lanes()))
@@ -138,8 +139,8 @@ def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool,
             _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint)
     except files.FolderInUse as error:
         raise RunFolderError(f"{error} (another sweep or resume); wait for it to end")
-    except OSError:
-        if not resuming and not is_resumable(run_dir):
+    except Exception:
+        if not resuming and not is_resumable(run_dir) and not is_complete(run_dir):
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing computed is lost
         raise
 
@@ -249,9 +250,10 @@ def _run_locked(definition, run_dir, resuming, execution, environments, lanes_pe
     finally:
         pool.shutdown(cancel_futures=True)
     rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]), environments)
-    shutil.rmtree(run_dir / CHUNKS)  # joined into metrics.npz
+    # The results are complete: what is left over if a deletion fails does no harm.
+    shutil.rmtree(run_dir / CHUNKS, ignore_errors=True)  # joined into metrics.npz
     if not keep_checkpoint:
-        shutil.rmtree(checkpoint)
+        shutil.rmtree(checkpoint, ignore_errors=True)
     wall_s = time.perf_counter() - start
     print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
           f"({definition.episodes} = never stopped):")

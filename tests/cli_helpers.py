@@ -8,11 +8,13 @@ import time
 from jaxmadrl.grid import CHECKPOINT_INDEX
 
 
-def run_module(module, *args, devices=1, wait=True):
+def run_module(module, *args, devices=1, wait=True, xla_flags=()):
     """Runs ``python -m module args`` with this interpreter and import path, on ``devices``
-    host devices; the other XLA flags of this process (e.g. --xla_cpu_max_isa) are kept."""
+    host devices; the other XLA flags of this process (e.g. --xla_cpu_max_isa) are kept,
+    with ``xla_flags`` in place of any of the same name."""
+    replaced = ("--xla_force_host_platform_device_count", *(flag.split("=")[0] for flag in xla_flags))
     xla_flags = [flag for flag in os.environ.get("XLA_FLAGS", "").split()
-                 if not flag.startswith("--xla_force_host_platform_device_count")]
+                 if not flag.startswith(replaced)] + list(xla_flags)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
            "XLA_FLAGS": " ".join([*xla_flags, f"--xla_force_host_platform_device_count={devices}"])}
     command = [sys.executable, "-m", module, *args]

@@ -12,6 +12,7 @@ from jaxmadrl.replay import (
     add,
     add_batch,
     init_replay,
+    last_occurrences,
     priority_from_error,
     sample,
     stratified_indices,
@@ -229,6 +230,19 @@ def test_update_priorities_changes_exactly_those_slots():
     np.testing.assert_array_equal(changed, [1, 4])
     chex.assert_trees_all_equal(new_state.items, state.items)
     assert int(new_state.size) == int(state.size)
+
+
+def test_last_occurrences_marks_one_position_per_slot_the_last():
+    indices = np.array([2, 5, 2, 0, 5, 2, 5], np.int32)
+    np.testing.assert_array_equal(last_occurrences(jnp.asarray(indices), 8), [0, 0, 0, 1, 0, 1, 1])
+    # Many duplicates (64 draws from 6 slots), under vmap: what the scatter receives in range is
+    # one position per sampled slot, the last, so the order XLA combines duplicates in cannot matter.
+    draws = np.asarray(jax.random.randint(jax.random.key(0), (5, 64), 0, 6), np.int32)
+    marks = np.asarray(jax.vmap(last_occurrences, in_axes=(0, None))(jnp.asarray(draws), 8))
+    for row, mark in zip(draws, marks):
+        last = {slot: position for position, slot in enumerate(row)}
+        np.testing.assert_array_equal(np.flatnonzero(mark), sorted(last.values()))
+        assert len(np.unique(row[mark])) == mark.sum() == len(set(row))
 
 
 def test_update_priorities_with_duplicates_keeps_the_last_error_of_each_slot():

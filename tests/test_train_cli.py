@@ -40,12 +40,16 @@ def test_writes_a_one_lane_run_folder(tmp_path):
 
 
 def test_seed_n_is_the_sweeps_lane_of_seed_n(tmp_path, tiny_sweep):
-    """train --seed=1 and the sweep's seed-1 lane are the same program on the same key."""
+    """train --seed=1 and the sweep's seed-1 lane are the same program on the same key (GPU
+    determinism, opted out of here through XLA_FLAGS, changes nothing on the CPU)."""
     sweep_dir, _ = tiny_sweep
     out = tmp_path / "run"
-    result = run_cli("--n_agents=3", "--steps_per_episode=3", "--episodes=60", "--chunk=4", "--actor_lr=0.1",
-                     "--critic_lr=0.01", "--seed=1", f"--out={out}")
+    result = run_module("jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=60", "--chunk=4",
+                        "--actor_lr=0.1", "--critic_lr=0.01", "--seed=1", f"--out={out}",
+                        xla_flags=["--xla_gpu_deterministic_ops=false"])
     assert result.returncode == 0, result.stderr
+    [environment] = json.loads((out / "environment.json").read_text())
+    assert environment["deterministic_gpu_ops"] is False
     with np.load(out / "metrics.npz") as single, np.load(sweep_dir / "metrics.npz") as sweep:
         lane = [(r["seed"], r["actor_lr"]) for r in json.loads((sweep_dir / "summary.json").read_text())["lanes"]
                 ].index((1, 0.1))
