@@ -58,17 +58,19 @@ def backends_started() -> bool:
 
 
 def request_deterministic_gpu_ops(enabled: bool = True) -> None:
-    """Adds (or, with ``enabled=False``, removes) the deterministic-ops flag in ``XLA_FLAGS``.
-    RuntimeError if a backend has already started, since the change would be ignored."""
-    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith("--xla_gpu_deterministic_ops")]
-    if enabled:
-        flags.append(DETERMINISTIC_GPU_FLAG)
-    wanted = " ".join(flags)
-    if wanted == os.environ.get("XLA_FLAGS", ""):
+    """Sets ``--xla_gpu_deterministic_ops`` in ``XLA_FLAGS`` to ``enabled``, in place if it is
+    there. RuntimeError if that changes the flags after a backend started (XLA would not
+    see it)."""
+    wanted = f"--xla_gpu_deterministic_ops={'true' if enabled else 'false'}"
+    current = os.environ.get("XLA_FLAGS", "").split()
+    updated = [wanted if flag.startswith("--xla_gpu_deterministic_ops") else flag for flag in current]
+    if wanted not in updated:
+        updated.append(wanted)
+    if updated == current:
         return
     if backends_started():
         raise RuntimeError("the deterministic-ops setting must be made before JAX starts a backend")
-    os.environ["XLA_FLAGS"] = wanted
+    os.environ["XLA_FLAGS"] = " ".join(updated)
 
 
 def deterministic_gpu_ops() -> bool:

@@ -97,8 +97,12 @@ def environment_record(*, matmul_precision: str, lanes_per_call: int, devices_pe
 
 
 def numerics_differences(before: dict, now: dict) -> list[str]:
-    """The names of the fields that decide float results and differ between two records."""
-    return [name for name in NUMERICS_FIELDS if before.get(name) != now.get(name)]
+    """The names of the fields that decide float results and differ between two records
+    (``XLA_FLAGS`` compared as a set of flags)."""
+    def comparable(record, name):
+        value = record.get(name)
+        return sorted(value.split()) if name == "xla_flags" and isinstance(value, str) else value
+    return [name for name in NUMERICS_FIELDS if comparable(before, name) != comparable(now, name)]
 
 
 def describe_differences(before: dict, now: dict) -> str:

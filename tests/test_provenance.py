@@ -18,6 +18,8 @@ def test_record_names_code_versions_machine_and_numerics():
 def test_only_what_decides_float_results_counts_as_a_difference():
     first = record()
     assert provenance.numerics_differences(first, record(workers=1, recorded_at="later", first_episode=40)) == []
+    flags = record(xla_flags="--xla_a=1 --xla_b=2")
+    assert provenance.numerics_differences(flags, record(xla_flags="--xla_b=2 --xla_a=1")) == []
     assert provenance.describe_differences(first, record(lanes_per_call=4)) == "lanes_per_call 1 → 4"
     changed = record(versions={**first["versions"], "jax": "0.0.1"}, cpu="another")
     assert provenance.describe_differences(first, changed) == f"versions, cpu {first['cpu']} → another"

@@ -35,7 +35,7 @@ def test_writes_a_one_lane_run_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no scratch folder left
     [environment] = summary["environment"]
     assert environment["matmul_precision"] == "default" and environment["deterministic_gpu_ops"] is False
-    assert "--xla_gpu_deterministic_ops" not in environment["xla_flags"]
+    assert "--xla_gpu_deterministic_ops=false" in environment["xla_flags"].split()
     assert environment["lanes_per_call"] == 1 and set(environment["saturation_edge"]) == {"softsign"}
 
 
