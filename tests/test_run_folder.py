@@ -78,12 +78,15 @@ def test_two_new_runs_into_one_folder_one_is_refused(tmp_path):
 def test_second_resume_is_refused_and_sigterm_stops_the_first_resumably(tmp_path):
     out = tmp_path / "run"
     index = out / "checkpoint" / grid.CHECKPOINT_INDEX
-    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--episodes=2000")
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--episodes=100000")  # runs for minutes
     # A kill -9 leaves no stale lock: the folder resumes.
     resuming = run_module("jaxmadrl.sweep", f"--resume={out}", wait=False)
     wait_for(lambda: (out / files.LOCK_FILE).read_text().strip() == str(resuming.pid), resuming)
     refused = run_module("jaxmadrl.sweep", f"--resume={out}")
     one_line_error(refused, 2, f"is in use by process {resuming.pid}")
+    # SIGTERM once the resumed run is past compiling, in its loop of chunks.
+    killed_at = json.loads(index.read_text())["episodes_done"]
+    wait_for(lambda: json.loads(index.read_text())["episodes_done"] > killed_at, resuming)
     resuming.send_signal(signal.SIGTERM)
     _, stderr = resuming.communicate(timeout=600)
     assert resuming.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr
