@@ -149,7 +149,7 @@ def xla_cost(compiled) -> dict[str, float]:
 def build_config(chunk_calls: int) -> TrainConfig:
     """The product's static settings with the size flags applied. ``episodes`` is set so
     that ``chunk_calls`` chunks never reach padding (episode indices ≥ episodes are no-ops)."""
-    env_params = env.EnvParams(n_agents=FLAGS.n_agents, max_steps=FLAGS.steps_per_episode)
+    env_params = env.EnvParams(n_agents=FLAGS.n_agents, steps_per_episode=FLAGS.steps_per_episode)
     return TrainConfig(env=env_params, episodes=max(TrainConfig.episodes, chunk_calls * FLAGS.episodes),
                        batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
                        actor_update=FLAGS.actor_update)
@@ -350,7 +350,7 @@ def make_random_episode(params: env.EnvParams, n_envs: int) -> Callable:
         return states, reward
 
     def episode(key, states):
-        return jax.lax.scan(one_step, states, jax.random.split(key, params.max_steps))
+        return jax.lax.scan(one_step, states, jax.random.split(key, params.steps_per_episode))
 
     return jax.jit(episode)
 
@@ -366,11 +366,11 @@ def section_env(bench: Bench) -> None:
     calls = iter(range(1 << 30))
     times = interleaved({"episode": lambda: episode(jax.random.key(next(calls)), states)}, FLAGS.repeats)
     t = median(times["episode"])
-    steps = n_envs * params.max_steps
+    steps = n_envs * params.steps_per_episode
     r = bench.report
     r.note("env", f"random actions: outputs U(-1, 1), an agent proposes iff its first output ≥ 0, "
                   f"at most {params.max_accepted} proposals per environment accepted at random")
-    r.number("env", f"episode of {n_envs} envs × {params.max_steps} steps", t * 1e3, "ms")
+    r.number("env", f"episode of {n_envs} envs × {params.steps_per_episode} steps", t * 1e3, "ms")
     r.number("env", "environment steps/s", steps / t, "env steps/s", ",.0f")
     r.number("env", "agent-steps/s", steps * params.n_agents / t, "agent steps/s", ",.0f")
 
@@ -554,7 +554,7 @@ def print_header(bench: Bench) -> None:
     print(f"backend: {jax.default_backend()}; devices: {jax.devices()}")
     print(f"os.cpu_count(): {os.cpu_count()}; usable by this process: {len(os.sched_getaffinity(0))}; "
           f"XLA_FLAGS: {os.environ.get('XLA_FLAGS', '(unset)')}")
-    print(f"settings: {config.env.n_agents} agents, {config.env.max_steps} steps/episode, {FLAGS.lanes} lanes, "
+    print(f"settings: {config.env.n_agents} agents, {config.env.steps_per_episode} steps/episode, {FLAGS.lanes} lanes, "
           f"{FLAGS.episodes} episodes per chunk, batch {config.batch_size}, replay {config.replay_capacity}, "
           f"actor {config.actor_hidden}, critic {config.critic_hidden}, actor update {config.actor_update}, "
           f"eval every {config.eval_every} episodes × {config.eval_episodes}; {FLAGS.warmup} warm-up + "
