@@ -118,11 +118,6 @@ def mitigation_settings() -> dict:
     return settings
 
 
-def check_seed(seed: int) -> int:
-    if not 0 <= seed < 2**32:
-        raise UsageFailure(f"--seed must be in [0, 2**32), got {seed}")
-    return seed
-
 USAGE_EXIT_CODE = 2
 IO_EXIT_CODE = 1  # the input was fine; the disk (full, read-only, no permission) was not
 

@@ -46,7 +46,7 @@ def definition_from_flags() -> grid.SweepDefinition:
     try:
         return grid.SweepDefinition(
             name=f"train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}", actor_lrs=(FLAGS.actor_lr,),
-            critic_lrs=(FLAGS.critic_lr,), first_seed=cli.check_seed(FLAGS.seed), episodes=FLAGS.episodes,
+            critic_lrs=(FLAGS.critic_lr,), first_seed=FLAGS.seed, episodes=FLAGS.episodes,
             n_agents=FLAGS.n_agents, steps_per_episode=FLAGS.steps_per_episode, mode=FLAGS.mode,
             scaling=FLAGS.scaling, actor_update=FLAGS.actor_update, actor_hidden=cli.widths("actor_hidden"),
             critic_hidden=cli.widths("critic_hidden"), batch_size=FLAGS.batch_size,
