@@ -9,321 +9,62 @@ always printed. Every timed call is preceded by warm-up calls, waits for its res
 (``jax.block_until_ready``) and is repeated; the numbers are medians. Measurements that are
 compared with each other are taken in alternating rounds (A B, B A, A B, ...), so a slow
 spell of the machine hits both sides alike. See benchmarks/README.md.
+
+The G = ``--lanes`` lanes are those of a sweep: the first G lanes of a ``SweepDefinition``
+over the paper's 4×4 (actor LR, critic LR) grid with ceil(G / 16) seeds (lanes 0–15 are
+seed 0's grid, 16–31 seed 1's, ...), so any G works: ``--lanes=2`` is seed 0 at actor LR
+1e-4, critic LRs 1e-4 and 1e-3. Hyperparameters, lane keys and the static program are the
+definition's; the size flags default to ``TrainConfig()``'s settings.
+
+This file holds the flags, the sections and ``main``; what is measured (the lanes, the
+compiled programs) is in ``programs.py``, how it is timed and reported in ``timing.py``,
+both imported from this script's folder.
 """
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import functools
-import os
-import platform
-import resource
-import statistics
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from statistics import median
 from typing import Any, Callable
 
-import flax
 import jax
 import jax.numpy as jnp
-import jaxlib
-import numpy as np
-import optax
 from absl import app, flags, logging
 
-from jaxmadrl import env, grid, replay, rollout
-from jaxmadrl.config import ACTOR_UPDATES, HyperParams, TrainConfig
-from jaxmadrl.learner import actor_loss, critic_loss, td_targets, train_step
-from jaxmadrl.networks import make_networks
-from jaxmadrl.training import make_trainer
+from jaxmadrl import env, replay, rollout
+from jaxmadrl.config import ACTOR_UPDATES, TrainConfig
+from jaxmadrl.lanes import default_workers
+from jaxmadrl.learner import actor_loss, critic_loss, td_targets
+
+# Siblings in benchmarks/, which ``python benchmarks/throughput.py`` puts first on sys.path.
+from programs import Bench, ChunkRunner
+from timing import Report, interleaved, median_ratio, peak_rss_mb, print_environment, xla_cost
 
 SECTIONS = ("env", "train", "grid", "compile", "flops", "profile")
-PAPER_LRS = (1e-4, 1e-3, 1e-2, 1e-1)
+DEFAULTS = TrainConfig()  # the product's static settings: the size flags' defaults
+STATIC_FLAGS = ("n_agents", "steps_per_episode", "batch_size", "replay_capacity", "actor_update")  # by name
 
 flags.DEFINE_list("sections", list(SECTIONS), f"Sections to run, any of {','.join(SECTIONS)}.")
-flags.DEFINE_integer("n_agents", 50, "Client agents per environment.", lower_bound=1)
-flags.DEFINE_integer("lanes", 16, "G: configurations vmapped together (the paper's 4×4 grid is 16).",
-                     lower_bound=1)
-flags.DEFINE_integer("episodes", 20, "Episodes per lane in one timed call of the grid chunk.",
-                     lower_bound=1)
-flags.DEFINE_integer("repeats", 5, "Timed rounds per measurement (the median is reported).",
-                     lower_bound=1)
+flags.DEFINE_integer("n_agents", DEFAULTS.env.n_agents, "Client agents per environment.", lower_bound=1)
+flags.DEFINE_integer("lanes", 16, "G: configurations vmapped together (the paper's 4×4 grid is 16).", lower_bound=1)
+flags.DEFINE_integer("episodes", 20, "Episodes per lane in one timed call of the grid chunk.", lower_bound=1)
+flags.DEFINE_integer("repeats", 5, "Timed rounds per measurement (the median is reported).", lower_bound=1)
 flags.DEFINE_integer("warmup", 2, "Untimed rounds before every measurement (the first calls of a "
                      "program touch fresh memory and run slower).", lower_bound=1)
 flags.DEFINE_integer("calls", 10, "Timed calls per round for the short (millisecond) measurements: "
                      "train step, profile parts.", lower_bound=1)
 flags.DEFINE_integer("envs", 1024, "Environments vmapped in the env section.", lower_bound=1)
-flags.DEFINE_integer("steps_per_episode", 10, "Environment steps per episode.", lower_bound=1)
-flags.DEFINE_integer("batch_size", 64, "Replay batch size of a train step.", lower_bound=1)
-flags.DEFINE_integer("replay_capacity", 10_000, "Replay capacity (slots).", lower_bound=1)
+flags.DEFINE_integer("steps_per_episode", DEFAULTS.env.steps_per_episode, "Environment steps per episode.",
+                     lower_bound=1)
+flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Replay batch size of a train step.", lower_bound=1)
+flags.DEFINE_integer("replay_capacity", DEFAULTS.replay_capacity, "Replay capacity (slots).", lower_bound=1)
 flags.DEFINE_integer("fill_episodes", 10, "Real exploring episodes that fill the replay before the "
                      "train step is measured.", lower_bound=1)
-flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES), "Actor update order.")
-flags.DEFINE_integer("matmul_size", 2048, "n of the n×n float32 jnp.dot taken as the peak.",
-                     lower_bound=1)
+flags.DEFINE_enum("actor_update", DEFAULTS.actor_update, list(ACTOR_UPDATES), "Actor update order.")
+flags.DEFINE_integer("matmul_size", 2048, "n of the n×n float32 jnp.dot taken as the peak.", lower_bound=1)
 FLAGS = flags.FLAGS
 
-
-# ----------------------------------------------------------------------------- reporting
-
-@dataclasses.dataclass
-class Report:
-    """Prints one labelled line per number and keeps them for the closing table."""
-
-    rows: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)
-    shared: dict[str, float] = dataclasses.field(default_factory=dict)  # numbers sections reuse
-
-    def number(self, section: str, label: str, value: float, unit: str, fmt: str = ",.2f") -> None:
-        text = f"{value:{fmt}}"
-        self.rows.append((section, label, text, unit))
-        print(f"[{section}] {label}: {text} {unit}", flush=True)
-
-    @staticmethod
-    def note(section: str, text: str) -> None:
-        print(f"[{section}] note: {text}", flush=True)
-
-    def table(self) -> str:
-        header = ("section", "measurement", "value", "unit")
-        widths = [max(len(row[i]) for row in self.rows + [header]) for i in range(4)]
-        line = lambda row: "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
-                                      row[2].rjust(widths[2]), row[3]])
-        rule = "  ".join("-" * w for w in widths)
-        return "\n".join([line(header), rule] + [line(row) for row in self.rows])
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MB (ru_maxrss is KiB on Linux, B on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-# ----------------------------------------------------------------------------- timing
-
-def seconds(fn: Callable[[], Any]) -> float:
-    """Wall-clock seconds of one call of ``fn``, until every array it returns is ready."""
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    return time.perf_counter() - start
-
-
-def interleaved(tasks: dict[str, Callable[[], Any]], rounds: int, warmup: int | None = None) -> dict[str, list[float]]:
-    """Seconds per call of each task over ``rounds`` rounds, after ``warmup`` untimed rounds.
-
-    Every round calls every task once; odd rounds go in reverse order, so a drift in machine
-    speed affects all tasks alike. ``warmup`` defaults to ``--warmup``.
-    """
-    for _ in range(FLAGS.warmup if warmup is None else warmup):
-        for fn in tasks.values():
-            jax.block_until_ready(fn())
-    times: dict[str, list[float]] = {name: [] for name in tasks}
-    for r in range(rounds):
-        order = list(tasks.items())
-        for name, fn in (order if r % 2 == 0 else order[::-1]):
-            times[name].append(seconds(fn))
-    return times
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def median_ratio(numerators: list[float], denominators: list[float]) -> float:
-    """Median over rounds of the per-round ratio (the robust form of a ratio under drift)."""
-    return median([n / d for n, d in zip(numerators, denominators)])
-
-
-def xla_cost(compiled) -> dict[str, float]:
-    """'flops' and 'bytes accessed' from XLA's cost analysis of a compiled program (summed
-    if the JAX version returns one dict per HLO module); {} if unavailable."""
-    analysis = compiled.cost_analysis()
-    if not analysis:
-        return {}
-    entries = analysis if isinstance(analysis, (list, tuple)) else [analysis]
-    return {key: sum(float(entry.get(key, 0.0)) for entry in entries)
-            for key in ("flops", "bytes accessed")}
-
-
-# ----------------------------------------------------------------------------- set-up
-
-def build_config(chunk_calls: int) -> TrainConfig:
-    """The product's static settings with the size flags applied. ``episodes`` is set so
-    that ``chunk_calls`` chunks never reach padding (episode indices ≥ episodes are no-ops)."""
-    env_params = env.EnvParams(n_agents=FLAGS.n_agents, steps_per_episode=FLAGS.steps_per_episode)
-    return TrainConfig(env=env_params, episodes=max(TrainConfig.episodes, chunk_calls * FLAGS.episodes),
-                       batch_size=FLAGS.batch_size, replay_capacity=FLAGS.replay_capacity,
-                       actor_update=FLAGS.actor_update)
-
-
-def lane_hparams(n_lanes: int) -> HyperParams:
-    """(G,) float32 hyperparameters cycling through the paper's 16 (actor LR, critic LR) pairs."""
-    pairs = [(a, c) for a in PAPER_LRS for c in PAPER_LRS]
-    actor, critic = zip(*(pairs[i % len(pairs)] for i in range(n_lanes)))
-    shared = HyperParams(actor_lr=1.0, critic_lr=1.0).as_arrays()
-    lanes = jax.tree.map(lambda v: jnp.full(n_lanes, v, v.dtype), shared)
-    return lanes.replace(actor_lr=jnp.asarray(actor, jnp.float32), critic_lr=jnp.asarray(critic, jnp.float32))
-
-
-def take_lanes(tree, lanes: slice | int):
-    return jax.tree.map(lambda x: x[lanes], tree)
-
-
-def stack_lanes(tree, n_lanes: int):
-    """G identical copies of every leaf on a new leading axis."""
-    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n_lanes,) + x.shape), tree)
-
-
-@dataclasses.dataclass
-class Fixture:
-    """One configuration after ``fill_episodes`` real exploring episodes, for the train-step
-    and profile sections. ``memory`` is a one-entry dict because the donating parts replace it."""
-
-    config: TrainConfig
-    networks: Any
-    hparams: HyperParams  # scalars (lane 0 of the grid)
-    learner: Any
-    world: Any
-    eval_key: Any
-    memory: dict
-    act: Callable  # (memory, key, world, learner, hparams, epsilon) → (memory, summary); memory donated
-    sample: Callable  # (memory, key) → (batch, indices, weights)
-    batch: Any
-    weights: Any
-
-
-def make_fixture(config: TrainConfig) -> Fixture:
-    """Initial state of lane 0, a replay filled by real exploring episodes, one batch from it."""
-    networks = make_networks(config.env.n_agents, config.actor_hidden, config.critic_hidden)
-    hparams = take_lanes(lane_hparams(1), 0)
-    state = jax.jit(make_trainer(config).init)(jax.random.key(0), hparams)
-
-    def episode(memory, key, world, learner, hparams, epsilon):
-        memory, _, summary = rollout.training_episode(key, world, learner, memory, networks, config, hparams,
-                                                      epsilon)
-        return memory, summary
-
-    act = jax.jit(episode, donate_argnums=0)
-    sample = jax.jit(lambda memory, key: replay.sample(memory, key, config.batch_size)[1:])
-    memory = state.memory
-    for episode in range(FLAGS.fill_episodes):
-        memory, _ = act(memory, jax.random.fold_in(state.key, episode), state.world, state.learner,
-                        hparams, config.epsilon(episode))
-    batch, _, weights = sample(memory, jax.random.key(1))
-    return Fixture(config=config, networks=networks, hparams=hparams, learner=state.learner,
-                   world=state.world, eval_key=state.eval_key, memory={"memory": memory}, act=act,
-                   sample=sample, batch=batch, weights=weights)
-
-
-@dataclasses.dataclass
-class TrainStepProgram:
-    """A compiled train step over ``lanes`` lanes (1: unbatched) and the arguments it is timed on."""
-
-    lanes: int
-    label: str
-    compiled: Any
-    args: tuple
-
-    def __call__(self):
-        return self.compiled(*self.args)
-
-
-def compile_train_step(fixture: Fixture, n_lanes: int | None) -> TrainStepProgram:
-    """The jitted ``learner.train_step``: unbatched if ``n_lanes`` is None, else vmapped over
-    G lanes, each with its own learner copy, its own replay batch and (G,) hyperparameters."""
-    config, networks = fixture.config, fixture.networks
-
-    def step(learner, batch, weights, hparams):
-        return train_step(learner, batch, weights, hparams, networks, config)
-
-    if n_lanes is None:
-        args = (fixture.learner, fixture.batch, fixture.weights, fixture.hparams)
-        return TrainStepProgram(1, "1 lane", jax.jit(step).lower(*args).compile(), args)
-    sample_lanes = jax.jit(jax.vmap(fixture.sample, in_axes=(None, 0)))
-    batches, _, weights = sample_lanes(fixture.memory["memory"], jax.random.split(jax.random.key(2), n_lanes))
-    args = (stack_lanes(fixture.learner, n_lanes), batches, weights, lane_hparams(n_lanes))
-    label = f"{n_lanes} lane{'s' if n_lanes > 1 else ''} vmapped"
-    return TrainStepProgram(n_lanes, label, jax.jit(jax.vmap(step)).lower(*args).compile(), args)
-
-
-@dataclasses.dataclass
-class GridProgram:
-    """``grid.make_grid(config).run_chunk`` compiled for ``lanes`` lanes, state donated."""
-
-    lanes: int
-    compiled: Any
-    lower_s: float
-    compile_s: float
-    init: Callable  # (lane keys, hparams) → lane-batched state, placed like the compiled program wants
-    sharding: Any
-
-
-def compile_grid(config: TrainConfig, n_lanes: int) -> GridProgram:
-    """Lowers and compiles the grid chunk program for ``n_lanes`` lanes, timing each stage."""
-    program = grid.make_grid(config)
-    sharding = grid.lane_sharding(n_lanes)
-    init = jax.jit(program.init, out_shardings=sharding)
-    hparams = jax.device_put(lane_hparams(n_lanes), sharding)
-    state_shape = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                               jax.eval_shape(program.init, lane_keys(n_lanes), hparams))
-    episodes = jnp.arange(FLAGS.episodes, dtype=jnp.int32)
-    start = time.perf_counter()
-    lowered = jax.jit(program.run_chunk, donate_argnums=0).lower(state_shape, episodes, hparams)
-    lower_s = time.perf_counter() - start
-    start = time.perf_counter()
-    compiled = lowered.compile()
-    compile_s = time.perf_counter() - start
-    return GridProgram(n_lanes, compiled, lower_s, compile_s, init, sharding)
-
-
-def lane_keys(n_lanes: int):
-    """One seed for every lane, as in the product's single-seed sweep (same start per lane)."""
-    return jax.vmap(lambda _: jax.random.key(0))(jnp.zeros(n_lanes))
-
-
-class ChunkRunner:
-    """Runs consecutive chunks of episodes with one compiled grid program on blocks of its
-    lane width, ``workers`` blocks at a time on host threads (``grid.run_blocks``, as the
-    sweep does). Each call = one chunk of ``FLAGS.episodes`` episodes for every block."""
-
-    def __init__(self, program: GridProgram, hparams: HyperParams, total_episodes: int, workers: int):
-        self.program, self.total_episodes, self.next_episode = program, total_episodes, 0
-        self.hparams = [jax.device_put(h, program.sharding) for h in grid.split_lanes(hparams, program.lanes)]
-        self.states = [program.init(lane_keys(program.lanes), h) for h in self.hparams]
-        self.pool = ThreadPoolExecutor(workers)
-
-    def __call__(self):
-        chunk = FLAGS.episodes
-        if self.next_episode + chunk > self.total_episodes:
-            raise RuntimeError("the benchmark would run padding episodes; raise TrainConfig.episodes")
-        episodes = jnp.arange(self.next_episode, self.next_episode + chunk, dtype=jnp.int32)
-        self.states, _ = grid.run_blocks(self.pool, self.program.compiled, self.states, episodes, self.hparams)
-        jax.block_until_ready(self.states)
-        self.next_episode += chunk
-        return self.states
-
-
-class Bench:
-    """Flag-derived settings and the programs several sections share, built on first use."""
-
-    def __init__(self):
-        self.n_lanes = FLAGS.lanes
-        self.grid_calls = FLAGS.warmup + FLAGS.repeats  # chunks each grid state runs
-        self.config = build_config(self.grid_calls)
-        self.report = Report()
-
-    @functools.cached_property
-    def fixture(self) -> Fixture:
-        return make_fixture(self.config)
-
-    @functools.cached_property
-    def train_steps(self) -> tuple[TrainStepProgram, TrainStepProgram]:
-        """(1 lane unbatched, G lanes vmapped)."""
-        return compile_train_step(self.fixture, None), compile_train_step(self.fixture, self.n_lanes)
-
-    @functools.cached_property
-    def grids(self) -> tuple[GridProgram, GridProgram]:
-        """(1-lane grid, G-lane grid), both compiled from ``grid.make_grid(config)``."""
-        return compile_grid(self.config, 1), compile_grid(self.config, self.n_lanes)
 
 
 # ----------------------------------------------------------------------------- sections
@@ -364,7 +105,7 @@ def section_env(bench: Bench) -> None:
         jax.random.split(jax.random.key(4), n_envs), worlds, params)
     episode = make_random_episode(params, n_envs)
     calls = iter(range(1 << 30))
-    times = interleaved({"episode": lambda: episode(jax.random.key(next(calls)), states)}, FLAGS.repeats)
+    times = interleaved({"episode": lambda: episode(jax.random.key(next(calls)), states)}, FLAGS.repeats, FLAGS.warmup)
     t = median(times["episode"])
     steps = n_envs * params.steps_per_episode
     r = bench.report
@@ -378,7 +119,7 @@ def section_env(bench: Bench) -> None:
 def section_train(bench: Bench) -> None:
     """Train steps/s of the jitted ``learner.train_step``, 1 lane vs G lanes vmapped."""
     one, many = bench.train_steps
-    times = interleaved({"1": one, "G": many}, FLAGS.repeats * FLAGS.calls)
+    times = interleaved({"1": one, "G": many}, FLAGS.repeats * FLAGS.calls, FLAGS.warmup)
     t1, tg = median(times["1"]), median(times["G"])
     r, g, label = bench.report, many.lanes, many.label
     r.number("train", "1 lane: time per train step", t1 * 1e3, "ms", ",.3f")
@@ -392,17 +133,16 @@ def section_train(bench: Bench) -> None:
 
 def section_grid(bench: Bench) -> None:
     """End-to-end config-episodes/s of the grid chunk, three ways: G lanes in one call; G
-    one-lane calls of the 1-lane program, ``grid.default_workers`` at a time on threads (the
+    one-lane calls of the 1-lane program, ``lanes.default_workers`` at a time on threads (the
     sweep's CPU default); the same G calls one after another."""
     single, multi = bench.grids
-    g, chunk, hparams = bench.n_lanes, FLAGS.episodes, lane_hparams(bench.n_lanes)
-    workers = grid.default_workers(g)
+    g, chunk, workers = bench.n_lanes, FLAGS.episodes, default_workers(bench.n_lanes)
     ways = {
-        f"{g} lanes in one call": ChunkRunner(multi, hparams, bench.config.episodes, 1),
-        f"{g} one-lane calls, {workers} at a time": ChunkRunner(single, hparams, bench.config.episodes, workers),
-        f"{g} one-lane calls, one after another": ChunkRunner(single, hparams, bench.config.episodes, 1),
+        f"{g} lanes in one call": ChunkRunner(multi, bench, 1),
+        f"{g} one-lane calls, {workers} at a time": ChunkRunner(single, bench, workers),
+        f"{g} one-lane calls, one after another": ChunkRunner(single, bench, 1),
     }
-    times = interleaved(ways, FLAGS.repeats)
+    times = interleaved(ways, FLAGS.repeats, FLAGS.warmup)
     config_episodes = g * chunk
     r = bench.report
     for way, t in times.items():
@@ -431,47 +171,46 @@ def section_compile(bench: Bench) -> None:
                           "compile times may be cache hits")
 
 
+def report_achieved(r: Report, label: str, flops: float, t: float, per: str, peak: float) -> None:
+    """Time per ``per`` (``t`` s), achieved GFLOP/s and share of the ``peak`` (GFLOP/s) of a
+    train step of ``flops`` FLOPs."""
+    gflops = flops / t / 1e9
+    r.number("flops", f"train step ({label}): time per {per}", t * 1e3, "ms", ",.3f")
+    r.number("flops", f"train step ({label}): achieved", gflops, "GFLOP/s", ",.2f")
+    r.number("flops", f"train step ({label}): share of the jnp.dot peak", 100 * gflops / peak, "%", ",.2f")
+
+
 def section_flops(bench: Bench) -> None:
     """XLA's FLOP count of one train step, achieved GFLOP/s, and a large jnp.dot as the peak."""
     one, many = bench.train_steps
     n = FLAGS.matmul_size
     a, b = (jax.random.normal(k, (n, n), jnp.float32) for k in jax.random.split(jax.random.key(5)))
     dot = jax.jit(jnp.dot).lower(a, b).compile()
-    dot_flops = 2.0 * n ** 3
     tasks = {"dot": lambda: dot(a, b)}
-    for i, program in enumerate((one, many)):
-        tasks[f"train {i}"] = functools.partial(lambda p: [p() for _ in range(FLAGS.calls)], program)
+    for program in (one, many):
+        tasks[program.label] = functools.partial(lambda p: [p() for _ in range(FLAGS.calls)], program)
     # The sweep's CPU way: 1-lane train steps, one per worker thread at a time.
-    workers = grid.default_workers(bench.n_lanes)
+    workers = default_workers(bench.n_lanes)
     pool = ThreadPoolExecutor(workers)
     tasks["train threaded"] = lambda: list(pool.map(
         lambda _: jax.block_until_ready([one() for _ in range(FLAGS.calls)]), range(workers)))
-    times = interleaved(tasks, FLAGS.repeats)
-    peak = dot_flops / median(times["dot"]) / 1e9
+    times = {name: median(t) for name, t in interleaved(tasks, FLAGS.repeats, FLAGS.warmup).items()}
+    peak = 2.0 * n ** 3 / times["dot"] / 1e9
     r = bench.report
-    r.number("flops", f"jnp.dot {n}×{n} f32: time", median(times["dot"]) * 1e3, "ms", ",.2f")
+    r.number("flops", f"jnp.dot {n}×{n} f32: time", times["dot"] * 1e3, "ms", ",.2f")
     r.number("flops", f"jnp.dot {n}×{n} f32: achieved (peak reference)", peak, "GFLOP/s", ",.1f")
-    for i, program in enumerate((one, many)):
-        cost = xla_cost(program.compiled)
-        lanes = program.label
+    for program in (one, many):
+        cost, label = xla_cost(program.compiled), program.label
         if "flops" not in cost:
-            r.note("flops", f"no XLA cost analysis for the {lanes} train step")
+            r.note("flops", f"no XLA cost analysis for the {label} train step")
             continue
-        t = median(times[f"train {i}"]) / FLAGS.calls
-        gflops = cost["flops"] / t / 1e9
-        r.number("flops", f"train step ({lanes}): XLA cost-analysis FLOPs per call", cost["flops"] / 1e6, "MFLOP")
-        r.number("flops", f"train step ({lanes}): bytes accessed per call", cost["bytes accessed"] / 2**20, "MiB")
-        r.number("flops", f"train step ({lanes}): time per call", t * 1e3, "ms", ",.3f")
-        r.number("flops", f"train step ({lanes}): achieved", gflops, "GFLOP/s", ",.2f")
-        r.number("flops", f"train step ({lanes}): share of the jnp.dot peak", 100 * gflops / peak, "%", ",.2f")
+        r.number("flops", f"train step ({label}): XLA cost-analysis FLOPs per call", cost["flops"] / 1e6, "MFLOP")
+        r.number("flops", f"train step ({label}): bytes accessed per call", cost["bytes accessed"] / 2**20, "MiB")
+        report_achieved(r, label, cost["flops"], times[label] / FLAGS.calls, "call", peak)
     cost = xla_cost(one.compiled)
     if "flops" in cost:
-        label = f"1 lane, {workers} calls at a time on threads"
-        t = median(times["train threaded"]) / (FLAGS.calls * workers)
-        gflops = cost["flops"] / t / 1e9
-        r.number("flops", f"train step ({label}): time per step", t * 1e3, "ms", ",.3f")
-        r.number("flops", f"train step ({label}): achieved", gflops, "GFLOP/s", ",.2f")
-        r.number("flops", f"train step ({label}): share of the jnp.dot peak", 100 * gflops / peak, "%", ",.2f")
+        report_achieved(r, f"1 lane, {workers} calls at a time on threads", cost["flops"],
+                        times["train threaded"] / (FLAGS.calls * workers), "step", peak)
     if bench.config.actor_update == "sequential":
         r.note("flops", "sequential actor update: XLA counts a loop body once, not once per agent")
 
@@ -518,7 +257,7 @@ def profile_parts(bench: Bench) -> dict[str, Callable[[], Any]]:
 def section_profile(bench: Bench) -> None:
     """One lane's episode split into separately jitted parts, each timed on its own."""
     parts = profile_parts(bench)
-    times = {name: median(t) for name, t in interleaved(parts, FLAGS.repeats * FLAGS.calls).items()}
+    times = {name: median(t) for name, t in interleaved(parts, FLAGS.repeats * FLAGS.calls, FLAGS.warmup).items()}
     r, config = bench.report, bench.config
     r.note("profile", "each part is jitted and called on its own, so each time includes a call's "
                       "dispatch overhead; inside the compiled program the parts are fused and "
@@ -546,14 +285,16 @@ SECTION_FUNCTIONS = {"env": section_env, "train": section_train, "grid": section
 
 # ----------------------------------------------------------------------------- main
 
+def make_bench() -> Bench:
+    """The lanes and shared programs of the flags' settings."""
+    return Bench(n_lanes=FLAGS.lanes, chunk=FLAGS.episodes, grid_calls=FLAGS.warmup + FLAGS.repeats,
+                 fill_episodes=FLAGS.fill_episodes, static={name: getattr(FLAGS, name) for name in STATIC_FLAGS})
+
+
 def print_header(bench: Bench) -> None:
+    """The machine and software (``timing.print_environment``), then the settings."""
     config = bench.config
-    print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
-    print(f"python {platform.python_version()}, jax {jax.__version__}, jaxlib {jaxlib.__version__}, "
-          f"flax {flax.__version__}, optax {optax.__version__}, numpy {np.__version__}")
-    print(f"backend: {jax.default_backend()}; devices: {jax.devices()}")
-    print(f"os.cpu_count(): {os.cpu_count()}; usable by this process: {len(os.sched_getaffinity(0))}; "
-          f"XLA_FLAGS: {os.environ.get('XLA_FLAGS', '(unset)')}")
+    print_environment()
     print(f"settings: {config.env.n_agents} agents, {config.env.steps_per_episode} steps/episode, {FLAGS.lanes} lanes, "
           f"{FLAGS.episodes} episodes per chunk, batch {config.batch_size}, replay {config.replay_capacity}, "
           f"actor {config.actor_hidden}, critic {config.critic_hidden}, actor update {config.actor_update}, "
@@ -569,7 +310,7 @@ def main(argv):
     if unknown:
         raise app.UsageError(f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}")
     logging.set_verbosity(logging.WARNING)  # no backend-probing INFO lines
-    bench = Bench()
+    bench = make_bench()
     print_header(bench)
     for name in SECTIONS:  # fixed order: the profile compares with the grid section's number
         if name in FLAGS.sections:

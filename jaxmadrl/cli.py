@@ -3,47 +3,65 @@ a run folder, running one as a command, and bad input, full disks and signals as
 and an exit code."""
 from __future__ import annotations
 
-import math
 import os
 import pathlib
 import signal
 import sys
+import time
 
 from absl import app, flags
 
-from jaxmadrl import files, numerics, runs
-from jaxmadrl.config import ACTOR_UPDATES, HyperParams
-from jaxmadrl.env import MODES, SCALINGS
+from jaxmadrl import files, numerics, provenance, results, runs, settings
+from jaxmadrl.config import TrainConfig
 from jaxmadrl.limits import SettingError
-from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
 
-# Traced HyperParams fields that mitigate output saturation (flag name = field name).
-MITIGATION_FLAGS = ("output_activation", "layer_norm", "actor_grad_clip", "critic_grad_clip",
-                    "reward_normalisation", "output_lr_multiplier")
-
-
-def define_training_flags() -> None:
-    """Flags of the environment, the networks, the update order and the mitigations."""
-    flags.DEFINE_integer("n_agents", 50, "Number of client agents (devices).")
-    flags.DEFINE_integer("steps_per_episode", 10, "Environment steps per episode.")
-    flags.DEFINE_enum("mode", "H2", list(MODES), "Server model: H2 (shared units, queue) or TOBM.")
-    flags.DEFINE_enum("scaling", "updated", list(SCALINGS), "Task-size scaling of the environment.")
-    flags.DEFINE_enum("actor_update", "simultaneous", list(ACTOR_UPDATES),
-                      "Update all actors from one loss, or one after another as the reference does.")
-    flags.DEFINE_list("actor_hidden", ["64", "32"], "Actor hidden layer widths (each size compiles anew).")
-    flags.DEFINE_list("critic_hidden", ["512", "128"], "Critic hidden layer widths (each size compiles anew).")
-    flags.DEFINE_enum("output_activation", "tanh", list(ACTIVATION_NAMES), "Actor output activation.")
-    flags.DEFINE_bool("layer_norm", False, "LayerNorm on the actors' output pre-activations.")
-    flags.DEFINE_float("actor_grad_clip", math.inf, "Clip each actor's gradient to this L2 norm (inf = off).")
-    flags.DEFINE_float("critic_grad_clip", math.inf, "Clip the critic gradient to this L2 norm (inf = off).")
-    flags.DEFINE_bool("reward_normalisation", False, "Standardise rewards by their running mean and std.")
-    flags.DEFINE_float("output_lr_multiplier", 1.0, "Factor on the actors' output-layer learning rate.")
-    flags.DEFINE_enum("matmul_precision", numerics.DEFAULT_MATMUL_PRECISION, list(numerics.MATMUL_PRECISIONS),
-                      "Precision of float32 matrix products: highest = full float32 on every backend; high and "
-                      "default allow faster, less exact modes (e.g. TF32 on NVIDIA GPUs). Recorded with the run.")
+def define_setting_flags() -> None:
+    """One flag per setting of the training program and per traced setting (``settings``),
+    named and described as the field it sets, defaulting to the field's default; and the
+    flags of how a run computes."""
+    for setting in settings.ALL.values():
+        kind, default, help = setting.kind, setting.default, as_sentence(setting.help)
+        if kind == "widths":
+            flags.DEFINE_list(setting.name, [str(w) for w in default], help)
+        elif kind == "choice":
+            shown = setting.choices[default] if isinstance(default, int) else default
+            flags.DEFINE_enum(setting.name, shown, list(setting.choices), help)
+        elif kind == "switch":
+            flags.DEFINE_bool(setting.name, bool(default), help)
+        elif kind == "int":
+            flags.DEFINE_integer(setting.name, default, help)
+        elif kind == "float":
+            flags.DEFINE_float(setting.name, default, help)
+        else:
+            flags.DEFINE_string(setting.name, default, help)
+    precision = TrainConfig.__dataclass_fields__["matmul_precision"]
+    flags.DEFINE_enum("matmul_precision", None, list(numerics.MATMUL_PRECISIONS),
+                      f"{as_sentence(precision.metadata['help'])} Default: {precision.default}; a resume keeps the "
+                      "run's setting. Recorded with the run.")
     flags.DEFINE_bool("deterministic_ops", None, "Deterministic GPU reductions and scatters "
                       "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Default: on, unless "
                       "XLA_FLAGS sets it; a resume keeps the run's setting. Recorded with the run.")
+
+
+def as_sentence(help: str) -> str:
+    """A field's help as a flag's: capitalised, with a full stop."""
+    return help[0].upper() + help[1:] + "."
+
+
+def given_settings() -> tuple[dict, dict]:
+    """The settings given on the command line: (static settings by name, traced settings by
+    name), as a definition holds them. UsageFailure naming the flag of a malformed value."""
+    static, traced = {}, {}
+    for name, setting in settings.ALL.items():
+        if not flags.FLAGS[name].present:
+            continue
+        value = flags.FLAGS[name].value
+        if setting.kind == "widths":
+            value = widths(name)
+        elif setting.kind == "switch":
+            value = float(value)
+        (traced if setting.holder == "traced" else static)[name] = value
+    return static, traced
 
 
 def define_run_flags(default_out: str) -> None:
@@ -54,46 +72,25 @@ def define_run_flags(default_out: str) -> None:
                       "as a checkpoint) in RUN/checkpoint/ when the run completes; by default it is deleted.")
 
 
-# Flags that change how lanes round, and the field of the environment record that holds
-# each: a resume keeps the recorded value unless the flag is given.
-RECORDED_FLAGS = {"lanes_per_call": "lanes_per_call", "devices": "devices_per_call",
-                  "matmul_precision": "matmul_precision", "deterministic_ops": "deterministic_gpu_ops"}
-
-
-def execution_from_flags(recorded: dict | None) -> runs.Execution:
-    """How to run, from the flags this command defines; where a flag is not given and the
-    run being resumed recorded a value, that value, so that a resume computes as the run did."""
-    def value(flag):
-        if flag not in flags.FLAGS:
-            return None
-        given = flags.FLAGS[flag]
-        if given.present or not recorded or recorded.get(RECORDED_FLAGS.get(flag)) is None:
-            return given.value
-        return recorded[RECORDED_FLAGS[flag]]
-    if recorded and value("lanes_per_call") != recorded.get("lanes_per_call"):
-        recorded = {k: v for k, v in recorded.items() if k != "devices_per_call"}  # it was for the old width
-    return runs.Execution(lanes_per_call=value("lanes_per_call"), devices=value("devices"), workers=value("workers"),
-                          matmul_precision=value("matmul_precision"), deterministic_ops=value("deterministic_ops"))
-
-
 def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) -> None:
-    """Runs (or resumes) ``definition`` in ``run_dir`` as the command ``python -m module``:
-    a complete run shows its table; a bad setting or unusable folder is one line and exit
-    2; a disk that cannot be written one line and exit 1 (naming the resume command if a
-    checkpoint is intact); Ctrl-C and SIGTERM one line and exit 130 / 143."""
-    try:
-        if resuming and runs.is_complete(run_dir):
+    """Runs (or resumes) ``definition`` in ``run_dir`` as the command ``python -m module``,
+    with the execution flags it defines, printing progress: a complete run shows its table;
+    a bad setting or unusable folder is one line and exit 2; a disk that cannot be written
+    one line and exit 1 (naming the resume command if a checkpoint is intact); Ctrl-C and
+    SIGTERM one line and exit 130 / 143."""
+    if resuming and runs.is_complete(run_dir):
+        try:
             print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
-            return
-        environments = runs.recorded_environments(run_dir) if resuming else []
-        execution = execution_from_flags(environments[-1] if environments else None)
-        if execution.deterministic_ops is not None:
-            numerics.request_deterministic_gpu_ops(execution.deterministic_ops)
-    except (OSError, ValueError) as error:
-        fail(str(error))
+        except OSError as error:
+            fail(files.io_error_text(error))
+        return
+    execution = {name: flags.FLAGS[name].value if name in flags.FLAGS and flags.FLAGS[name].present else None
+                 for name in ("lanes_per_call", "devices", "workers", "matmul_precision", "deterministic_ops")}
     interrupt_on_sigterm()
+    started = time.perf_counter()
     try:
-        runs.run(definition, run_dir, resuming, execution, environments, flags.FLAGS.keep_checkpoint)
+        run = runs.run_sweep(None if resuming else definition, run_dir, resume=resuming,
+                             keep_checkpoint=flags.FLAGS.keep_checkpoint, on_progress=print_progress, **execution)
     except SettingError as error:
         fail(f"--{error.setting} {error.problem}")
     except runs.RunFolderError as error:
@@ -104,18 +101,36 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) 
              IO_EXIT_CODE)
     except KeyboardInterrupt as interrupt:
         exit_interrupted(interrupt, f"continue with: python -m {module} --resume {run_dir}")
+    print_result(run, run_dir, time.perf_counter() - started)
 
 
-def mitigation_settings() -> dict:
-    """HyperParams fields from the mitigation flags that differ from the unmitigated defaults."""
-    defaults = HyperParams(actor_lr=1.0, critic_lr=1.0)
-    settings = {}
-    for name in MITIGATION_FLAGS:
-        value = flags.FLAGS[name].value
-        value = activation_code(value) if name == "output_activation" else float(value)
-        if value != getattr(defaults, name):
-            settings[name] = value
-    return settings
+def print_progress(progress: runs.Progress) -> None:
+    """A sweep's progress as a log: after compiling, what runs how; then a line per chunk."""
+    if progress.episodes_done == progress.first_episode:
+        if progress.changed:
+            print(f"note: this session differs from the run's record in {progress.changed}: results from episode "
+                  f"{progress.first_episode} on will not equal an uninterrupted run", flush=True)
+        record = progress.environment
+        print(f"{progress.name}: {progress.lanes} lanes ({progress.variants} variant(s)) as {progress.calls} call(s) "
+              f"of {progress.lanes_per_call} lane(s), {record['workers']} at a time, on {record['devices_per_call']} "
+              f"device(s); {progress.episodes} episodes; compiled in {progress.compile_s:.1f} s; starting at episode "
+              f"{progress.first_episode}", flush=True)
+        print(f"{provenance.numerics_line(record)}; recorded in {runs.ENVIRONMENT}", flush=True)
+        return
+    print(f"[{progress.episodes_done}/{progress.episodes}] {progress.config_episodes_per_s:.1f} config-episodes/s | "
+          f"ETA {progress.eta_s:.0f} s | lanes with all actors stopped: {progress.lanes_all_stopped}/{progress.lanes}",
+          flush=True)
+
+
+def print_result(run, run_dir: pathlib.Path, wall_s: float) -> None:
+    """A finished run's stopping table, diverged lanes and where its results are."""
+    print(f"done in {wall_s:.1f} s. All-actors stopping episode ({run.episodes} = never stopped):")
+    print(results.stopping_tables(run.lanes, run.episodes))
+    diverged = [row["lane"] for row in run.lanes if row["diverged"]]
+    if diverged:
+        print(f"diverged lanes (non-finite parameters or losses): {diverged}")
+    kept = runs.CHECKPOINT in [path.name for path in run_dir.iterdir()]
+    print(f"results in {run_dir}" + (f"; final state kept in {run_dir / runs.CHECKPOINT}" if kept else ""))
 
 
 USAGE_EXIT_CODE = 2

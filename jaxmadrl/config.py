@@ -23,34 +23,38 @@ from jaxmadrl.networks import ACTIVATION_NAMES
 ACTOR_UPDATES = ("simultaneous", "sequential")
 
 
+def setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
+    """A field documented once: ``help`` describes it as a flag and a sweep key. ``choices``:
+    the allowed strings (for an integer code: the names of the codes, by position);
+    ``switch``: a 0/1 value, given as a boolean flag."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "switch": switch})
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Static settings of one training program.
+    """Static settings of one training program; each field's help says what it is.
 
-    ``episodes_before_train``: a train step follows every episode once more than this
-    many episodes are done. ``eval_every``: greedy evaluation on ``eval_episodes`` fixed
-    episodes after every ``eval_every``-th episode (and after the last one).
-    ``actor_update``: "simultaneous" updates all actors from one loss; "sequential"
-    updates them one after another, each seeing the actors before it already updated.
     Exploration: epsilon(e) = end + (start - end)·exp(-e / decay), e = episodes done.
-    ``matmul_precision``: of every float32 matrix product in the program
-    (``numerics.MATMUL_PRECISIONS``); "highest" is full float32 on every backend.
     """
 
     env: EnvParams = EnvParams()
-    episodes: int = 2000
-    batch_size: int = 64
-    replay_capacity: int = 10_000
-    episodes_before_train: int = 1
-    eval_every: int = 10
-    eval_episodes: int = 3
-    actor_hidden: tuple[int, ...] = (64, 32)
-    critic_hidden: tuple[int, ...] = (512, 128)
-    actor_update: str = "simultaneous"
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.01
-    epsilon_decay: float = 2000.0
-    matmul_precision: str = numerics.DEFAULT_MATMUL_PRECISION
+    episodes: int = setting(2000, "training episodes")
+    batch_size: int = setting(64, "replay batch size (<= replay_capacity)")
+    replay_capacity: int = setting(10_000, "prioritised replay capacity (transitions)")
+    episodes_before_train: int = setting(1, "a train step follows every episode once more than this many are done")
+    eval_every: int = setting(10, "greedy evaluation after every this many episodes (and after the last)")
+    eval_episodes: int = setting(3, "fixed greedy episodes per evaluation (their mean is reported)")
+    actor_hidden: tuple[int, ...] = setting((64, 32), "actor hidden layer widths")
+    critic_hidden: tuple[int, ...] = setting((512, 128), "critic hidden layer widths")
+    actor_update: str = setting("simultaneous", "update all actors from one loss (simultaneous) or one after "
+                                "another, each seeing the actors before it updated (sequential, as the reference)",
+                                ACTOR_UPDATES)
+    epsilon_start: float = setting(1.0, "exploration noise std and random-selection probability at episode 0")
+    epsilon_end: float = setting(0.01, "exploration epsilon approached at the end")
+    epsilon_decay: float = setting(2000.0, "episodes over which epsilon decays by a factor e")
+    matmul_precision: str = setting(numerics.DEFAULT_MATMUL_PRECISION, "precision of every float32 matrix product: "
+                                    "highest = full float32 on every backend; high and default allow faster, less "
+                                    "exact modes (e.g. TF32 on NVIDIA GPUs)", numerics.MATMUL_PRECISIONS)
 
     def __post_init__(self):
         for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
@@ -73,32 +77,32 @@ class TrainConfig:
             -jnp.asarray(episodes_done, jnp.float32) / self.epsilon_decay)
 
 
+def traced_setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
+    """``setting`` for a traced field (``dataclasses.MISSING``: no default, required)."""
+    return struct.field(default=default, metadata={"help": help, "choices": choices, "switch": switch})
+
+
 @struct.dataclass
 class HyperParams:
     """Traced hyperparameters of one configuration (scalars, or arrays with a leading
-    grid axis when vmapped). Learning rates are Adam step sizes.
+    grid axis when vmapped): one compilation serves any value.
 
     The saturation mitigations are traced too, so that they vmap with the learning rates;
-    their defaults are the unmitigated algorithm:
-    - ``output_activation``: code of the actors' output activation (``ACTIVATION_NAMES``:
-      0 tanh, 1 softsign, 2 hardtanh, 3 2·sigmoid−1);
-    - ``layer_norm``: 1 puts a LayerNorm on the actors' output pre-activations;
-    - ``actor_grad_clip``: L2 clip of each actor's own gradient (inf = off);
-    - ``critic_grad_clip``: L2 clip of the critic gradient (inf = off);
-    - ``reward_normalisation``: 1 standardises rewards by their running mean and std;
-    - ``output_lr_multiplier``: factor on the actors' output-layer learning rate.
+    their defaults are the unmitigated algorithm.
     """
 
-    actor_lr: chex.Numeric
-    critic_lr: chex.Numeric
-    gamma: chex.Numeric = 0.99
-    reward_scale: chex.Numeric = 1.0
-    output_activation: chex.Numeric = 0
-    layer_norm: chex.Numeric = 0.0
-    actor_grad_clip: chex.Numeric = math.inf
-    critic_grad_clip: chex.Numeric = math.inf
-    reward_normalisation: chex.Numeric = 0.0
-    output_lr_multiplier: chex.Numeric = 1.0
+    actor_lr: chex.Numeric = traced_setting(dataclasses.MISSING, "Adam learning rate of every client actor (finite, > 0)")
+    critic_lr: chex.Numeric = traced_setting(dataclasses.MISSING, "Adam learning rate of the master critic (finite, > 0)")
+    gamma: chex.Numeric = traced_setting(0.99, "discount factor")
+    reward_scale: chex.Numeric = traced_setting(1.0, "factor on the reward in the TD target")
+    output_activation: chex.Numeric = traced_setting(0, "actor output activation (traced as its code)",
+                                                     ACTIVATION_NAMES)
+    layer_norm: chex.Numeric = traced_setting(0.0, "LayerNorm on the actors' output pre-activations", switch=True)
+    actor_grad_clip: chex.Numeric = traced_setting(math.inf, "clip each actor's own gradient to this L2 norm (inf = off)")
+    critic_grad_clip: chex.Numeric = traced_setting(math.inf, "clip the critic gradient to this L2 norm (inf = off)")
+    reward_normalisation: chex.Numeric = traced_setting(0.0, "standardise rewards by their running mean and std",
+                                                        switch=True)
+    output_lr_multiplier: chex.Numeric = traced_setting(1.0, "factor on the actors' output-layer learning rate")
 
     def validate(self) -> "HyperParams":
         """Checks concrete values on the host; raises ValueError naming the field and the

@@ -1,7 +1,7 @@
 """In-graph instrumentation: gradient norms, output saturation, weight change, stopping.
 
 All functions are pure and cheap; they run inside the compiled training program once per
-train step. Layer names are the networks' ``fc1 … fcK``.
+train step. Layers are the networks' dense layers ``fc1 … fcK`` (``networks.layer_names``).
 """
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-# |tanh(z)| > 0.9 ⇔ |z| > atanh(0.9) ≈ 1.472: the output is saturated.
+from jaxmadrl.networks import layer_names
+
+# An output is saturated when its magnitude exceeds 0.9 of the bound 1 (for tanh:
+# |z| > atanh(0.9) ≈ 1.472).
 SATURATION_LEVEL = 0.9
 NEVER = -1  # episode sentinel: the event did not happen
-
-
-def layer_names(params) -> list[str]:
-    """The dense layers ``fc1 … fcK`` in layer order (other parameters, such as the actors'
-    optional output LayerNorm, are not layers here)."""
-    return sorted((name for name in params["params"] if name.startswith("fc")), key=lambda name: int(name[2:]))
 
 
 def actor_grad_norms(actor_grads) -> chex.Array:
@@ -28,6 +25,18 @@ def actor_grad_norms(actor_grads) -> chex.Array:
         leaves = jax.tree.leaves(actor_grads["params"][name])
         per_layer.append(sum(jnp.sum(jnp.square(leaf).reshape(leaf.shape[0], -1), axis=1) for leaf in leaves))
     return jnp.sqrt(jnp.stack(per_layer, axis=-1))
+
+
+def actor_total_norms(actor_grads, layer_norms: chex.Array) -> chex.Array:
+    """(N,) L2 norm of each agent's whole gradient: its dense layers' norms ``layer_norms``
+    (N, L) together with every other parameter (the optional output LayerNorm's), the
+    same parameters the per-actor gradient clip measures."""
+    dense = set(layer_names(actor_grads))
+    others = [leaf for name, layer in actor_grads["params"].items() if name not in dense
+              for leaf in jax.tree.leaves(layer)]
+    # Other parameters whose gradient is exactly 0 (LayerNorm off) add exactly 0.
+    other_squares = sum(jnp.sum(jnp.square(leaf).reshape(leaf.shape[0], -1), axis=1) for leaf in others)
+    return jnp.sqrt(jnp.sum(jnp.square(layer_norms), axis=-1) + other_squares)
 
 
 def critic_grad_norms(critic_grads) -> chex.Array:
@@ -47,14 +56,29 @@ def total_norm(layer_norms: chex.Array) -> chex.Array:
     return jnp.sqrt(jnp.sum(jnp.square(layer_norms), axis=-1))
 
 
-def preactivation_stats(z: chex.Array) -> dict[str, chex.Array]:
-    """Statistics of actor output pre-activations z (any shape) → dict of scalars."""
+def gradient_ratio(actor_norm: chex.Array, critic_norm: chex.Array) -> chex.Array:
+    """ρ = actor / critic gradient norm (same shapes): 0 wherever the actor gradient is 0,
+    the critic's included (0/0 is "no actor gradient", not NaN); inf where only the critic
+    gradient is 0."""
+    safe_critic = jnp.where(critic_norm > 0, critic_norm, 1.0)
+    return jnp.where(actor_norm > 0, jnp.where(critic_norm > 0, actor_norm / safe_critic, jnp.inf), 0.0)
+
+
+def preactivation_stats(z: chex.Array, outputs: chex.Array) -> dict[str, chex.Array]:
+    """Statistics of actor output pre-activations z and of the outputs (same shape, any)
+    of the output activation in use → dict of scalars.
+
+    ``saturation``: fraction of outputs with |output| > ``SATURATION_LEVEL``;
+    ``tanh_saturation``: the same fraction for tanh(z), whatever activation is in use (the
+    paper's measure; equal to ``saturation`` for tanh actors).
+    """
     return {
         "preact_mean": jnp.mean(z),
         "preact_std": jnp.std(z),
         "preact_min": jnp.min(z),
         "preact_max": jnp.max(z),
-        "saturation": jnp.mean(jnp.abs(jnp.tanh(z)) > SATURATION_LEVEL),
+        "saturation": jnp.mean(jnp.abs(outputs) > SATURATION_LEVEL),
+        "tanh_saturation": jnp.mean(jnp.abs(jnp.tanh(z)) > SATURATION_LEVEL),
         "preact_abs_gt2": jnp.mean(jnp.abs(z) > 2.0),
     }
 

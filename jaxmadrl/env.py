@@ -32,46 +32,45 @@ SCALINGS = ("updated", "thesis")
 MIN_FRACTION = 0.01  # lower bound of alpha and rho
 
 
-def _static(default: Any):
-    return struct.field(pytree_node=False, default=default)
+def _static(default: Any, help: str, choices: tuple[str, ...] | None = None):
+    """A static field documented once: ``help`` describes it as a flag and a sweep key."""
+    return struct.field(pytree_node=False, default=default, metadata={"help": help, "choices": choices})
 
 
 @struct.dataclass
 class EnvParams:
-    """Every constant of the environment. All fields are static.
+    """Every constant of the environment. All fields are static; each field's help says
+    what it is."""
 
-    ``mode``: "H2" (shared server with ``n_units`` processing units, tasks queue) or
-    "TOBM" (every offloaded task gets its own unit). ``scaling``: "updated" (MB → bits
-    as ·8·1024², local energy ∝ F²) or "thesis" (·8·1024, local energy ∝ F).
-    """
-
-    n_agents: int = _static(50)
-    steps_per_episode: int = _static(10)
-    mode: str = _static("H2")
-    scaling: str = _static("updated")
-    lambda_energy: float = _static(0.5)
-    lambda_time: float = _static(0.5)
-    min_size_mb: float = _static(1.0)
-    max_size_mb: float = _static(50.0)
-    min_cycles_per_bit: float = _static(300.0)
-    max_cycles_per_bit: float = _static(737.5)
-    min_deadline_s: float = _static(0.1)
-    max_deadline_s: float = _static(1.0)
-    min_compute_ghz: float = _static(0.4)
-    max_compute_ghz: float = _static(1.5)
-    min_power_dbm: float = _static(1.0)
-    max_power_dbm: float = _static(24.0)
-    server_compute_ghz: float = _static(4.0)
-    k_energy_local: float = _static(5e-27)
-    min_energy_mj: float = _static(0.5)
-    max_energy_mj: float = _static(3.2)
-    harvest_j: float = _static(0.001)
-    min_gain_db: float = _static(5.0)
-    max_gain_db: float = _static(14.0)
-    bandwidth_mhz: float = _static(40.0)
-    n_channels: int = _static(10)
-    server_storage_mb: float = _static(400.0)
-    n_units: int = _static(8)
+    n_agents: int = _static(50, "client agents (devices)")
+    steps_per_episode: int = _static(10, "environment steps per episode")
+    mode: str = _static("H2", "server model: H2 (a shared server of n_units units, tasks queue) or TOBM "
+                                  "(every offloaded task gets its own unit)", MODES)
+    scaling: str = _static("updated", "task-size scaling: updated (MB → bits as ·8·1024², local energy ∝ F²) "
+                                         "or thesis (·8·1024, local energy ∝ F)", SCALINGS)
+    lambda_energy: float = _static(0.5, "reward weight of energy")
+    lambda_time: float = _static(0.5, "reward weight of normalised time")
+    min_size_mb: float = _static(1.0, "smallest task size, MB")
+    max_size_mb: float = _static(50.0, "largest task size, MB")
+    min_cycles_per_bit: float = _static(300.0, "fewest CPU cycles per task bit")
+    max_cycles_per_bit: float = _static(737.5, "most CPU cycles per task bit")
+    min_deadline_s: float = _static(0.1, "shortest task deadline, s")
+    max_deadline_s: float = _static(1.0, "longest task deadline, s (deadlines are drawn below 0.9 of it)")
+    min_compute_ghz: float = _static(0.4, "slowest device CPU, GHz")
+    max_compute_ghz: float = _static(1.5, "fastest device CPU, GHz")
+    min_power_dbm: float = _static(1.0, "lowest device transmit power, dBm")
+    max_power_dbm: float = _static(24.0, "highest device transmit power, dBm")
+    server_compute_ghz: float = _static(4.0, "edge server CPU per unit, GHz")
+    k_energy_local: float = _static(5e-27, "energy factor of local computing (effective switched capacitance)")
+    min_energy_mj: float = _static(0.5, "smallest initial battery, MJ")
+    max_energy_mj: float = _static(3.2, "largest initial battery, MJ")
+    harvest_j: float = _static(0.001, "energy harvested per step, J")
+    min_gain_db: float = _static(5.0, "lowest channel gain, dB")
+    max_gain_db: float = _static(14.0, "highest channel gain, dB")
+    bandwidth_mhz: float = _static(40.0, "total uplink bandwidth, MHz")
+    n_channels: int = _static(10, "uplink channels (H2: most offloads accepted per step)")
+    server_storage_mb: float = _static(400.0, "edge server storage, MB (accepted task sizes must fit)")
+    n_units: int = _static(8, "server processing units (TOBM: most offloads accepted per step)")
 
     def __post_init__(self):
         if self.mode not in MODES:

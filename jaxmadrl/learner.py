@@ -17,7 +17,7 @@ from flax import struct
 
 from jaxmadrl import diagnostics
 from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.networks import Critic, Networks, apply_output_activation, init_params
+from jaxmadrl.networks import Critic, Networks, apply_output_activation, init_params, layer_names
 
 
 @struct.dataclass
@@ -165,6 +165,8 @@ def critic_loss(critic_params, networks: Networks, batch: Transition, targets, w
     pair_q = jnp.concatenate([q, q_zero[:, None]], axis=-1)
     pair_mask = jnp.concatenate([mask, ~jnp.any(mask, axis=-1, keepdims=True)], axis=-1)
     w = weights[:, None]
+    # The importance weight multiplies Q and y before squaring, so it enters squared: this
+    # is the reference's loss (an MSE over the stacked w·Q and w·y; SPEC §4), kept as it is.
     weighted = jnp.square(w * pair_q - w * targets[:, None])
     n_pairs = jnp.sum(pair_mask)
     loss = jnp.sum(jnp.where(pair_mask, weighted, 0.0)) / n_pairs
@@ -212,7 +214,7 @@ def _actor_step(params, opt_state, grads, hparams: HyperParams):
     ``output_lr_multiplier``."""
     grads = clip_per_agent(grads, hparams.actor_grad_clip)
     updates, opt_state = jax.vmap(adam(hparams.actor_lr).update)(grads, opt_state, params)
-    output_layer = diagnostics.layer_names(params)[-1]
+    output_layer = layer_names(params)[-1]
     layers = dict(updates["params"])
     layers[output_layer] = jax.tree.map(lambda u: u * hparams.output_lr_multiplier, layers[output_layer])
     return optax.apply_updates(params, {**updates, "params": layers}), opt_state
@@ -221,7 +223,8 @@ def _actor_step(params, opt_state, grads, hparams: HyperParams):
 def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, hparams):
     grads, z = jax.grad(actor_loss, has_aux=True)(learner.actor_params, networks, critic_params, obs, weights, hparams)
     params, opt_state = _actor_step(learner.actor_params, learner.actor_opt_state, grads, hparams)
-    return params, opt_state, diagnostics.actor_grad_norms(grads), z
+    layer_norms = diagnostics.actor_grad_norms(grads)
+    return params, opt_state, layer_norms, diagnostics.actor_total_norms(grads, layer_norms), z
 
 
 def _update_actors_sequentially(learner, networks, critic_params, obs, weights, hparams):
@@ -236,12 +239,13 @@ def _update_actors_sequentially(learner, networks, critic_params, obs, weights, 
         is_agent = jnp.arange(n_agents) == agent
         pick = lambda new, old: jnp.where(is_agent.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
         carry = (jax.tree.map(pick, new_params, params), jax.tree.map(pick, new_opt_state, opt_state))
-        return carry, (diagnostics.actor_grad_norms(grads)[agent], z)
+        layer_norms = diagnostics.actor_grad_norms(grads)
+        return carry, (layer_norms[agent], diagnostics.actor_total_norms(grads, layer_norms)[agent], z)
 
-    (params, opt_state), (grad_norms, z_per_turn) = jax.lax.scan(
+    (params, opt_state), (layer_norms, total_norms, z_per_turn) = jax.lax.scan(
         update_one, (learner.actor_params, learner.actor_opt_state), jnp.arange(n_agents))
     # z of the first turn: every actor before any update, as in the simultaneous mode.
-    return params, opt_state, grad_norms, z_per_turn[0]
+    return params, opt_state, layer_norms, total_norms, z_per_turn[0]
 
 
 def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hparams: HyperParams,
@@ -262,7 +266,7 @@ def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hp
 
     update_actors = (_update_actors_simultaneously if config.actor_update == "simultaneous"
                      else _update_actors_sequentially)
-    actor_params, actor_opt_state, actor_norms, z = update_actors(
+    actor_params, actor_opt_state, actor_layer_norms, actor_norms, z = update_actors(
         learner, networks, critic_params, batch.obs, weights, hparams)
 
     new_learner = learner.replace(
@@ -270,24 +274,20 @@ def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hp
         critic_params=critic_params, critic_target=critic_params, critic_opt_state=critic_opt_state)
 
     critic_norms = diagnostics.critic_grad_norms(critic_grads)
-    actor_rms_layers = diagnostics.rms_over_agents(actor_norms)
-    actor_rms = diagnostics.rms_over_agents(diagnostics.total_norm(actor_norms))
+    actor_rms = diagnostics.rms_over_agents(actor_norms)
     critic_total = diagnostics.total_norm(critic_norms)
     metrics = {
         "critic_loss": loss,
         "mean_q": aux["mean_q"],
         "td_error": aux["td_error"],
         "actor_grad_norm": actor_rms,
-        "actor_grad_norm_layers": actor_rms_layers,
-        "actor_grad_norm_agents": diagnostics.total_norm(actor_norms),
+        "actor_grad_norm_layers": diagnostics.rms_over_agents(actor_layer_norms),
+        "actor_grad_norm_agents": actor_norms,
         "critic_grad_norm": critic_total,
         "critic_grad_norm_layers": critic_norms,
-        "grad_ratio": actor_rms / critic_total,
+        "grad_ratio": diagnostics.gradient_ratio(actor_rms, critic_total),
         "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actor_params),
         "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
-        **diagnostics.preactivation_stats(z),
-        # the same fraction measured on the activation in use (differs from tanh's when mitigated)
-        "output_saturation": jnp.mean(jnp.abs(apply_output_activation(z, hparams.output_activation))
-                                      > diagnostics.SATURATION_LEVEL),
+        **diagnostics.preactivation_stats(z, apply_output_activation(z, hparams.output_activation)),
     }
     return new_learner, aux["errors"], metrics

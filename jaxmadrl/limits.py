@@ -17,7 +17,8 @@ MAXIMUM = {
     "episodes": 1_000_000, "steps_per_episode": 10_000, "n_agents": 10_000, "seeds": 100_000,
     "chunk": 1_000_000, "batch_size": 100_000, "replay_capacity": 10_000_000, "eval_every": 1_000_000,
     "eval_episodes": 1_000, "episodes_before_train": 1_000_000, "n_channels": 10_000, "n_units": 10_000,
-    "layer width": 65_536, "first_seed": 2**32 - 1,
+    "layer width": 65_536, "first_seed": 2**32 - 1, "lanes_per_call": 10_000_000, "devices": 100_000,
+    "workers": 10_000,
 }
 
 

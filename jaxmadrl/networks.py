@@ -14,6 +14,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxmadrl.env import ACTION_DIM, OBS_DIM
+
 OUTPUT_INIT_BOUND = 3e-3
 
 OUTPUT_ACTIVATIONS: dict[str, Callable[[chex.Array], chex.Array]] = {
@@ -165,8 +167,8 @@ class Networks:
 
 
 def make_networks(n_agents: int, actor_hidden: Sequence[int] = (64, 32),
-                  critic_hidden: Sequence[int] = (512, 128), obs_dim: int = 7,
-                  action_dim: int = 3) -> Networks:
+                  critic_hidden: Sequence[int] = (512, 128), obs_dim: int = OBS_DIM,
+                  action_dim: int = ACTION_DIM) -> Networks:
     return Networks(
         actor=ActorEnsemble(action_dim=action_dim, hidden=tuple(actor_hidden)),
         critic=Critic(n_agents=n_agents, obs_dim=obs_dim, action_dim=action_dim,
@@ -174,11 +176,30 @@ def make_networks(n_agents: int, actor_hidden: Sequence[int] = (64, 32),
     )
 
 
-def init_params(key: chex.PRNGKey, networks: Networks, n_agents: int, obs_dim: int = 7,
-                action_dim: int = 3):
+def init_params(key: chex.PRNGKey, networks: Networks, n_agents: int, obs_dim: int = OBS_DIM,
+                action_dim: int = ACTION_DIM):
     """Returns (actor params with leading agent axis N, critic params)."""
     k_actor, k_critic = jax.random.split(key)
     actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)), 0.0)
     critic_input = jnp.zeros((n_agents * (obs_dim + action_dim) + obs_dim + action_dim,))
     critic_params = networks.critic.init(k_critic, critic_input)
     return actor_params, critic_params
+
+
+def layer_names(params) -> list[str]:
+    """The dense layers ``fc1 … fcK`` of a network's parameters (or gradients), in layer
+    order; other parameters, such as the actors' optional output LayerNorm, are not layers
+    here. The last is the output layer."""
+    return sorted((name for name in params["params"] if name.startswith("fc")), key=lambda name: int(name[2:]))
+
+
+def parameter_count(widths: Sequence[int]) -> int:
+    """Weights and biases of a fully connected network through ``widths`` (input, hidden
+    …, output)."""
+    return sum((w_in + 1) * w_out for w_in, w_out in zip(widths[:-1], widths[1:]))
+
+
+def actor_parameter_count(actor_hidden: Sequence[int]) -> int:
+    """Dense-layer parameters of one actor (observation → hidden … → action; the optional
+    output LayerNorm's 2 × action parameters not counted)."""
+    return parameter_count((OBS_DIM, *actor_hidden, ACTION_DIM))

@@ -14,14 +14,18 @@ def _episode_or_none(value) -> int | None:
     return None if int(value) == diagnostics.NEVER else int(value)
 
 
+# A non-finite parameter makes its change non-finite from then on.
+DIVERGENCE_METRICS = ("critic_loss", "actor_max_delta", "critic_max_delta")
+
+
 def lane_summary(tracker, metrics: dict[str, np.ndarray], episodes: int) -> dict:
     """One configuration's outcome from its final stop tracker and per-episode metrics
     (numpy, leading axis = episode). Stopping episodes are None where they never happened;
-    "diverged" is True if any train-step metric became non-finite."""
+    "final_saturation" is the saturation of the output activation in use; "diverged" is
+    True if a parameter (seen through its change) or the critic loss became non-finite."""
     stops = {k: np.asarray(v) for k, v in diagnostics.stopping_summary(tracker, episodes).items()}
     evaluated = np.flatnonzero(np.isfinite(metrics["eval_reward"]))
     trained = np.asarray(metrics["trained"], bool)
-    train_metric_names = [k for k in metrics if k != "trained" and not k.startswith("eval_")]
     return {
         "all_actors_stopped": _episode_or_none(stops["all_actors_stopped"]),
         "actor_first_unchanged": [_episode_or_none(v) for v in stops["actor_first_unchanged"]],
@@ -31,13 +35,13 @@ def lane_summary(tracker, metrics: dict[str, np.ndarray], episodes: int) -> dict
         "final_saturation": float(metrics["saturation"][-1]),
         "final_grad_ratio": float(metrics["grad_ratio"][-1]),
         "final_train_reward": float(metrics["train_reward"][-1]),
-        "final_eval_reward": float(metrics["eval_reward"][evaluated[-1]]) if evaluated.size else None,
-        "diverged": not all(np.all(np.isfinite(metrics[k][trained])) for k in train_metric_names),
+        "last_eval_reward": float(metrics["eval_reward"][evaluated[-1]]) if evaluated.size else None,
+        "diverged": not all(np.all(np.isfinite(metrics[k][trained])) for k in DIVERGENCE_METRICS),
     }
 
 
 CSV_COLUMNS = ("seed", "variant", "actor_lr", "critic_lr", "all_actors_stopped", "critic_stopped", "final_saturation",
-               "final_grad_ratio", "final_train_reward", "final_eval_reward", "diverged",
+               "final_grad_ratio", "final_train_reward", "last_eval_reward", "diverged",
                "actor_first_unchanged", "actor_never_again")
 
 

@@ -10,8 +10,8 @@ the run completes it holds ``metrics.npz`` (every metric as (lanes, episodes, ..
 table of each variant); the chunk files and, unless asked to keep it, the checkpoint are
 then deleted.
 
-Every lane runs the same compiled chunk program (vmapped over lanes), called on blocks of
-``lanes_per_call`` lanes. Programs of different widths round differently, and training
+``run_sweep`` is the way in, from Python or a command line. Every lane runs the same
+compiled chunk program (vmapped over lanes), called on blocks of ``lanes_per_call`` lanes. Programs of different widths round differently, and training
 amplifies rounding, so a resume keeps the recorded width, devices per call, matmul
 precision and GPU determinism unless asked otherwise (it then says that the results will
 no longer equal an uninterrupted run).
@@ -25,13 +25,15 @@ import pathlib
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmadrl import diagnostics, files, grid, provenance, results
-from jaxmadrl.limits import SettingError
+from jaxmadrl import analysis, checkpoints, diagnostics, files, lanes, numerics, provenance, results
+from jaxmadrl.definition import SweepDefinition
+from jaxmadrl.limits import SettingError, check_integer
 
 CHECKPOINT, DEFINITION, CHUNKS, ENVIRONMENT = "checkpoint", "sweep.json", "metrics", "environment.json"
 
@@ -41,21 +43,7 @@ class RunFolderError(ValueError):
     it is damaged or another sweep's."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Execution:
-    """How a run computes its lanes (not what): ``lanes_per_call`` (None = the backend's
-    default), at most ``devices`` devices per call (None = all), ``workers`` host threads
-    (None = one per CPU), the matmul precision and GPU determinism (None: leave XLA_FLAGS
-    as it is)."""
-
-    lanes_per_call: int | None
-    devices: int | None
-    workers: int | None
-    matmul_precision: str
-    deterministic_ops: bool | None  # None: as XLA_FLAGS says
-
-
-def read_definition(run_dir: pathlib.Path) -> grid.SweepDefinition:
+def read_definition(run_dir: pathlib.Path) -> SweepDefinition:
     """The definition of the run in ``run_dir`` (RunFolderError if there is none or it is bad)."""
     if not (run_dir / DEFINITION).is_file():
         raise RunFolderError(f"{run_dir} is not a sweep run (no {DEFINITION})")
@@ -63,7 +51,7 @@ def read_definition(run_dir: pathlib.Path) -> grid.SweepDefinition:
         raise RunFolderError(f"{run_dir} has a checkpoint of an older format (checkpoint.npz); "
                              "this version cannot resume it")
     try:
-        return grid.SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
+        return SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
     except SettingError as error:
         raise RunFolderError(f'{run_dir / DEFINITION} is not a valid sweep definition: "{error.setting}" '
                              f"{error.problem}") from None
@@ -76,7 +64,7 @@ def is_complete(run_dir: pathlib.Path) -> bool:
 
 
 def is_resumable(run_dir: pathlib.Path) -> bool:
-    return (run_dir / CHECKPOINT / grid.CHECKPOINT_INDEX).is_file()
+    return (run_dir / CHECKPOINT / checkpoints.CHECKPOINT_INDEX).is_file()
 
 
 def recorded_environments(run_dir: pathlib.Path) -> list[dict]:
@@ -94,7 +82,7 @@ def recorded_environments(run_dir: pathlib.Path) -> list[dict]:
     return records
 
 
-def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, trackers, environments: list[dict]) -> list[dict]:
+def finish(run_dir: pathlib.Path, definition: SweepDefinition, trackers, environments: list[dict]) -> list[dict]:
     """Joins the chunk files into metrics.npz and writes the per-lane summaries and table;
     ``trackers``: every lane's stop tracker on host (leading lane axis); ``environments``:
     the record of every session that computed part of the run."""
@@ -113,46 +101,134 @@ def finish(run_dir: pathlib.Path, definition: grid.SweepDefinition, trackers, en
     files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
     files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
     files.write_atomically(run_dir / "summary.json", lambda f: f.write(files.json_text(
-        {"definition": dataclasses.asdict(definition), "environment": environments, "lanes": rows}).encode()))
+        {"definition": definition.to_dict(), "environment": environments, "lanes": rows}).encode()))
     return rows
 
 
-def run(definition: grid.SweepDefinition, run_dir: pathlib.Path, resuming: bool, execution: Execution,
-        environments: list[dict], keep_checkpoint: bool = False) -> None:
-    """Runs (or, ``resuming``, continues) a sweep in ``run_dir`` while holding its lock;
-    ``environments``: the records of the run's earlier sessions. A new run's folder is
-    created here, exclusively, and removed again if the run fails before its first
-    checkpoint. The checkpoint and the per-chunk metrics are deleted once the results are
-    written, unless ``keep_checkpoint``."""
-    lanes_per_call = execution.lanes_per_call or grid.default_lanes_per_call(len(definition.lanes()))
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Where a running sweep stands: reported once after compiling (``episodes_done ==
+    first_episode``) and after every chunk. ``environment``: this session's record;
+    ``changed``: the numerics in which it differs from the run's previous session ("" if
+    none; results from ``first_episode`` on then differ from an uninterrupted run)."""
+
+    name: str
+    lanes: int
+    variants: int
+    calls: int
+    lanes_per_call: int
+    episodes: int
+    first_episode: int
+    episodes_done: int
+    lanes_all_stopped: int
+    compile_s: float
+    elapsed_s: float  # since this session's first chunk began
+    environment: dict
+    changed: str
+
+    @property
+    def config_episodes_per_s(self) -> float:
+        done = self.episodes_done - self.first_episode
+        return done * self.lanes / self.elapsed_s if done and self.elapsed_s > 0 else float("nan")
+
+    @property
+    def eta_s(self) -> float:
+        return (self.episodes - self.episodes_done) * self.lanes / self.config_episodes_per_s
+
+
+def run_sweep(definition: SweepDefinition | None, out_dir, *, resume: bool = False, lanes_per_call: int | None = None,
+              devices: int | None = None, workers: int | None = None, matmul_precision: str | None = None,
+              deterministic_ops: bool | None = None, keep_checkpoint: bool = False,
+              on_progress: Callable[[Progress], None] | None = None) -> analysis.Run:
+    """Runs ``definition`` in the new folder ``out_dir`` — or, with ``resume``, continues the
+    run there from its last checkpoint (``definition`` None, or the run's own) — and
+    returns the finished run (``analysis.load_run``).
+
+    How it computes, not what: ``lanes_per_call`` lanes per call of the compiled program
+    (default: 1 on the CPU, all elsewhere), at most ``devices`` devices per call, ``workers``
+    calls at once on host threads (default: one per CPU), ``matmul_precision`` and
+    deterministic GPU ops (which must be chosen before JAX starts a backend). Left at None,
+    a resume keeps what the run recorded, so that it computes as the run did. The final
+    state is kept in ``out_dir/checkpoint/`` if ``keep_checkpoint``. ``on_progress`` gets a
+    ``Progress`` after compiling and after every chunk.
+
+    Raises SettingError (a bad setting), RunFolderError (the folder exists, is in use, is
+    damaged or another sweep's) and OSError (the disk); a new run's folder is removed again
+    if the run fails before its first checkpoint.
+    """
+    run_dir = pathlib.Path(out_dir)
+    environments = []
+    if resume:
+        recorded = read_definition(run_dir)
+        if definition is not None and definition != recorded:
+            raise RunFolderError(f"{run_dir} holds another sweep ({recorded.name}) than the one given")
+        definition = recorded
+        if is_complete(run_dir):
+            return analysis.load_run(run_dir)
+        environments = recorded_environments(run_dir)
+    elif definition is None:
+        raise SettingError("definition", "is required for a new run")
+    execution = _execution(environments[-1] if environments else {}, lanes_per_call=lanes_per_call, devices=devices,
+                           workers=workers, matmul_precision=matmul_precision, deterministic_ops=deterministic_ops)
+    if execution["deterministic_ops"] is not None:
+        try:
+            numerics.request_deterministic_gpu_ops(execution["deterministic_ops"])
+        except RuntimeError as error:
+            raise SettingError("deterministic_ops", f"cannot be changed now: {error}") from None
+    n_lanes = len(definition.lanes())
+    lanes_per_call = execution["lanes_per_call"] or lanes.default_lanes_per_call(n_lanes)
     try:
-        grid.check_lanes_per_call(len(definition.lanes()), lanes_per_call)
+        lanes.check_lanes_per_call(n_lanes, lanes_per_call)
     except ValueError as error:
         raise SettingError("lanes_per_call", str(error).removeprefix("lanes per call ")) from None
-    if not resuming:
+    if not resume:
         try:
             files.create_new_folder(run_dir)
         except FileExistsError:
             raise RunFolderError(f"{run_dir} already exists; choose a new folder")
     try:
         with files.locked(run_dir):
-            _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint)
+            _run_locked(definition, run_dir, resume, execution, environments, lanes_per_call, keep_checkpoint,
+                        on_progress or (lambda progress: None))
     except files.FolderInUse as error:
         raise RunFolderError(f"{error} (another sweep or resume); wait for it to end")
     except Exception:
-        if not resuming and not is_resumable(run_dir) and not is_complete(run_dir):
+        if not resume and not is_resumable(run_dir) and not is_complete(run_dir):
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing computed is lost
         raise
+    return analysis.load_run(run_dir)
+
+
+# Settings that change how lanes round, and the field of the environment record that holds
+# each: left at None, a resume takes the recorded value.
+RECORDED_EXECUTION = {"lanes_per_call": "lanes_per_call", "devices": "devices_per_call",
+                      "matmul_precision": "matmul_precision", "deterministic_ops": "deterministic_gpu_ops"}
+
+
+def _execution(recorded: dict, **given) -> dict:
+    """The execution settings: each given value, else the recorded one (the recorded
+    devices per call only with the recorded lanes per call), else the default."""
+    if given["lanes_per_call"] not in (None, recorded.get("lanes_per_call")):
+        recorded = {k: v for k, v in recorded.items() if k != "devices_per_call"}  # it was for the old width
+    chosen = {name: recorded.get(RECORDED_EXECUTION[name]) if value is None and name in RECORDED_EXECUTION
+              else value for name, value in given.items()}
+    if chosen["matmul_precision"] is None:
+        chosen["matmul_precision"] = numerics.DEFAULT_MATMUL_PRECISION
+    for name in ("lanes_per_call", "devices", "workers"):
+        if chosen[name] is not None:
+            chosen[name] = check_integer(name, chosen[name])
+    numerics.check_matmul_precision(chosen["matmul_precision"])
+    return chosen
 
 
 def _restore_or_start(definition, run_dir, resuming, program, place, sharding):
     """(block states, episodes done): from the checkpoint when resuming one, else a new start
     (writing the definition)."""
     checkpoint = run_dir / CHECKPOINT
-    if resuming and (checkpoint / grid.CHECKPOINT_INDEX).is_file():
+    if resuming and (checkpoint / checkpoints.CHECKPOINT_INDEX).is_file():
         template = jax.eval_shape(program.init, definition.lane_keys(), definition.hyperparams())
         try:
-            state, done = grid.load_checkpoint(checkpoint, template)
+            state, done = checkpoints.load_checkpoint(checkpoint, template)
         except ValueError as error:
             raise RunFolderError(f"cannot resume from {checkpoint}: {error}")
         chunks = {int(p.stem.split("_")[1]) for p in (run_dir / CHUNKS).glob("chunk_*.npz")}
@@ -165,7 +241,7 @@ def _restore_or_start(definition, run_dir, resuming, program, place, sharding):
     (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
     checkpoint.mkdir(exist_ok=True)
     files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(
-        dataclasses.asdict(definition)).encode()))
+        definition.to_dict()).encode()))
     init = jax.jit(program.init, out_shardings=sharding)
     return [init(keys, h) for keys, h in zip(place(definition.lane_keys()), place(definition.hyperparams()))], 0
 
@@ -178,14 +254,15 @@ def check_free_space(run_dir: pathlib.Path, needed_bytes: int) -> None:
                                     f"{needed_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB are free", str(run_dir))
 
 
-def _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint):
-    config = definition.train_config(execution.matmul_precision)
-    lanes = definition.lanes()
-    program = grid.make_grid(config)
-    sharding = grid.lane_sharding(lanes_per_call, execution.devices)
+def _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint,
+                on_progress):
+    config = definition.train_config(execution["matmul_precision"])
+    n_lanes = len(definition.lanes())
+    program = lanes.make_grid(config)
+    sharding = lanes.lane_sharding(lanes_per_call, execution["devices"])
 
     def placed_blocks(tree):
-        return [jax.device_put(block, sharding) for block in grid.split_lanes(tree, lanes_per_call)]
+        return [jax.device_put(block, sharding) for block in lanes.split_lanes(tree, lanes_per_call)]
 
     hparams = placed_blocks(definition.hyperparams())
     start = time.perf_counter()
@@ -196,7 +273,7 @@ def _run_locked(definition, run_dir, resuming, execution, environments, lanes_pe
             stale.unlink()
     # New blocks are written before the old ones are removed: the free space must hold one
     # more checkpoint (plus the chunk's metrics, small beside it).
-    checkpoint_bytes = grid.state_bytes(states) * 21 // 20 + 2**20
+    checkpoint_bytes = checkpoints.state_bytes(states) * 21 // 20 + 2**20
     if done < definition.episodes:
         check_free_space(run_dir, checkpoint_bytes)
     chunk = min(definition.chunk, definition.episodes)
@@ -204,24 +281,27 @@ def _run_locked(definition, run_dir, resuming, execution, environments, lanes_pe
         run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
             states[0], jnp.arange(chunk, dtype=jnp.int32), hparams[0]).compile()
     compile_s = time.perf_counter() - start
-    workers = min(execution.workers or grid.default_workers(len(states)), len(states))
+    workers = min(execution["workers"] or lanes.default_workers(len(states)), len(states))
     record = provenance.environment_record(
         matmul_precision=config.matmul_precision, lanes_per_call=lanes_per_call,
         devices_per_call=sharding.mesh.size, workers=workers, activations=definition.activations(),
         first_episode=done)
-    if environments and done < definition.episodes:
-        changed = provenance.describe_differences(environments[-1], record)
-        if changed:
-            print(f"note: this session differs from the run's record in {changed}: results from episode {done} "
-                  "on will not equal an uninterrupted run", flush=True)
+    changed = provenance.describe_differences(environments[-1], record) if environments else ""
     environments = [*environments, record]
     files.write_atomically(run_dir / ENVIRONMENT, lambda f: f.write(files.json_text(environments).encode()))
-    print(f"{definition.name}: {len(lanes)} lanes ({len(definition.variants)} variant(s)) as {len(states)} "
-          f"call(s) of {lanes_per_call} lane(s), {workers} at a time, on {sharding.mesh.size} device(s); "
-          f"{definition.episodes} episodes; compiled in {compile_s:.1f} s; starting at episode {done}", flush=True)
-    print(f"{provenance.numerics_line(record)}; recorded in {ENVIRONMENT}", flush=True)
     run_start, first_done = time.perf_counter(), done
-    first_lanes = list(range(0, len(lanes), lanes_per_call))
+
+    def report(done, states):
+        tracker = lanes.join_lanes([state.tracker for state in states])
+        all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
+        on_progress(Progress(
+            name=definition.name, lanes=n_lanes, variants=len(definition.variants), calls=len(states),
+            lanes_per_call=lanes_per_call, episodes=definition.episodes, first_episode=first_done,
+            episodes_done=done, lanes_all_stopped=int(all_stopped.sum()), compile_s=compile_s,
+            elapsed_s=time.perf_counter() - run_start, environment=record, changed=changed))
+
+    report(done, states)
+    first_lanes = list(range(0, n_lanes, lanes_per_call))
     checkpoint = run_dir / CHECKPOINT
     pool = ThreadPoolExecutor(workers)
     try:
@@ -231,35 +311,20 @@ def _run_locked(definition, run_dir, resuming, execution, environments, lanes_pe
 
             def checkpoint_block(block, state, episodes_done=done + n_real):
                 # on the block's worker thread, while other blocks compute
-                grid.save_block(checkpoint, first_lanes[block], state, episodes_done)
+                checkpoints.save_block(checkpoint, first_lanes[block], state, episodes_done)
 
             episodes = jnp.arange(done, done + chunk, dtype=jnp.int32)
-            states, metrics = grid.run_blocks(pool, run_chunk, states, episodes, hparams,
-                                              after_call=checkpoint_block)
+            states, metrics = lanes.run_blocks(pool, run_chunk, states, episodes, hparams,
+                                               after_call=checkpoint_block)
             metrics = {name: values[:n_real] for name, values in metrics.items()}
             files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
             done += n_real
-            grid.commit_checkpoint(checkpoint, first_lanes, done)
-            elapsed = time.perf_counter() - run_start
-            rate = (done - first_done) * len(lanes) / elapsed
-            tracker = grid.join_lanes([state.tracker for state in states])
-            all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
-            print(f"[{done}/{definition.episodes}] {rate:.1f} config-episodes/s | "
-                  f"ETA {(definition.episodes - done) * len(lanes) / rate:.0f} s | "
-                  f"lanes with all actors stopped: {int(all_stopped.sum())}/{len(lanes)}", flush=True)
+            checkpoints.commit_checkpoint(checkpoint, first_lanes, done)
+            report(done, states)
     finally:
         pool.shutdown(cancel_futures=True)
-    rows = finish(run_dir, definition, grid.join_lanes([state.tracker for state in states]), environments)
+    finish(run_dir, definition, lanes.join_lanes([state.tracker for state in states]), environments)
     # The results are complete: what is left over if a deletion fails does no harm.
     shutil.rmtree(run_dir / CHUNKS, ignore_errors=True)  # joined into metrics.npz
     if not keep_checkpoint:
         shutil.rmtree(checkpoint, ignore_errors=True)
-    wall_s = time.perf_counter() - start
-    print(f"done in {wall_s:.1f} s (compile {compile_s:.1f} s). All-actors stopping episode "
-          f"({definition.episodes} = never stopped):")
-    print(results.stopping_tables(rows, definition.episodes))
-    diverged = [r["lane"] for r in rows if r["diverged"]]
-    if diverged:
-        print(f"diverged lanes (non-finite values): {diverged}")
-    kept = f"; final state kept in {checkpoint}" if keep_checkpoint else ""
-    print(f"results in {run_dir}{kept}")

@@ -13,39 +13,41 @@ core at a time, is ~1.5× faster than one call over all lanes (benchmarks/RESULT
 """
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 import time
 
+import jax
+import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import cli, grid, runs
+from jaxmadrl import cli, runs
+from jaxmadrl.definition import PAPER_LRS, SweepDefinition, load_definition, normalised_traced_settings
 from jaxmadrl.limits import SettingError
-
-PAPER_LRS = ["1e-4", "1e-3", "1e-2", "1e-1"]
 
 flags.DEFINE_bool("all-16", False, "The paper's grid: actor LRs × critic LRs in {1e-4, 1e-3, 1e-2, 1e-1}, "
                   "2000 episodes, 1 seed (the named sweep 'all16').")
 flags.DEFINE_string("sweep", None, "A named sweep in sweeps/ (e.g. all16, all16-5seeds) or a JSON file.")
 flags.DEFINE_string("name", None, "Name of the sweep (used in the default --out).")
-flags.DEFINE_list("actor_lrs", PAPER_LRS, "Actor learning rates (comma-separated, finite, > 0).")
-flags.DEFINE_list("critic_lrs", PAPER_LRS, "Critic learning rates (comma-separated, finite, > 0).")
+flags.DEFINE_list("actor_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Actor learning rates (comma-separated, finite, > 0).")
+flags.DEFINE_list("critic_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Critic learning rates (comma-separated, finite, > 0).")
 flags.DEFINE_integer("seeds", 1, "Seeds per configuration (lanes = seeds × variants × actor LRs × critic LRs).")
+flags.DEFINE_integer("first_seed", 0, "The first seed (seeds first_seed … first_seed + seeds - 1).")
 flags.DEFINE_list("variants", None, "Run only these variants of the sweep definition (comma-separated names).")
-flags.DEFINE_integer("episodes", 2000, "Training episodes per lane.")
-cli.define_training_flags()
+cli.define_setting_flags()
 flags.adopt_module_key_flags(cli)
 flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
 cli.define_run_flags("sweeps/runs/<name>-<timestamp>")
 flags.DEFINE_integer("devices", None, "Use at most this many devices for the lane axis (default: all).")
 flags.DEFINE_integer("lanes_per_call", None, "Lanes per call of the compiled chunk program; must divide the "
-                     "lanes. Default: 1 on the CPU (fastest there), all lanes on other backends.")
+                     "lanes. Default: 1 on the CPU (fastest there), all lanes on other backends; a resume keeps "
+                     "the run's.")
 flags.DEFINE_integer("workers", None, "Calls run at once on host threads (default: min(calls, CPU count)).")
 FLAGS = flags.FLAGS
 
-# Flags that define what is computed (as opposed to where and how it runs).
-DEFINITION_FLAGS = ("actor_lrs", "critic_lrs", "seeds", "episodes", "steps_per_episode", "n_agents", "mode",
-                    "scaling", "actor_update", "actor_hidden", "critic_hidden", "chunk")
+# Flags of the definition's own fields; with every setting (``settings.ALL``) they define
+# what is computed (as opposed to where and how it runs).
+DEFINITION_FLAGS = ("actor_lrs", "critic_lrs", "seeds", "first_seed", "chunk")
+
 
 def _floats(flag_name: str) -> tuple[float, ...]:
     try:
@@ -55,28 +57,23 @@ def _floats(flag_name: str) -> tuple[float, ...]:
 
 
 def _flag_value(name: str):
-    if name.endswith("_lrs"):
-        return _floats(name)
-    if name.endswith("_hidden"):
-        return cli.widths(name)
-    return FLAGS[name].value
+    return _floats(name) if name.endswith("_lrs") else FLAGS[name].value
 
 
 def _flag_overrides() -> dict:
-    """Definition fields given explicitly on the command line."""
+    """Definition keys given explicitly on the command line (traced ones as "mitigations")."""
+    static, traced = cli.given_settings()
+    traced = normalised_traced_settings(traced, "mitigations")
     overrides = {name: _flag_value(name) for name in DEFINITION_FLAGS if FLAGS[name].present}
-    mitigations = cli.mitigation_settings()
-    if mitigations:
-        overrides["mitigations"] = mitigations
-    return overrides
+    return {**overrides, **static, **({"mitigations": traced} if traced else {})}
 
 
-def definition_from_flags() -> grid.SweepDefinition:
+def definition_from_flags() -> SweepDefinition:
     if FLAGS["all-16"].value and FLAGS.sweep:
         raise cli.UsageFailure("give either --all-16 or --sweep, not both")
     named = "all16" if FLAGS["all-16"].value else FLAGS.sweep
     if named:
-        base = dataclasses.asdict(grid.load_definition(named))
+        base = load_definition(named).to_dict()
     else:
         base = {"name": "custom", **{name: _flag_value(name) for name in DEFINITION_FLAGS}}
     overrides = _flag_overrides()
@@ -91,7 +88,7 @@ def definition_from_flags() -> grid.SweepDefinition:
     if FLAGS.name:
         base["name"] = FLAGS.name
     try:
-        return grid.SweepDefinition.from_dict(base)
+        return SweepDefinition.from_dict(base)
     except SettingError as error:
         raise cli.UsageFailure(setting_message(error, f"sweep {named!r}" if named else None))
 
@@ -105,21 +102,33 @@ def setting_message(error: SettingError, source: str | None) -> str:
     return f'{source}: "{error.setting}" {error.problem}'
 
 
-def definition_for_resume(run_dir: pathlib.Path) -> grid.SweepDefinition:
-    """The run's own definition; UsageFailure if a flag asks for a different sweep."""
+def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:
+    """The run's own definition; UsageFailure if a flag asks for a different sweep (a flag
+    that gives a setting its recorded value, or its default where none is recorded, is fine)."""
     if FLAGS["all-16"].value or FLAGS.sweep or FLAGS.out:
         raise cli.UsageFailure("--resume takes the definition from the run; drop --all-16/--sweep/--out")
-    definition = runs.read_definition(run_dir)
+    recorded = runs.read_definition(run_dir)
+    values = recorded.to_dict()
     overrides = _flag_overrides()
-    overrides["mitigations"] = {**definition.mitigations, **overrides.get("mitigations", {})}
+    overrides["mitigations"] = {**recorded.mitigations, **overrides.get("mitigations", {})}
     if FLAGS.variants:
-        overrides["variants"] = {v: definition.variants.get(v) for v in FLAGS.variants}
-    for name, value in overrides.items():
-        if getattr(definition, name) != value:
-            raise cli.UsageFailure(f"--resume {run_dir} belongs to a different sweep: its {name} is "
-                                   f"{getattr(definition, name)}, not {value}")
-    return definition
-
+        overrides["variants"] = {v: recorded.variants.get(v, {}) for v in FLAGS.variants}
+    try:
+        asked = SweepDefinition.from_dict({**values, **overrides})
+    except SettingError as error:
+        raise cli.UsageFailure(setting_message(error, None))
+    differences = [name for name, value in asked.to_dict().items()
+                   if name not in ("mitigations", "variants") and value != values[name]]
+    if list(asked.variants) != list(recorded.variants):
+        differences.append("variants")
+    elif not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(asked.hyperparams()),
+                                                      jax.tree.leaves(recorded.hyperparams()))):
+        differences.append("mitigations")
+    if differences:
+        name = differences[0]
+        raise cli.UsageFailure(f"--resume {run_dir} belongs to a different sweep: its {name} is "
+                               f"{values[name]}, not {asked.to_dict()[name]}")
+    return recorded
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)

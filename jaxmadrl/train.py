@@ -16,47 +16,36 @@ import time
 
 from absl import app, flags, logging
 
-from jaxmadrl import cli, grid, runs
-from jaxmadrl.config import TrainConfig
+from jaxmadrl import cli, runs, settings
+from jaxmadrl.definition import SweepDefinition
 from jaxmadrl.limits import SettingError
 
-DEFAULTS = TrainConfig()
-flags.DEFINE_float("actor_lr", 1e-4, "Adam learning rate of every client actor (finite, > 0).")
-flags.DEFINE_float("critic_lr", 1e-3, "Adam learning rate of the master critic (finite, > 0).")
-flags.DEFINE_integer("episodes", DEFAULTS.episodes, "Training episodes.")
+flags.DEFINE_float("actor_lr", 1e-4, cli.as_sentence(settings.LEARNING_RATE_HELP["actor_lr"]))
+flags.DEFINE_float("critic_lr", 1e-3, cli.as_sentence(settings.LEARNING_RATE_HELP["critic_lr"]))
 flags.DEFINE_integer("seed", 0, "Seed in [0, 2**32): weights, world and exploration; the same as the "
                      "sweep's seed of that number.")
 cli.define_run_flags("sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>")
-cli.define_training_flags()
+cli.define_setting_flags()
 flags.adopt_module_key_flags(cli)
-flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Replay batch size (<= replay_capacity).")
-flags.DEFINE_integer("replay_capacity", DEFAULTS.replay_capacity, "Prioritised replay capacity.")
-flags.DEFINE_integer("eval_every", DEFAULTS.eval_every, "Greedy evaluation after every this many episodes.")
 flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
 FLAGS = flags.FLAGS
 
 # Flags that define what is computed; a resume takes them from the run.
-DEFINITION_FLAGS = ("actor_lr", "critic_lr", "episodes", "seed", "n_agents", "steps_per_episode", "mode", "scaling",
-                    "actor_update", "actor_hidden", "critic_hidden", "batch_size", "replay_capacity", "eval_every",
-                    "chunk", *cli.MITIGATION_FLAGS)
+DEFINITION_FLAGS = ("actor_lr", "critic_lr", "seed", "chunk", *settings.ALL)
 
 
-def definition_from_flags() -> grid.SweepDefinition:
+def definition_from_flags() -> SweepDefinition:
     """The one-lane sweep the flags describe; UsageFailure naming the flag of a bad value."""
+    static, traced = cli.given_settings()
     try:
-        return grid.SweepDefinition(
-            name=f"train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}", actor_lrs=(FLAGS.actor_lr,),
-            critic_lrs=(FLAGS.critic_lr,), first_seed=FLAGS.seed, episodes=FLAGS.episodes,
-            n_agents=FLAGS.n_agents, steps_per_episode=FLAGS.steps_per_episode, mode=FLAGS.mode,
-            scaling=FLAGS.scaling, actor_update=FLAGS.actor_update, actor_hidden=cli.widths("actor_hidden"),
-            critic_hidden=cli.widths("critic_hidden"), batch_size=FLAGS.batch_size,
-            replay_capacity=FLAGS.replay_capacity, eval_every=FLAGS.eval_every, chunk=FLAGS.chunk,
-            mitigations=cli.mitigation_settings())
+        return SweepDefinition.from_dict({
+            "name": f"train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}", "actor_lrs": [FLAGS.actor_lr],
+            "critic_lrs": [FLAGS.critic_lr], "first_seed": FLAGS.seed, "chunk": FLAGS.chunk, **static,
+            "mitigations": traced})
     except SettingError as error:
         setting = {"actor_lrs": "actor_lr", "critic_lrs": "critic_lr", "first_seed": "seed"}.get(
             error.setting, error.setting.removeprefix("mitigations."))
         raise cli.UsageFailure(f"--{setting} {error.problem}")
-
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from jaxmadrl.grid import CHECKPOINT_INDEX
+from jaxmadrl.checkpoints import CHECKPOINT_INDEX
 
 
 def run_module(module, *args, devices=1, wait=True, xla_flags=()):

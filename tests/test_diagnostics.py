@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from jaxmadrl import diagnostics as diag
+from jaxmadrl import networks
 from jaxmadrl.diagnostics import NEVER
+from jaxmadrl.networks import activation_code, apply_output_activation
 
 f32 = lambda x: jnp.asarray(x, jnp.float32)
 
@@ -63,13 +65,29 @@ def test_actor_grad_norms_ten_or_more_layers_in_numeric_order():
     chex.assert_shape(norms, (n_agents, n_layers))
     expected = np.outer(np.arange(1, n_agents + 1), np.arange(1, n_layers + 1))
     np.testing.assert_allclose(np.asarray(norms), expected, rtol=1e-6)
-    assert diag.layer_names(grads) == [f"fc{k}" for k in range(1, 13)]
+    assert networks.layer_names(grads) == [f"fc{k}" for k in range(1, 13)]
 
 
 def test_critic_grad_norms_counts_split_first_layer_together():
     norms = diag.critic_grad_norms(critic_grads())
     chex.assert_shape(norms, (3,))
     np.testing.assert_allclose(np.asarray(norms), [5.0, 10.0, 2.0], rtol=1e-6)
+
+
+def test_actor_total_norms_include_the_layer_norm_parameters():
+    grads = actor_grads()  # dense layers: agent norms √(25 + 9) and 2 (hand values above)
+    layer_norms = diag.actor_grad_norms(grads)
+    np.testing.assert_allclose(np.asarray(diag.actor_total_norms(grads, layer_norms)),
+                               np.asarray(diag.total_norm(layer_norms)), rtol=0)
+    with_norm = {"params": {**grads["params"], "LayerNorm_0": {"scale": f32([[12.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
+                                                                   "bias": f32([[0.0], [0.0]])}}}
+    np.testing.assert_allclose(np.asarray(diag.actor_total_norms(with_norm, layer_norms)), [math.sqrt(34 + 144), 2.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("actor, critic, ratio", [(1.0, 4.0, 0.25), (0.0, 4.0, 0.0), (0.0, 0.0, 0.0),
+                                                  (2.0, 0.0, math.inf)])
+def test_gradient_ratio_has_no_nan(actor, critic, ratio):
+    assert float(diag.gradient_ratio(f32(actor), f32(critic))) == ratio
 
 
 def test_rms_over_agents_and_total_norm():
@@ -109,28 +127,38 @@ def test_preactivation_stats_hand_values():
     # Σz² = 9 + 2.1904 + 2.1316 + 0 + 6.25 + 0.2704 = 19.8424 → std = √(19.8424/6);
     # saturated (|z| > atanh 0.9 ≈ 1.472): −3, −1.48, 2.5 → 3/6; |z| > 2: −3, 2.5 → 2/6.
     z = f32([[-3.0, -1.48, 1.46], [0.0, 2.5, 0.52]])
-    stats = diag.preactivation_stats(z)
+    stats = diag.preactivation_stats(z, jnp.tanh(z))
     assert set(stats) == {"preact_mean", "preact_std", "preact_min", "preact_max", "saturation",
-                          "preact_abs_gt2"}
+                          "tanh_saturation", "preact_abs_gt2"}
     for value in stats.values():
         chex.assert_shape(value, ())
     assert float(stats["preact_mean"]) == pytest.approx(0.0, abs=1e-6)
     assert float(stats["preact_std"]) == pytest.approx(math.sqrt(19.8424 / 6), rel=1e-6)
     assert float(stats["preact_min"]) == -3.0
     assert float(stats["preact_max"]) == 2.5
-    assert float(stats["saturation"]) == pytest.approx(0.5)
+    assert float(stats["saturation"]) == float(stats["tanh_saturation"]) == pytest.approx(0.5)
     assert float(stats["preact_abs_gt2"]) == pytest.approx(2 / 6)
+
+
+def test_saturation_is_that_of_the_activation_in_use():
+    # softsign(z) = z / (1 + |z|) > 0.9 ⇔ |z| > 9: of these z only ±50 and 12; tanh saturates
+    # every |z| > 1.472 (5 of 6).
+    z = f32([-50.0, -3.0, 2.0, 12.0, 50.0, 0.5])
+    stats = diag.preactivation_stats(z, apply_output_activation(z, activation_code("softsign")))
+    assert float(stats["saturation"]) == pytest.approx(3 / 6)
+    assert float(stats["tanh_saturation"]) == pytest.approx(5 / 6)
 
 
 @pytest.mark.parametrize("z, saturated", [(1.46, 0.0), (-1.46, 0.0), (1.48, 1.0), (-1.48, 1.0),
                                           (0.0, 0.0), (50.0, 1.0)])
 def test_saturation_threshold(z, saturated):
     # tanh(1.46) = 0.8978 ≤ 0.9; tanh(1.48) = 0.9017 > 0.9.
-    assert float(diag.preactivation_stats(f32([z]))["saturation"]) == saturated
+    assert float(diag.preactivation_stats(f32([z]), jnp.tanh(f32([z])))["saturation"]) == saturated
 
 
 def test_preact_abs_gt2_is_strict():
-    stats = diag.preactivation_stats(f32([2.0, -2.0, 2.01, -2.01, 0.0]))
+    z = f32([2.0, -2.0, 2.01, -2.01, 0.0])
+    stats = diag.preactivation_stats(z, jnp.tanh(z))
     assert float(stats["preact_abs_gt2"]) == pytest.approx(2 / 5)
     assert float(stats["saturation"]) == pytest.approx(4 / 5)
 
@@ -310,7 +338,7 @@ def test_grad_norms_under_jit_and_vmap():
 def test_preactivation_and_change_under_jit_and_vmap():
     z = f32([[[-3.0, -1.48, 1.46], [0.0, 2.5, 0.52]],
              [[0.1, 0.2, 0.3], [-0.1, -0.2, -0.3]]])
-    stats = jax.jit(jax.vmap(diag.preactivation_stats))(z)
+    stats = jax.jit(jax.vmap(diag.preactivation_stats))(z, jnp.tanh(z))
     chex.assert_shape(stats["saturation"], (2,))
     np.testing.assert_allclose(np.asarray(stats["saturation"]), [0.5, 0.0])
     np.testing.assert_allclose(np.asarray(stats["preact_abs_gt2"]), [2 / 6, 0.0], atol=1e-7)

@@ -9,14 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmadrl import grid, numerics
+from jaxmadrl import lanes, numerics
+from jaxmadrl.definition import SweepDefinition
 
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=4, chunk=2)
 
 
 def lowered_chunk_text(precision: str) -> str:
-    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), **TINY)
-    program = grid.make_grid(definition.train_config(precision))
+    definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), **TINY))
+    program = lanes.make_grid(definition.train_config(precision))
     hparams = definition.hyperparams()
     states = jax.eval_shape(program.init, definition.lane_keys(), hparams)
     return jax.jit(program.run_chunk).lower(states, jnp.arange(2, dtype=jnp.int32), hparams).as_text()
@@ -33,7 +34,7 @@ def test_compiled_chunk_carries_the_matmul_precision(precision, operand_precisio
 
 def test_unknown_matmul_precision_is_refused():
     with pytest.raises(ValueError, match="matmul_precision must be one of"):
-        grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY).train_config("tf32")
+        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY)).train_config("tf32")
 
 
 def derivative(name: str, z: np.ndarray) -> np.ndarray:

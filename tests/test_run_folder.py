@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module, wait_for
-from jaxmadrl import files, grid
+from jaxmadrl import files
+from jaxmadrl.checkpoints import CHECKPOINT_INDEX
 
 
 def one_line_error(result, exit_code: int, *fragments: str) -> None:
@@ -77,7 +78,7 @@ def test_two_new_runs_into_one_folder_one_is_refused(tmp_path):
 
 def test_second_resume_is_refused_and_sigterm_stops_the_first_resumably(tmp_path):
     out = tmp_path / "run"
-    index = out / "checkpoint" / grid.CHECKPOINT_INDEX
+    index = out / "checkpoint" / CHECKPOINT_INDEX
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--episodes=100000")  # runs for minutes
     # A kill -9 leaves no stale lock: the folder resumes.
     resuming = run_module("jaxmadrl.sweep", f"--resume={out}", wait=False)
@@ -184,16 +185,16 @@ def test_damaged_checkpoint_is_refused_in_one_line(tmp_path, tiny_variant_sweep,
     shutil.copytree(run_dir, damaged)
     (damaged / "summary.json").unlink()  # as if killed while writing its results
     checkpoint = damaged / "checkpoint"
-    index = json.loads((checkpoint / grid.CHECKPOINT_INDEX).read_text())
+    index = json.loads((checkpoint / CHECKPOINT_INDEX).read_text())
     block = checkpoint / index["blocks"][0]
     if damage == "empty block":
         block.write_bytes(b"")
     elif damage == "random block":
         block.write_bytes(os.urandom(4096))
     elif damage == "index beyond the run":
-        (checkpoint / grid.CHECKPOINT_INDEX).write_text(json.dumps({**index, "episodes_done": 99}))
+        (checkpoint / CHECKPOINT_INDEX).write_text(json.dumps({**index, "episodes_done": 99}))
     else:
-        (checkpoint / grid.CHECKPOINT_INDEX).write_text("{half")
+        (checkpoint / CHECKPOINT_INDEX).write_text("{half")
     result = run_module("jaxmadrl.sweep", f"--resume={damaged}")
     one_line_error(result, 2, "cannot resume from", message)
     assert not (damaged / "summary.json").exists()
@@ -207,7 +208,7 @@ def test_damaged_checkpoint_is_refused_in_one_line(tmp_path, tiny_variant_sweep,
     ("actor_lrs", "abc", '"actor_lrs" must be a non-empty list of numbers, got \'abc\''),
     ("seeds", True, '"seeds" must be an integer in [1, 100000], got True'),
     ("episodes", 2.5, '"episodes" must be an integer'),
-    ("mode", 3, '"mode" must be a string, got 3'),
+    ("mode", 3, '"mode" must be one of [\'H2\', \'TOBM\'], got 3'),
 ])
 def test_sweep_file_fields_are_checked_by_name(tmp_path, field, value, message):
     definition = tmp_path / "study.json"
@@ -230,7 +231,7 @@ def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
     process = run_module("jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=400", "--chunk=2",
                          f"--out={out}", wait=False)
-    wait_for(lambda: (out / "checkpoint" / grid.CHECKPOINT_INDEX).exists(), process)
+    wait_for(lambda: (out / "checkpoint" / CHECKPOINT_INDEX).exists(), process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 128 + signal.SIGINT and "Traceback" not in stderr

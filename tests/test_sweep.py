@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmadrl import grid
+from jaxmadrl import checkpoints, lanes
+from jaxmadrl.definition import SWEEPS_DIR, SweepDefinition, load_definition
 from jaxmadrl.config import HyperParams
 from jaxmadrl.training import make_train
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
@@ -19,7 +20,7 @@ TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
 
 
 def grid_run(definition):
-    program = grid.make_grid(definition.train_config())
+    program = lanes.make_grid(definition.train_config())
     hparams, keys = definition.hyperparams(), definition.lane_keys()
     states = jax.jit(program.init)(keys, hparams)
     run_chunk = jax.jit(program.run_chunk)
@@ -32,8 +33,8 @@ VARIANTS = {"baseline": {}, "softsign-ln": {"output_activation": "softsign", "la
 @pytest.fixture(scope="module")
 def two_seed_grid():
     """2 seeds × 2 variants × 2 actor LRs = 8 lanes."""
-    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2,
-                                      variants=VARIANTS, **TINY)
+    definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2,
+                                      variants=VARIANTS, **TINY))
     run_chunk, states, hparams = grid_run(definition)
     episodes = jnp.arange(definition.episodes)
     return definition, run_chunk, states, hparams, run_chunk(states, episodes, hparams)
@@ -93,10 +94,10 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
     runs = {}
     for lanes_per_call, workers in ((1, 1), (1, 3), (2, 2)):
         with ThreadPoolExecutor(workers) as pool:
-            blocks, metrics = grid.run_blocks(pool, run_chunk, grid.split_lanes(states, lanes_per_call), episodes,
-                                              grid.split_lanes(hparams, lanes_per_call))
+            blocks, metrics = lanes.run_blocks(pool, run_chunk, lanes.split_lanes(states, lanes_per_call), episodes,
+                                              lanes.split_lanes(hparams, lanes_per_call))
         assert len(blocks) == len(definition.lanes()) // lanes_per_call
-        runs[lanes_per_call, workers] = key_data_as_arrays((grid.join_lanes(blocks), metrics))
+        runs[lanes_per_call, workers] = key_data_as_arrays((lanes.join_lanes(blocks), metrics))
     # Running blocks at once on threads changes nothing.
     jax.tree.map(np.testing.assert_array_equal, runs[1, 1], runs[1, 3])
     for joined, metrics in runs.values():
@@ -110,33 +111,33 @@ def test_checkpoint_of_lane_blocks_restores_the_whole_state(tmp_path, two_seed_g
     template = jax.eval_shape(lambda: states)
     for episodes_done, lanes_per_call in ((3, 4), (6, 2)):
         first_lanes = list(range(0, 8, lanes_per_call))
-        for first, block in zip(first_lanes, grid.split_lanes(states, lanes_per_call)):
-            grid.save_block(tmp_path, first, block, episodes_done)
-        grid.save_block(tmp_path, 0, grid.split_lanes(states, lanes_per_call)[0], 1)  # stale
-        grid.commit_checkpoint(tmp_path, first_lanes, episodes_done)
+        for first, block in zip(first_lanes, lanes.split_lanes(states, lanes_per_call)):
+            checkpoints.save_block(tmp_path, first, block, episodes_done)
+        checkpoints.save_block(tmp_path, 0, lanes.split_lanes(states, lanes_per_call)[0], 1)  # stale
+        checkpoints.commit_checkpoint(tmp_path, first_lanes, episodes_done)
         # the index and exactly the committed blocks remain
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-            [grid.CHECKPOINT_INDEX] + [grid.block_file_name(first, episodes_done) for first in first_lanes])
+            [checkpoints.CHECKPOINT_INDEX] + [checkpoints.block_file_name(first, episodes_done) for first in first_lanes])
         # a later chunk killed half-way: one block written, no commit
-        grid.save_block(tmp_path, 0, jax.tree.map(lambda x: x[:lanes_per_call], states), episodes_done + 3)
-        restored, done = grid.load_checkpoint(tmp_path, template)
+        checkpoints.save_block(tmp_path, 0, jax.tree.map(lambda x: x[:lanes_per_call], states), episodes_done + 3)
+        restored, done = checkpoints.load_checkpoint(tmp_path, template)
         assert done == episodes_done
         jax.tree.map(np.testing.assert_array_equal, key_data_as_arrays(restored), key_data_as_arrays(states))
     wrong_width = jax.eval_shape(lambda: jax.tree.map(lambda x: x[:4], states))
     with pytest.raises(ValueError, match="this sweep needs"):
-        grid.load_checkpoint(tmp_path, wrong_width)
+        checkpoints.load_checkpoint(tmp_path, wrong_width)
 
 
 @pytest.mark.parametrize("lanes_per_call", [0, 3, 9])
 def test_lanes_per_call_must_divide_the_lanes(two_seed_grid, lanes_per_call):
     _, _, states, _, _ = two_seed_grid
     with pytest.raises(ValueError, match="must divide the 8 lanes"):
-        grid.split_lanes(states, lanes_per_call)
+        lanes.split_lanes(states, lanes_per_call)
 
 
 def test_divergent_lane_is_isolated():
-    sane = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY)
-    mixed = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3, 1e6), **TINY)
+    sane = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY))
+    mixed = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3, 1e6), **TINY))
     episodes = jnp.arange(TINY["episodes"])
     run_chunk, states, hparams = grid_run(mixed)
     _, mixed_metrics = run_chunk(states, episodes, hparams)
@@ -149,13 +150,13 @@ def test_divergent_lane_is_isolated():
 
 
 def test_named_definitions_load():
-    all16 = grid.load_definition("all16")
+    all16 = load_definition("all16")
     assert len(all16.lanes()) == 16 and all16.episodes == 2000 and all16.seeds == 1
-    assert grid.load_definition("all16-5seeds").seeds == 5
+    assert load_definition("all16-5seeds").seeds == 5
     with pytest.raises(ValueError, match="no sweep definition"):
-        grid.load_definition("nonexistent")
-    for path in grid.SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
-        definition = grid.load_definition(path.stem)
+        load_definition("nonexistent")
+    for path in SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
+        definition = load_definition(path.stem)
         assert definition.hyperparams().actor_lr.shape == (len(definition.lanes()),)
 
 
@@ -238,7 +239,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
 def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
-    index = out / "checkpoint" / grid.CHECKPOINT_INDEX
+    index = out / "checkpoint" / checkpoints.CHECKPOINT_INDEX
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
     result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1", "--keep_checkpoint")
     assert result.returncode == 0, result.stderr
@@ -248,7 +249,7 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
             "not equal an uninterrupted run") in result.stdout
     done = json.loads(index.read_text())["episodes_done"]
     assert done == 60 and sorted(p.name for p in index.parent.iterdir()) == [
-        grid.CHECKPOINT_INDEX, grid.block_file_name(0, 60)]
+        checkpoints.CHECKPOINT_INDEX, checkpoints.block_file_name(0, 60)]
     resumed, whole = load_metrics(out), load_metrics(reference)
     assert 0 < resumed_at <= 60
     for name in whole:
@@ -325,8 +326,8 @@ def test_malformed_sweep_file_is_one_line_exit_2(tmp_path, content):
 
 
 def test_mitigations_apply_to_every_lane():
-    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, **TINY,
-                                      mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0})
+    definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, **TINY,
+                                      mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0}))
     hparams = definition.hyperparams()
     np.testing.assert_array_equal(hparams.layer_norm, [1.0] * 4)
     np.testing.assert_array_equal(hparams.output_activation, [1] * 4)
@@ -335,20 +336,20 @@ def test_mitigations_apply_to_every_lane():
     np.testing.assert_array_equal(hparams.critic_grad_clip, [np.inf] * 4)
     np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1, 1e-3, 1e-1]))
     with pytest.raises(ValueError, match="unknown settings"):
-        grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"dropout": 0.5})
+        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"dropout": 0.5}))
     with pytest.raises(ValueError, match="layer_norm"):
-        grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"layer_norm": 2})
+        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"layer_norm": 2}))
 
 
 def test_variant_settings_override_the_shared_ones():
-    definition = grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY,
+    definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY,
                                       mitigations={"layer_norm": 1, "actor_grad_clip": 2.0},
-                                      variants={"plain": {"layer_norm": 0}, "shared": {}})
+                                      variants={"plain": {"layer_norm": 0}, "shared": {}}))
     hparams = definition.hyperparams()
     np.testing.assert_array_equal(hparams.layer_norm, [0.0, 1.0])
     np.testing.assert_array_equal(hparams.actor_grad_clip, [2.0, 2.0])
-    assert grid.SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,)).variants == {"default": {}}
-    mitigations = grid.load_definition("mitigations")
+    assert SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,))).variants == {"default": {}}
+    mitigations = load_definition("mitigations")
     assert len(mitigations.lanes()) == 16 * len(mitigations.variants)
     assert mitigations.variants["softsign"] == {"output_activation": 1}
 
@@ -364,8 +365,8 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
     assert load_metrics(out)["train_reward"].shape == (4, 12)
     assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
     # --keep_checkpoint keeps the final state, and only it.
-    index = json.loads((out / "checkpoint" / grid.CHECKPOINT_INDEX).read_text())
-    assert index["episodes_done"] == 12 and index["blocks"][-1] == grid.block_file_name(3, 12)
+    index = json.loads((out / "checkpoint" / checkpoints.CHECKPOINT_INDEX).read_text())
+    assert index["episodes_done"] == 12 and index["blocks"][-1] == checkpoints.block_file_name(3, 12)
     assert len(list((out / "checkpoint").iterdir())) == 1 + len(index["blocks"]) and not (out / "metrics").exists()
     assert f"final state kept in {out / 'checkpoint'}" in result.stdout
     assert (out / "table.txt").read_text().startswith("variant softsign:")

@@ -31,7 +31,7 @@ def test_writes_a_one_lane_run_folder(tmp_path):
     assert definition["mitigations"] == {"layer_norm": 1.0, "output_activation": 1}
     [lane] = summary["lanes"]
     assert lane["seed"] == 3 and len(lane["actor_first_unchanged"]) == 3 and lane["diverged"] is False
-    assert lane["final_eval_reward"] == pytest.approx(float(metrics["eval_reward"][0, -1]))
+    assert lane["last_eval_reward"] == pytest.approx(float(metrics["eval_reward"][0, -1]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no scratch folder left
     [environment] = summary["environment"]
     assert environment["matmul_precision"] == "default" and environment["deterministic_gpu_ops"] is False

@@ -1,0 +1,299 @@
+"""Reading finished runs and what they show: the lane table and metrics of a run, the check
+of the paper's claims, and the comparisons of variants and of network sizes (Markdown).
+
+    run = load_run("sweeps/runs/all16-…")
+    run.metrics["grad_ratio"][run.select(actor_lr=0.1)]   # (lanes, episodes)
+
+Each metric is defined once, in the program (``training``, ``learner``, ``diagnostics``);
+the quantities derived here on the host are named for what they are: ``mean_last_evaluations``
+(the mean greedy-evaluation reward of a lane's last ``LAST`` evaluations) is not the
+summary's ``last_eval_reward`` (its last evaluation alone).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import zipfile
+
+import numpy as np
+
+from jaxmadrl import provenance
+from jaxmadrl.definition import Lane, SweepDefinition
+from jaxmadrl.diagnostics import SATURATION_LEVEL
+from jaxmadrl.networks import ACTIVATION_NAMES, actor_parameter_count
+
+DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
+LANE_COLUMNS = Lane._fields
+LAST = 10  # evaluations (or episodes) that "late in training" averages over
+
+
+class RunError(ValueError):
+    """A folder that is not a finished, readable sweep run."""
+
+
+@dataclasses.dataclass
+class Run:
+    """A finished sweep: its definition, its lane table — one row per lane: "lane", "seed",
+    "variant", "actor_lr", "critic_lr" and the lane's summary (``results.lane_summary``) —
+    and the metrics, each (lanes, episodes, ...)."""
+
+    definition: SweepDefinition
+    lanes: list[dict]
+    metrics: dict[str, np.ndarray]
+    environment: list[dict] | None = None  # one record per session that computed it (provenance)
+
+    @property
+    def episodes(self) -> int:
+        return self.definition.episodes
+
+    @property
+    def actor_lrs(self) -> list[float]:
+        return sorted(self.definition.actor_lrs)
+
+    @property
+    def critic_lrs(self) -> list[float]:
+        return sorted(self.definition.critic_lrs)
+
+    @property
+    def seeds(self) -> int:
+        return self.definition.seeds
+
+    @property
+    def variants(self) -> list[str]:
+        return list(self.definition.variants)
+
+    def only_variant(self, variant: str) -> "Run":
+        """The lanes of one variant as a run of their own (lanes renumbered from 0)."""
+        rows = [r for r in self.lanes if r["variant"] == variant]
+        index = [r["lane"] for r in rows]
+        return Run(definition=dataclasses.replace(self.definition, variants={variant: self.definition.variants[variant]}),
+                   lanes=[{**r, "lane": i} for i, r in enumerate(rows)],
+                   metrics={k: v[index] for k, v in self.metrics.items()}, environment=self.environment)
+
+    def configs(self) -> list[tuple[float, float]]:
+        return [(a, c) for a in self.actor_lrs for c in self.critic_lrs]
+
+    def select(self, **wanted) -> list[int]:
+        """The lanes whose lane-table entries equal ``wanted`` (any of seed, variant,
+        actor_lr, critic_lr), in lane order: ``run.metrics["grad_ratio"][run.select(actor_lr=0.1)]``."""
+        unknown = set(wanted) - set(LANE_COLUMNS)
+        if unknown:
+            raise ValueError(f"lanes are selected by {list(LANE_COLUMNS)}, not {sorted(unknown)}")
+        return [r["lane"] for r in self.lanes if all(r[k] == v for k, v in wanted.items())]
+
+    def stop(self, lane: int) -> int:
+        """All-actors stopping episode, ``episodes`` where they never all stopped."""
+        value = self.lanes[lane]["all_actors_stopped"]
+        return self.episodes if value is None else value
+
+    def per_config(self, value_of_lane) -> np.ndarray:
+        """(actor LRs, critic LRs, seeds) array of ``value_of_lane(lane)``."""
+        return np.array([[[value_of_lane(lane) for lane in self.select(actor_lr=a, critic_lr=c)] for c in self.critic_lrs]
+                         for a in self.actor_lrs], dtype=float)
+
+
+def load_run(path) -> Run:
+    """The finished run in the folder ``path`` (``run_sweep``'s, ``python -m jaxmadrl.sweep``'s
+    or ``train``'s). RunError, naming the folder, if it is not one."""
+    run_dir = pathlib.Path(path)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} does not exist")
+    if not (run_dir / "sweep.json").is_file():
+        raise RunError(f"{run_dir} is not a sweep run (no sweep.json)")
+    missing = [name for name in ("summary.json", "metrics.npz") if not (run_dir / name).is_file()]
+    if missing:
+        raise RunError(f"{run_dir} is not a finished sweep run (missing {', '.join(missing)}); "
+                       f"finish it with python -m jaxmadrl.sweep --resume {run_dir}")
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        definition = SweepDefinition.from_dict(summary["definition"])
+        with np.load(run_dir / "metrics.npz") as saved:
+            metrics = dict(saved)
+        lanes = [dict(row) for row in summary["lanes"]]
+        shape = metrics["train_reward"].shape
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise RunError(f"{run_dir} cannot be read: {error}")
+    if shape != (len(lanes), definition.episodes):
+        raise RunError(f"{run_dir}: metrics.npz does not match its summary")
+    _upgrade_older_format(metrics, lanes)
+    return Run(definition=definition, lanes=lanes, metrics=metrics, environment=summary.get("environment"))
+
+
+def _upgrade_older_format(metrics: dict, lanes: list[dict]) -> None:
+    """Runs written before the metric names were made unambiguous called the tanh measure
+    "saturation" and the measure of the activation in use "output_saturation", and the
+    last evaluation "final_eval_reward": renamed here, in place, to today's names."""
+    if "output_saturation" in metrics:
+        metrics["tanh_saturation"] = metrics.pop("saturation")
+        metrics["saturation"] = metrics.pop("output_saturation")
+        for row in lanes:
+            row["final_saturation"] = float(metrics["saturation"][row["lane"], -1])
+    for row in lanes:
+        if "final_eval_reward" in row:
+            row["last_eval_reward"] = row.pop("final_eval_reward")
+
+
+def reference_stopping() -> dict[tuple[float, float], int]:
+    """The reference's all-actors stopping episode per (actor LR, critic LR) (paper
+    Table 3; 2000 = never), from ``data/reference_stopping.json``."""
+    rows = json.loads((DATA_DIR / "reference_stopping.json").read_text())["rows"]
+    return {(row["actor_lr"], row["critic_lr"]): row["all_actors_stopped"] for row in rows}
+
+
+def saturation_onset(series: np.ndarray) -> float:
+    above = np.flatnonzero(series > SATURATION_LEVEL)
+    return float(above[0] + 1) if above.size else np.nan
+
+
+def _verdict(holds: bool, partly: bool = False) -> str:
+    return "confirmed" if holds else ("partly" if partly else "not confirmed")
+
+
+def check_claims(run: Run) -> str:
+    """The paper's claims (SPEC §6), each with a verdict and the numbers of this run, as
+    Markdown. Stopping episodes are per lane; ranges are over lanes (seeds included)."""
+    E = run.episodes
+    rows = run.lanes
+    stop = {r["lane"]: run.stop(r["lane"]) for r in rows}
+    lines = [provenance.describe(run.environment), "",
+             f"Claims checked on {len(rows)} lanes ({run.seeds} seed(s)), {E} episodes; "
+             f"stopping episode {E} = never stopped.", ""]
+
+    high = [r["lane"] for r in rows if r["actor_lr"] >= 0.01]
+    if high:
+        stops = [stop[l] for l in high]
+        within = sum(160 <= s <= 300 for s in stops)
+        lines.append(f"1. Actor LR ≥ 0.01 → every actor stops within ~160–300 episodes: "
+                     f"**{_verdict(within == len(stops), within > 0)}** — {within}/{len(stops)} lanes in [160, 300]; "
+                     f"stopping episodes {min(stops)}–{max(stops)} (median {np.median(stops):.0f}).")
+    low = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] <= 0.01]
+    if low:
+        never = sum(stop[l] == E for l in low)
+        stopped = sorted(stop[l] for l in low if stop[l] < E)
+        lines.append(f"2. Actor LR ≤ 0.001 with critic LR ≤ 0.01 → actors keep updating to the end: "
+                     f"**{_verdict(never == len(low), never > 0)}** — {never}/{len(low)} lanes never had all "
+                     f"actors stop" + (f"; the others stopped at {stopped}." if stopped else "."))
+    low_critic_high = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] >= 0.1]
+    if low_critic_high:
+        induced = sum(stop[l] < E for l in low_critic_high)
+        lines.append(f"3. Critic LR 0.1 can induce stopping (at actor LR ≤ 0.001): **{_verdict(induced > 0)}** — "
+                     f"{induced}/{len(low_critic_high)} such lanes stopped "
+                     f"({sorted(stop[l] for l in low_critic_high)}).")
+    critic_stopped = [r["lane"] for r in rows if r["critic_first_unchanged"] is not None]
+    lines.append(f"4. The critic never stops: **{_verdict(not critic_stopped)}** — critic weights unchanged in some "
+                 f"episode in {len(critic_stopped)}/{len(rows)} lanes.")
+    trained = run.metrics["trained"].astype(bool)
+    ratio = run.metrics["grad_ratio"][trained]
+    positive = ratio[np.isfinite(ratio) & (ratio > 0)]
+    if positive.size:
+        inside = np.mean((positive >= 1e-8) & (positive <= 1e-4))
+        below_top = np.mean(positive <= 1e-4)
+        lines.append(f"5. Actor/critic gradient-norm ratio 1e-8…1e-4: "
+                     f"**{_verdict(inside > 0.9, inside > 0.5 or below_top > 0.99)}** — "
+                     f"{100 * inside:.1f}% of non-zero per-episode ratios inside, {100 * below_top:.1f}% ≤ 1e-4; "
+                     f"1st–99th percentile "
+                     f"{np.percentile(positive, 1):.1e}…{np.percentile(positive, 99):.1e}; ratio exactly 0 in "
+                     f"{100 * np.mean(ratio == 0):.1f}% of trained episodes (saturated actors).")
+    final_saturation = np.array([run.metrics["saturation"][r["lane"], -1] for r in rows])
+    stops = np.array([stop[r["lane"]] for r in rows], float)
+    if np.std(final_saturation) > 0 and np.std(stops) > 0:
+        r_value = np.corrcoef(final_saturation, stops)[0, 1]
+        lines.append(f"6. Final saturation correlates with the stopping episode (|r| > 0.9): "
+                     f"**{_verdict(abs(r_value) > 0.9, abs(r_value) > 0.5)}** — Pearson r = {r_value:.3f} "
+                     f"over {len(rows)} lanes (negative: more saturation, earlier stop).")
+    else:
+        lines.append(f"6. Final saturation correlates with the stopping episode: **not testable** here — final "
+                     f"saturation {np.unique(final_saturation).round(3).tolist()} and stopping episodes "
+                     f"{np.unique(stops).astype(int).tolist()} do not both vary.")
+    if high:
+        spread = np.maximum(np.abs(run.metrics["preact_max"][high, -1]), np.abs(run.metrics["preact_min"][high, -1]))
+        lines.append(f"7. High actor LR drives output pre-activations far outside [−2, 2]: "
+                     f"**{_verdict(bool(np.all(spread > 2)))}** — final max |z| at actor LR ≥ 0.01: "
+                     f"{spread.min():.3g}…{spread.max():.3g}.")
+    return "\n".join(lines) + "\n"
+
+
+def mean_last_evaluations(run: Run, lane: int, evaluations: int = LAST) -> float:
+    """Mean greedy-evaluation reward over the last ``evaluations`` evaluations of a lane."""
+    rewards = run.metrics["eval_reward"][lane]
+    return float(np.mean(rewards[np.isfinite(rewards)][-evaluations:]))
+
+
+def mean_last_saturation(run: Run, lane: int, episodes: int = LAST) -> float:
+    """Saturation of the output activation in use, mean over the last ``episodes`` episodes."""
+    return float(np.mean(run.metrics["saturation"][lane, -episodes:]))
+
+
+def setting_text(name: str, value) -> str:
+    return f"{name}={ACTIVATION_NAMES[int(value)] if name == 'output_activation' else format(value, 'g')}"
+
+
+def compare_variants(run: Run) -> str:
+    """Per variant, as Markdown: how many configurations keep their actors learning (never
+    all stopped), overall and at actor LR ≥ 0.01; the median stopping episode of those that
+    stop; the evaluation reward (last 10 evaluations) and final output saturation."""
+    E = run.episodes
+    lines = [provenance.describe(run.environment), "",
+             f"Variants compared on the same seeds ({run.seeds} seed(s)), {E} episodes, "
+             f"{len(run.configs())} LR configurations each. \"learning\" = the actors never all stopped.", "",
+             "| variant | settings | lanes learning | lanes learning, actor LR ≥ 0.01 | median stop of the rest | "
+             "eval reward, median [min–max] | output saturation, median |", "|---|---|---|---|---|---|---|"]
+    for variant in run.variants:
+        part = run.only_variant(variant)
+        lanes = [r["lane"] for r in part.lanes]
+        high = [r["lane"] for r in part.lanes if r["actor_lr"] >= 0.01]
+        stops = [part.stop(l) for l in lanes if part.stop(l) < E]
+        rewards = [mean_last_evaluations(part, l) for l in lanes]
+        settings = ", ".join(setting_text(k, v) for k, v in run.definition.variants[variant].items()) or "–"
+        learning = sum(part.stop(l) == E for l in lanes)
+        learning_high = sum(part.stop(l) == E for l in high)
+        median_stop = f"{np.median(stops):.0f}" if stops else "–"
+        saturation = np.median([mean_last_saturation(part, l) for l in lanes])
+        lines.append(f"| {variant} | {settings} | {learning}/{len(lanes)} | {learning_high}/{len(high)} | "
+                     f"{median_stop} | {np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–"
+                     f"{max(rewards) / 1e3:.1f}k] | {saturation:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def check_size_runs(runs: list[Run]) -> list[Run]:
+    """The runs sorted by actor then critic size; RunError unless they share everything
+    but the network sizes."""
+    def setting(run):
+        ignored = ("name", "actor_hidden", "critic_hidden", "chunk")
+        return {k: v for k, v in run.definition.to_dict().items() if k not in ignored}
+    if len(runs) < 2 or any(setting(r) != setting(runs[0]) for r in runs[1:]):
+        raise RunError("comparing sizes needs at least two finished runs whose definitions differ only in "
+                       "actor_hidden / critic_hidden")
+    def size_key(run):
+        return (actor_parameter_count(run.definition.train.actor_hidden), run.definition.train.critic_hidden)
+    return sorted(runs, key=size_key)
+
+
+def size_label(run: Run) -> str:
+    d = run.definition
+    return f"actor {','.join(map(str, d.train.actor_hidden))} / critic {','.join(map(str, d.train.critic_hidden))}"
+
+
+def compare_sizes(runs: list[Run]) -> str:
+    """Per network size and LR configuration, as Markdown: the evaluation reward (last 10
+    evaluations) and the all-actors stopping episode, median [range] over seeds."""
+    reference = runs[0]
+    configs = reference.configs()
+    lines = [*(f"{size_label(run)}: {provenance.describe(run.environment)}" for run in runs), "",
+             f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
+             f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
+             f"then the all-actors stopping episode ({reference.episodes} = never).", "",
+             "| networks | params per actor | " + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs) + " |",
+             "|---|---|" + "---|" * len(configs)]
+    for run in runs:
+        cells = []
+        for a, c in configs:
+            lanes = run.select(actor_lr=a, critic_lr=c)
+            rewards = [mean_last_evaluations(run, lane) for lane in lanes]
+            stops = [run.stop(lane) for lane in lanes]
+            cells.append(f"{np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–{max(rewards) / 1e3:.1f}k]; "
+                         f"stop {np.median(stops):.0f}")
+        lines.append(f"| {size_label(run)} | {actor_parameter_count(run.definition.train.actor_hidden)} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
