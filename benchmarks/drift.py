@@ -12,6 +12,7 @@ maximum over a lane's elements (agents, layers) against the reference's largest 
 there — and whether any lane's stopping episodes differ. A Markdown table, for
 ``benchmarks/RESULTS.md``.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,17 +36,27 @@ REFERENCE = "default ISA, 1 lane/call"
 
 def variants(n_lanes: int) -> dict[str, tuple[str, list[str]]]:
     """Name → (extra XLA flags, extra sweep flags); the reference first."""
-    return {REFERENCE: ("", ["--lanes_per_call=1"]),
-            "AVX2, 1 lane/call": ("--xla_cpu_max_isa=AVX2", ["--lanes_per_call=1"]),
-            "default ISA, 2 lanes/call": ("", ["--lanes_per_call=2"]),
-            f"default ISA, {n_lanes} lanes/call": ("", [f"--lanes_per_call={n_lanes}"])}
+    return {
+        REFERENCE: ("", ["--lanes_per_call=1"]),
+        "AVX2, 1 lane/call": ("--xla_cpu_max_isa=AVX2", ["--lanes_per_call=1"]),
+        "default ISA, 2 lanes/call": ("", ["--lanes_per_call=2"]),
+        f"default ISA, {n_lanes} lanes/call": ("", [f"--lanes_per_call={n_lanes}"]),
+    }
 
 
 def run_sweep(out: pathlib.Path, xla_flags: str, extra: list[str]) -> pathlib.Path:
     env = {**os.environ, "XLA_FLAGS": " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), xla_flags) if f)}
-    command = [sys.executable, "-m", "jaxmadrl.sweep", f"--actor_lrs={','.join(FLAGS.actor_lrs)}",
-               f"--critic_lrs={','.join(FLAGS.critic_lrs)}", f"--episodes={FLAGS.episodes}", "--chunk=60",
-               f"--out={out}", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "jaxmadrl.sweep",
+        f"--actor_lrs={','.join(FLAGS.actor_lrs)}",
+        f"--critic_lrs={','.join(FLAGS.critic_lrs)}",
+        f"--episodes={FLAGS.episodes}",
+        "--chunk=60",
+        f"--out={out}",
+        *extra,
+    ]
     subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     return out
 
@@ -68,8 +79,11 @@ def relative_difference(values: np.ndarray, reference: np.ndarray) -> float:
 
 def stopping_difference(lane: dict, reference: dict) -> str | None:
     """How one lane's stopping episodes differ from the reference's, or None if they do not."""
-    parts = [f"{name} {lane[name]} vs {reference[name]}" for name in ("all_actors_stopped", "critic_first_unchanged")
-             if lane[name] != reference[name]]
+    parts = [
+        f"{name} {lane[name]} vs {reference[name]}"
+        for name in ("all_actors_stopped", "critic_first_unchanged")
+        if lane[name] != reference[name]
+    ]
     actors = sum(a != b for a, b in zip(lane["actor_first_unchanged"], reference["actor_first_unchanged"]))
     if actors:
         parts.append(f"first-unchanged episode of {actors}/{len(lane['actor_first_unchanged'])} actors")
@@ -81,31 +95,48 @@ def main(argv):
     n_lanes = len(FLAGS.actor_lrs) * len(FLAGS.critic_lrs)
     at = [int(episode) for episode in FLAGS.at]
     with tempfile.TemporaryDirectory() as scratch:
-        runs = {name: load(run_sweep(pathlib.Path(scratch) / str(i), xla, extra))
-                for i, (name, (xla, extra)) in enumerate(variants(n_lanes).items())}
+        runs = {
+            name: load(run_sweep(pathlib.Path(scratch) / str(i), xla, extra))
+            for i, (name, (xla, extra)) in enumerate(variants(n_lanes).items())
+        }
     (reference, reference_summary), others = runs[REFERENCE], {k: v for k, v in runs.items() if k != REFERENCE}
     record = reference_summary["environment"][0]
-    print(f"Sweep: actor LRs {FLAGS.actor_lrs} × critic LRs {FLAGS.critic_lrs}, 1 seed, 50 agents, "
-          f"{FLAGS.episodes} episodes. Reference: {REFERENCE}. {record['cpu']} ({record['cpu_isa']}), "
-          f"jax {record['versions']['jax']}, jaxlib {record['versions']['jaxlib']}.\n")
+    print(
+        f"Sweep: actor LRs {FLAGS.actor_lrs} × critic LRs {FLAGS.critic_lrs}, 1 seed, 50 agents, "
+        f"{FLAGS.episodes} episodes. Reference: {REFERENCE}. {record['cpu']} ({record['cpu_isa']}), "
+        f"jax {record['versions']['jax']}, jaxlib {record['versions']['jaxlib']}.\n"
+    )
     print("| metric | " + " | ".join(f"{name}: episode {', '.join(map(str, at))}" for name in others) + " |")
     print("|---|" + "---|" * len(others))
     for metric in sorted(reference):
         if reference[metric].dtype == bool:
             continue
-        cells = [" / ".join(f"{relative_difference(m[metric][:, e - 1], reference[metric][:, e - 1]):.1e}" for e in at)
-                 for m, _ in others.values()]
+        cells = [
+            " / ".join(f"{relative_difference(m[metric][:, e - 1], reference[metric][:, e - 1]):.1e}" for e in at)
+            for m, _ in others.values()
+        ]
         print(f"| {metric} | " + " | ".join(cells) + " |")
     lanes = reference_summary["lanes"]
     cells = []
     for _, summary in others.values():
         differing = [(i, stopping_difference(lane, lanes[i])) for i, lane in enumerate(summary["lanes"])]
-        cells.append("; ".join(f"lane {i} (actor {lanes[i]['actor_lr']:g}, critic {lanes[i]['critic_lr']:g}): {text}"
-                               for i, text in differing if text) or "none")
+        cells.append(
+            "; ".join(
+                f"lane {i} (actor {lanes[i]['actor_lr']:g}, critic {lanes[i]['critic_lr']:g}): {text}"
+                for i, text in differing
+                if text
+            )
+            or "none"
+        )
     print("| stopping episodes that differ (None = never) | " + " | ".join(cells) + " |")
-    print("\nReference stopping episodes (all actors, critic): " + ", ".join(
-        f"actor {lane['actor_lr']:g} / critic {lane['critic_lr']:g}: {lane['all_actors_stopped']}, "
-        f"{lane['critic_first_unchanged']}" for lane in lanes))
+    print(
+        "\nReference stopping episodes (all actors, critic): "
+        + ", ".join(
+            f"actor {lane['actor_lr']:g} / critic {lane['critic_lr']:g}: {lane['all_actors_stopped']}, "
+            f"{lane['critic_first_unchanged']}"
+            for lane in lanes
+        )
+    )
 
 
 if __name__ == "__main__":

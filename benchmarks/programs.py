@@ -7,6 +7,7 @@ replay filled by real episodes), the train step compiled for 1 lane and for G la
 (``GridProgram``), which ``ChunkRunner`` drives chunk after chunk as the sweep does. Every
 setting comes in as an argument; the flags are read in ``throughput.py`` alone.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,25 +18,32 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+from timing import Report, timed
 
-from jaxmadrl import replay, rollout
+from jaxmadrl import replay
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.definition import PAPER_LRS, SweepDefinition
 from jaxmadrl.lanes import lane_sharding, make_grid, run_blocks, split_lanes
 from jaxmadrl.learner import train_step
 from jaxmadrl.networks import make_networks
-from jaxmadrl.training import make_trainer
-from timing import Report, timed
+from jaxmadrl.training import explore_episode, make_trainer
 
 
 def benchmark_definition(n_lanes: int, chunk: int, chunk_calls: int, static: dict[str, Any]) -> SweepDefinition:
     """The paper's 4×4 LR grid over ceil(``n_lanes`` / 16) seeds, ``chunk`` episodes per
     call, ``static`` (static settings by name) as its static settings. ``episodes`` is set so
     that ``chunk_calls`` chunks never reach padding (episode indices ≥ episodes are no-ops)."""
-    return SweepDefinition.from_dict({
-        "name": "throughput", "actor_lrs": PAPER_LRS, "critic_lrs": PAPER_LRS,
-        "seeds": math.ceil(n_lanes / len(PAPER_LRS) ** 2), "chunk": chunk,
-        "episodes": max(TrainConfig().episodes, chunk_calls * chunk), **static})
+    return SweepDefinition.from_dict(
+        {
+            "name": "throughput",
+            "actor_lrs": PAPER_LRS,
+            "critic_lrs": PAPER_LRS,
+            "seeds": math.ceil(n_lanes / len(PAPER_LRS) ** 2),
+            "chunk": chunk,
+            "episodes": max(TrainConfig().episodes, chunk_calls * chunk),
+            **static,
+        }
+    )
 
 
 def take_lanes(tree, lanes: slice | int):
@@ -73,20 +81,30 @@ def make_fixture(config: TrainConfig, hparams: HyperParams, key, fill_episodes: 
     state = jax.jit(make_trainer(config).init)(key, hparams)
 
     def episode(memory, key, world, learner, hparams, epsilon):
-        memory, _, summary = rollout.training_episode(key, world, learner, memory, networks, config, hparams,
-                                                      epsilon)
+        memory, _, summary = explore_episode(key, world, learner, memory, networks, config, hparams, epsilon)
         return memory, summary
 
     act = jax.jit(episode, donate_argnums=0)
     sample = jax.jit(lambda memory, key: replay.sample(memory, key, config.batch_size)[1:])
     memory = state.memory
     for episode in range(fill_episodes):
-        memory, _ = act(memory, jax.random.fold_in(state.key, episode), state.world, state.learner,
-                        hparams, config.epsilon(episode))
+        memory, _ = act(
+            memory, jax.random.fold_in(state.key, episode), state.world, state.learner, hparams, config.epsilon(episode)
+        )
     batch, _, weights = sample(memory, jax.random.key(1))
-    return Fixture(config=config, networks=networks, hparams=hparams, learner=state.learner,
-                   world=state.world, eval_key=state.eval_key, memory={"memory": memory}, act=act,
-                   sample=sample, batch=batch, weights=weights)
+    return Fixture(
+        config=config,
+        networks=networks,
+        hparams=hparams,
+        learner=state.learner,
+        world=state.world,
+        eval_key=state.eval_key,
+        memory={"memory": memory},
+        act=act,
+        sample=sample,
+        batch=batch,
+        weights=weights,
+    )
 
 
 @dataclasses.dataclass
@@ -139,8 +157,9 @@ def compile_grid(config: TrainConfig, hparams: HyperParams, keys, chunk: int) ->
     program, sharding = make_grid(config), lane_sharding(len(keys))
     init = jax.jit(program.init, out_shardings=sharding)
     hparams = jax.device_put(hparams, sharding)
-    state_shape = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                               jax.eval_shape(program.init, keys, hparams))
+    state_shape = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), jax.eval_shape(program.init, keys, hparams)
+    )
     episodes = jnp.arange(chunk, dtype=jnp.int32)
     lower = jax.jit(program.run_chunk, donate_argnums=0).lower
     lowered, lower_s = timed(lambda: lower(state_shape, episodes, hparams))
@@ -184,7 +203,7 @@ class Bench:
         definition = benchmark_definition(n_lanes, chunk, grid_calls, static)
         self.config = definition.train_config()
         self.hparams = take_lanes(definition.hyperparams(), slice(self.n_lanes))
-        self.keys = definition.lane_keys()[:self.n_lanes]
+        self.keys = definition.lane_keys()[: self.n_lanes]
         self.report = Report()
 
     @functools.cached_property
@@ -199,5 +218,7 @@ class Bench:
     @functools.cached_property
     def grids(self) -> tuple[GridProgram, GridProgram]:
         """(1-lane grid, G-lane grid), both compiled from ``lanes.make_grid(config)``."""
-        return (compile_grid(self.config, take_lanes(self.hparams, slice(1)), self.keys[:1], self.chunk),
-                compile_grid(self.config, self.hparams, self.keys, self.chunk))
+        return (
+            compile_grid(self.config, take_lanes(self.hparams, slice(1)), self.keys[:1], self.chunk),
+            compile_grid(self.config, self.hparams, self.keys, self.chunk),
+        )

@@ -20,6 +20,7 @@ This file holds the flags, the sections and ``main``; what is measured (the lane
 compiled programs) is in ``programs.py``, how it is timed and reported in ``timing.py``,
 both imported from this script's folder.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,42 +33,37 @@ import jax
 import jax.numpy as jnp
 from absl import app, flags, logging
 
-from jaxmadrl import env, replay, rollout
-from jaxmadrl.config import ACTOR_UPDATES, TrainConfig
-from jaxmadrl.lanes import default_workers
-from jaxmadrl.learner import actor_loss, critic_loss, td_targets
-
 # Siblings in benchmarks/, which ``python benchmarks/throughput.py`` puts first on sys.path.
 from programs import Bench, ChunkRunner
 from timing import Report, interleaved, median_ratio, peak_rss_mb, print_environment, xla_cost
 
+from jaxmadrl import cli, env, replay, rollout, settings
+from jaxmadrl.lanes import default_workers
+from jaxmadrl.learner import actor_loss, critic_loss, td_targets
+
 SECTIONS = ("env", "train", "grid", "compile", "flops", "profile")
-DEFAULTS = TrainConfig()  # the product's static settings: the size flags' defaults
 STATIC_FLAGS = ("n_agents", "steps_per_episode", "batch_size", "replay_capacity", "actor_update")  # by name
 
 flags.DEFINE_list("sections", list(SECTIONS), f"Sections to run, any of {','.join(SECTIONS)}.")
-flags.DEFINE_integer("n_agents", DEFAULTS.env.n_agents, "Client agents per environment.", lower_bound=1)
 flags.DEFINE_integer("lanes", 16, "G: configurations vmapped together (the paper's 4×4 grid is 16).", lower_bound=1)
 flags.DEFINE_integer("episodes", 20, "Episodes per lane in one timed call of the grid chunk.", lower_bound=1)
 flags.DEFINE_integer("repeats", 5, "Timed rounds per measurement (the median is reported).", lower_bound=1)
-flags.DEFINE_integer("warmup", 2, "Untimed rounds before every measurement (the first calls of a "
-                     "program touch fresh memory and run slower).", lower_bound=1)
-flags.DEFINE_integer("calls", 10, "Timed calls per round for the short (millisecond) measurements: "
-                     "train step, profile parts.", lower_bound=1)
+flags.DEFINE_integer("warmup", 2, "Untimed rounds before every measurement (first calls run slower).", lower_bound=1)
+flags.DEFINE_integer("calls", 10, "Timed calls per round of the millisecond measurements.", lower_bound=1)
 flags.DEFINE_integer("envs", 1024, "Environments vmapped in the env section.", lower_bound=1)
-flags.DEFINE_integer("steps_per_episode", DEFAULTS.env.steps_per_episode, "Environment steps per episode.",
-                     lower_bound=1)
-flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Replay batch size of a train step.", lower_bound=1)
-flags.DEFINE_integer("replay_capacity", DEFAULTS.replay_capacity, "Replay capacity (slots).", lower_bound=1)
-flags.DEFINE_integer("fill_episodes", 10, "Real exploring episodes that fill the replay before the "
-                     "train step is measured.", lower_bound=1)
-flags.DEFINE_enum("actor_update", DEFAULTS.actor_update, list(ACTOR_UPDATES), "Actor update order.")
+flags.DEFINE_integer("fill_episodes", 10, "Exploring episodes that fill the replay before timing.", lower_bound=1)
 flags.DEFINE_integer("matmul_size", 2048, "n of the n×n float32 jnp.dot taken as the peak.", lower_bound=1)
+for _name in STATIC_FLAGS:  # named, described and defaulting as the product's settings
+    _setting = settings.STATIC[_name]
+    if _setting.choices:
+        flags.DEFINE_enum(_name, _setting.default, list(_setting.choices), cli.as_sentence(_setting.help))
+    else:
+        flags.DEFINE_integer(_name, _setting.default, cli.as_sentence(_setting.help), lower_bound=1)
 FLAGS = flags.FLAGS
 
 
-
 # ----------------------------------------------------------------------------- sections
+
 
 def random_capped_selection(key, proposed, max_accepted: int):
     """A uniformly random subset of at most ``max_accepted`` proposers: bool (..., N) → 0/1 float32."""
@@ -100,17 +96,22 @@ def section_env(bench: Bench) -> None:
     """Environment steps/s of ``env.step`` alone (vmapped, scanned, random actions)."""
     params, n_envs = bench.config.env, FLAGS.envs
     worlds = jax.jit(jax.vmap(env.make_world, in_axes=(0, None)), static_argnums=1)(
-        jax.random.split(jax.random.key(3), n_envs), params)
+        jax.random.split(jax.random.key(3), n_envs), params
+    )
     _, states = jax.jit(jax.vmap(env.reset, in_axes=(0, 0, None)), static_argnums=2)(
-        jax.random.split(jax.random.key(4), n_envs), worlds, params)
+        jax.random.split(jax.random.key(4), n_envs), worlds, params
+    )
     episode = make_random_episode(params, n_envs)
     calls = iter(range(1 << 30))
     times = interleaved({"episode": lambda: episode(jax.random.key(next(calls)), states)}, FLAGS.repeats, FLAGS.warmup)
     t = median(times["episode"])
     steps = n_envs * params.steps_per_episode
     r = bench.report
-    r.note("env", f"random actions: outputs U(-1, 1), an agent proposes iff its first output ≥ 0, "
-                  f"at most {params.max_accepted} proposals per environment accepted at random")
+    r.note(
+        "env",
+        f"random actions: outputs U(-1, 1), an agent proposes iff its first output ≥ 0, "
+        f"at most {params.max_accepted} proposals per environment accepted at random",
+    )
     r.number("env", f"episode of {n_envs} envs × {params.steps_per_episode} steps", t * 1e3, "ms")
     r.number("env", "environment steps/s", steps / t, "env steps/s", ",.0f")
     r.number("env", "agent-steps/s", steps * params.n_agents / t, "agent steps/s", ",.0f")
@@ -127,8 +128,9 @@ def section_train(bench: Bench) -> None:
     r.number("train", f"{label}: time per call", tg * 1e3, "ms", ",.3f")
     r.number("train", f"{label}: train steps/s (one per lane)", g / tg, "steps/s", ",.1f")
     r.number("train", f"{label}: time per lane", tg / g * 1e3, "ms/lane", ",.3f")
-    r.number("train", f"{label} vs {g} × 1 lane: speedup", median_ratio(
-        [g * a for a in times["1"]], times["G"]), "×", ",.2f")
+    r.number(
+        "train", f"{label} vs {g} × 1 lane: speedup", median_ratio([g * a for a in times["1"]], times["G"]), "×", ",.2f"
+    )
 
 
 def section_grid(bench: Bench) -> None:
@@ -150,12 +152,27 @@ def section_grid(bench: Bench) -> None:
         r.number("grid", f"{way}: config-episodes/s", config_episodes / median(t), "config-episodes/s")
         r.number("grid", f"{way}: time per config-episode", median(t) / config_episodes * 1e3, "ms", ",.3f")
     one_call, threaded, sequential = times.values()
-    r.number("grid", f"speedup of {g} lanes in one call over {g} sequential 1-lane calls",
-             1 / median_ratio(one_call, sequential), "×", ",.2f")
-    r.number("grid", f"speedup of {g} one-lane calls {workers} at a time over {g} sequential ones",
-             1 / median_ratio(threaded, sequential), "×", ",.2f")
-    r.number("grid", f"speedup of {g} one-lane calls {workers} at a time over {g} lanes in one call",
-             1 / median_ratio(threaded, one_call), "×", ",.2f")
+    r.number(
+        "grid",
+        f"speedup of {g} lanes in one call over {g} sequential 1-lane calls",
+        1 / median_ratio(one_call, sequential),
+        "×",
+        ",.2f",
+    )
+    r.number(
+        "grid",
+        f"speedup of {g} one-lane calls {workers} at a time over {g} sequential ones",
+        1 / median_ratio(threaded, sequential),
+        "×",
+        ",.2f",
+    )
+    r.number(
+        "grid",
+        f"speedup of {g} one-lane calls {workers} at a time over {g} lanes in one call",
+        1 / median_ratio(threaded, one_call),
+        "×",
+        ",.2f",
+    )
     r.shared["grid_1lane_episode_s"] = median(sequential) / config_episodes
 
 
@@ -167,8 +184,11 @@ def section_compile(bench: Bench) -> None:
         r.number("compile", f"{label}: trace + lower", program.lower_s, "s", ",.2f")
         r.number("compile", f"{label}: XLA compile", program.compile_s, "s", ",.2f")
     if jax.config.jax_compilation_cache_dir:
-        r.note("compile", f"persistent compilation cache on ({jax.config.jax_compilation_cache_dir}): "
-                          "compile times may be cache hits")
+        r.note(
+            "compile",
+            f"persistent compilation cache on ({jax.config.jax_compilation_cache_dir}): "
+            "compile times may be cache hits",
+        )
 
 
 def report_achieved(r: Report, label: str, flops: float, t: float, per: str, peak: float) -> None:
@@ -192,10 +212,11 @@ def section_flops(bench: Bench) -> None:
     # The sweep's CPU way: 1-lane train steps, one per worker thread at a time.
     workers = default_workers(bench.n_lanes)
     pool = ThreadPoolExecutor(workers)
-    tasks["train threaded"] = lambda: list(pool.map(
-        lambda _: jax.block_until_ready([one() for _ in range(FLAGS.calls)]), range(workers)))
+    tasks["train threaded"] = lambda: list(
+        pool.map(lambda _: jax.block_until_ready([one() for _ in range(FLAGS.calls)]), range(workers))
+    )
     times = {name: median(t) for name, t in interleaved(tasks, FLAGS.repeats, FLAGS.warmup).items()}
-    peak = 2.0 * n ** 3 / times["dot"] / 1e9
+    peak = 2.0 * n**3 / times["dot"] / 1e9
     r = bench.report
     r.number("flops", f"jnp.dot {n}×{n} f32: time", times["dot"] * 1e3, "ms", ",.2f")
     r.number("flops", f"jnp.dot {n}×{n} f32: achieved (peak reference)", peak, "GFLOP/s", ",.1f")
@@ -209,8 +230,14 @@ def section_flops(bench: Bench) -> None:
         report_achieved(r, label, cost["flops"], times[label] / FLAGS.calls, "call", peak)
     cost = xla_cost(one.compiled)
     if "flops" in cost:
-        report_achieved(r, f"1 lane, {workers} calls at a time on threads", cost["flops"],
-                        times["train threaded"] / (FLAGS.calls * workers), "step", peak)
+        report_achieved(
+            r,
+            f"1 lane, {workers} calls at a time on threads",
+            cost["flops"],
+            times["train threaded"] / (FLAGS.calls * workers),
+            "step",
+            peak,
+        )
     if bench.config.actor_update == "sequential":
         r.note("flops", "sequential actor update: XLA counts a loop body once, not once per agent")
 
@@ -219,23 +246,30 @@ def profile_parts(bench: Bench) -> dict[str, Callable[[], Any]]:
     """The pieces of one episode of one lane, each a separately jitted zero-argument call."""
     fx, config = bench.fixture, bench.config
     networks, learner, batch, weights, hparams = fx.networks, fx.learner, fx.batch, fx.weights, fx.hparams
-    targets_fn = jax.jit(lambda learner, batch, hp: td_targets(
-        networks, learner, batch.reward, batch.next_obs, batch.done, hp))
+    targets_fn = jax.jit(
+        lambda learner, batch, hp: td_targets(networks, learner, batch.reward, batch.next_obs, batch.done, hp)
+    )
     targets = targets_fn(learner, batch, hparams)
-    critic_fn = jax.jit(lambda params, batch, targets, weights: jax.value_and_grad(critic_loss, has_aux=True)(
-        params, networks, batch, targets, weights, config.env.max_accepted))
-    actor_fn = jax.jit(lambda params, critic_params, obs, weights: jax.grad(actor_loss, has_aux=True)(
-        params, networks, critic_params, obs, weights, hparams))
+    critic_fn = jax.jit(
+        lambda params, batch, targets, weights: jax.value_and_grad(critic_loss, has_aux=True)(
+            params, networks, batch, targets, weights, config.env.max_accepted
+        )
+    )
+    actor_fn = jax.jit(
+        lambda params, critic_params, obs, weights: jax.grad(actor_loss, has_aux=True)(
+            params, networks, critic_params, obs, weights, hparams
+        )
+    )
     update_fn = jax.jit(replay.update_priorities, donate_argnums=0)
-    evaluate_fn = jax.jit(lambda key, world, learner: rollout.evaluate(key, world, learner, networks, config,
-                                                                       hparams))
+    evaluate_fn = jax.jit(lambda key, world, learner: rollout.evaluate(key, world, learner, networks, config, hparams))
     errors = bench.train_steps[0]()[1]
     indices = jnp.arange(config.batch_size, dtype=jnp.int32) % jnp.maximum(fx.memory["memory"].size, 1)
     counter = iter(range(1 << 30))
 
     def acting():
-        fx.memory["memory"], summary = fx.act(fx.memory["memory"], jax.random.key(next(counter)), fx.world,
-                                              learner, hparams, config.epsilon(0))
+        fx.memory["memory"], summary = fx.act(
+            fx.memory["memory"], jax.random.key(next(counter)), fx.world, learner, hparams, config.epsilon(0)
+        )
         return summary
 
     def priorities():
@@ -243,7 +277,7 @@ def profile_parts(bench: Bench) -> dict[str, Callable[[], Any]]:
         return fx.memory["memory"].priorities
 
     return {
-        "acting (rollout.training_episode)": acting,
+        "acting (training.explore_episode)": acting,
         "replay sampling (replay.sample)": lambda: fx.sample(fx.memory["memory"], jax.random.key(next(counter))),
         "td targets": lambda: targets_fn(learner, batch, hparams),
         "critic loss + grad": lambda: critic_fn(learner.critic_params, batch, targets, weights),
@@ -259,48 +293,76 @@ def section_profile(bench: Bench) -> None:
     parts = profile_parts(bench)
     times = {name: median(t) for name, t in interleaved(parts, FLAGS.repeats * FLAGS.calls, FLAGS.warmup).items()}
     r, config = bench.report, bench.config
-    r.note("profile", "each part is jitted and called on its own, so each time includes a call's "
-                      "dispatch overhead; inside the compiled program the parts are fused and "
-                      "carry no such overhead")
+    r.note(
+        "profile",
+        "each part is jitted and called on its own, so each time includes a call's "
+        "dispatch overhead; inside the compiled program the parts are fused and "
+        "carry no such overhead",
+    )
     for name, t in times.items():
         r.number("profile", name, t * 1e3, "ms", ",.3f")
     if config.actor_update == "sequential":
-        r.note("profile", f"sequential actor update: the train step computes the actor loss + grad "
-                          f"{config.env.n_agents} times")
-    per_episode = (times["acting (rollout.training_episode)"] + times["replay sampling (replay.sample)"]
-                   + times["whole train step (learner.train_step)"]
-                   + times["priority update (replay.update_priorities)"]
-                   + times["greedy evaluation (rollout.evaluate)"] / config.eval_every)
-    r.number("profile", f"sum per episode (acting + sampling + train step + priority update "
-                        f"+ evaluation/{config.eval_every})", per_episode * 1e3, "ms", ",.3f")
+        r.note(
+            "profile",
+            f"sequential actor update: the train step computes the actor loss + grad {config.env.n_agents} times",
+        )
+    per_episode = (
+        times["acting (training.explore_episode)"]
+        + times["replay sampling (replay.sample)"]
+        + times["whole train step (learner.train_step)"]
+        + times["priority update (replay.update_priorities)"]
+        + times["greedy evaluation (rollout.evaluate)"] / config.eval_every
+    )
+    r.number(
+        "profile",
+        f"sum per episode (acting + sampling + train step + priority update + evaluation/{config.eval_every})",
+        per_episode * 1e3,
+        "ms",
+        ",.3f",
+    )
     if "grid_1lane_episode_s" in r.shared:
         measured = r.shared["grid_1lane_episode_s"]
         r.number("profile", "measured 1-lane grid time per config-episode (grid section)", measured * 1e3, "ms", ",.3f")
         r.number("profile", "sum of parts / measured", per_episode / measured, "ratio", ",.2f")
 
 
-SECTION_FUNCTIONS = {"env": section_env, "train": section_train, "grid": section_grid,
-                     "compile": section_compile, "flops": section_flops, "profile": section_profile}
+SECTION_FUNCTIONS = {
+    "env": section_env,
+    "train": section_train,
+    "grid": section_grid,
+    "compile": section_compile,
+    "flops": section_flops,
+    "profile": section_profile,
+}
 
 
 # ----------------------------------------------------------------------------- main
 
+
 def make_bench() -> Bench:
     """The lanes and shared programs of the flags' settings."""
-    return Bench(n_lanes=FLAGS.lanes, chunk=FLAGS.episodes, grid_calls=FLAGS.warmup + FLAGS.repeats,
-                 fill_episodes=FLAGS.fill_episodes, static={name: getattr(FLAGS, name) for name in STATIC_FLAGS})
+    return Bench(
+        n_lanes=FLAGS.lanes,
+        chunk=FLAGS.episodes,
+        grid_calls=FLAGS.warmup + FLAGS.repeats,
+        fill_episodes=FLAGS.fill_episodes,
+        static={name: getattr(FLAGS, name) for name in STATIC_FLAGS},
+    )
 
 
 def print_header(bench: Bench) -> None:
     """The machine and software (``timing.print_environment``), then the settings."""
     config = bench.config
     print_environment()
-    print(f"settings: {config.env.n_agents} agents, {config.env.steps_per_episode} steps/episode, {FLAGS.lanes} lanes, "
-          f"{FLAGS.episodes} episodes per chunk, batch {config.batch_size}, replay {config.replay_capacity}, "
-          f"actor {config.actor_hidden}, critic {config.critic_hidden}, actor update {config.actor_update}, "
-          f"eval every {config.eval_every} episodes × {config.eval_episodes}; {FLAGS.warmup} warm-up + "
-          f"{FLAGS.repeats} timed rounds "
-          f"(× {FLAGS.calls} calls for millisecond timings); sections {','.join(FLAGS.sections)}", flush=True)
+    print(
+        f"settings: {config.env.n_agents} agents, {config.env.steps_per_episode} steps/episode, {FLAGS.lanes} lanes, "
+        f"{FLAGS.episodes} episodes per chunk, batch {config.batch_size}, replay {config.replay_capacity}, "
+        f"actor {config.actor_hidden}, critic {config.critic_hidden}, actor update {config.actor_update}, "
+        f"eval every {config.eval_every} episodes × {config.eval_episodes}; {FLAGS.warmup} warm-up + "
+        f"{FLAGS.repeats} timed rounds "
+        f"(× {FLAGS.calls} calls for millisecond timings); sections {','.join(FLAGS.sections)}",
+        flush=True,
+    )
 
 
 def main(argv):
@@ -317,8 +379,11 @@ def main(argv):
             print(f"--- {name}", flush=True)
             start = time.perf_counter()
             SECTION_FUNCTIONS[name](bench)
-            print(f"[{name}] section wall time {time.perf_counter() - start:.1f} s, "
-                  f"peak RSS so far {peak_rss_mb():,.0f} MB", flush=True)
+            print(
+                f"[{name}] section wall time {time.perf_counter() - start:.1f} s, "
+                f"peak RSS so far {peak_rss_mb():,.0f} MB",
+                flush=True,
+            )
     bench.report.number("rss", "peak RSS (resource.getrusage ru_maxrss)", peak_rss_mb(), "MB", ",.0f")
     print("\nsummary")
     print(bench.report.table())

@@ -6,6 +6,7 @@ rounds after untimed warm-up rounds (``interleaved``) and the median of per-roun
 of the process; the machine and software a run was measured on (``print_environment``); and
 ``Report``, which prints one labelled line per number and the closing summary table.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,8 +47,9 @@ class Report:
     def table(self) -> str:
         header = ("section", "measurement", "value", "unit")
         widths = [max(len(row[i]) for row in self.rows + [header]) for i in range(4)]
-        line = lambda row: "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
-                                      row[2].rjust(widths[2]), row[3]])
+        line = lambda row: "  ".join(
+            [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3]]
+        )
         rule = "  ".join("-" * w for w in widths)
         return "\n".join([line(header), rule] + [line(row) for row in self.rows])
 
@@ -82,7 +84,7 @@ def interleaved(tasks: dict[str, Callable[[], Any]], rounds: int, warmup: int) -
     times: dict[str, list[float]] = {name: [] for name in tasks}
     for r in range(rounds):
         order = list(tasks.items())
-        for name, fn in (order if r % 2 == 0 else order[::-1]):
+        for name, fn in order if r % 2 == 0 else order[::-1]:
             times[name].append(seconds(fn))
     return times
 
@@ -99,16 +101,19 @@ def xla_cost(compiled) -> dict[str, float]:
     if not analysis:
         return {}
     entries = analysis if isinstance(analysis, (list, tuple)) else [analysis]
-    return {key: sum(float(entry.get(key, 0.0)) for entry in entries)
-            for key in ("flops", "bytes accessed")}
+    return {key: sum(float(entry.get(key, 0.0)) for entry in entries) for key in ("flops", "bytes accessed")}
 
 
 def print_environment() -> None:
     """Prints the date, the versions of Python and the libraries, the backend and devices, the
     CPU count (and the CPUs this process may use) and ``XLA_FLAGS``."""
     print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
-    print(f"python {platform.python_version()}, jax {jax.__version__}, jaxlib {jaxlib.__version__}, "
-          f"flax {flax.__version__}, optax {optax.__version__}, numpy {np.__version__}")
+    print(
+        f"python {platform.python_version()}, jax {jax.__version__}, jaxlib {jaxlib.__version__}, "
+        f"flax {flax.__version__}, optax {optax.__version__}, numpy {np.__version__}"
+    )
     print(f"backend: {jax.default_backend()}; devices: {jax.devices()}")
-    print(f"os.cpu_count(): {os.cpu_count()}; usable by this process: {usable_cpus()}; "
-          f"XLA_FLAGS: {os.environ.get('XLA_FLAGS', '(unset)')}")
+    print(
+        f"os.cpu_count(): {os.cpu_count()}; usable by this process: {usable_cpus()}; "
+        f"XLA_FLAGS: {os.environ.get('XLA_FLAGS', '(unset)')}"
+    )

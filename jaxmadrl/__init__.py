@@ -21,6 +21,7 @@ Importing it asks XLA for deterministic GPU reductions and scatters (the numeric
 ``jaxmadrl.numerics``) unless ``XLA_FLAGS`` already says either way or a JAX backend has
 already started; set ``XLA_FLAGS=--xla_gpu_deterministic_ops=false`` to opt out.
 """
+
 import os as _os
 
 if "--xla_gpu_deterministic_ops" not in _os.environ.get("XLA_FLAGS", ""):
@@ -37,5 +38,18 @@ from jaxmadrl.limits import SettingError  # noqa: E402
 from jaxmadrl.runs import Progress, RunFolderError, run_sweep  # noqa: E402
 from jaxmadrl.training import make_train  # noqa: E402
 
-__all__ = ["EnvParams", "HyperParams", "Progress", "Run", "RunError", "RunFolderError", "SettingError",
-           "SweepDefinition", "TrainConfig", "load_definition", "load_run", "make_train", "run_sweep"]
+__all__ = [
+    "EnvParams",
+    "HyperParams",
+    "Progress",
+    "Run",
+    "RunError",
+    "RunFolderError",
+    "SettingError",
+    "SweepDefinition",
+    "TrainConfig",
+    "load_definition",
+    "load_run",
+    "make_train",
+    "run_sweep",
+]

@@ -9,6 +9,7 @@ the quantities derived here on the host are named for what they are: ``mean_last
 (the mean greedy-evaluation reward of a lane's last ``LAST`` evaluations) is not the
 summary's ``last_eval_reward`` (its last evaluation alone).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,9 +68,12 @@ class Run:
         """The lanes of one variant as a run of their own (lanes renumbered from 0)."""
         rows = [r for r in self.lanes if r["variant"] == variant]
         index = [r["lane"] for r in rows]
-        return Run(definition=dataclasses.replace(self.definition, variants={variant: self.definition.variants[variant]}),
-                   lanes=[{**r, "lane": i} for i, r in enumerate(rows)],
-                   metrics={k: v[index] for k, v in self.metrics.items()}, environment=self.environment)
+        return Run(
+            definition=dataclasses.replace(self.definition, variants={variant: self.definition.variants[variant]}),
+            lanes=[{**r, "lane": i} for i, r in enumerate(rows)],
+            metrics={k: v[index] for k, v in self.metrics.items()},
+            environment=self.environment,
+        )
 
     def configs(self) -> list[tuple[float, float]]:
         return [(a, c) for a in self.actor_lrs for c in self.critic_lrs]
@@ -89,8 +93,13 @@ class Run:
 
     def per_config(self, value_of_lane) -> np.ndarray:
         """(actor LRs, critic LRs, seeds) array of ``value_of_lane(lane)``."""
-        return np.array([[[value_of_lane(lane) for lane in self.select(actor_lr=a, critic_lr=c)] for c in self.critic_lrs]
-                         for a in self.actor_lrs], dtype=float)
+        return np.array(
+            [
+                [[value_of_lane(lane) for lane in self.select(actor_lr=a, critic_lr=c)] for c in self.critic_lrs]
+                for a in self.actor_lrs
+            ],
+            dtype=float,
+        )
 
 
 def load_run(path) -> Run:
@@ -103,8 +112,10 @@ def load_run(path) -> Run:
         raise RunError(f"{run_dir} is not a sweep run (no sweep.json)")
     missing = [name for name in ("summary.json", "metrics.npz") if not (run_dir / name).is_file()]
     if missing:
-        raise RunError(f"{run_dir} is not a finished sweep run (missing {', '.join(missing)}); "
-                       f"finish it with python -m jaxmadrl.sweep --resume {run_dir}")
+        raise RunError(
+            f"{run_dir} is not a finished sweep run (missing {', '.join(missing)}); "
+            f"finish it with python -m jaxmadrl.sweep --resume {run_dir}"
+        )
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
         definition = SweepDefinition.from_dict(summary["definition"])
@@ -156,61 +167,81 @@ def check_claims(run: Run) -> str:
     E = run.episodes
     rows = run.lanes
     stop = {r["lane"]: run.stop(r["lane"]) for r in rows}
-    lines = [provenance.describe(run.environment), "",
-             f"Claims checked on {len(rows)} lanes ({run.seeds} seed(s)), {E} episodes; "
-             f"stopping episode {E} = never stopped.", ""]
+    lines = [
+        provenance.describe(run.environment),
+        "",
+        f"Claims checked on {len(rows)} lanes ({run.seeds} seed(s)), {E} episodes; "
+        f"stopping episode {E} = never stopped.",
+        "",
+    ]
 
     high = [r["lane"] for r in rows if r["actor_lr"] >= 0.01]
     if high:
-        stops = [stop[l] for l in high]
+        stops = [stop[lane] for lane in high]
         within = sum(160 <= s <= 300 for s in stops)
-        lines.append(f"1. Actor LR ≥ 0.01 → every actor stops within ~160–300 episodes: "
-                     f"**{_verdict(within == len(stops), within > 0)}** — {within}/{len(stops)} lanes in [160, 300]; "
-                     f"stopping episodes {min(stops)}–{max(stops)} (median {np.median(stops):.0f}).")
+        lines.append(
+            f"1. Actor LR ≥ 0.01 → every actor stops within ~160–300 episodes: "
+            f"**{_verdict(within == len(stops), within > 0)}** — {within}/{len(stops)} lanes in [160, 300]; "
+            f"stopping episodes {min(stops)}–{max(stops)} (median {np.median(stops):.0f})."
+        )
     low = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] <= 0.01]
     if low:
-        never = sum(stop[l] == E for l in low)
-        stopped = sorted(stop[l] for l in low if stop[l] < E)
-        lines.append(f"2. Actor LR ≤ 0.001 with critic LR ≤ 0.01 → actors keep updating to the end: "
-                     f"**{_verdict(never == len(low), never > 0)}** — {never}/{len(low)} lanes never had all "
-                     f"actors stop" + (f"; the others stopped at {stopped}." if stopped else "."))
+        never = sum(stop[lane] == E for lane in low)
+        stopped = sorted(stop[lane] for lane in low if stop[lane] < E)
+        lines.append(
+            f"2. Actor LR ≤ 0.001 with critic LR ≤ 0.01 → actors keep updating to the end: "
+            f"**{_verdict(never == len(low), never > 0)}** — {never}/{len(low)} lanes never had all "
+            f"actors stop" + (f"; the others stopped at {stopped}." if stopped else ".")
+        )
     low_critic_high = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] >= 0.1]
     if low_critic_high:
-        induced = sum(stop[l] < E for l in low_critic_high)
-        lines.append(f"3. Critic LR 0.1 can induce stopping (at actor LR ≤ 0.001): **{_verdict(induced > 0)}** — "
-                     f"{induced}/{len(low_critic_high)} such lanes stopped "
-                     f"({sorted(stop[l] for l in low_critic_high)}).")
+        induced = sum(stop[lane] < E for lane in low_critic_high)
+        lines.append(
+            f"3. Critic LR 0.1 can induce stopping (at actor LR ≤ 0.001): **{_verdict(induced > 0)}** — "
+            f"{induced}/{len(low_critic_high)} such lanes stopped "
+            f"({sorted(stop[lane] for lane in low_critic_high)})."
+        )
     critic_stopped = [r["lane"] for r in rows if r["critic_first_unchanged"] is not None]
-    lines.append(f"4. The critic never stops: **{_verdict(not critic_stopped)}** — critic weights unchanged in some "
-                 f"episode in {len(critic_stopped)}/{len(rows)} lanes.")
+    lines.append(
+        f"4. The critic never stops: **{_verdict(not critic_stopped)}** — critic weights unchanged in some "
+        f"episode in {len(critic_stopped)}/{len(rows)} lanes."
+    )
     trained = run.metrics["trained"].astype(bool)
     ratio = run.metrics["grad_ratio"][trained]
     positive = ratio[np.isfinite(ratio) & (ratio > 0)]
     if positive.size:
         inside = np.mean((positive >= 1e-8) & (positive <= 1e-4))
         below_top = np.mean(positive <= 1e-4)
-        lines.append(f"5. Actor/critic gradient-norm ratio 1e-8…1e-4: "
-                     f"**{_verdict(inside > 0.9, inside > 0.5 or below_top > 0.99)}** — "
-                     f"{100 * inside:.1f}% of non-zero per-episode ratios inside, {100 * below_top:.1f}% ≤ 1e-4; "
-                     f"1st–99th percentile "
-                     f"{np.percentile(positive, 1):.1e}…{np.percentile(positive, 99):.1e}; ratio exactly 0 in "
-                     f"{100 * np.mean(ratio == 0):.1f}% of trained episodes (saturated actors).")
+        lines.append(
+            f"5. Actor/critic gradient-norm ratio 1e-8…1e-4: "
+            f"**{_verdict(inside > 0.9, inside > 0.5 or below_top > 0.99)}** — "
+            f"{100 * inside:.1f}% of non-zero per-episode ratios inside, {100 * below_top:.1f}% ≤ 1e-4; "
+            f"1st–99th percentile "
+            f"{np.percentile(positive, 1):.1e}…{np.percentile(positive, 99):.1e}; ratio exactly 0 in "
+            f"{100 * np.mean(ratio == 0):.1f}% of trained episodes (saturated actors)."
+        )
     final_saturation = np.array([run.metrics["saturation"][r["lane"], -1] for r in rows])
     stops = np.array([stop[r["lane"]] for r in rows], float)
     if np.std(final_saturation) > 0 and np.std(stops) > 0:
         r_value = np.corrcoef(final_saturation, stops)[0, 1]
-        lines.append(f"6. Final saturation correlates with the stopping episode (|r| > 0.9): "
-                     f"**{_verdict(abs(r_value) > 0.9, abs(r_value) > 0.5)}** — Pearson r = {r_value:.3f} "
-                     f"over {len(rows)} lanes (negative: more saturation, earlier stop).")
+        lines.append(
+            f"6. Final saturation correlates with the stopping episode (|r| > 0.9): "
+            f"**{_verdict(abs(r_value) > 0.9, abs(r_value) > 0.5)}** — Pearson r = {r_value:.3f} "
+            f"over {len(rows)} lanes (negative: more saturation, earlier stop)."
+        )
     else:
-        lines.append(f"6. Final saturation correlates with the stopping episode: **not testable** here — final "
-                     f"saturation {np.unique(final_saturation).round(3).tolist()} and stopping episodes "
-                     f"{np.unique(stops).astype(int).tolist()} do not both vary.")
+        lines.append(
+            f"6. Final saturation correlates with the stopping episode: **not testable** here — final "
+            f"saturation {np.unique(final_saturation).round(3).tolist()} and stopping episodes "
+            f"{np.unique(stops).astype(int).tolist()} do not both vary."
+        )
     if high:
         spread = np.maximum(np.abs(run.metrics["preact_max"][high, -1]), np.abs(run.metrics["preact_min"][high, -1]))
-        lines.append(f"7. High actor LR drives output pre-activations far outside [−2, 2]: "
-                     f"**{_verdict(bool(np.all(spread > 2)))}** — final max |z| at actor LR ≥ 0.01: "
-                     f"{spread.min():.3g}…{spread.max():.3g}.")
+        lines.append(
+            f"7. High actor LR drives output pre-activations far outside [−2, 2]: "
+            f"**{_verdict(bool(np.all(spread > 2)))}** — final max |z| at actor LR ≥ 0.01: "
+            f"{spread.min():.3g}…{spread.max():.3g}."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -234,39 +265,52 @@ def compare_variants(run: Run) -> str:
     all stopped), overall and at actor LR ≥ 0.01; the median stopping episode of those that
     stop; the evaluation reward (last 10 evaluations) and final output saturation."""
     E = run.episodes
-    lines = [provenance.describe(run.environment), "",
-             f"Variants compared on the same seeds ({run.seeds} seed(s)), {E} episodes, "
-             f"{len(run.configs())} LR configurations each. \"learning\" = the actors never all stopped.", "",
-             "| variant | settings | lanes learning | lanes learning, actor LR ≥ 0.01 | median stop of the rest | "
-             "eval reward, median [min–max] | output saturation, median |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        provenance.describe(run.environment),
+        "",
+        f"Variants compared on the same seeds ({run.seeds} seed(s)), {E} episodes, "
+        f'{len(run.configs())} LR configurations each. "learning" = the actors never all stopped.',
+        "",
+        "| variant | settings | lanes learning | lanes learning, actor LR ≥ 0.01 | median stop of the rest | "
+        "eval reward, median [min–max] | output saturation, median |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for variant in run.variants:
         part = run.only_variant(variant)
         lanes = [r["lane"] for r in part.lanes]
         high = [r["lane"] for r in part.lanes if r["actor_lr"] >= 0.01]
-        stops = [part.stop(l) for l in lanes if part.stop(l) < E]
-        rewards = [mean_last_evaluations(part, l) for l in lanes]
+        stops = [part.stop(lane) for lane in lanes if part.stop(lane) < E]
+        rewards = [mean_last_evaluations(part, lane) for lane in lanes]
         settings = ", ".join(setting_text(k, v) for k, v in run.definition.variants[variant].items()) or "–"
-        learning = sum(part.stop(l) == E for l in lanes)
-        learning_high = sum(part.stop(l) == E for l in high)
+        learning = sum(part.stop(lane) == E for lane in lanes)
+        learning_high = sum(part.stop(lane) == E for lane in high)
         median_stop = f"{np.median(stops):.0f}" if stops else "–"
-        saturation = np.median([mean_last_saturation(part, l) for l in lanes])
-        lines.append(f"| {variant} | {settings} | {learning}/{len(lanes)} | {learning_high}/{len(high)} | "
-                     f"{median_stop} | {np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–"
-                     f"{max(rewards) / 1e3:.1f}k] | {saturation:.2f} |")
+        saturation = np.median([mean_last_saturation(part, lane) for lane in lanes])
+        lines.append(
+            f"| {variant} | {settings} | {learning}/{len(lanes)} | {learning_high}/{len(high)} | "
+            f"{median_stop} | {np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–"
+            f"{max(rewards) / 1e3:.1f}k] | {saturation:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def check_size_runs(runs: list[Run]) -> list[Run]:
     """The runs sorted by actor then critic size; RunError unless they share everything
     but the network sizes."""
+
     def setting(run):
         ignored = ("name", "actor_hidden", "critic_hidden", "chunk")
         return {k: v for k, v in run.definition.to_dict().items() if k not in ignored}
+
     if len(runs) < 2 or any(setting(r) != setting(runs[0]) for r in runs[1:]):
-        raise RunError("comparing sizes needs at least two finished runs whose definitions differ only in "
-                       "actor_hidden / critic_hidden")
+        raise RunError(
+            "comparing sizes needs at least two finished runs whose definitions differ only in "
+            "actor_hidden / critic_hidden"
+        )
+
     def size_key(run):
         return (actor_parameter_count(run.definition.train.actor_hidden), run.definition.train.critic_hidden)
+
     return sorted(runs, key=size_key)
 
 
@@ -280,20 +324,29 @@ def compare_sizes(runs: list[Run]) -> str:
     evaluations) and the all-actors stopping episode, median [range] over seeds."""
     reference = runs[0]
     configs = reference.configs()
-    lines = [*(f"{size_label(run)}: {provenance.describe(run.environment)}" for run in runs), "",
-             f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
-             f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
-             f"then the all-actors stopping episode ({reference.episodes} = never).", "",
-             "| networks | params per actor | " + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs) + " |",
-             "|---|---|" + "---|" * len(configs)]
+    lines = [
+        *(f"{size_label(run)}: {provenance.describe(run.environment)}" for run in runs),
+        "",
+        f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
+        f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
+        f"then the all-actors stopping episode ({reference.episodes} = never).",
+        "",
+        "| networks | params per actor | " + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs) + " |",
+        "|---|---|" + "---|" * len(configs),
+    ]
     for run in runs:
         cells = []
         for a, c in configs:
             lanes = run.select(actor_lr=a, critic_lr=c)
             rewards = [mean_last_evaluations(run, lane) for lane in lanes]
             stops = [run.stop(lane) for lane in lanes]
-            cells.append(f"{np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–{max(rewards) / 1e3:.1f}k]; "
-                         f"stop {np.median(stops):.0f}")
-        lines.append(f"| {size_label(run)} | {actor_parameter_count(run.definition.train.actor_hidden)} | "
-                     + " | ".join(cells) + " |")
+            cells.append(
+                f"{np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–{max(rewards) / 1e3:.1f}k]; "
+                f"stop {np.median(stops):.0f}"
+            )
+        lines.append(
+            f"| {size_label(run)} | {actor_parameter_count(run.definition.train.actor_hidden)} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines) + "\n"

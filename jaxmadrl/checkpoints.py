@@ -5,6 +5,7 @@ soon as the block's chunk is done, and an index naming the complete set. The ind
 replaced only when every block of a chunk is written, and the files it no longer names
 are removed after it. Restoring joins the blocks, so a run may resume with other blocks.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,11 @@ def block_file_name(first_lane: int, episodes_done: int) -> str:
 
 def save_block(directory: pathlib.Path, first_lane: int, state, episodes_done: int) -> None:
     """Writes one block's state (keys as raw data) atomically."""
-    leaves = jax.tree.leaves(jax.device_get(jax.tree.map(
-        lambda x: jax.random.key_data(x) if is_key(x) else x, state)))
+    leaves = jax.tree.leaves(jax.device_get(jax.tree.map(lambda x: jax.random.key_data(x) if is_key(x) else x, state)))
     arrays = {f"leaf_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-    files.write_atomically(directory / block_file_name(first_lane, episodes_done),
-                           lambda file: np.savez(file, **arrays))
+    files.write_atomically(
+        directory / block_file_name(first_lane, episodes_done), lambda file: np.savez(file, **arrays)
+    )
 
 
 def commit_checkpoint(directory: pathlib.Path, first_lanes: list[int], episodes_done: int) -> None:
@@ -45,8 +46,10 @@ def commit_checkpoint(directory: pathlib.Path, first_lanes: list[int], episodes_
 
 def state_bytes(states: list) -> int:
     """Bytes of lane-block states as a checkpoint stores them (keys as raw data)."""
-    return sum(int(np.prod(leaf.shape)) * leaf.dtype.itemsize for leaf in jax.tree.leaves(jax.tree.map(
-        lambda x: jax.random.key_data(x) if is_key(x) else x, states)))
+    return sum(
+        int(np.prod(leaf.shape)) * leaf.dtype.itemsize
+        for leaf in jax.tree.leaves(jax.tree.map(lambda x: jax.random.key_data(x) if is_key(x) else x, states))
+    )
 
 
 def load_checkpoint(directory: pathlib.Path, template):
@@ -76,7 +79,8 @@ def load_checkpoint(directory: pathlib.Path, template):
         array = np.concatenate([block[i] for block in blocks])
         restored = jax.random.wrap_key_data(array) if is_key(like) else array
         if restored.shape != like.shape or restored.dtype != like.dtype:
-            raise ValueError(f"{directory}: array {i} is {restored.dtype}{restored.shape}, "
-                             f"this sweep needs {like.dtype}{like.shape}")
+            raise ValueError(
+                f"{directory}: array {i} is {restored.dtype}{restored.shape}, this sweep needs {like.dtype}{like.shape}"
+            )
         leaves.append(restored)
     return jax.tree.unflatten(treedef, leaves), episodes_done

@@ -1,6 +1,7 @@
 """What the command-line programs share: the flags that describe one training program and
 a run folder, running one as a command, and bad input, full disks and signals as one line
 and an exit code."""
+
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ from absl import app, flags
 from jaxmadrl import files, numerics, provenance, results, runs, settings
 from jaxmadrl.config import TrainConfig
 from jaxmadrl.limits import SettingError
+
 
 def define_setting_flags() -> None:
     """One flag per setting of the training program and per traced setting (``settings``),
@@ -35,12 +37,20 @@ def define_setting_flags() -> None:
         else:
             flags.DEFINE_string(setting.name, default, help)
     precision = TrainConfig.__dataclass_fields__["matmul_precision"]
-    flags.DEFINE_enum("matmul_precision", None, list(numerics.MATMUL_PRECISIONS),
-                      f"{as_sentence(precision.metadata['help'])} Default: {precision.default}; a resume keeps the "
-                      "run's setting. Recorded with the run.")
-    flags.DEFINE_bool("deterministic_ops", None, "Deterministic GPU reductions and scatters "
-                      "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Default: on, unless "
-                      "XLA_FLAGS sets it; a resume keeps the run's setting. Recorded with the run.")
+    flags.DEFINE_enum(
+        "matmul_precision",
+        None,
+        list(numerics.MATMUL_PRECISIONS),
+        f"{as_sentence(precision.metadata['help'])} Default: {precision.default}; a resume keeps the "
+        "run's setting. Recorded with the run.",
+    )
+    flags.DEFINE_bool(
+        "deterministic_ops",
+        None,
+        "Deterministic GPU reductions and scatters "
+        "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Default: on, unless "
+        "XLA_FLAGS sets it; a resume keeps the run's setting. Recorded with the run.",
+    )
 
 
 def as_sentence(help: str) -> str:
@@ -68,8 +78,12 @@ def define_run_flags(default_out: str) -> None:
     """Flags of a command that writes a run folder (``runs``)."""
     flags.DEFINE_string("out", None, f"New run folder (default {default_out}).")
     flags.DEFINE_string("resume", None, "Continue the run in this folder from its last checkpoint.")
-    flags.DEFINE_bool("keep_checkpoint", False, "Keep the final state (weights, optimisers, replay; about as large "
-                      "as a checkpoint) in RUN/checkpoint/ when the run completes; by default it is deleted.")
+    flags.DEFINE_bool(
+        "keep_checkpoint",
+        False,
+        "Keep the final state (weights, optimisers, replay; about as large "
+        "as a checkpoint) in RUN/checkpoint/ when the run completes; by default it is deleted.",
+    )
 
 
 def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) -> None:
@@ -84,21 +98,31 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) 
         except OSError as error:
             fail(files.io_error_text(error))
         return
-    execution = {name: flags.FLAGS[name].value if name in flags.FLAGS and flags.FLAGS[name].present else None
-                 for name in ("lanes_per_call", "devices", "workers", "matmul_precision", "deterministic_ops")}
+    execution = {
+        name: flags.FLAGS[name].value if name in flags.FLAGS and flags.FLAGS[name].present else None
+        for name in ("lanes_per_call", "devices", "workers", "matmul_precision", "deterministic_ops")
+    }
     interrupt_on_sigterm()
     started = time.perf_counter()
     try:
-        run = runs.run_sweep(None if resuming else definition, run_dir, resume=resuming,
-                             keep_checkpoint=flags.FLAGS.keep_checkpoint, on_progress=print_progress, **execution)
+        run = runs.run_sweep(
+            None if resuming else definition,
+            run_dir,
+            resume=resuming,
+            keep_checkpoint=flags.FLAGS.keep_checkpoint,
+            on_progress=print_progress,
+            **execution,
+        )
     except SettingError as error:
         fail(f"--{error.setting} {error.problem}")
     except runs.RunFolderError as error:
         fail(str(error))
     except OSError as error:
         resume = f"; the last checkpoint is intact: python -m {module} --resume {run_dir}"
-        fail(f"cannot write the run: {files.io_error_text(error)}" + (resume if runs.is_resumable(run_dir) else ""),
-             IO_EXIT_CODE)
+        fail(
+            f"cannot write the run: {files.io_error_text(error)}" + (resume if runs.is_resumable(run_dir) else ""),
+            IO_EXIT_CODE,
+        )
     except KeyboardInterrupt as interrupt:
         exit_interrupted(interrupt, f"continue with: python -m {module} --resume {run_dir}")
     print_result(run, run_dir, time.perf_counter() - started)
@@ -108,18 +132,26 @@ def print_progress(progress: runs.Progress) -> None:
     """A sweep's progress as a log: after compiling, what runs how; then a line per chunk."""
     if progress.episodes_done == progress.first_episode:
         if progress.changed:
-            print(f"note: this session differs from the run's record in {progress.changed}: results from episode "
-                  f"{progress.first_episode} on will not equal an uninterrupted run", flush=True)
+            print(
+                f"note: this session differs from the run's record in {progress.changed}: results from episode "
+                f"{progress.first_episode} on will not equal an uninterrupted run",
+                flush=True,
+            )
         record = progress.environment
-        print(f"{progress.name}: {progress.lanes} lanes ({progress.variants} variant(s)) as {progress.calls} call(s) "
-              f"of {progress.lanes_per_call} lane(s), {record['workers']} at a time, on {record['devices_per_call']} "
-              f"device(s); {progress.episodes} episodes; compiled in {progress.compile_s:.1f} s; starting at episode "
-              f"{progress.first_episode}", flush=True)
+        print(
+            f"{progress.name}: {progress.lanes} lanes ({progress.variants} variant(s)) as {progress.calls} call(s) "
+            f"of {progress.lanes_per_call} lane(s), {record['workers']} at a time, on {record['devices_per_call']} "
+            f"device(s); {progress.episodes} episodes; compiled in {progress.compile_s:.1f} s; starting at episode "
+            f"{progress.first_episode}",
+            flush=True,
+        )
         print(f"{provenance.numerics_line(record)}; recorded in {runs.ENVIRONMENT}", flush=True)
         return
-    print(f"[{progress.episodes_done}/{progress.episodes}] {progress.config_episodes_per_s:.1f} config-episodes/s | "
-          f"ETA {progress.eta_s:.0f} s | lanes with all actors stopped: {progress.lanes_all_stopped}/{progress.lanes}",
-          flush=True)
+    print(
+        f"[{progress.episodes_done}/{progress.episodes}] {progress.config_episodes_per_s:.1f} config-episodes/s | "
+        f"ETA {progress.eta_s:.0f} s | lanes with all actors stopped: {progress.lanes_all_stopped}/{progress.lanes}",
+        flush=True,
+    )
 
 
 def print_result(run, run_dir: pathlib.Path, wall_s: float) -> None:
@@ -152,8 +184,10 @@ class Terminated(KeyboardInterrupt):
 
 def interrupt_on_sigterm() -> None:
     """From now on SIGTERM raises ``Terminated`` in the main thread."""
+
     def terminate(signum, frame):
         raise Terminated()
+
     signal.signal(signal.SIGTERM, terminate)
 
 
@@ -163,8 +197,11 @@ def exit_interrupted(interrupt: KeyboardInterrupt, message: str):
     interrupt in the middle of a computation, tearing down JAX's runtime can crash. Every
     file the program writes appears whole or not at all, so whatever a worker thread was
     still writing is simply absent."""
-    print(f"\n{'terminated (SIGTERM)' if isinstance(interrupt, Terminated) else 'interrupted'}; {message}",
-          file=sys.stderr, flush=True)
+    print(
+        f"\n{'terminated (SIGTERM)' if isinstance(interrupt, Terminated) else 'interrupted'}; {message}",
+        file=sys.stderr,
+        flush=True,
+    )
     sys.stdout.flush()
     os._exit(128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT))
 

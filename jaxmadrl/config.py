@@ -4,6 +4,7 @@
 ``HyperParams`` is a pytree of scalars passed into the program: one compilation serves
 any value, and a grid of values is one ``jax.vmap``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,26 +47,36 @@ class TrainConfig:
     eval_episodes: int = setting(3, "fixed greedy episodes per evaluation (their mean is reported)")
     actor_hidden: tuple[int, ...] = setting((64, 32), "actor hidden layer widths")
     critic_hidden: tuple[int, ...] = setting((512, 128), "critic hidden layer widths")
-    actor_update: str = setting("simultaneous", "update all actors from one loss (simultaneous) or one after "
-                                "another, each seeing the actors before it updated (sequential, as the reference)",
-                                ACTOR_UPDATES)
+    actor_update: str = setting(
+        "simultaneous",
+        "update all actors from one loss (simultaneous) or one after "
+        "another, each seeing the actors before it updated (sequential, as the reference)",
+        ACTOR_UPDATES,
+    )
     epsilon_start: float = setting(1.0, "exploration noise std and random-selection probability at episode 0")
     epsilon_end: float = setting(0.01, "exploration epsilon approached at the end")
     epsilon_decay: float = setting(2000.0, "episodes over which epsilon decays by a factor e")
-    matmul_precision: str = setting(numerics.DEFAULT_MATMUL_PRECISION, "precision of every float32 matrix product: "
-                                    "highest = full float32 on every backend; high and default allow faster, less "
-                                    "exact modes (e.g. TF32 on NVIDIA GPUs)", numerics.MATMUL_PRECISIONS)
+    matmul_precision: str = setting(
+        numerics.DEFAULT_MATMUL_PRECISION,
+        "precision of every float32 matrix product: "
+        "highest = full float32 on every backend; high and default allow faster, less "
+        "exact modes (e.g. TF32 on NVIDIA GPUs)",
+        numerics.MATMUL_PRECISIONS,
+    )
 
     def __post_init__(self):
         for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
             check_integer(name, getattr(self, name))
         check_integer("episodes_before_train", self.episodes_before_train, minimum=0)
         if self.replay_capacity < self.env.steps_per_episode:
-            raise SettingError("replay_capacity", f"({self.replay_capacity}) must hold one episode "
-                                                  f"({self.env.steps_per_episode} steps)")
+            raise SettingError(
+                "replay_capacity",
+                f"({self.replay_capacity}) must hold one episode ({self.env.steps_per_episode} steps)",
+            )
         if self.batch_size > self.replay_capacity:
-            raise SettingError("batch_size", f"({self.batch_size}) must not exceed replay_capacity "
-                                             f"({self.replay_capacity})")
+            raise SettingError(
+                "batch_size", f"({self.batch_size}) must not exceed replay_capacity ({self.replay_capacity})"
+            )
         for name in ("actor_hidden", "critic_hidden"):
             check_widths(name, getattr(self, name))
         if self.actor_update not in ACTOR_UPDATES:
@@ -74,7 +85,8 @@ class TrainConfig:
 
     def epsilon(self, episodes_done):
         return self.epsilon_end + (self.epsilon_start - self.epsilon_end) * jnp.exp(
-            -jnp.asarray(episodes_done, jnp.float32) / self.epsilon_decay)
+            -jnp.asarray(episodes_done, jnp.float32) / self.epsilon_decay
+        )
 
 
 def traced_setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
@@ -91,22 +103,31 @@ class HyperParams:
     their defaults are the unmitigated algorithm.
     """
 
-    actor_lr: chex.Numeric = traced_setting(dataclasses.MISSING, "Adam learning rate of every client actor (finite, > 0)")
-    critic_lr: chex.Numeric = traced_setting(dataclasses.MISSING, "Adam learning rate of the master critic (finite, > 0)")
+    actor_lr: chex.Numeric = traced_setting(
+        dataclasses.MISSING, "Adam learning rate of every client actor (finite, > 0)"
+    )
+    critic_lr: chex.Numeric = traced_setting(
+        dataclasses.MISSING, "Adam learning rate of the master critic (finite, > 0)"
+    )
     gamma: chex.Numeric = traced_setting(0.99, "discount factor")
     reward_scale: chex.Numeric = traced_setting(1.0, "factor on the reward in the TD target")
-    output_activation: chex.Numeric = traced_setting(0, "actor output activation (traced as its code)",
-                                                     ACTIVATION_NAMES)
+    output_activation: chex.Numeric = traced_setting(
+        0, "actor output activation (traced as its code)", ACTIVATION_NAMES
+    )
     layer_norm: chex.Numeric = traced_setting(0.0, "LayerNorm on the actors' output pre-activations", switch=True)
-    actor_grad_clip: chex.Numeric = traced_setting(math.inf, "clip each actor's own gradient to this L2 norm (inf = off)")
+    actor_grad_clip: chex.Numeric = traced_setting(
+        math.inf, "clip each actor's own gradient to this L2 norm (inf = off)"
+    )
     critic_grad_clip: chex.Numeric = traced_setting(math.inf, "clip the critic gradient to this L2 norm (inf = off)")
-    reward_normalisation: chex.Numeric = traced_setting(0.0, "standardise rewards by their running mean and std",
-                                                        switch=True)
+    reward_normalisation: chex.Numeric = traced_setting(
+        0.0, "standardise rewards by their running mean and std", switch=True
+    )
     output_lr_multiplier: chex.Numeric = traced_setting(1.0, "factor on the actors' output-layer learning rate")
 
     def validate(self) -> "HyperParams":
         """Checks concrete values on the host; raises ValueError naming the field and the
         first offending value."""
+
         def check(name, is_valid, requirement):
             values = np.ravel(np.asarray(getattr(self, name), dtype=object)).tolist()
             if not all(is_number(v) for v in values):
@@ -122,11 +143,15 @@ class HyperParams:
             check(name, lambda v: v > 0, "> 0 (inf = no clipping)")
         for name in ("layer_norm", "reward_normalisation"):
             check(name, lambda v: v in (0, 1), "0 or 1")
-        check("output_activation", lambda v: v in range(len(ACTIVATION_NAMES)),
-              f"a code in 0..{len(ACTIVATION_NAMES) - 1} ({', '.join(ACTIVATION_NAMES)})")
+        check(
+            "output_activation",
+            lambda v: v in range(len(ACTIVATION_NAMES)),
+            f"a code in 0..{len(ACTIVATION_NAMES) - 1} ({', '.join(ACTIVATION_NAMES)})",
+        )
         return self
 
     def as_arrays(self) -> "HyperParams":
         """Every field as a float32 NumPy array (the activation code as int32), on the host."""
         return jax.tree.map(lambda v: np.asarray(v, np.float32), self).replace(
-            output_activation=np.asarray(self.output_activation, np.int32))
+            output_activation=np.asarray(self.output_activation, np.int32)
+        )

@@ -10,6 +10,7 @@ As a dictionary (a sweep file, ``sweep.json``) a definition is flat: its own fie
 static setting by name (``settings.STATIC``) and the traced ones under ``mitigations`` and
 ``variants``; a key left out takes its default.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -92,31 +93,38 @@ class SweepDefinition:
             object.__setattr__(self, name, check_integer(name, getattr(self, name)))
         object.__setattr__(self, "first_seed", check_integer("first_seed", self.first_seed, minimum=0))
         if self.first_seed + self.seeds > 2**32:
-            raise SettingError("first_seed", f"+ seeds must be at most 2**32 (seeds are uint32), got "
-                                             f"{self.first_seed} + {self.seeds}")
+            raise SettingError(
+                "first_seed", f"+ seeds must be at most 2**32 (seeds are uint32), got {self.first_seed} + {self.seeds}"
+            )
         if not isinstance(self.name, str):
             raise SettingError("name", f"must be a string, got {self.name!r}")
         if not isinstance(self.train, TrainConfig):
             raise SettingError("train", f"must be a TrainConfig, got {self.train!r}")
         if self.train.matmul_precision != numerics.DEFAULT_MATMUL_PRECISION:
-            raise SettingError("train.matmul_precision", "is chosen per run (run_sweep's matmul_precision), "
-                                                         "not in the definition")
+            raise SettingError(
+                "train.matmul_precision", "is chosen per run (run_sweep's matmul_precision), not in the definition"
+            )
         object.__setattr__(self, "mitigations", normalised_traced_settings(self.mitigations, "mitigations"))
         if not isinstance(self.variants, dict):
             raise SettingError("variants", f"must be an object mapping names to settings, got {self.variants!r}")
         for variant in self.variants:
             if not isinstance(variant, str) or not VARIANT_NAME.fullmatch(variant):
-                raise SettingError("variants", f"names must be letters, digits, '.', '_' or '-' (a directory name), "
-                                               f"got {variant!r}")
-        variants = {variant: normalised_traced_settings(values, f"variants.{variant}")
-                    for variant, values in self.variants.items()}
+                raise SettingError(
+                    "variants", f"names must be letters, digits, '.', '_' or '-' (a directory name), got {variant!r}"
+                )
+        variants = {
+            variant: normalised_traced_settings(values, f"variants.{variant}")
+            for variant, values in self.variants.items()
+        }
         object.__setattr__(self, "variants", variants or {DEFAULT_VARIANT: {}})
         try:
-            HyperParams(actor_lr=np.asarray(self.actor_lrs), critic_lr=np.asarray(self.critic_lrs),
-                        **self.mitigations).validate()
+            HyperParams(
+                actor_lr=np.asarray(self.actor_lrs), critic_lr=np.asarray(self.critic_lrs), **self.mitigations
+            ).validate()
         except SettingError as error:
-            setting = {"actor_lr": "actor_lrs", "critic_lr": "critic_lrs"}.get(error.setting,
-                                                                             f"mitigations.{error.setting}")
+            setting = {"actor_lr": "actor_lrs", "critic_lr": "critic_lrs"}.get(
+                error.setting, f"mitigations.{error.setting}"
+            )
             raise SettingError(setting, error.problem) from None
         for variant in self.variants:
             try:
@@ -139,8 +147,13 @@ class SweepDefinition:
 
     def lanes(self) -> list[Lane]:
         """Every lane, in lane order (seed-major, then variant, actor LR, critic LR)."""
-        return [Lane(seed, variant, a, c) for seed in range(self.first_seed, self.first_seed + self.seeds)
-                for variant in self.variants for a in self.actor_lrs for c in self.critic_lrs]
+        return [
+            Lane(seed, variant, a, c)
+            for seed in range(self.first_seed, self.first_seed + self.seeds)
+            for variant in self.variants
+            for a in self.actor_lrs
+            for c in self.critic_lrs
+        ]
 
     def variant_hyperparams(self, variant: str) -> HyperParams:
         """The scalar settings of one variant (learning rates left at 1)."""
@@ -148,8 +161,10 @@ class SweepDefinition:
 
     def hyperparams(self) -> HyperParams:
         """Every field with a leading lane axis (G,) (float32; the activation code int32)."""
-        per_lane = [self.variant_hyperparams(lane.variant).replace(actor_lr=lane.actor_lr, critic_lr=lane.critic_lr)
-                    .as_arrays() for lane in self.lanes()]
+        per_lane = [
+            self.variant_hyperparams(lane.variant).replace(actor_lr=lane.actor_lr, critic_lr=lane.critic_lr).as_arrays()
+            for lane in self.lanes()
+        ]
         return jax.tree.map(lambda *values: np.stack(values), *per_lane)
 
     def lane_keys(self) -> chex.PRNGKey:
@@ -157,9 +172,17 @@ class SweepDefinition:
 
     def to_dict(self) -> dict:
         """The flat form (JSON-ready): every field, every static setting by name."""
-        return {"name": self.name, "actor_lrs": list(self.actor_lrs), "critic_lrs": list(self.critic_lrs),
-                "seeds": self.seeds, "first_seed": self.first_seed, **settings.static_values(self.train),
-                "mitigations": self.mitigations, "variants": self.variants, "chunk": self.chunk}
+        return {
+            "name": self.name,
+            "actor_lrs": list(self.actor_lrs),
+            "critic_lrs": list(self.critic_lrs),
+            "seeds": self.seeds,
+            "first_seed": self.first_seed,
+            **settings.static_values(self.train),
+            "mitigations": self.mitigations,
+            "variants": self.variants,
+            "chunk": self.chunk,
+        }
 
     @classmethod
     def from_dict(cls, values: dict) -> "SweepDefinition":
@@ -170,8 +193,11 @@ class SweepDefinition:
         own = {f.name for f in dataclasses.fields(cls)} - {"train"}
         unknown = sorted(set(values) - own - set(settings.STATIC))
         if unknown:
-            raise SettingError(unknown[0], "is not a sweep setting (known: the definition's "
-                                           f"{sorted(own)} and the program's {sorted(settings.STATIC)})")
+            raise SettingError(
+                unknown[0],
+                "is not a sweep setting (known: the definition's "
+                f"{sorted(own)} and the program's {sorted(settings.STATIC)})",
+            )
         for name in ("name", "actor_lrs", "critic_lrs"):
             if name not in values:
                 raise SettingError(name, "is required")

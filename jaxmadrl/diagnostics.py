@@ -3,6 +3,7 @@
 All functions are pure and cheap; they run inside the compiled training program once per
 train step. Layers are the networks' dense layers ``fc1 … fcK`` (``networks.layer_names``).
 """
+
 from __future__ import annotations
 
 import chex
@@ -32,8 +33,9 @@ def actor_total_norms(actor_grads, layer_norms: chex.Array) -> chex.Array:
     (N, L) together with every other parameter (the optional output LayerNorm's), the
     same parameters the per-actor gradient clip measures."""
     dense = set(layer_names(actor_grads))
-    others = [leaf for name, layer in actor_grads["params"].items() if name not in dense
-              for leaf in jax.tree.leaves(layer)]
+    others = [
+        leaf for name, layer in actor_grads["params"].items() if name not in dense for leaf in jax.tree.leaves(layer)
+    ]
     # Other parameters whose gradient is exactly 0 (LayerNorm off) add exactly 0.
     other_squares = sum(jnp.sum(jnp.square(leaf).reshape(leaf.shape[0], -1), axis=1) for leaf in others)
     return jnp.sqrt(jnp.sum(jnp.square(layer_norms), axis=-1) + other_squares)
@@ -41,9 +43,14 @@ def actor_total_norms(actor_grads, layer_norms: chex.Array) -> chex.Array:
 
 def critic_grad_norms(critic_grads) -> chex.Array:
     """Per-layer L2 norms of the critic gradient → (L,)."""
-    return jnp.sqrt(jnp.stack([
-        sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(critic_grads["params"][name]))
-        for name in layer_names(critic_grads)]))
+    return jnp.sqrt(
+        jnp.stack(
+            [
+                sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(critic_grads["params"][name]))
+                for name in layer_names(critic_grads)
+            ]
+        )
+    )
 
 
 def rms_over_agents(norms: chex.Array) -> chex.Array:
@@ -85,15 +92,20 @@ def preactivation_stats(z: chex.Array, outputs: chex.Array) -> dict[str, chex.Ar
 
 def max_abs_change_per_agent(old_params, new_params) -> chex.Array:
     """Stacked actor params before/after → (N,) max |Δθ| over each agent's parameters."""
-    per_leaf = [jnp.max(jnp.abs(new - old).reshape(new.shape[0], -1), axis=1)
-                for old, new in zip(jax.tree.leaves(old_params), jax.tree.leaves(new_params))]
+    per_leaf = [
+        jnp.max(jnp.abs(new - old).reshape(new.shape[0], -1), axis=1)
+        for old, new in zip(jax.tree.leaves(old_params), jax.tree.leaves(new_params))
+    ]
     return jnp.max(jnp.stack(per_leaf), axis=0)
 
 
 def max_abs_change(old_params, new_params) -> chex.Array:
     """Params before/after → scalar max |Δθ| over all parameters."""
-    return jnp.max(jnp.stack([jnp.max(jnp.abs(new - old))
-                              for old, new in zip(jax.tree.leaves(old_params), jax.tree.leaves(new_params))]))
+    return jnp.max(
+        jnp.stack(
+            [jnp.max(jnp.abs(new - old)) for old, new in zip(jax.tree.leaves(old_params), jax.tree.leaves(new_params))]
+        )
+    )
 
 
 @struct.dataclass
@@ -129,13 +141,14 @@ def _track(first_unchanged, last_changed, episode, change):
     return first_unchanged, last_changed
 
 
-def update_stop_tracker(tracker: StopTracker, episode: chex.Array, actor_change: chex.Array,
-                        critic_change: chex.Array) -> StopTracker:
+def update_stop_tracker(
+    tracker: StopTracker, episode: chex.Array, actor_change: chex.Array, critic_change: chex.Array
+) -> StopTracker:
     """Records one train step: ``episode`` (1-based), (N,) and scalar max |Δθ|."""
-    actor_first, actor_last = _track(tracker.actor_first_unchanged, tracker.actor_last_changed,
-                                     episode, actor_change)
-    critic_first, critic_last = _track(tracker.critic_first_unchanged, tracker.critic_last_changed,
-                                       episode, critic_change)
+    actor_first, actor_last = _track(tracker.actor_first_unchanged, tracker.actor_last_changed, episode, actor_change)
+    critic_first, critic_last = _track(
+        tracker.critic_first_unchanged, tracker.critic_last_changed, episode, critic_change
+    )
     return StopTracker(actor_first, actor_last, critic_first, critic_last)
 
 

@@ -13,6 +13,7 @@ Functions follow the gymnax convention: ``make_world(key, params)`` draws the de
 Units follow the system being reproduced: sizes in MB, compute in GHz, power in dBm,
 gains in dB, batteries in MJ, times in seconds, energies in J.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,10 +45,17 @@ class EnvParams:
 
     n_agents: int = _static(50, "client agents (devices)")
     steps_per_episode: int = _static(10, "environment steps per episode")
-    mode: str = _static("H2", "server model: H2 (a shared server of n_units units, tasks queue) or TOBM "
-                                  "(every offloaded task gets its own unit)", MODES)
-    scaling: str = _static("updated", "task-size scaling: updated (MB → bits as ·8·1024², local energy ∝ F²) "
-                                         "or thesis (·8·1024, local energy ∝ F)", SCALINGS)
+    mode: str = _static(
+        "H2",
+        "server model: H2 (a shared server of n_units units, tasks queue) or TOBM "
+        "(every offloaded task gets its own unit)",
+        MODES,
+    )
+    scaling: str = _static(
+        "updated",
+        "task-size scaling: updated (MB → bits as ·8·1024², local energy ∝ F²) or thesis (·8·1024, local energy ∝ F)",
+        SCALINGS,
+    )
     lambda_energy: float = _static(0.5, "reward weight of energy")
     lambda_time: float = _static(0.5, "reward weight of normalised time")
     min_size_mb: float = _static(1.0, "smallest task size, MB")
@@ -130,10 +138,8 @@ def _draw_tasks(key: chex.PRNGKey, params: EnvParams):
     k_size, k_cycles, k_deadline = jax.random.split(key, 3)
     shape = (params.n_agents,)
     size = jax.random.uniform(k_size, shape, minval=params.min_size_mb, maxval=params.max_size_mb)
-    cycles = jax.random.uniform(
-        k_cycles, shape, minval=params.min_cycles_per_bit, maxval=params.max_cycles_per_bit)
-    deadline = jax.random.uniform(
-        k_deadline, shape, minval=params.min_deadline_s, maxval=0.9 * params.max_deadline_s)
+    cycles = jax.random.uniform(k_cycles, shape, minval=params.min_cycles_per_bit, maxval=params.max_cycles_per_bit)
+    deadline = jax.random.uniform(k_deadline, shape, minval=params.min_deadline_s, maxval=0.9 * params.max_deadline_s)
     return size, cycles, deadline
 
 
@@ -142,8 +148,15 @@ def observation(state: EnvState) -> chex.Array:
     deadline s, compute GHz] — deliberately not normalised."""
     world = state.world
     return jnp.stack(
-        [world.power_dbm, world.gain_db, state.battery_mj, state.size_mb,
-         state.cycles_per_bit, state.deadline_s, world.compute_ghz],
+        [
+            world.power_dbm,
+            world.gain_db,
+            state.battery_mj,
+            state.size_mb,
+            state.cycles_per_bit,
+            state.deadline_s,
+            world.compute_ghz,
+        ],
         axis=-1,
     ).astype(jnp.float32)
 
@@ -162,8 +175,7 @@ def reset(key: chex.PRNGKey, world: World, params: EnvParams) -> tuple[chex.Arra
     return observation(state), state
 
 
-def state_from_arrays(power_dbm, gain_db, compute_ghz, battery, size_mb, cycles, deadline,
-                      step: int = 0) -> EnvState:
+def state_from_arrays(power_dbm, gain_db, compute_ghz, battery, size_mb, cycles, deadline, step: int = 0) -> EnvState:
     """Builds a state from explicit (N,) arrays, e.g. to check one step against other code.
 
     The given battery also serves as the world's initial energy.
@@ -173,10 +185,15 @@ def state_from_arrays(power_dbm, gain_db, compute_ghz, battery, size_mb, cycles,
     chex.assert_rank(arrays, 1)
     chex.assert_equal_shape(arrays)
     power_dbm, gain_db, compute_ghz, battery, size_mb, cycles, deadline = arrays
-    world = World(power_dbm=power_dbm, gain_db=gain_db, compute_ghz=compute_ghz,
-                  initial_energy_mj=battery)
-    return EnvState(world=world, battery_mj=battery, size_mb=size_mb, cycles_per_bit=cycles,
-                    deadline_s=deadline, step=jnp.asarray(step, jnp.int32))
+    world = World(power_dbm=power_dbm, gain_db=gain_db, compute_ghz=compute_ghz, initial_energy_mj=battery)
+    return EnvState(
+        world=world,
+        battery_mj=battery,
+        size_mb=size_mb,
+        cycles_per_bit=cycles,
+        deadline_s=deadline,
+        step=jnp.asarray(step, jnp.int32),
+    )
 
 
 def actor_output_to_fraction(actor_output: chex.Array) -> chex.Array:
@@ -192,8 +209,7 @@ def to_env_action(selected: chex.Array, actor_actions: chex.Array) -> chex.Array
     return jnp.concatenate([selected[:, None].astype(fractions.dtype), fractions], axis=-1)
 
 
-def h2_finish_times(offloaded: chex.Array, t_offload: chex.Array, t_process: chex.Array,
-                    n_units: int) -> chex.Array:
+def h2_finish_times(offloaded: chex.Array, t_offload: chex.Array, t_process: chex.Array, n_units: int) -> chex.Array:
     """Finish times (s) of offloaded tasks on a server with ``n_units`` units; 0 elsewhere.
 
     Offloaded tasks are visited in ascending upload time with unit-free times U = 0. Each
@@ -266,23 +282,27 @@ def step(key: chex.PRNGKey, state: EnvState, action: chex.Array, params: EnvPara
     time = (1.0 - offload) * t_local + offload * t_remote
     time = jnp.minimum(time, params.max_deadline_s) / params.max_deadline_s
 
-    frequency_factor = compute_hz ** 2 if params.scaling == "updated" else compute_hz
+    frequency_factor = compute_hz**2 if params.scaling == "updated" else compute_hz
     e_local = params.k_energy_local * cycles * frequency_factor
     e_offload = power_w * t_offload
     energy = (1.0 - offload) * e_local + offload * e_offload
 
-    battery = jnp.clip(state.battery_mj - energy * 1e-6 + params.harvest_j * 1e-6,
-                       0.0, params.max_energy_mj)
+    battery = jnp.clip(state.battery_mj - energy * 1e-6 + params.harvest_j * 1e-6, 0.0, params.max_energy_mj)
     time = jnp.where(battery <= 0.0, 1.0, time)
     time_penalty = jnp.maximum(time - state.deadline_s / params.max_deadline_s, 0.0)
     energy_penalty = jnp.maximum(params.min_energy_mj - battery, 0.0) * 1e6
-    cost = (params.lambda_energy * (energy + energy_penalty)
-            + params.lambda_time * (time + time_penalty))
+    cost = params.lambda_energy * (energy + energy_penalty) + params.lambda_time * (time + time_penalty)
     reward = -jnp.sum(cost)
 
     size, cycles_next, deadline = _draw_tasks(key, params)
-    next_state = EnvState(world=world, battery_mj=battery, size_mb=size,
-                          cycles_per_bit=cycles_next, deadline_s=deadline, step=state.step + 1)
+    next_state = EnvState(
+        world=world,
+        battery_mj=battery,
+        size_mb=size,
+        cycles_per_bit=cycles_next,
+        deadline_s=deadline,
+        step=state.step + 1,
+    )
     info = {
         "energy_violation": jnp.mean(energy_penalty > 0.0),
         "time_violation": jnp.mean(time_penalty > 0.0),

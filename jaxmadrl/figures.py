@@ -11,6 +11,7 @@ of all variants side by side (``fig17_variants``) and their comparison in words 
 numbers (``variants.md``). Runs that differ only in network sizes are compared with
 ``--compare_sizes`` (``fig18_network_sizes``, ``sizes.md``).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -18,61 +19,102 @@ import pathlib
 import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import analysis, cli, files, plots, provenance
+from jaxmadrl import analysis, cli, drawing, files, plots, provenance
+from jaxmadrl.drawing import plt
 from jaxmadrl.networks import actor_parameter_count
-from jaxmadrl.plots import plt
 
 flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
-flags.DEFINE_list("compare_sizes", None, "Instead of --run: finished runs of the same grid that differ only in "
-                  "network sizes; writes fig18_network_sizes and sizes.md comparing them.")
+flags.DEFINE_list(
+    "compare_sizes",
+    None,
+    "Instead of --run: finished runs of the same grid that differ only in "
+    "network sizes; writes fig18_network_sizes and sizes.md comparing them.",
+)
 flags.DEFINE_string("out", "figures", "Where to write the figures.")
 flags.DEFINE_integer("smooth", 50, "Moving-average window (episodes) for reward curves.")
 FLAGS = flags.FLAGS
 
 
-def fig_variants(run: Run, out):
+def fig_variants(run: analysis.Run, out):
     """One column per variant: stopping episode, final evaluation reward, final saturation."""
     parts = [run.only_variant(v) for v in run.variants]
     rewards = np.array([analysis.mean_last_evaluations(p, r["lane"]) for p in parts for r in p.lanes])
-    rows = [("all-actors stopping episode", lambda p, l: p.stop(l), plots.spread_text, "RdYlGn", 0, run.episodes),
-            ("evaluation reward, last 10", lambda p, l: analysis.mean_last_evaluations(p, l),
-             lambda cell: plots.spread_text(cell / 1e3, "{:.1f}k"), "viridis", rewards.min(), rewards.max()),
-            ("output saturation, last 10 episodes", lambda p, l: analysis.mean_last_saturation(p, l),
-             lambda cell: plots.spread_text(cell, "{:.2f}"), "magma_r", 0, 1)]
-    fig, axes = plt.subplots(len(rows), len(parts), figsize=(2.9 * len(parts) + 1.5, 2.9 * len(rows)),
-                             squeeze=False, layout="constrained")
+    rows = [
+        ("all-actors stopping episode", lambda p, lane: p.stop(lane), drawing.spread_text, "RdYlGn", 0, run.episodes),
+        (
+            "evaluation reward, last 10",
+            lambda p, lane: analysis.mean_last_evaluations(p, lane),
+            lambda cell: drawing.spread_text(cell / 1e3, "{:.1f}k"),
+            "viridis",
+            rewards.min(),
+            rewards.max(),
+        ),
+        (
+            "output saturation, last 10 episodes",
+            lambda p, lane: analysis.mean_last_saturation(p, lane),
+            lambda cell: drawing.spread_text(cell, "{:.2f}"),
+            "magma_r",
+            0,
+            1,
+        ),
+    ]
+    fig, axes = plt.subplots(
+        len(rows), len(parts), figsize=(2.9 * len(parts) + 1.5, 2.9 * len(rows)), squeeze=False, layout="constrained"
+    )
     for i, (label, value, fmt, cmap, vmin, vmax) in enumerate(rows):
         for j, part in enumerate(parts):
             ax = axes[i, j]
-            image = plots.heatmap(ax, part, part.per_config(lambda l: value(part, l)), part.variants[0] if i == 0 else "",
-                            fmt, cmap, vmin, vmax, colorbar_label=None)
+            image = drawing.heatmap(
+                ax,
+                part,
+                part.per_config(lambda lane: value(part, lane)),
+                part.variants[0] if i == 0 else "",
+                fmt,
+                cmap,
+                vmin,
+                vmax,
+                colorbar_label=None,
+            )
             if i < len(rows) - 1:
                 ax.set_xlabel("")
             if j > 0:
                 ax.set_ylabel("")
         fig.colorbar(image, ax=axes[i].tolist(), label=label, shrink=0.9)
-    fig.suptitle(f"Variants side by side: {run.seeds} seed(s), {run.episodes} episodes\n"
-                 f"(stopping {run.episodes} = never; cells: median [range over seeds])")
-    return plots.save(fig, out, "fig17_variants", dpi=120)
+    fig.suptitle(
+        f"Variants side by side: {run.seeds} seed(s), {run.episodes} episodes\n"
+        f"(stopping {run.episodes} = never; cells: median [range over seeds])"
+    )
+    return drawing.save(fig, out, "fig17_variants", dpi=120)
 
 
-def write_run(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+def write_run(run: analysis.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
     """The 16 figures and claims.md of a run with one variant."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for make in (plots.fig_stopping_heatmap, plots.fig_stopping_bubbles, plots.fig_asymmetry_over_time,
-                 plots.fig_gradient_norms_over_time, plots.fig_layer_gradients_final, plots.fig_final_asymmetry_vs_stopping,
-                 plots.fig_saturation_over_time, plots.fig_preactivations_over_time, plots.fig_final_saturation_heatmap,
-                 plots.fig_saturation_vs_stopping, plots.fig_per_agent_stopping, plots.fig_stopping_spread,
-                 plots.fig_onset_vs_effective_lr, plots.fig_reference_vs_ours):
+    for make in (
+        plots.fig_stopping_heatmap,
+        plots.fig_stopping_bubbles,
+        plots.fig_asymmetry_over_time,
+        plots.fig_gradient_norms_over_time,
+        plots.fig_layer_gradients_final,
+        plots.fig_final_asymmetry_vs_stopping,
+        plots.fig_saturation_over_time,
+        plots.fig_preactivations_over_time,
+        plots.fig_final_saturation_heatmap,
+        plots.fig_saturation_vs_stopping,
+        plots.fig_per_agent_stopping,
+        plots.fig_stopping_spread,
+        plots.fig_onset_vs_effective_lr,
+        plots.fig_reference_vs_ours,
+    ):
         paths += make(run, out)
     paths += plots.fig_learning_curves(run, out, window)
     paths += plots.fig_reward_at_stop_vs_end(run, out, window)
-    plots.write_text(out / "claims.md", analysis.check_claims(run))
+    drawing.write_text(out / "claims.md", analysis.check_claims(run))
     return paths + [out / "claims.md"]
 
 
-def write_all(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+def write_all(run: analysis.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
     """``write_run`` for a one-variant run; otherwise per variant in ``out/<variant>/``, plus
     the side-by-side figure and ``variants.md`` in ``out``."""
     if len(run.variants) == 1:
@@ -80,33 +122,39 @@ def write_all(run: Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [p for variant in run.variants for p in write_run(run.only_variant(variant), out / variant, window)]
     paths += fig_variants(run, out)
-    plots.write_text(out / "variants.md", analysis.compare_variants(run))
+    drawing.write_text(out / "variants.md", analysis.compare_variants(run))
     return paths + [out / "variants.md"]
 
 
-def fig_network_sizes(runs: list[Run], out):
+def fig_network_sizes(runs: list[analysis.Run], out):
     """Evaluation reward (last 10 evaluations) and stopping episode against the size of the
     networks, one line per LR configuration (median over seeds, band = range)."""
     reference = runs[0]
     x = np.arange(len(runs))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     for a, c in reference.configs():
-        style = plots.config_style(reference, a, c)
+        style = drawing.config_style(reference, a, c)
         for ax, value in ((axes[0], analysis.mean_last_evaluations), (axes[1], lambda run, lane: run.stop(lane))):
             cells = np.array([[value(run, lane) for lane in run.select(actor_lr=a, critic_lr=c)] for run in runs])
             ax.plot(x, np.median(cells, 1), marker="o", **style)
             if cells.shape[1] > 1:
                 ax.fill_between(x, cells.min(1), cells.max(1), color=style["color"], alpha=0.12, lw=0)
-    labels = [f"{analysis.size_label(run)}\n({actor_parameter_count(run.definition.train.actor_hidden)} params/actor)"
-              for run in runs]
-    for ax, ylabel in ((axes[0], "evaluation reward, last 10 evaluations"),
-                       (axes[1], f"all-actors stopping episode ({reference.episodes} = never)")):
+    labels = [
+        f"{analysis.size_label(run)}\n({actor_parameter_count(run.definition.train.actor_hidden)} params/actor)"
+        for run in runs
+    ]
+    for ax, ylabel in (
+        (axes[0], "evaluation reward, last 10 evaluations"),
+        (axes[1], f"all-actors stopping episode ({reference.episodes} = never)"),
+    ):
         ax.set_xticks(x, labels, fontsize=7)
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
-                 "median over seeds, band = range)")
-    return plots.save(fig, out, "fig18_network_sizes")
+    fig.suptitle(
+        f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
+        "median over seeds, band = range)"
+    )
+    return drawing.save(fig, out, "fig18_network_sizes")
 
 
 def main(argv):
@@ -117,8 +165,7 @@ def main(argv):
         cli.fail(f"--smooth must be >= 1, got {FLAGS.smooth}")
     try:
         if bool(FLAGS.run) == bool(FLAGS.compare_sizes):
-            raise analysis.RunError("give either --run (a finished sweep run folder) or --compare_sizes, "
-                                    "and not both")
+            raise analysis.RunError("give either --run (a finished sweep run folder) or --compare_sizes, and not both")
         if FLAGS.compare_sizes:
             runs = analysis.check_size_runs([analysis.load_run(path) for path in FLAGS.compare_sizes])
         else:
@@ -128,12 +175,12 @@ def main(argv):
     except analysis.RunError as error:
         cli.fail(str(error))
     out = pathlib.Path(FLAGS.out)
-    for shown in (runs if FLAGS.compare_sizes else [run]):
+    for shown in runs if FLAGS.compare_sizes else [run]:
         print(provenance.describe(shown.environment))
     try:
         if FLAGS.compare_sizes:
             out.mkdir(parents=True, exist_ok=True)
-            plots.write_text(out / "sizes.md", analysis.compare_sizes(runs))
+            drawing.write_text(out / "sizes.md", analysis.compare_sizes(runs))
             paths = fig_network_sizes(runs, out) + [out / "sizes.md"]
         else:
             paths = write_all(run, out, FLAGS.smooth)

@@ -1,4 +1,5 @@
 """Files that appear whole or not at all, and run folders that one process at a time holds."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,6 +34,7 @@ def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) ->
 
 def json_text(value) -> str:
     """Strict JSON (``null`` where a float is NaN or infinite), indented."""
+
     def finite(item):
         if isinstance(item, float) and not math.isfinite(item):
             return None

@@ -6,6 +6,7 @@ branches. It is called on all lanes at once (sharded over devices; no collective
 needed) or on blocks of lanes, several blocks at once on host threads — the faster way on
 the CPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,6 +52,7 @@ def lane_sharding(n_lanes: int, max_devices: int | None = None) -> NamedSharding
 # operations cannot keep two cores busy alone; benchmarks/RESULTS.md). Elsewhere one call
 # over every lane, sharded over the devices, is the default.
 
+
 def default_lanes_per_call(n_lanes: int) -> int:
     return 1 if jax.default_backend() == "cpu" else n_lanes
 
@@ -75,26 +77,31 @@ def split_lanes(tree, lanes_per_call: int) -> list:
     """A tree with leading lane axis G → G / lanes_per_call trees of consecutive lanes."""
     n_lanes = jax.tree.leaves(tree)[0].shape[0]
     check_lanes_per_call(n_lanes, lanes_per_call)
-    return [jax.tree.map(lambda x: x[start:start + lanes_per_call], tree)
-            for start in range(0, n_lanes, lanes_per_call)]
+    return [
+        jax.tree.map(lambda x: x[start : start + lanes_per_call], tree) for start in range(0, n_lanes, lanes_per_call)
+    ]
 
 
 def join_lanes(blocks: list, axis: int = 0):
     """The inverse of ``split_lanes`` on host: NumPy leaves (keys stay keys), the blocks'
     lane axes (at ``axis``) concatenated."""
+
     def join(*leaves):
         if is_key(leaves[0]):
             return jax.random.wrap_key_data(np.concatenate([jax.random.key_data(x) for x in leaves], axis))
         return np.concatenate([np.asarray(x) for x in leaves], axis)
+
     return jax.tree.map(join, *blocks)
 
 
-def run_blocks(pool: ThreadPoolExecutor, compiled_chunk, states: list, episodes, hparams: list,
-               after_call: Callable | None = None):
+def run_blocks(
+    pool: ThreadPoolExecutor, compiled_chunk, states: list, episodes, hparams: list, after_call: Callable | None = None
+):
     """One chunk for every block of lanes, the blocks on ``pool``'s threads; each block's
     state is donated. ``after_call(block index, new state)`` runs on the same thread once
     the block's call is done (e.g. to checkpoint it while other blocks compute).
     Returns (new block states, metrics (T, G, ...) on host)."""
+
     def run_one(block):
         state, metrics = compiled_chunk(states[block], episodes, hparams[block])
         metrics = jax.device_get(metrics)
@@ -109,5 +116,3 @@ def run_blocks(pool: ThreadPoolExecutor, compiled_chunk, states: list, episodes,
 def is_key(leaf) -> bool:
     """Whether an array holds typed PRNG keys."""
     return jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
-
-

@@ -7,6 +7,7 @@ can accept in one step. Exact shortcuts, each tested against the plain formulati
 - the actor loss back-propagates only through the arg-max row of each sample (the max's
   gradient is zero elsewhere); the other rows are evaluated without gradient.
 """
+
 from __future__ import annotations
 
 import chex
@@ -51,8 +52,11 @@ def update_reward_stats(stats: RewardStats, rewards: chex.Array) -> RewardStats:
     new_mean = jnp.mean(rewards)
     count = stats.count + n_new
     delta = new_mean - stats.mean
-    return RewardStats(count=count, mean=stats.mean + delta * n_new / count,
-                       m2=stats.m2 + jnp.sum(jnp.square(rewards - new_mean)) + delta ** 2 * stats.count * n_new / count)
+    return RewardStats(
+        count=count,
+        mean=stats.mean + delta * n_new / count,
+        m2=stats.m2 + jnp.sum(jnp.square(rewards - new_mean)) + delta**2 * stats.count * n_new / count,
+    )
 
 
 def normalised_reward(stats: RewardStats, reward: chex.Array, enabled: chex.Array) -> chex.Array:
@@ -120,8 +124,7 @@ def best_proposal_value(q: chex.Array, proposals: chex.Array, zero_q: chex.Array
     return jnp.where(jnp.any(proposals, axis=-1), best, zero_q)
 
 
-def td_targets(networks: Networks, learner: LearnerState, reward, next_obs, done,
-               hparams: HyperParams) -> chex.Array:
+def td_targets(networks: Networks, learner: LearnerState, reward, next_obs, done, hparams: HyperParams) -> chex.Array:
     """y = scale·r + γ·(1 − done)·(best target-critic value of the target actors' proposals),
     r normalised by the running reward statistics if ``hparams.reward_normalisation``.
 
@@ -129,14 +132,32 @@ def td_targets(networks: Networks, learner: LearnerState, reward, next_obs, done
     """
     next_actions, _ = actor_outputs(networks, learner.actor_target, next_obs, hparams)
     joint, q = critic_rows(networks, learner.critic_target, next_obs, next_actions)
-    value = best_proposal_value(q, next_actions[..., 0] >= 0,
-                                zero_row_q(networks, learner.critic_target, joint))
+    value = best_proposal_value(q, next_actions[..., 0] >= 0, zero_row_q(networks, learner.critic_target, joint))
     reward = normalised_reward(learner.reward_stats, reward, hparams.reward_normalisation)
     return hparams.reward_scale * reward + hparams.gamma * (1.0 - done) * value
 
 
-def squared_errors(q_selected: chex.Array, selected: chex.Array, q_zero: chex.Array,
-                   targets: chex.Array) -> chex.Array:
+def observe_episode(
+    learner: LearnerState,
+    networks: Networks,
+    transitions: Transition,
+    joint: chex.Array,
+    q: chex.Array,
+    hparams: HyperParams,
+):
+    """What the learner takes from an exploring episode of T steps (``transitions`` with
+    leading axis T; ``joint`` (T, H1) and ``q`` (T, N) the current critic's values on each
+    step, computed while acting): its rewards join the running reward statistics, then each
+    step's squared error under the current critic, its replay priority. The networks do
+    not change within an episode, so all T errors are computed together — the same numbers
+    as step by step. Returns (learner, errors (T,))."""
+    learner = learner.replace(reward_stats=update_reward_stats(learner.reward_stats, transitions.reward))
+    targets = td_targets(networks, learner, transitions.reward, transitions.next_obs, transitions.done, hparams)
+    errors = squared_errors(q, transitions.selected > 0, zero_row_q(networks, learner.critic_params, joint), targets)
+    return learner, errors
+
+
+def squared_errors(q_selected: chex.Array, selected: chex.Array, q_zero: chex.Array, targets: chex.Array) -> chex.Array:
     """Σ over selected rows of (Q − y)², or (Q_zero − y)² when none is selected.
 
     q_selected, selected (..., R); q_zero, targets (...) → (...).
@@ -151,8 +172,7 @@ def selected_rows(selected: chex.Array, max_rows: int):
     return rows, jnp.take_along_axis(selected, rows, axis=-1) > 0
 
 
-def critic_loss(critic_params, networks: Networks, batch: Transition, targets, weights,
-                max_rows: int):
+def critic_loss(critic_params, networks: Networks, batch: Transition, targets, weights, max_rows: int):
     """Mean over the (sample, selected agent) pairs — or the zero-row pair of a sample with
     none — of (w·Q − w·y)². Returns (loss, aux) with per-sample squared errors (B,)."""
     joint = networks.critic.apply(critic_params, batch.obs, batch.actions, method=Critic.joint_features)
@@ -183,8 +203,13 @@ def actor_loss(actor_params, networks: Networks, critic_params, obs, weights, hp
     with â the actors' fresh outputs. Returns (loss, pre-activations z (B, N, 3))."""
     actions, z = actor_outputs(networks, actor_params, obs, hparams)
     joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
-    q_all = networks.critic.apply(critic_params, jax.lax.stop_gradient(joint)[..., None, :], obs,
-                                  jax.lax.stop_gradient(actions), method=Critic.head)
+    q_all = networks.critic.apply(
+        critic_params,
+        jax.lax.stop_gradient(joint)[..., None, :],
+        obs,
+        jax.lax.stop_gradient(actions),
+        method=Critic.head,
+    )
     proposals = actions[..., 0] >= 0
     best = jnp.argmax(jnp.where(proposals, q_all, -jnp.inf), axis=-1)
     own_obs = jnp.take_along_axis(obs, best[:, None, None], axis=-2)[:, 0]
@@ -243,13 +268,20 @@ def _update_actors_sequentially(learner, networks, critic_params, obs, weights, 
         return carry, (layer_norms[agent], diagnostics.actor_total_norms(grads, layer_norms)[agent], z)
 
     (params, opt_state), (layer_norms, total_norms, z_per_turn) = jax.lax.scan(
-        update_one, (learner.actor_params, learner.actor_opt_state), jnp.arange(n_agents))
+        update_one, (learner.actor_params, learner.actor_opt_state), jnp.arange(n_agents)
+    )
     # z of the first turn: every actor before any update, as in the simultaneous mode.
     return params, opt_state, layer_norms, total_norms, z_per_turn[0]
 
 
-def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hparams: HyperParams,
-               networks: Networks, config: TrainConfig):
+def train_step(
+    learner: LearnerState,
+    batch: Transition,
+    weights: chex.Array,
+    hparams: HyperParams,
+    networks: Networks,
+    config: TrainConfig,
+):
     """One train step on a batch (leading axis B) with importance weights (B,).
 
     Returns (new learner state, per-sample squared errors (B,) for the priorities, metrics).
@@ -259,19 +291,28 @@ def train_step(learner: LearnerState, batch: Transition, weights: chex.Array, hp
     chex.assert_shape(weights, (batch.obs.shape[0],))
     targets = td_targets(networks, learner, batch.reward, batch.next_obs, batch.done, hparams)
     (loss, aux), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
-        learner.critic_params, networks, batch, targets, weights, config.env.max_accepted)
+        learner.critic_params, networks, batch, targets, weights, config.env.max_accepted
+    )
     updates, critic_opt_state = adam(hparams.critic_lr).update(
-        clip_global(critic_grads, hparams.critic_grad_clip), learner.critic_opt_state, learner.critic_params)
+        clip_global(critic_grads, hparams.critic_grad_clip), learner.critic_opt_state, learner.critic_params
+    )
     critic_params = optax.apply_updates(learner.critic_params, updates)
 
-    update_actors = (_update_actors_simultaneously if config.actor_update == "simultaneous"
-                     else _update_actors_sequentially)
+    update_actors = (
+        _update_actors_simultaneously if config.actor_update == "simultaneous" else _update_actors_sequentially
+    )
     actor_params, actor_opt_state, actor_layer_norms, actor_norms, z = update_actors(
-        learner, networks, critic_params, batch.obs, weights, hparams)
+        learner, networks, critic_params, batch.obs, weights, hparams
+    )
 
     new_learner = learner.replace(
-        actor_params=actor_params, actor_target=actor_params, actor_opt_state=actor_opt_state,
-        critic_params=critic_params, critic_target=critic_params, critic_opt_state=critic_opt_state)
+        actor_params=actor_params,
+        actor_target=actor_params,
+        actor_opt_state=actor_opt_state,
+        critic_params=critic_params,
+        critic_target=critic_params,
+        critic_opt_state=critic_opt_state,
+    )
 
     critic_norms = diagnostics.critic_grad_norms(critic_grads)
     actor_rms = diagnostics.rms_over_agents(actor_norms)

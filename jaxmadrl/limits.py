@@ -4,6 +4,7 @@ A setting has one name everywhere: the dataclass field, the sweep-file key and, 
 ``--name``, the command-line flag. ``SettingError`` carries that name apart from the
 problem, so each front end can say it the way its user wrote it.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -14,10 +15,22 @@ import numpy as np
 # stops fitting a machine: 1e6 episodes of the 16-lane grid take about two days on 2 CPU
 # cores, and every lane keeps its metrics for every episode.
 MAXIMUM = {
-    "episodes": 1_000_000, "steps_per_episode": 10_000, "n_agents": 10_000, "seeds": 100_000,
-    "chunk": 1_000_000, "batch_size": 100_000, "replay_capacity": 10_000_000, "eval_every": 1_000_000,
-    "eval_episodes": 1_000, "episodes_before_train": 1_000_000, "n_channels": 10_000, "n_units": 10_000,
-    "layer width": 65_536, "first_seed": 2**32 - 1, "lanes_per_call": 10_000_000, "devices": 100_000,
+    "episodes": 1_000_000,
+    "steps_per_episode": 10_000,
+    "n_agents": 10_000,
+    "seeds": 100_000,
+    "chunk": 1_000_000,
+    "batch_size": 100_000,
+    "replay_capacity": 10_000_000,
+    "eval_every": 1_000_000,
+    "eval_episodes": 1_000,
+    "episodes_before_train": 1_000_000,
+    "n_channels": 10_000,
+    "n_units": 10_000,
+    "layer width": 65_536,
+    "first_seed": 2**32 - 1,
+    "lanes_per_call": 10_000_000,
+    "devices": 100_000,
     "workers": 10_000,
 }
 
@@ -51,7 +64,10 @@ def check_integer(setting: str, value, minimum: int = 1) -> int:
 def check_widths(setting: str, widths) -> tuple[int, ...]:
     """Hidden-layer widths: a non-empty sequence of integers in [1, MAXIMUM['layer width']]."""
     limit = MAXIMUM["layer width"]
-    if (not isinstance(widths, (list, tuple)) or not widths
-            or not all(is_integer(w) and 1 <= w <= limit for w in widths)):
+    if (
+        not isinstance(widths, (list, tuple))
+        or not widths
+        or not all(is_integer(w) and 1 <= w <= limit for w in widths)
+    ):
         raise SettingError(setting, f"must be a non-empty list of integers in [1, {limit}], got {widths!r}")
     return tuple(widths)

@@ -4,6 +4,7 @@ Layers are named ``fc1 … fcK`` so per-layer diagnostics read the same for both
 Hidden layers use PyTorch's default initialisation, U(±1/√fan_in) for weights and biases;
 the output layer uses U(±3e-3), as in the system being reproduced.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,10 @@ def apply_output_activation(z: chex.Array, code: chex.Array) -> chex.Array:
 
 def uniform_init(bound: float):
     """Initialiser drawing every entry from U(-bound, bound)."""
+
     def init(key, shape, dtype=jnp.float32):
         return jax.random.uniform(key, shape, dtype, -bound, bound)
+
     return init
 
 
@@ -83,8 +86,7 @@ class Actor(nn.Module):
 
 
 # N independent actors with parameters stacked on a leading agent axis; input (N, ..., 7).
-ActorEnsemble = nn.vmap(Actor, in_axes=(0, None), out_axes=0, variable_axes={"params": 0},
-                        split_rngs={"params": True})
+ActorEnsemble = nn.vmap(Actor, in_axes=(0, None), out_axes=0, variable_axes={"params": 0}, split_rngs={"params": True})
 
 
 class SplitInputLinear(nn.Module):
@@ -124,15 +126,15 @@ class Critic(nn.Module):
     hidden: Sequence[int] = (512, 128)
 
     def setup(self):
-        self.fc1 = SplitInputLinear(self.n_agents * (self.obs_dim + self.action_dim),
-                                    self.obs_dim + self.action_dim, self.hidden[0])
+        self.fc1 = SplitInputLinear(
+            self.n_agents * (self.obs_dim + self.action_dim), self.obs_dim + self.action_dim, self.hidden[0]
+        )
         self.later = [Linear(width, name=f"fc{i + 2}") for i, width in enumerate(self.hidden[1:])]
         self.out = Linear(1, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")
 
     def joint_features(self, obs, actions):
         """obs (..., N, 7), actions (..., N, 3) → first-layer joint part (..., H1)."""
-        flat = jnp.concatenate([obs.reshape(*obs.shape[:-2], -1),
-                                actions.reshape(*actions.shape[:-2], -1)], axis=-1)
+        flat = jnp.concatenate([obs.reshape(*obs.shape[:-2], -1), actions.reshape(*actions.shape[:-2], -1)], axis=-1)
         return self.fc1.joint(flat)
 
     def head(self, joint_features, own_obs, own_action):
@@ -166,18 +168,22 @@ class Networks:
     critic: Critic
 
 
-def make_networks(n_agents: int, actor_hidden: Sequence[int] = (64, 32),
-                  critic_hidden: Sequence[int] = (512, 128), obs_dim: int = OBS_DIM,
-                  action_dim: int = ACTION_DIM) -> Networks:
+def make_networks(
+    n_agents: int,
+    actor_hidden: Sequence[int] = (64, 32),
+    critic_hidden: Sequence[int] = (512, 128),
+    obs_dim: int = OBS_DIM,
+    action_dim: int = ACTION_DIM,
+) -> Networks:
     return Networks(
         actor=ActorEnsemble(action_dim=action_dim, hidden=tuple(actor_hidden)),
-        critic=Critic(n_agents=n_agents, obs_dim=obs_dim, action_dim=action_dim,
-                      hidden=tuple(critic_hidden)),
+        critic=Critic(n_agents=n_agents, obs_dim=obs_dim, action_dim=action_dim, hidden=tuple(critic_hidden)),
     )
 
 
-def init_params(key: chex.PRNGKey, networks: Networks, n_agents: int, obs_dim: int = OBS_DIM,
-                action_dim: int = ACTION_DIM):
+def init_params(
+    key: chex.PRNGKey, networks: Networks, n_agents: int, obs_dim: int = OBS_DIM, action_dim: int = ACTION_DIM
+):
     """Returns (actor params with leading agent axis N, critic params)."""
     k_actor, k_critic = jax.random.split(key)
     actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)), 0.0)

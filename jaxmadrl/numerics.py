@@ -14,6 +14,7 @@ The study counts exact zeros (weights left bit-for-bit unchanged, derivatives th
   XLA:CPU; a correctly rounded tanh reaches 1.0 only near 9.01), and a stopping episode
   depends on it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,6 +55,7 @@ def with_matmul_precision(function: Callable, precision: str) -> Callable:
 def backends_started() -> bool:
     """Whether XLA has started a backend (after which ``XLA_FLAGS`` is no longer read)."""
     from jax._src import xla_bridge  # no public query exists; only read, never changed
+
     return xla_bridge.backends_are_initialized()
 
 
@@ -126,14 +128,16 @@ def saturation_edge(activation: str) -> list[float | None]:
         window = np.arange(max(bits - 4096, 1), bits + 4096, dtype=np.int32)
         zero = np.asarray(_derivative(code)(sign * jnp.asarray(window.view(np.float32))) == 0)
         if not np.array_equal(zero, window >= bits):
-            raise ValueError(f"the derivative of {activation} does not stay 0 beyond z = "
-                             f"{sign * float(window.view(np.float32)[0]):g}")
+            raise ValueError(
+                f"the derivative of {activation} does not stay 0 beyond z = "
+                f"{sign * float(window.view(np.float32)[0]):g}"
+            )
         edges.append(sign * float(np.int32(bits).view(np.float32)))
     return edges
 
 
 def describe_edge(activation: str, edge: list[float | None]) -> str:
-    """"tanh derivative 0 from |z| = 7.99881", or each side where they differ."""
+    """ "tanh derivative 0 from |z| = 7.99881", or each side where they differ."""
     lower, upper = edge
     if lower is not None and upper is not None and lower == -upper:
         return f"{activation} derivative 0 from |z| = {upper:.6g}"

@@ -1,131 +1,43 @@
-"""The figures of one run (one variant): drawing helpers and one function per figure,
-each ``fig_…(run, out) → written paths`` (PNG and PDF).
-
-With several seeds, curves show the mean across seeds with a min–max band, and heatmaps
-the median with the range. Colour encodes the actor learning rate everywhere; line style
-the critic learning rate. Saturation is that of the output activation in use.
+"""The figures of one run (one variant), one function each: ``fig_…(run, out) → written
+paths`` (PNG and PDF; helpers in ``drawing``). Saturation is that of the output activation
+in use.
 """
+
 from __future__ import annotations
 
-import pathlib
-import warnings
+import numpy as np
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
-
-from jaxmadrl import files  # noqa: E402
-from jaxmadrl.analysis import Run, reference_stopping, saturation_onset  # noqa: E402
-from jaxmadrl.diagnostics import SATURATION_LEVEL  # noqa: E402
-
-LOG_FLOOR = 1e-12  # where an exactly-zero value is drawn on a log axis
-
-
-LINESTYLES = ["-", "--", "-.", ":"]
-
-
-def actor_colour(run: Run, actor_lr: float):
-    cmap = plt.get_cmap("plasma")
-    return cmap(0.1 + 0.75 * run.actor_lrs.index(actor_lr) / max(1, len(run.actor_lrs) - 1))
-
-
-def config_style(run: Run, actor_lr: float, critic_lr: float) -> dict:
-    return {"color": actor_colour(run, actor_lr),
-            "linestyle": LINESTYLES[run.critic_lrs.index(critic_lr) % len(LINESTYLES)],
-            "label": f"actor {actor_lr:g}, critic {critic_lr:g}"}
-
-
-def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average over the last axis, ignoring NaN; (…, E) → (…, E)."""
-    finite = np.isfinite(values)
-    filled = np.where(finite, values, 0.0)
-    kernel = np.ones(window)
-    sums = np.apply_along_axis(lambda v: np.convolve(v, kernel)[: v.shape[0]], -1, filled)
-    counts = np.apply_along_axis(lambda v: np.convolve(v, kernel)[: v.shape[0]], -1, finite.astype(float))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan)
-
-
-def seed_band(run: Run, series: np.ndarray, actor_lr: float, critic_lr: float):
-    """Mean, min and max across the seeds of one configuration; series (lanes, E)."""
-    rows = series[run.select(actor_lr=actor_lr, critic_lr=critic_lr)]
-    with warnings.catch_warnings():  # all-NaN columns (e.g. the untrained first episode) stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(rows, 0), np.nanmin(rows, 0), np.nanmax(rows, 0)
-
-
-def plot_over_time(ax, run: Run, series: np.ndarray, floor: float | None = None):
-    """One line per configuration (mean across seeds) with a min–max band."""
-    episodes = np.arange(1, run.episodes + 1)
-    for a, c in run.configs():
-        mean, low, high = seed_band(run, series, a, c)
-        if floor is not None:
-            mean, low, high = (np.maximum(v, floor) for v in (mean, low, high))
-        style = config_style(run, a, c)
-        ax.plot(episodes, mean, lw=1.2, **style)
-        if run.seeds > 1:
-            ax.fill_between(episodes, low, high, color=style["color"], alpha=0.12, lw=0)
-    ax.set_xlabel("episode")
-
-
-def heatmap(ax, run: Run, values: np.ndarray, title: str, fmt, cmap: str, vmin=None, vmax=None,
-            colorbar_label: str | None = ""):
-    """values (actor LRs, critic LRs, seeds): colour = median, text = fmt(cell values)."""
-    median = np.nanmedian(values, axis=-1)
-    image = ax.imshow(median, cmap=cmap, vmin=vmin, vmax=vmax, origin="lower", aspect="auto")
-    for i in range(median.shape[0]):
-        for j in range(median.shape[1]):
-            red, green, blue, _ = image.cmap(image.norm(median[i, j]))
-            dark = np.isfinite(median[i, j]) and 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-            ax.text(j, i, fmt(values[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black")
-    ax.set_xticks(range(len(run.critic_lrs)), [f"{c:g}" for c in run.critic_lrs])
-    ax.set_yticks(range(len(run.actor_lrs)), [f"{a:g}" for a in run.actor_lrs])
-    ax.set_xlabel("critic learning rate")
-    ax.set_ylabel("actor learning rate")
-    ax.set_title(title)
-    if colorbar_label is not None:
-        ax.figure.colorbar(image, ax=ax, label=colorbar_label)
-    return image
-
-
-def spread_text(cell: np.ndarray, fmt: str = "{:.0f}") -> str:
-    cell = cell[np.isfinite(cell)]
-    if cell.size == 0:
-        return "–"
-    if cell.size == 1:
-        return fmt.format(cell[0])
-    return f"{fmt.format(np.median(cell))}\n[{fmt.format(cell.min())}–{fmt.format(cell.max())}]"
-
-
-def legend_outside(ax):
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-
-
-def save(fig, out: pathlib.Path, name: str, dpi: int = 150) -> list[pathlib.Path]:
-    if fig.get_layout_engine() is None:  # figures laid out as they are drawn keep their layout
-        fig.tight_layout()
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    files.write_atomically(paths[0], lambda file: fig.savefig(file, format="png", dpi=dpi))
-    files.write_atomically(paths[1], lambda file: fig.savefig(file, format="pdf"))
-    plt.close(fig)
-    return paths
-
-
-def write_text(path: pathlib.Path, text: str) -> None:
-    files.write_atomically(path, lambda file: file.write(text.encode()))
-
-
-def seeds_note(run: Run) -> str:
-    return f" (mean of {run.seeds} seeds, band = min–max)" if run.seeds > 1 else ""
+from jaxmadrl.analysis import Run, reference_stopping, saturation_onset
+from jaxmadrl.diagnostics import SATURATION_LEVEL
+from jaxmadrl.drawing import (
+    LOG_FLOOR,
+    actor_colour,
+    config_style,
+    heatmap,
+    legend_outside,
+    plot_over_time,
+    plt,
+    save,
+    seed_band,
+    seeds_note,
+    smooth,
+    spread_text,
+)
 
 
 def fig_stopping_heatmap(run: Run, out):
     fig, ax = plt.subplots(figsize=(6.5, 5))
-    heatmap(ax, run, run.per_config(run.stop), f"All-actors stopping episode ({run.episodes} = never)",
-            spread_text, "RdYlGn", 0, run.episodes, "episode")
+    heatmap(
+        ax,
+        run,
+        run.per_config(run.stop),
+        f"All-actors stopping episode ({run.episodes} = never)",
+        spread_text,
+        "RdYlGn",
+        0,
+        run.episodes,
+        "episode",
+    )
     return save(fig, out, "fig01_stopping_heatmap")
 
 
@@ -134,8 +46,14 @@ def fig_stopping_bubbles(run: Run, out):
     stops = np.nanmedian(run.per_config(run.stop), -1)
     for i, a in enumerate(run.actor_lrs):
         for j, c in enumerate(run.critic_lrs):
-            ax.scatter(c, a, s=30 + 900 * stops[i, j] / run.episodes, color=plt.get_cmap("RdYlGn")(
-                stops[i, j] / run.episodes), edgecolor="black", alpha=0.85)
+            ax.scatter(
+                c,
+                a,
+                s=30 + 900 * stops[i, j] / run.episodes,
+                color=plt.get_cmap("RdYlGn")(stops[i, j] / run.episodes),
+                edgecolor="black",
+                alpha=0.85,
+            )
             ax.annotate(f"{stops[i, j]:.0f}", (c, a), ha="center", va="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -186,8 +104,7 @@ def fig_layer_gradients_final(run: Run, out):
         actor = np.mean(run.metrics["actor_grad_norm_layers"][lanes, -1], 0)
         critic = np.mean(run.metrics["critic_grad_norm_layers"][lanes, -1], 0)
         x = np.arange(actor.shape[0])
-        ax.bar(x - 0.2, np.maximum(actor, LOG_FLOOR), 0.4, label="actor (RMS over agents)",
-               color=actor_colour(run, a))
+        ax.bar(x - 0.2, np.maximum(actor, LOG_FLOOR), 0.4, label="actor (RMS over agents)", color=actor_colour(run, a))
         ax.bar(x + 0.2, np.maximum(critic, LOG_FLOOR), 0.4, label="critic", color="grey")
         for xi, value in zip(x, actor):
             if value == 0:
@@ -195,7 +112,7 @@ def fig_layer_gradients_final(run: Run, out):
         ax.set_xticks(x, [f"fc{i + 1}" for i in x])
         ax.set_yscale("log")
         ax.set_ylabel("gradient L2 norm at the final episode")
-        ax.set_title(f"actor LR {a:g}, critic LR {c:g} (stops at {np.median([run.stop(l) for l in lanes]):.0f})")
+        ax.set_title(f"actor LR {a:g}, critic LR {c:g} (stops at {np.median([run.stop(lane) for lane in lanes]):.0f})")
         ax.legend(fontsize=7)
     return save(fig, out, "fig05_layer_gradients_final")
 
@@ -204,9 +121,15 @@ def scatter_against_stop(run: Run, value_of_lane, ylabel: str, title: str, log: 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for a in run.actor_lrs:
         lanes = [r["lane"] for r in run.lanes if r["actor_lr"] == a]
-        values = np.array([value_of_lane(l) for l in lanes])
-        ax.scatter([run.stop(l) for l in lanes], np.maximum(values, LOG_FLOOR) if log else values,
-                   color=actor_colour(run, a), label=f"actor LR {a:g}", edgecolor="black", lw=0.4)
+        values = np.array([value_of_lane(lane) for lane in lanes])
+        ax.scatter(
+            [run.stop(lane) for lane in lanes],
+            np.maximum(values, LOG_FLOOR) if log else values,
+            color=actor_colour(run, a),
+            label=f"actor LR {a:g}",
+            edgecolor="black",
+            lw=0.4,
+        )
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(f"all-actors stopping episode ({run.episodes} = never)")
@@ -217,9 +140,15 @@ def scatter_against_stop(run: Run, value_of_lane, ylabel: str, title: str, log: 
 
 
 def fig_final_asymmetry_vs_stopping(run: Run, out):
-    return scatter_against_stop(run, lambda l: run.metrics["grad_ratio"][l, -1], "final ρ (actor / critic)",
-                                f"Final gradient asymmetry vs stopping (0 drawn at {LOG_FLOOR:g})", True, out,
-                                "fig06_final_asymmetry_vs_stopping")
+    return scatter_against_stop(
+        run,
+        lambda lane: run.metrics["grad_ratio"][lane, -1],
+        "final ρ (actor / critic)",
+        f"Final gradient asymmetry vs stopping (0 drawn at {LOG_FLOOR:g})",
+        True,
+        out,
+        "fig06_final_asymmetry_vs_stopping",
+    )
 
 
 def fig_saturation_over_time(run: Run, out):
@@ -254,14 +183,30 @@ def fig_preactivations_over_time(run: Run, out):
 
 def fig_final_saturation_heatmap(run: Run, out):
     fig, ax = plt.subplots(figsize=(6.5, 5))
-    heatmap(ax, run, run.per_config(lambda l: run.metrics["saturation"][l, -1]), "Final output saturation",
-            lambda cell: spread_text(cell, "{:.2f}"), "magma_r", 0, 1, "saturation ratio")
+    heatmap(
+        ax,
+        run,
+        run.per_config(lambda lane: run.metrics["saturation"][lane, -1]),
+        "Final output saturation",
+        lambda cell: spread_text(cell, "{:.2f}"),
+        "magma_r",
+        0,
+        1,
+        "saturation ratio",
+    )
     return save(fig, out, "fig09_final_saturation_heatmap")
 
 
 def fig_saturation_vs_stopping(run: Run, out):
-    return scatter_against_stop(run, lambda l: run.metrics["saturation"][l, -1], "final saturation ratio",
-                                "Final saturation vs stopping episode", False, out, "fig10_saturation_vs_stopping")
+    return scatter_against_stop(
+        run,
+        lambda lane: run.metrics["saturation"][lane, -1],
+        "final saturation ratio",
+        "Final saturation vs stopping episode",
+        False,
+        out,
+        "fig10_saturation_vs_stopping",
+    )
 
 
 def fig_learning_curves(run: Run, out, window: int):
@@ -269,7 +214,7 @@ def fig_learning_curves(run: Run, out, window: int):
     reward = smooth(run.metrics["train_reward"], window)
     plot_over_time(ax, run, reward)
     for a, c in run.configs():
-        stop = np.median([run.stop(l) for l in run.select(actor_lr=a, critic_lr=c)])
+        stop = np.median([run.stop(lane) for lane in run.select(actor_lr=a, critic_lr=c)])
         if stop < run.episodes:
             ax.axvline(stop, color=actor_colour(run, a), linestyle=":", lw=0.9)
     ax.set_ylabel(f"training episode reward ({window}-episode moving average)")
@@ -283,8 +228,11 @@ def rewards_at_stop(run: Run, reward: np.ndarray) -> list[float]:
     at the all-actors stopping episode over the seeds that stopped; NaN where none did."""
     means = []
     for a, c in run.configs():
-        stopped = [reward[lane, run.stop(lane) - 1] for lane in run.select(actor_lr=a, critic_lr=c)
-                   if run.stop(lane) < run.episodes]
+        stopped = [
+            reward[lane, run.stop(lane) - 1]
+            for lane in run.select(actor_lr=a, critic_lr=c)
+            if run.stop(lane) < run.episodes
+        ]
         means.append(float(np.mean(stopped)) if stopped else np.nan)
     return means
 
@@ -296,14 +244,20 @@ def fig_reward_at_stop_vs_end(run: Run, out, window: int):
     at_end = [np.mean(reward[run.select(actor_lr=a, critic_lr=c), -1]) for a, c in configs]
     fig, ax = plt.subplots(figsize=(10, 4.5))
     x = np.arange(len(configs))
-    ax.bar(x - 0.2, at_stop, 0.4, label="at the stopping episode (seeds that stopped)",
-           color=[actor_colour(run, a) for a, _ in configs])
+    ax.bar(
+        x - 0.2,
+        at_stop,
+        0.4,
+        label="at the stopping episode (seeds that stopped)",
+        color=[actor_colour(run, a) for a, _ in configs],
+    )
     ax.bar(x + 0.2, at_end, 0.4, label="at the end", color="grey")
     ax.set_xticks(x, [f"{a:g}/{c:g}" for a, c in configs], rotation=60, fontsize=7)
     ax.set_xlabel("actor LR / critic LR")
     ax.set_ylabel(f"training reward ({window}-episode mean)")
-    ax.set_title("Reward when the actors stop vs at the end of training" + seeds_note(run)
-                 + "; no left bar: no seed stopped")
+    ax.set_title(
+        "Reward when the actors stop vs at the end of training" + seeds_note(run) + "; no left bar: no seed stopped"
+    )
     ax.legend(fontsize=8)
     return save(fig, out, "fig12_reward_at_stop_vs_end")
 
@@ -312,7 +266,7 @@ def fig_per_agent_stopping(run: Run, out):
     configs = run.configs()
     data = []
     for a, c in configs:
-        agents = [v for l in run.select(actor_lr=a, critic_lr=c) for v in run.lanes[l]["actor_first_unchanged"]]
+        agents = [v for lane in run.select(actor_lr=a, critic_lr=c) for v in run.lanes[lane]["actor_first_unchanged"]]
         data.append([run.episodes if v is None else v for v in agents])
     fig, ax = plt.subplots(figsize=(10, 4.5))
     boxes = ax.boxplot(data, patch_artist=True, widths=0.6)
@@ -329,8 +283,17 @@ def fig_stopping_spread(run: Run, out):
     stops = run.per_config(run.stop)
     fig, ax = plt.subplots(figsize=(6.5, 5))
     spread = np.nanmax(stops, -1) - np.nanmin(stops, -1)
-    heatmap(ax, run, spread[..., None], f"Across-seed range of the stopping episode ({run.seeds} seeds)",
-            lambda cell: f"{cell[0]:.0f}", "Blues", 0, None, "max − min (episodes)")
+    heatmap(
+        ax,
+        run,
+        spread[..., None],
+        f"Across-seed range of the stopping episode ({run.seeds} seeds)",
+        lambda cell: f"{cell[0]:.0f}",
+        "Blues",
+        0,
+        None,
+        "max − min (episodes)",
+    )
     return save(fig, out, "fig14_stopping_spread")
 
 
@@ -344,8 +307,14 @@ def fig_onset_vs_effective_lr(run: Run, out):
         reward_scale = abs(np.mean(run.metrics["train_reward"][lane, :10])) / steps
         onset = saturation_onset(run.metrics["saturation"][lane])
         if np.isfinite(onset):
-            ax.scatter(row["actor_lr"] * reward_scale, onset, color=actor_colour(run, row["actor_lr"]),
-                       marker="o", edgecolor="black", lw=0.4)
+            ax.scatter(
+                row["actor_lr"] * reward_scale,
+                onset,
+                color=actor_colour(run, row["actor_lr"]),
+                marker="o",
+                edgecolor="black",
+                lw=0.4,
+            )
     for a in run.actor_lrs:
         ax.scatter([], [], color=actor_colour(run, a), label=f"actor LR {a:g}")
     ax.set_xscale("log")
@@ -362,8 +331,26 @@ def fig_reference_vs_ours(run: Run, out):
     ours = run.per_config(run.stop)
     top = max(2000, run.episodes)  # one colour scale for both panels
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    heatmap(axes[0], run, reference, "Reference (PyTorch, paper Table 3, 2000 episodes)", spread_text,
-            "RdYlGn", 0, top, "episode")
-    heatmap(axes[1], run, ours, f"This reproduction ({run.seeds} seed(s), {run.episodes} episodes)", spread_text,
-            "RdYlGn", 0, top, "episode")
+    heatmap(
+        axes[0],
+        run,
+        reference,
+        "Reference (PyTorch, paper Table 3, 2000 episodes)",
+        spread_text,
+        "RdYlGn",
+        0,
+        top,
+        "episode",
+    )
+    heatmap(
+        axes[1],
+        run,
+        ours,
+        f"This reproduction ({run.seeds} seed(s), {run.episodes} episodes)",
+        spread_text,
+        "RdYlGn",
+        0,
+        top,
+        "episode",
+    )
     return save(fig, out, "fig16_reference_vs_ours")

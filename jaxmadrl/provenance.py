@@ -4,6 +4,7 @@ Every run folder records it (``environment.json``, and in ``summary.json``), one
 session that computed part of the run: a resume may happen on another machine, and only
 records that agree describe results equal to an uninterrupted run.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -21,8 +22,19 @@ from jaxmadrl import numerics
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy")
 # The fields that decide the float results of a fixed definition (the others, e.g. worker
 # threads or the time, do not change a number).
-NUMERICS_FIELDS = ("commit", "versions", "backend", "device_kind", "devices_per_call", "cpu", "cpu_isa",
-                   "xla_flags", "matmul_precision", "deterministic_gpu_ops", "lanes_per_call")
+NUMERICS_FIELDS = (
+    "commit",
+    "versions",
+    "backend",
+    "device_kind",
+    "devices_per_call",
+    "cpu",
+    "cpu_isa",
+    "xla_flags",
+    "matmul_precision",
+    "deterministic_gpu_ops",
+    "lanes_per_call",
+)
 
 
 def project_commit() -> str | None:
@@ -30,9 +42,12 @@ def project_commit() -> str | None:
     it), or None outside a git checkout."""
     root = pathlib.Path(__file__).resolve().parent.parent
     try:
+
         def git(*args):
-            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                                  timeout=10, check=True).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+
         if pathlib.Path(git("rev-parse", "--show-toplevel")).resolve() != root:
             return None  # an installed copy inside some other repository
         commit = git("rev-parse", "HEAD")
@@ -54,8 +69,9 @@ def cpu_model() -> tuple[str, str]:
                 flags = set(value.split())
     except OSError:
         pass
-    isa = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sse4_2", "SSE4.2"))
-                if flag in flags), "")
+    isa = next(
+        (name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sse4_2", "SSE4.2")) if flag in flags), ""
+    )
     return model or platform.processor() or platform.machine(), isa
 
 
@@ -69,8 +85,15 @@ def versions() -> dict[str, str]:
     return found
 
 
-def environment_record(*, matmul_precision: str, lanes_per_call: int, devices_per_call: int, workers: int,
-                       activations: list[str], first_episode: int = 0) -> dict:
+def environment_record(
+    *,
+    matmul_precision: str,
+    lanes_per_call: int,
+    devices_per_call: int,
+    workers: int,
+    activations: list[str],
+    first_episode: int = 0,
+) -> dict:
     """The record of this session: what computes episodes ``first_episode`` on.
     ``activations``: the output activations in use, whose saturation edge is measured here."""
     model, isa = cpu_model()
@@ -99,27 +122,33 @@ def environment_record(*, matmul_precision: str, lanes_per_call: int, devices_pe
 def numerics_differences(before: dict, now: dict) -> list[str]:
     """The names of the fields that decide float results and differ between two records
     (``XLA_FLAGS`` compared as a set of flags)."""
+
     def comparable(record, name):
         value = record.get(name)
         return sorted(value.split()) if name == "xla_flags" and isinstance(value, str) else value
+
     return [name for name in NUMERICS_FIELDS if comparable(before, name) != comparable(now, name)]
 
 
 def describe_differences(before: dict, now: dict) -> str:
     """The fields that decide float results and differ, with the values where they are short
     ("lanes_per_call 1 → 4, versions"); "" if none."""
+
     def shown(name):
         if isinstance(before.get(name), dict) or isinstance(now.get(name), dict):
             return name
         return f"{name} {before.get(name)} → {now.get(name)}"
+
     return ", ".join(shown(name) for name in numerics_differences(before, now))
 
 
 def numerics_line(record: dict) -> str:
     """One line for a progress log: the numerics a session runs with."""
     edges = ", ".join(numerics.describe_edge(name, edge) for name, edge in record["saturation_edge"].items())
-    return (f"numerics: {record['matmul_precision']} matmul precision, deterministic GPU ops "
-            f"{'on' if record['deterministic_gpu_ops'] else 'off'}, {edges} ({record['backend']} backend)")
+    return (
+        f"numerics: {record['matmul_precision']} matmul precision, deterministic GPU ops "
+        f"{'on' if record['deterministic_gpu_ops'] else 'off'}, {edges} ({record['backend']} backend)"
+    )
 
 
 def describe(records: list[dict] | None) -> str:
@@ -132,18 +161,25 @@ def describe(records: list[dict] | None) -> str:
     for record in records[1:]:
         changed = numerics_differences(first, record)
         if changed:
-            lines.append(f"Resumed at episode {record['first_episode']} with other numerics "
-                         f"({', '.join(changed)}): {_one_line(record)}")
+            lines.append(
+                f"Resumed at episode {record['first_episode']} with other numerics "
+                f"({', '.join(changed)}): {_one_line(record)}"
+            )
     return "\n".join(lines)
 
 
 def _one_line(record: dict) -> str:
     packages = ", ".join(f"{name} {version}" for name, version in record["versions"].items())
     edges = ", ".join(numerics.describe_edge(name, edge) for name, edge in record["saturation_edge"].items())
-    device = (f"{record['cpu']} ({record['cpu_isa'] or 'unknown ISA'})" if record["backend"] == "cpu"
-              else f"{record['device_count']} × {record['device_kind']}")
-    return (f"commit {record['commit'] or 'unknown'}; {packages}; {record['backend']} backend on {device}; "
-            f"XLA_FLAGS '{record['xla_flags']}'; matmul precision {record['matmul_precision']}; "
-            f"deterministic GPU ops {'on' if record['deterministic_gpu_ops'] else 'off'}; "
-            f"{record['lanes_per_call']} lane(s) per call on {record['devices_per_call']} device(s), "
-            f"{record['workers']} worker(s); {edges}.")
+    device = (
+        f"{record['cpu']} ({record['cpu_isa'] or 'unknown ISA'})"
+        if record["backend"] == "cpu"
+        else f"{record['device_count']} × {record['device_kind']}"
+    )
+    return (
+        f"commit {record['commit'] or 'unknown'}; {packages}; {record['backend']} backend on {device}; "
+        f"XLA_FLAGS '{record['xla_flags']}'; matmul precision {record['matmul_precision']}; "
+        f"deterministic GPU ops {'on' if record['deterministic_gpu_ops'] else 'off'}; "
+        f"{record['lanes_per_call']} lane(s) per call on {record['devices_per_call']} device(s), "
+        f"{record['workers']} worker(s); {edges}."
+    )

@@ -147,9 +147,7 @@ def add_batch(state: ReplayBuffer, items: PyTree, errors: jax.Array) -> ReplayBu
     )
 
 
-def stratified_indices(
-    cumulative_priorities: jax.Array, size: jax.Array, uniforms: jax.Array
-) -> jax.Array:
+def stratified_indices(cumulative_priorities: jax.Array, size: jax.Array, uniforms: jax.Array) -> jax.Array:
     """Picks one slot per equal segment of the total priority mass.
 
     Args:
@@ -173,9 +171,7 @@ def stratified_indices(
     return jnp.clip(indices, 0, size - 1).astype(jnp.int32)
 
 
-def sample(
-    state: ReplayBuffer, key: jax.Array, batch_size: int
-) -> tuple[ReplayBuffer, PyTree, jax.Array, jax.Array]:
+def sample(state: ReplayBuffer, key: jax.Array, batch_size: int) -> tuple[ReplayBuffer, PyTree, jax.Array, jax.Array]:
     """Anneals beta, then draws a stratified, priority-proportional batch.
 
     The buffer must hold at least one item.
@@ -223,9 +219,7 @@ def last_occurrences(indices: jax.Array, capacity: int) -> jax.Array:
     return last[indices] == positions
 
 
-def update_priorities(
-    state: ReplayBuffer, indices: jax.Array, errors: jax.Array
-) -> ReplayBuffer:
+def update_priorities(state: ReplayBuffer, indices: jax.Array, errors: jax.Array) -> ReplayBuffer:
     """Sets the priorities of ``indices`` to (|errors| + eps) ** alpha.
 
     Sampling is with replacement, so an index may repeat. The error at its last position
@@ -244,7 +238,5 @@ def update_priorities(
     chex.assert_rank(indices, 1)
     chex.assert_equal_shape([indices, errors])
     slots = jnp.where(last_occurrences(indices, state.capacity), indices, state.capacity)  # out of range: dropped
-    priorities = state.priorities.at[slots].set(
-        priority_from_error(errors, state.config), mode="drop"
-    )
+    priorities = state.priorities.at[slots].set(priority_from_error(errors, state.config), mode="drop")
     return state.replace(priorities=priorities)

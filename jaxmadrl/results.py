@@ -1,5 +1,6 @@
 """Host-side summaries of finished runs: one record per configuration, and the stopping
 table in the layout of the paper (rows actor LR, columns critic LR), one per variant."""
+
 from __future__ import annotations
 
 import csv
@@ -40,9 +41,21 @@ def lane_summary(tracker, metrics: dict[str, np.ndarray], episodes: int) -> dict
     }
 
 
-CSV_COLUMNS = ("seed", "variant", "actor_lr", "critic_lr", "all_actors_stopped", "critic_stopped", "final_saturation",
-               "final_grad_ratio", "final_train_reward", "last_eval_reward", "diverged",
-               "actor_first_unchanged", "actor_never_again")
+CSV_COLUMNS = (
+    "seed",
+    "variant",
+    "actor_lr",
+    "critic_lr",
+    "all_actors_stopped",
+    "critic_stopped",
+    "final_saturation",
+    "final_grad_ratio",
+    "final_train_reward",
+    "last_eval_reward",
+    "diverged",
+    "actor_first_unchanged",
+    "actor_never_again",
+)
 
 
 def summaries_csv(rows: list[dict]) -> str:
@@ -53,9 +66,16 @@ def summaries_csv(rows: list[dict]) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         values = {**row, "critic_stopped": row["critic_first_unchanged"] is not None}
-        writer.writerow(["" if values[c] is None else
-                         " ".join("-" if v is None else str(v) for v in values[c]) if isinstance(values[c], list)
-                         else values[c] for c in CSV_COLUMNS])
+        writer.writerow(
+            [
+                ""
+                if values[c] is None
+                else " ".join("-" if v is None else str(v) for v in values[c])
+                if isinstance(values[c], list)
+                else values[c]
+                for c in CSV_COLUMNS
+            ]
+        )
     return out.getvalue()
 
 
@@ -96,5 +116,6 @@ def stopping_tables(rows: list[dict], episodes: int) -> str:
     names = variant_names(rows)
     if len(names) == 1:
         return stopping_table(rows, episodes)
-    return "\n\n".join(f"variant {name}:\n" + stopping_table([r for r in rows if r["variant"] == name], episodes)
-                        for name in names)
+    return "\n\n".join(
+        f"variant {name}:\n" + stopping_table([r for r in rows if r["variant"] == name], episodes) for name in names
+    )

@@ -1,26 +1,33 @@
 """Acting: actors propose, the master selects, the environment steps.
 
-A training episode adds every step to the prioritised replay memory with the current
-critic's squared error as its priority; a greedy evaluation episode adds no noise and
-never explores.
+A training episode explores (noise on the actions, ε-random selection) and returns its
+steps; a greedy evaluation episode adds no noise and never explores.
 """
+
 from __future__ import annotations
 
 import chex
 import jax
 import jax.numpy as jnp
 
-from jaxmadrl import env, replay
+from jaxmadrl import env
 from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.learner import (LearnerState, Transition, actor_outputs, critic_rows, squared_errors,
-                              td_targets, update_reward_stats, zero_row_q)
+from jaxmadrl.learner import LearnerState, Transition, actor_outputs, critic_rows
 from jaxmadrl.networks import Networks
 from jaxmadrl.selection import select_offloading
 
 
-def act_and_step(key: chex.PRNGKey, env_state: env.EnvState, obs: chex.Array, learner: LearnerState,
-                 networks: Networks, env_params: env.EnvParams, hparams: HyperParams, epsilon: chex.Array,
-                 explore: bool):
+def act_and_step(
+    key: chex.PRNGKey,
+    env_state: env.EnvState,
+    obs: chex.Array,
+    learner: LearnerState,
+    networks: Networks,
+    env_params: env.EnvParams,
+    hparams: HyperParams,
+    epsilon: chex.Array,
+    explore: bool,
+):
     """One step: actor outputs (+ N(0, ε²) noise when exploring), selection, env step.
 
     Returns (next_obs (N, 7), next env state, transition, step info dict, (joint, q) of the
@@ -32,56 +39,75 @@ def act_and_step(key: chex.PRNGKey, env_state: env.EnvState, obs: chex.Array, le
         noise = epsilon * jax.random.normal(k_noise, actions.shape)
         actions = jnp.clip(actions + noise, -1.0, 1.0)
     joint, q = critic_rows(networks, learner.critic_params, obs, actions)
-    selection = select_offloading(k_select, actions, q, env_state.size_mb, epsilon, explore,
-                                  env_params.max_accepted, env_params.server_storage_mb)
+    selection = select_offloading(
+        k_select, actions, q, env_state.size_mb, epsilon, explore, env_params.max_accepted, env_params.server_storage_mb
+    )
     env_action = env.to_env_action(selection.selected, actions)
     next_obs, next_state, reward, done, info = env.step(k_env, env_state, env_action, env_params)
-    transition = Transition(obs=obs, actions=actions, selected=selection.selected, reward=reward,
-                            next_obs=next_obs, done=done.astype(jnp.float32))
-    step_info = {"reward": reward, "server_overflow": selection.constraint_exceeded.astype(jnp.float32),
-                 "energy_violation": info["energy_violation"], "time_violation": info["time_violation"]}
+    transition = Transition(
+        obs=obs,
+        actions=actions,
+        selected=selection.selected,
+        reward=reward,
+        next_obs=next_obs,
+        done=done.astype(jnp.float32),
+    )
+    step_info = {
+        "reward": reward,
+        "server_overflow": selection.constraint_exceeded.astype(jnp.float32),
+        "energy_violation": info["energy_violation"],
+        "time_violation": info["time_violation"],
+    }
     return next_obs, next_state, transition, step_info, (joint, q)
 
 
 def _episode_summary(step_infos) -> dict[str, chex.Array]:
     """Per-step infos (T,) → episode reward (sum) and violation rates (means)."""
-    return {"reward": jnp.sum(step_infos["reward"]),
-            **{name: jnp.mean(step_infos[name])
-               for name in ("server_overflow", "energy_violation", "time_violation")}}
+    return {
+        "reward": jnp.sum(step_infos["reward"]),
+        **{name: jnp.mean(step_infos[name]) for name in ("server_overflow", "energy_violation", "time_violation")},
+    }
 
 
-def training_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState,
-                     memory: replay.ReplayBuffer, networks: Networks, config: TrainConfig,
-                     hparams: HyperParams, epsilon: chex.Array):
-    """Runs one exploring episode and stores its steps.
+def training_episode(
+    key: chex.PRNGKey,
+    world: env.World,
+    learner: LearnerState,
+    networks: Networks,
+    env_params: env.EnvParams,
+    hparams: HyperParams,
+    epsilon: chex.Array,
+):
+    """Runs one exploring episode of T = ``env_params.steps_per_episode`` steps.
 
-    Each step's priority is set from the current critic's squared error on it. The networks
-    do not change within an episode, so the errors of all T steps are computed together
-    after the episode (T-fold larger matrix products) — the same numbers as step by step.
-    The episode's rewards join the running reward statistics first.
-    Returns (memory, learner with updated reward statistics, episode summary).
+    Returns (transitions with leading axis T, the master's values (joint (T, H1), q (T, N))
+    on each step's (obs, actions), episode summary); what the learner makes of the steps
+    is ``learner.observe_episode``'s.
     """
-    env_params = config.env
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = env.reset(k_reset, world, env_params)
 
     def one_step(carry, step_key):
         env_state, obs = carry
-        next_obs, env_state, transition, step_info, (joint, q) = act_and_step(
-            step_key, env_state, obs, learner, networks, env_params, hparams, epsilon, explore=True)
-        return (env_state, next_obs), (transition, step_info, joint, q)
+        next_obs, env_state, transition, step_info, critic_values = act_and_step(
+            step_key, env_state, obs, learner, networks, env_params, hparams, epsilon, explore=True
+        )
+        return (env_state, next_obs), (transition, step_info, critic_values)
 
-    _, (transitions, step_infos, joints, qs) = jax.lax.scan(
-        one_step, (env_state, obs), jax.random.split(k_steps, env_params.steps_per_episode))
-    learner = learner.replace(reward_stats=update_reward_stats(learner.reward_stats, transitions.reward))
-    targets = td_targets(networks, learner, transitions.reward, transitions.next_obs, transitions.done, hparams)
-    errors = squared_errors(qs, transitions.selected > 0,
-                            zero_row_q(networks, learner.critic_params, joints), targets)
-    return replay.add_batch(memory, transitions, errors), learner, _episode_summary(step_infos)
+    _, (transitions, step_infos, critic_values) = jax.lax.scan(
+        one_step, (env_state, obs), jax.random.split(k_steps, env_params.steps_per_episode)
+    )
+    return transitions, critic_values, _episode_summary(step_infos)
 
 
-def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, networks: Networks,
-                   env_params: env.EnvParams, hparams: HyperParams) -> dict[str, chex.Array]:
+def greedy_episode(
+    key: chex.PRNGKey,
+    world: env.World,
+    learner: LearnerState,
+    networks: Networks,
+    env_params: env.EnvParams,
+    hparams: HyperParams,
+) -> dict[str, chex.Array]:
     """Runs one evaluation episode: no noise, no exploration, nothing stored."""
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = env.reset(k_reset, world, env_params)
@@ -90,17 +116,25 @@ def greedy_episode(key: chex.PRNGKey, world: env.World, learner: LearnerState, n
     def one_step(carry, step_key):
         env_state, obs = carry
         next_obs, env_state, _, step_info, _ = act_and_step(
-            step_key, env_state, obs, learner, networks, env_params, hparams, no_exploration, explore=False)
+            step_key, env_state, obs, learner, networks, env_params, hparams, no_exploration, explore=False
+        )
         return (env_state, next_obs), step_info
 
     _, step_infos = jax.lax.scan(one_step, (env_state, obs), jax.random.split(k_steps, env_params.steps_per_episode))
     return _episode_summary(step_infos)
 
 
-def evaluate(eval_key: chex.PRNGKey, world: env.World, learner: LearnerState, networks: Networks,
-             config: TrainConfig, hparams: HyperParams) -> dict[str, chex.Array]:
+def evaluate(
+    eval_key: chex.PRNGKey,
+    world: env.World,
+    learner: LearnerState,
+    networks: Networks,
+    config: TrainConfig,
+    hparams: HyperParams,
+) -> dict[str, chex.Array]:
     """Mean over ``config.eval_episodes`` fixed greedy episodes (fixed by ``eval_key``)."""
     keys = jax.random.split(eval_key, config.eval_episodes)
     summaries = jax.vmap(greedy_episode, in_axes=(0, None, None, None, None, None))(
-        keys, world, learner, networks, config.env, hparams)
+        keys, world, learner, networks, config.env, hparams
+    )
     return jax.tree.map(jnp.mean, summaries)

@@ -11,11 +11,13 @@ table of each variant); the chunk files and, unless asked to keep it, the checkp
 then deleted.
 
 ``run_sweep`` is the way in, from Python or a command line. Every lane runs the same
-compiled chunk program (vmapped over lanes), called on blocks of ``lanes_per_call`` lanes. Programs of different widths round differently, and training
-amplifies rounding, so a resume keeps the recorded width, devices per call, matmul
-precision and GPU determinism unless asked otherwise (it then says that the results will
-no longer equal an uninterrupted run).
+compiled chunk program (vmapped over lanes), called on blocks of ``lanes_per_call``
+lanes. Programs of different widths round differently, and training amplifies rounding,
+so a resume keeps the recorded width, devices per call, matmul precision and GPU
+determinism unless asked otherwise (it then reports that results from there on will no
+longer equal an uninterrupted run).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,13 +50,15 @@ def read_definition(run_dir: pathlib.Path) -> SweepDefinition:
     if not (run_dir / DEFINITION).is_file():
         raise RunFolderError(f"{run_dir} is not a sweep run (no {DEFINITION})")
     if (run_dir / "checkpoint.npz").is_file():
-        raise RunFolderError(f"{run_dir} has a checkpoint of an older format (checkpoint.npz); "
-                             "this version cannot resume it")
+        raise RunFolderError(
+            f"{run_dir} has a checkpoint of an older format (checkpoint.npz); this version cannot resume it"
+        )
     try:
         return SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
     except SettingError as error:
-        raise RunFolderError(f'{run_dir / DEFINITION} is not a valid sweep definition: "{error.setting}" '
-                             f"{error.problem}") from None
+        raise RunFolderError(
+            f'{run_dir / DEFINITION} is not a valid sweep definition: "{error.setting}" {error.problem}'
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
         raise RunFolderError(f"{run_dir / DEFINITION} is not a valid sweep definition: {error}") from None
 
@@ -95,13 +99,18 @@ def finish(run_dir: pathlib.Path, definition: SweepDefinition, trackers, environ
     for index, lane in enumerate(definition.lanes()):
         lane_metrics = {k: v[index] for k, v in metrics.items()}
         tracker = jax.tree.map(lambda x: x[index], trackers)
-        rows.append({"lane": index, **lane._asdict(),
-                     **results.lane_summary(tracker, lane_metrics, definition.episodes)})
+        rows.append(
+            {"lane": index, **lane._asdict(), **results.lane_summary(tracker, lane_metrics, definition.episodes)}
+        )
     table = results.stopping_tables(rows, definition.episodes)
     files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
     files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
-    files.write_atomically(run_dir / "summary.json", lambda f: f.write(files.json_text(
-        {"definition": definition.to_dict(), "environment": environments, "lanes": rows}).encode()))
+    files.write_atomically(
+        run_dir / "summary.json",
+        lambda f: f.write(
+            files.json_text({"definition": definition.to_dict(), "environment": environments, "lanes": rows}).encode()
+        ),
+    )
     return rows
 
 
@@ -136,10 +145,19 @@ class Progress:
         return (self.episodes - self.episodes_done) * self.lanes / self.config_episodes_per_s
 
 
-def run_sweep(definition: SweepDefinition | None, out_dir, *, resume: bool = False, lanes_per_call: int | None = None,
-              devices: int | None = None, workers: int | None = None, matmul_precision: str | None = None,
-              deterministic_ops: bool | None = None, keep_checkpoint: bool = False,
-              on_progress: Callable[[Progress], None] | None = None) -> analysis.Run:
+def run_sweep(
+    definition: SweepDefinition | None,
+    out_dir,
+    *,
+    resume: bool = False,
+    lanes_per_call: int | None = None,
+    devices: int | None = None,
+    workers: int | None = None,
+    matmul_precision: str | None = None,
+    deterministic_ops: bool | None = None,
+    keep_checkpoint: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> analysis.Run:
     """Runs ``definition`` in the new folder ``out_dir`` — or, with ``resume``, continues the
     run there from its last checkpoint (``definition`` None, or the run's own) — and
     returns the finished run (``analysis.load_run``).
@@ -168,8 +186,14 @@ def run_sweep(definition: SweepDefinition | None, out_dir, *, resume: bool = Fal
         environments = recorded_environments(run_dir)
     elif definition is None:
         raise SettingError("definition", "is required for a new run")
-    execution = _execution(environments[-1] if environments else {}, lanes_per_call=lanes_per_call, devices=devices,
-                           workers=workers, matmul_precision=matmul_precision, deterministic_ops=deterministic_ops)
+    execution = _execution(
+        environments[-1] if environments else {},
+        lanes_per_call=lanes_per_call,
+        devices=devices,
+        workers=workers,
+        matmul_precision=matmul_precision,
+        deterministic_ops=deterministic_ops,
+    )
     if execution["deterministic_ops"] is not None:
         try:
             numerics.request_deterministic_gpu_ops(execution["deterministic_ops"])
@@ -188,8 +212,16 @@ def run_sweep(definition: SweepDefinition | None, out_dir, *, resume: bool = Fal
             raise RunFolderError(f"{run_dir} already exists; choose a new folder")
     try:
         with files.locked(run_dir):
-            _run_locked(definition, run_dir, resume, execution, environments, lanes_per_call, keep_checkpoint,
-                        on_progress or (lambda progress: None))
+            _run_locked(
+                definition,
+                run_dir,
+                resume,
+                execution,
+                environments,
+                lanes_per_call,
+                keep_checkpoint,
+                on_progress or (lambda progress: None),
+            )
     except files.FolderInUse as error:
         raise RunFolderError(f"{error} (another sweep or resume); wait for it to end")
     except Exception:
@@ -201,8 +233,12 @@ def run_sweep(definition: SweepDefinition | None, out_dir, *, resume: bool = Fal
 
 # Settings that change how lanes round, and the field of the environment record that holds
 # each: left at None, a resume takes the recorded value.
-RECORDED_EXECUTION = {"lanes_per_call": "lanes_per_call", "devices": "devices_per_call",
-                      "matmul_precision": "matmul_precision", "deterministic_ops": "deterministic_gpu_ops"}
+RECORDED_EXECUTION = {
+    "lanes_per_call": "lanes_per_call",
+    "devices": "devices_per_call",
+    "matmul_precision": "matmul_precision",
+    "deterministic_ops": "deterministic_gpu_ops",
+}
 
 
 def _execution(recorded: dict, **given) -> dict:
@@ -210,8 +246,10 @@ def _execution(recorded: dict, **given) -> dict:
     devices per call only with the recorded lanes per call), else the default."""
     if given["lanes_per_call"] not in (None, recorded.get("lanes_per_call")):
         recorded = {k: v for k, v in recorded.items() if k != "devices_per_call"}  # it was for the old width
-    chosen = {name: recorded.get(RECORDED_EXECUTION[name]) if value is None and name in RECORDED_EXECUTION
-              else value for name, value in given.items()}
+    chosen = {
+        name: recorded.get(RECORDED_EXECUTION[name]) if value is None and name in RECORDED_EXECUTION else value
+        for name, value in given.items()
+    }
     if chosen["matmul_precision"] is None:
         chosen["matmul_precision"] = numerics.DEFAULT_MATMUL_PRECISION
     for name in ("lanes_per_call", "devices", "workers"):
@@ -234,14 +272,15 @@ def _restore_or_start(definition, run_dir, resuming, program, place, sharding):
         chunks = {int(p.stem.split("_")[1]) for p in (run_dir / CHUNKS).glob("chunk_*.npz")}
         expected = set(range(0, done, definition.chunk))
         if not 0 < done <= definition.episodes or not expected <= chunks:
-            raise RunFolderError(f"cannot resume from {checkpoint}: it says {done} of {definition.episodes} "
-                                   f"episodes are done, but {CHUNKS}/ holds the metrics of "
-                                   f"{len(expected & chunks)} of those {len(expected)} chunks")
+            raise RunFolderError(
+                f"cannot resume from {checkpoint}: it says {done} of {definition.episodes} "
+                f"episodes are done, but {CHUNKS}/ holds the metrics of "
+                f"{len(expected & chunks)} of those {len(expected)} chunks"
+            )
         return place(state), done
     (run_dir / CHUNKS).mkdir(parents=True, exist_ok=True)
     checkpoint.mkdir(exist_ok=True)
-    files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(
-        definition.to_dict()).encode()))
+    files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(definition.to_dict()).encode()))
     init = jax.jit(program.init, out_shardings=sharding)
     return [init(keys, h) for keys, h in zip(place(definition.lane_keys()), place(definition.hyperparams()))], 0
 
@@ -250,12 +289,15 @@ def check_free_space(run_dir: pathlib.Path, needed_bytes: int) -> None:
     """OSError (ENOSPC) before a checkpoint is written if the disk cannot hold it."""
     free = shutil.disk_usage(run_dir).free
     if free < needed_bytes:
-        raise OSError(errno.ENOSPC, f"not enough free space for the next checkpoint: it needs "
-                                    f"{needed_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB are free", str(run_dir))
+        raise OSError(
+            errno.ENOSPC,
+            f"not enough free space for the next checkpoint: it needs "
+            f"{needed_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB are free",
+            str(run_dir),
+        )
 
 
-def _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint,
-                on_progress):
+def _run_locked(definition, run_dir, resuming, execution, environments, lanes_per_call, keep_checkpoint, on_progress):
     config = definition.train_config(execution["matmul_precision"])
     n_lanes = len(definition.lanes())
     program = lanes.make_grid(config)
@@ -278,14 +320,21 @@ def _run_locked(definition, run_dir, resuming, execution, environments, lanes_pe
         check_free_space(run_dir, checkpoint_bytes)
     chunk = min(definition.chunk, definition.episodes)
     if done < definition.episodes:
-        run_chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(
-            states[0], jnp.arange(chunk, dtype=jnp.int32), hparams[0]).compile()
+        run_chunk = (
+            jax.jit(program.run_chunk, donate_argnums=0)
+            .lower(states[0], jnp.arange(chunk, dtype=jnp.int32), hparams[0])
+            .compile()
+        )
     compile_s = time.perf_counter() - start
     workers = min(execution["workers"] or lanes.default_workers(len(states)), len(states))
     record = provenance.environment_record(
-        matmul_precision=config.matmul_precision, lanes_per_call=lanes_per_call,
-        devices_per_call=sharding.mesh.size, workers=workers, activations=definition.activations(),
-        first_episode=done)
+        matmul_precision=config.matmul_precision,
+        lanes_per_call=lanes_per_call,
+        devices_per_call=sharding.mesh.size,
+        workers=workers,
+        activations=definition.activations(),
+        first_episode=done,
+    )
     changed = provenance.describe_differences(environments[-1], record) if environments else ""
     environments = [*environments, record]
     files.write_atomically(run_dir / ENVIRONMENT, lambda f: f.write(files.json_text(environments).encode()))
@@ -294,11 +343,23 @@ def _run_locked(definition, run_dir, resuming, execution, environments, lanes_pe
     def report(done, states):
         tracker = lanes.join_lanes([state.tracker for state in states])
         all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
-        on_progress(Progress(
-            name=definition.name, lanes=n_lanes, variants=len(definition.variants), calls=len(states),
-            lanes_per_call=lanes_per_call, episodes=definition.episodes, first_episode=first_done,
-            episodes_done=done, lanes_all_stopped=int(all_stopped.sum()), compile_s=compile_s,
-            elapsed_s=time.perf_counter() - run_start, environment=record, changed=changed))
+        on_progress(
+            Progress(
+                name=definition.name,
+                lanes=n_lanes,
+                variants=len(definition.variants),
+                calls=len(states),
+                lanes_per_call=lanes_per_call,
+                episodes=definition.episodes,
+                first_episode=first_done,
+                episodes_done=done,
+                lanes_all_stopped=int(all_stopped.sum()),
+                compile_s=compile_s,
+                elapsed_s=time.perf_counter() - run_start,
+                environment=record,
+                changed=changed,
+            )
+        )
 
     report(done, states)
     first_lanes = list(range(0, n_lanes, lanes_per_call))
@@ -314,8 +375,7 @@ def _run_locked(definition, run_dir, resuming, execution, environments, lanes_pe
                 checkpoints.save_block(checkpoint, first_lanes[block], state, episodes_done)
 
             episodes = jnp.arange(done, done + chunk, dtype=jnp.int32)
-            states, metrics = lanes.run_blocks(pool, run_chunk, states, episodes, hparams,
-                                               after_call=checkpoint_block)
+            states, metrics = lanes.run_blocks(pool, run_chunk, states, episodes, hparams, after_call=checkpoint_block)
             metrics = {name: values[:n_real] for name, values in metrics.items()}
             files.write_atomically(run_dir / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
             done += n_real

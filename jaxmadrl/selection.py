@@ -62,11 +62,7 @@ def _greedy_selection(
     def visit(carry, agent):
         accepted_count, accepted_mb = carry
         is_proposer, size_mb = agent
-        accept = (
-            is_proposer
-            & (accepted_count < max_accepted)
-            & (accepted_mb + size_mb < storage_mb)
-        )
+        accept = is_proposer & (accepted_count < max_accepted) & (accepted_mb + size_mb < storage_mb)
         carry = (
             accepted_count + accept.astype(jnp.int32),
             accepted_mb + jnp.where(accept, size_mb, 0.0),
@@ -74,14 +70,8 @@ def _greedy_selection(
         return carry, accept
 
     initial_carry = (jnp.zeros((), jnp.int32), jnp.zeros((), task_sizes.dtype))
-    _, accepted_in_visit_order = lax.scan(
-        visit, initial_carry, (proposed[visit_order], task_sizes[visit_order])
-    )
-    return (
-        jnp.zeros(proposed.shape, jnp.float32)
-        .at[visit_order]
-        .set(accepted_in_visit_order.astype(jnp.float32))
-    )
+    _, accepted_in_visit_order = lax.scan(visit, initial_carry, (proposed[visit_order], task_sizes[visit_order]))
+    return jnp.zeros(proposed.shape, jnp.float32).at[visit_order].set(accepted_in_visit_order.astype(jnp.float32))
 
 
 def _random_selection(
@@ -109,11 +99,7 @@ def _random_selection(
     # Sizes are non-negative, so the cumulative sum is monotone and the kept
     # agents form a prefix of the random order.
     keep = jnp.cumsum(task_sizes[drawn]) <= storage_mb
-    return (
-        jnp.zeros(task_sizes.shape, jnp.float32)
-        .at[drawn]
-        .set(keep.astype(jnp.float32))
-    )
+    return jnp.zeros(task_sizes.shape, jnp.float32).at[drawn].set(keep.astype(jnp.float32))
 
 
 def select_offloading(
@@ -159,9 +145,7 @@ def select_offloading(
     proposed = actor_actions[:, 0] >= 0
     num_proposers = jnp.sum(proposed)
     proposed_mb = jnp.sum(jnp.where(proposed, task_sizes, 0.0))
-    constraint_exceeded = (num_proposers > 0) & (
-        (num_proposers > max_accepted) | (proposed_mb > storage_mb)
-    )
+    constraint_exceeded = (num_proposers > 0) & ((num_proposers > max_accepted) | (proposed_mb > storage_mb))
 
     coin_key, draw_key = jax.random.split(key)
     take_random = explore & (jax.random.uniform(coin_key) <= epsilon)
@@ -171,9 +155,5 @@ def select_offloading(
         _random_selection(draw_key, task_sizes, max_accepted, storage_mb),
         _greedy_selection(proposed, q_values, task_sizes, max_accepted, storage_mb),
     )
-    selected = jnp.where(
-        constraint_exceeded, constrained_selection, proposed.astype(jnp.float32)
-    )
-    return OffloadSelection(
-        selected=selected, constraint_exceeded=constraint_exceeded
-    )
+    selected = jnp.where(constraint_exceeded, constrained_selection, proposed.astype(jnp.float32))
+    return OffloadSelection(selected=selected, constraint_exceeded=constraint_exceeded)

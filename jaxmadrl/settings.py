@@ -6,6 +6,7 @@ documented once, in its dataclass (``help`` in its metadata); the sweep-file key
 command-line flags are these names, with that help. Static settings are written flat in a
 sweep definition (``"n_agents": 5``); traced ones under ``mitigations`` or a variant.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,7 +37,7 @@ class Setting:
 
     @property
     def kind(self) -> str:
-        """"widths", "choice", "switch", "int", "float" or "str"."""
+        """ "widths", "choice", "switch", "int", "float" or "str"."""
         if isinstance(self.default, tuple):
             return "widths"
         if self.choices is not None:
@@ -57,16 +58,21 @@ class Setting:
 
 
 def _settings_of(cls, holder: str, skipped: tuple[str, ...] = ()) -> dict[str, Setting]:
-    return {f.name: Setting(f.name, holder, f.default, f.metadata["help"], f.metadata.get("choices"),
-                            f.metadata.get("switch", False))
-            for f in dataclasses.fields(cls) if f.name not in skipped}
+    return {
+        f.name: Setting(
+            f.name, holder, f.default, f.metadata["help"], f.metadata.get("choices"), f.metadata.get("switch", False)
+        )
+        for f in dataclasses.fields(cls)
+        if f.name not in skipped
+    }
 
 
 STATIC = {**_settings_of(EnvParams, "env"), **_settings_of(TrainConfig, "train", NOT_DEFINITION_SETTINGS)}
 TRACED = _settings_of(HyperParams, "traced", LEARNING_RATES)
 ALL = {**STATIC, **TRACED}
-LEARNING_RATE_HELP = {name: f.metadata["help"] for name, f in HyperParams.__dataclass_fields__.items()
-                      if name in LEARNING_RATES}
+LEARNING_RATE_HELP = {
+    name: f.metadata["help"] for name, f in HyperParams.__dataclass_fields__.items() if name in LEARNING_RATES
+}
 
 
 def train_config(values: dict) -> TrainConfig:
@@ -82,5 +88,4 @@ def train_config(values: dict) -> TrainConfig:
 
 def static_values(config: TrainConfig) -> dict:
     """Every static setting of ``config``, flat, by name (the inverse of ``train_config``)."""
-    return {name: getattr(config.env if setting.holder == "env" else config, name)
-            for name, setting in STATIC.items()}
+    return {name: getattr(config.env if setting.holder == "env" else config, name) for name, setting in STATIC.items()}

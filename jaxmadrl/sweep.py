@@ -11,6 +11,7 @@ lane runs the same compiled chunk program (vmapped over lanes). ``--lanes_per_ca
 how many lanes one call takes; on the CPU the default, one lane per call with a call per
 core at a time, is ~1.5× faster than one call over all lanes (benchmarks/RESULTS.md).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -24,12 +25,18 @@ from jaxmadrl import cli, runs
 from jaxmadrl.definition import PAPER_LRS, SweepDefinition, load_definition, normalised_traced_settings
 from jaxmadrl.limits import SettingError
 
-flags.DEFINE_bool("all-16", False, "The paper's grid: actor LRs × critic LRs in {1e-4, 1e-3, 1e-2, 1e-1}, "
-                  "2000 episodes, 1 seed (the named sweep 'all16').")
+flags.DEFINE_bool(
+    "all-16",
+    False,
+    "The paper's grid: actor LRs × critic LRs in {1e-4, 1e-3, 1e-2, 1e-1}, "
+    "2000 episodes, 1 seed (the named sweep 'all16').",
+)
 flags.DEFINE_string("sweep", None, "A named sweep in sweeps/ (e.g. all16, all16-5seeds) or a JSON file.")
 flags.DEFINE_string("name", None, "Name of the sweep (used in the default --out).")
 flags.DEFINE_list("actor_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Actor learning rates (comma-separated, finite, > 0).")
-flags.DEFINE_list("critic_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Critic learning rates (comma-separated, finite, > 0).")
+flags.DEFINE_list(
+    "critic_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Critic learning rates (comma-separated, finite, > 0)."
+)
 flags.DEFINE_integer("seeds", 1, "Seeds per configuration (lanes = seeds × variants × actor LRs × critic LRs).")
 flags.DEFINE_integer("first_seed", 0, "The first seed (seeds first_seed … first_seed + seeds - 1).")
 flags.DEFINE_list("variants", None, "Run only these variants of the sweep definition (comma-separated names).")
@@ -38,9 +45,13 @@ flags.adopt_module_key_flags(cli)
 flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
 cli.define_run_flags("sweeps/runs/<name>-<timestamp>")
 flags.DEFINE_integer("devices", None, "Use at most this many devices for the lane axis (default: all).")
-flags.DEFINE_integer("lanes_per_call", None, "Lanes per call of the compiled chunk program; must divide the "
-                     "lanes. Default: 1 on the CPU (fastest there), all lanes on other backends; a resume keeps "
-                     "the run's.")
+flags.DEFINE_integer(
+    "lanes_per_call",
+    None,
+    "Lanes per call of the compiled chunk program; must divide the "
+    "lanes. Default: 1 on the CPU (fastest there), all lanes on other backends; a resume keeps "
+    "the run's.",
+)
 flags.DEFINE_integer("workers", None, "Calls run at once on host threads (default: min(calls, CPU count)).")
 FLAGS = flags.FLAGS
 
@@ -82,8 +93,9 @@ def definition_from_flags() -> SweepDefinition:
     if FLAGS.variants:
         unknown = [v for v in FLAGS.variants if v not in base.get("variants", {})]
         if unknown:
-            raise cli.UsageFailure(f"--variants: {unknown} not in the sweep's variants "
-                                   f"{list(base.get('variants', {}))}")
+            raise cli.UsageFailure(
+                f"--variants: {unknown} not in the sweep's variants {list(base.get('variants', {}))}"
+            )
         base["variants"] = {v: base["variants"][v] for v in FLAGS.variants}
     if FLAGS.name:
         base["name"] = FLAGS.name
@@ -117,18 +129,26 @@ def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:
         asked = SweepDefinition.from_dict({**values, **overrides})
     except SettingError as error:
         raise cli.UsageFailure(setting_message(error, None))
-    differences = [name for name, value in asked.to_dict().items()
-                   if name not in ("mitigations", "variants") and value != values[name]]
+    differences = [
+        name
+        for name, value in asked.to_dict().items()
+        if name not in ("mitigations", "variants") and value != values[name]
+    ]
     if list(asked.variants) != list(recorded.variants):
         differences.append("variants")
-    elif not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(asked.hyperparams()),
-                                                      jax.tree.leaves(recorded.hyperparams()))):
+    elif not all(
+        np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(asked.hyperparams()), jax.tree.leaves(recorded.hyperparams()))
+    ):
         differences.append("mitigations")
     if differences:
         name = differences[0]
-        raise cli.UsageFailure(f"--resume {run_dir} belongs to a different sweep: its {name} is "
-                               f"{values[name]}, not {asked.to_dict()[name]}")
+        raise cli.UsageFailure(
+            f"--resume {run_dir} belongs to a different sweep: its {name} is "
+            f"{values[name]}, not {asked.to_dict()[name]}"
+        )
     return recorded
+
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)
@@ -144,7 +164,8 @@ def main(argv):
         else:
             definition = definition_from_flags()
             run_dir = cli.check_new_output_dir(
-                FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+                FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            )
     except (ValueError, cli.UsageFailure) as error:
         cli.fail(str(error))
     cli.run_command("jaxmadrl.sweep", definition, run_dir, resuming=bool(FLAGS.resume))

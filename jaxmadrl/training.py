@@ -15,6 +15,7 @@
 Each traces its matrix products at ``config.matmul_precision``.
 Metrics are fixed-size per episode; a quantity not computed in an episode is NaN.
 """
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
@@ -26,8 +27,8 @@ from flax import struct
 
 from jaxmadrl import diagnostics, env, numerics, replay, rollout
 from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.learner import LearnerState, Transition, init_learner, train_step
-from jaxmadrl.networks import make_networks
+from jaxmadrl.learner import LearnerState, Transition, init_learner, observe_episode, train_step
+from jaxmadrl.networks import Networks, make_networks
 
 
 @struct.dataclass
@@ -51,8 +52,9 @@ class Trainer(NamedTuple):
 
 def _nan_like(tree):
     """NaN (False for booleans) in the shapes and dtypes of ``tree``."""
-    return jax.tree.map(lambda x: jnp.full(x.shape, jnp.nan if jnp.issubdtype(x.dtype, jnp.floating) else 0,
-                                           x.dtype), tree)
+    return jax.tree.map(
+        lambda x: jnp.full(x.shape, jnp.nan if jnp.issubdtype(x.dtype, jnp.floating) else 0, x.dtype), tree
+    )
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
@@ -63,9 +65,13 @@ def make_trainer(config: TrainConfig) -> Trainer:
         del hparams  # nothing in the initial state depends on them
         k_params, k_world, k_eval, k_run = jax.random.split(key, 4)
         example = Transition(
-            obs=jnp.zeros((n_agents, env.OBS_DIM)), actions=jnp.zeros((n_agents, env.ACTION_DIM)),
-            selected=jnp.zeros((n_agents,)), reward=jnp.zeros(()),
-            next_obs=jnp.zeros((n_agents, env.OBS_DIM)), done=jnp.zeros(()))
+            obs=jnp.zeros((n_agents, env.OBS_DIM)),
+            actions=jnp.zeros((n_agents, env.ACTION_DIM)),
+            selected=jnp.zeros((n_agents,)),
+            reward=jnp.zeros(()),
+            next_obs=jnp.zeros((n_agents, env.OBS_DIM)),
+            done=jnp.zeros(()),
+        )
         return TrainState(
             learner=init_learner(k_params, networks, n_agents),
             memory=replay.init_replay(example, config.replay_capacity),
@@ -79,8 +85,9 @@ def make_trainer(config: TrainConfig) -> Trainer:
         memory, batch, indices, weights = replay.sample(state.memory, key, config.batch_size)
         learner, errors, metrics = train_step(state.learner, batch, weights, hparams, networks, config)
         memory = replay.update_priorities(memory, indices, errors)
-        tracker = diagnostics.update_stop_tracker(state.tracker, episode_number,
-                                                  metrics["actor_max_delta"], metrics["critic_max_delta"])
+        tracker = diagnostics.update_stop_tracker(
+            state.tracker, episode_number, metrics["actor_max_delta"], metrics["critic_max_delta"]
+        )
         return state.replace(learner=learner, memory=memory, tracker=tracker), metrics
 
     def evaluate(state: TrainState, hparams: HyperParams):
@@ -89,19 +96,22 @@ def make_trainer(config: TrainConfig) -> Trainer:
     def run_episode(state: TrainState, episode: chex.Array, hparams: HyperParams):
         key, k_episode, k_sample = jax.random.split(state.key, 3)
         epsilon = config.epsilon(episode)
-        memory, learner, summary = rollout.training_episode(k_episode, state.world, state.learner, state.memory,
-                                                            networks, config, hparams, epsilon)
+        memory, learner, summary = explore_episode(
+            k_episode, state.world, state.learner, state.memory, networks, config, hparams, epsilon
+        )
         state = state.replace(memory=memory, learner=learner, key=key)
 
         episode_number = episode + 1  # episodes completed, counting this one
         trains = episode_number > config.episodes_before_train
         skip_metrics = _nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
         state, train_metrics = jax.lax.cond(
-            trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams)
+            trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
+        )
 
         evaluates = (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
-        eval_summary = jax.lax.cond(evaluates, evaluate, lambda s, h: _nan_like(jax.eval_shape(evaluate, s, h)),
-                                    state, hparams)
+        eval_summary = jax.lax.cond(
+            evaluates, evaluate, lambda s, h: _nan_like(jax.eval_shape(evaluate, s, h)), state, hparams
+        )
 
         metrics = {
             "train_reward": summary["reward"],
@@ -121,17 +131,43 @@ def make_trainer(config: TrainConfig) -> Trainer:
     def train(key: chex.PRNGKey, hparams: HyperParams):
         return run_episodes(init(key, hparams), jnp.arange(config.episodes, dtype=jnp.int32), hparams)
 
-    return Trainer(*(numerics.with_matmul_precision(function, config.matmul_precision)
-                     for function in (init, run_episode, run_episodes, train)))
+    return Trainer(
+        *(
+            numerics.with_matmul_precision(function, config.matmul_precision)
+            for function in (init, run_episode, run_episodes, train)
+        )
+    )
+
+
+def explore_episode(
+    key: chex.PRNGKey,
+    world: env.World,
+    learner: LearnerState,
+    memory: replay.ReplayBuffer,
+    networks: Networks,
+    config: TrainConfig,
+    hparams: HyperParams,
+    epsilon: chex.Array,
+):
+    """One exploring episode, its steps stored in the replay memory with the current critic's
+    squared errors as priorities. Returns (memory, learner with updated reward statistics,
+    episode summary)."""
+    transitions, (joint, q), summary = rollout.training_episode(
+        key, world, learner, networks, config.env, hparams, epsilon
+    )
+    learner, errors = observe_episode(learner, networks, transitions, joint, q, hparams)
+    return replay.add_batch(memory, transitions, errors), learner, summary
 
 
 def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, total_episodes: int):
     """``lax.scan`` of ``run_episode(state, episode, hparams)`` over ``episodes`` (unbatched
     int32). Indices ≥ ``total_episodes`` are padding: state unchanged, NaN metrics."""
+
     def run_or_pad(state, episode):
         pad_metrics = _nan_like(jax.eval_shape(run_episode, state, episode, hparams)[1])
-        return jax.lax.cond(episode < total_episodes, run_episode,
-                            lambda s, *_: (s, pad_metrics), state, episode, hparams)
+        return jax.lax.cond(
+            episode < total_episodes, run_episode, lambda s, *_: (s, pad_metrics), state, episode, hparams
+        )
 
     return jax.lax.scan(run_or_pad, state, episodes)
 

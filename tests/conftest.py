@@ -8,7 +8,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import json  # noqa: E402
 
 import pytest  # noqa: E402
-
 from cli_helpers import TINY_SWEEP, run_module  # noqa: E402
 
 
@@ -28,12 +27,31 @@ def tiny_variant_sweep(tmp_path_factory):
     (directory, completed process)."""
     root = tmp_path_factory.mktemp("variants")
     definition = root / "study.json"
-    definition.write_text(json.dumps({"actor_lrs": [1e-1], "critic_lrs": [1e-2], "n_agents": 3,
-                                      "steps_per_episode": 3, "episodes": 12, "chunk": 5,
-                                      "variants": {"baseline": {}, "layernorm": {"layer_norm": 1},
-                                                   "softsign": {"output_activation": "softsign"}}}))
+    definition.write_text(
+        json.dumps(
+            {
+                "actor_lrs": [1e-1],
+                "critic_lrs": [1e-2],
+                "n_agents": 3,
+                "steps_per_episode": 3,
+                "episodes": 12,
+                "chunk": 5,
+                "variants": {
+                    "baseline": {},
+                    "layernorm": {"layer_norm": 1},
+                    "softsign": {"output_activation": "softsign"},
+                },
+            }
+        )
+    )
     out = root / "run"
-    result = run_module("jaxmadrl.sweep", f"--sweep={definition}", "--variants=softsign,baseline", "--seeds=2",
-                        "--keep_checkpoint", f"--out={out}")
+    result = run_module(
+        "jaxmadrl.sweep",
+        f"--sweep={definition}",
+        "--variants=softsign,baseline",
+        "--seeds=2",
+        "--keep_checkpoint",
+        f"--out={out}",
+    )
     assert result.returncode == 0, result.stderr
     return out, result

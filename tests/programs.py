@@ -15,6 +15,7 @@ relative difference over every metric and lane is 0 in episode 0, 4e-7 in episod
 9e-7 in episode 2, 2e-5 in episode 3, 1e-3 by episode 11 and 3 (chaos) by episode 17.
 ``PROGRAM_RTOL`` = 1e-5 is 25× the measured episode-1 difference.
 """
+
 import numpy as np
 
 AGREEING_EPISODES = 2
@@ -41,7 +42,14 @@ def assert_programs_agree(metrics: dict, expected: dict, episode_axis: int = 0, 
 
     for name in metrics:
         if metrics[name].dtype != bool:
-            scale = max((np.nanmax(np.abs(in_window(expected[other])), initial=0.0) for other in SCALE_OF.get(name, ())),
-                        default=0.0)
-            np.testing.assert_allclose(in_window(metrics[name]), in_window(expected[name]), rtol=PROGRAM_RTOL,
-                                       atol=max(PROGRAM_RTOL * scale, 1e-12), err_msg=name)
+            scale = max(
+                (np.nanmax(np.abs(in_window(expected[other])), initial=0.0) for other in SCALE_OF.get(name, ())),
+                default=0.0,
+            )
+            np.testing.assert_allclose(
+                in_window(metrics[name]),
+                in_window(expected[name]),
+                rtol=PROGRAM_RTOL,
+                atol=max(PROGRAM_RTOL * scale, 1e-12),
+                err_msg=name,
+            )

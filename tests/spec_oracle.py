@@ -3,11 +3,24 @@
 Written with plain Python loops straight from the specification's wording, to check the
 vectorised, lax-based environment against numbers computed another way.
 """
+
 import math
 
 
-def oracle_step(power_dbm, gain_db, compute_ghz, battery, size_mb, cycles, deadline, action,
-                mode="H2", scaling="updated", n_units=8, n_channels=10):
+def oracle_step(
+    power_dbm,
+    gain_db,
+    compute_ghz,
+    battery,
+    size_mb,
+    cycles,
+    deadline,
+    action,
+    mode="H2",
+    scaling="updated",
+    n_units=8,
+    n_channels=10,
+):
     n = len(power_dbm)
     bits_per_mb = 8 * 1024 * 1024 if scaling == "updated" else 8 * 1024
     t_off, t_proc, t_local, e_local, e_off = [], [], [], [], []
@@ -20,7 +33,7 @@ def oracle_step(power_dbm, gain_db, compute_ghz, battery, size_mb, cycles, deadl
         t_proc.append(b * cycles[i] / 4e9)
         t_local.append(b * cycles[i] / f_alloc)
         t_off.append(b / rate)
-        e_local.append(5e-27 * b * cycles[i] * (f_alloc ** 2 if scaling == "updated" else f_alloc))
+        e_local.append(5e-27 * b * cycles[i] * (f_alloc**2 if scaling == "updated" else f_alloc))
         e_off.append(p_watt * t_off[-1])
     finish = [0.0] * n
     if mode == "H2":

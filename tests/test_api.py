@@ -1,11 +1,11 @@
 """The public API as a notebook uses it (the README's example, run exactly as written), one
 source of config, and each metric defined once."""
+
+import dataclasses
 import pathlib
 import re
 import subprocess
 import sys
-
-import dataclasses
 
 import numpy as np
 import pytest
@@ -45,9 +45,19 @@ def test_the_api_names_what_it_exports():
 
 # ----------------------------------------------------------------------------- one source of config
 
+
 def test_every_static_setting_is_a_sweep_key_and_round_trips():
-    values = {"name": "t", "actor_lrs": [1e-3], "critic_lrs": [1e-2], "eval_episodes": 2, "n_channels": 4,
-              "epsilon_decay": 500.0, "harvest_j": 0.002, "actor_hidden": [8, 4], "mode": "TOBM"}
+    values = {
+        "name": "t",
+        "actor_lrs": [1e-3],
+        "critic_lrs": [1e-2],
+        "eval_episodes": 2,
+        "n_channels": 4,
+        "epsilon_decay": 500.0,
+        "harvest_j": 0.002,
+        "actor_hidden": [8, 4],
+        "mode": "TOBM",
+    }
     definition = SweepDefinition.from_dict(values)
     assert definition.train.eval_episodes == 2 and definition.train.env.n_channels == 4
     assert definition.train.env.harvest_j == 0.002 and definition.train.actor_hidden == (8, 4)
@@ -76,9 +86,19 @@ def test_every_setting_is_a_flag_with_its_fields_help():
 
 # ----------------------------------------------------------------------------- the API on run folders
 
+
 def test_run_sweep_resumes_its_own_sweep_only(tmp_path):
-    definition = SweepDefinition.from_dict({"name": "t", "actor_lrs": [1e-3], "critic_lrs": [1e-2], "episodes": 4,
-                                            "n_agents": 3, "steps_per_episode": 3, "chunk": 2})
+    definition = SweepDefinition.from_dict(
+        {
+            "name": "t",
+            "actor_lrs": [1e-3],
+            "critic_lrs": [1e-2],
+            "episodes": 4,
+            "n_agents": 3,
+            "steps_per_episode": 3,
+            "chunk": 2,
+        }
+    )
     seen = []
     run = jaxmadrl.run_sweep(definition, tmp_path / "run", on_progress=seen.append)
     assert [p.episodes_done for p in seen] == [0, 2, 4] and seen[-1].lanes_all_stopped in (0, 1)
@@ -103,28 +123,43 @@ def test_runs_of_the_older_format_load_under_todays_names():
 
 # ----------------------------------------------------------------------------- metrics defined once
 
+
 def test_diverged_means_non_finite_parameters_or_losses():
     episodes = 4
-    finite = {"trained": np.array([False, True, True, True]), "eval_reward": np.full(episodes, np.nan),
-              "critic_loss": np.ones(episodes), "actor_max_delta": np.ones((episodes, 2)),
-              "critic_max_delta": np.ones(episodes), "grad_ratio": np.array([np.nan, 0.0, np.inf, 1.0]),
-              "saturation": np.zeros(episodes), "train_reward": np.zeros(episodes)}
+    finite = {
+        "trained": np.array([False, True, True, True]),
+        "eval_reward": np.full(episodes, np.nan),
+        "critic_loss": np.ones(episodes),
+        "actor_max_delta": np.ones((episodes, 2)),
+        "critic_max_delta": np.ones(episodes),
+        "grad_ratio": np.array([np.nan, 0.0, np.inf, 1.0]),
+        "saturation": np.zeros(episodes),
+        "train_reward": np.zeros(episodes),
+    }
     tracker = diagnostics.init_stop_tracker(2, 1)
     assert results.lane_summary(tracker, finite, episodes)["diverged"] is False
     for name in results.DIVERGENCE_METRICS:
-        broken = {**finite, name: np.where(np.arange(episodes).reshape((-1,) + (1,) * (finite[name].ndim - 1)) == 2,
-                                           np.nan, finite[name])}
+        broken = {
+            **finite,
+            name: np.where(
+                np.arange(episodes).reshape((-1,) + (1,) * (finite[name].ndim - 1)) == 2, np.nan, finite[name]
+            ),
+        }
         assert results.lane_summary(tracker, broken, episodes)["diverged"] is True, name
 
 
 def test_reward_at_stop_averages_the_seeds_that_stopped():
-    definition = SweepDefinition.from_dict({"name": "t", "actor_lrs": [0.1], "critic_lrs": [0.1], "seeds": 3,
-                                            "episodes": 10})
-    lanes = [{"lane": i, **lane._asdict(), "all_actors_stopped": stop}
-             for i, (lane, stop) in enumerate(zip(definition.lanes(), [4, None, 6]))]
+    definition = SweepDefinition.from_dict(
+        {"name": "t", "actor_lrs": [0.1], "critic_lrs": [0.1], "seeds": 3, "episodes": 10}
+    )
+    lanes = [
+        {"lane": i, **lane._asdict(), "all_actors_stopped": stop}
+        for i, (lane, stop) in enumerate(zip(definition.lanes(), [4, None, 6]))
+    ]
     run = jaxmadrl.Run(definition=definition, lanes=lanes, metrics={})
     reward = np.arange(30, dtype=float).reshape(3, 10)
     assert plots.rewards_at_stop(run, reward) == [(3.0 + 25.0) / 2]  # seed 1 never stopped
-    never = jaxmadrl.Run(definition=definition, lanes=[{**row, "all_actors_stopped": None} for row in lanes],
-                         metrics={})
+    never = jaxmadrl.Run(
+        definition=definition, lanes=[{**row, "all_actors_stopped": None} for row in lanes], metrics={}
+    )
     assert np.isnan(plots.rewards_at_stop(never, reward)[0])

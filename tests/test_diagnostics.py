@@ -2,6 +2,7 @@
 
 Every expected number below is worked out by hand in the comments.
 """
+
 import math
 
 import chex
@@ -30,21 +31,27 @@ def actor_grads():
              fc2 kernel [[0],[0]],     bias [0]    → 0
     Keys are inserted fc2 first: the layer order must come from the names.
     """
-    return {"params": {
-        "fc2": {"kernel": f32([[[1.0], [2.0]], [[0.0], [0.0]]]), "bias": f32([[2.0], [0.0]])},
-        "fc1": {"kernel": f32([[[3.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]]),
-                "bias": f32([[4.0, 0.0], [0.0, 0.0]])},
-    }}
+    return {
+        "params": {
+            "fc2": {"kernel": f32([[[1.0], [2.0]], [[0.0], [0.0]]]), "bias": f32([[2.0], [0.0]])},
+            "fc1": {
+                "kernel": f32([[[3.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]]),
+                "bias": f32([[4.0, 0.0], [0.0, 0.0]]),
+            },
+        }
+    }
 
 
 def critic_grads():
     """fc1 split: joint_kernel [[1],[2]], own_kernel [[2]], bias [4] → √(1+4+4+16) = 5;
     fc2 kernel [[6]], bias [8] → 10; fc3 kernel [[-2]], bias [0] → 2."""
-    return {"params": {
-        "fc3": {"kernel": f32([[-2.0]]), "bias": f32([0.0])},
-        "fc1": {"joint_kernel": f32([[1.0], [2.0]]), "own_kernel": f32([[2.0]]), "bias": f32([4.0])},
-        "fc2": {"kernel": f32([[6.0]]), "bias": f32([8.0])},
-    }}
+    return {
+        "params": {
+            "fc3": {"kernel": f32([[-2.0]]), "bias": f32([0.0])},
+            "fc1": {"joint_kernel": f32([[1.0], [2.0]]), "own_kernel": f32([[2.0]]), "bias": f32([4.0])},
+            "fc2": {"kernel": f32([[6.0]]), "bias": f32([8.0])},
+        }
+    }
 
 
 def test_actor_grad_norms_hand_values():
@@ -59,8 +66,11 @@ def test_actor_grad_norms_ten_or_more_layers_in_numeric_order():
     n_agents, n_layers = 3, 12
     scale = jnp.arange(1, n_agents + 1, dtype=jnp.float32)  # agent n → n + 1
     names = [f"fc{k}" for k in (10, 2, 11, 1, 12, 3, 9, 4, 8, 5, 7, 6)]  # scrambled insertion order
-    grads = {"params": {name: {"kernel": (int(name[2:]) * scale)[:, None, None],
-                               "bias": jnp.zeros((n_agents, 1))} for name in names}}
+    grads = {
+        "params": {
+            name: {"kernel": (int(name[2:]) * scale)[:, None, None], "bias": jnp.zeros((n_agents, 1))} for name in names
+        }
+    }
     norms = diag.actor_grad_norms(grads)
     chex.assert_shape(norms, (n_agents, n_layers))
     expected = np.outer(np.arange(1, n_agents + 1), np.arange(1, n_layers + 1))
@@ -77,15 +87,23 @@ def test_critic_grad_norms_counts_split_first_layer_together():
 def test_actor_total_norms_include_the_layer_norm_parameters():
     grads = actor_grads()  # dense layers: agent norms √(25 + 9) and 2 (hand values above)
     layer_norms = diag.actor_grad_norms(grads)
-    np.testing.assert_allclose(np.asarray(diag.actor_total_norms(grads, layer_norms)),
-                               np.asarray(diag.total_norm(layer_norms)), rtol=0)
-    with_norm = {"params": {**grads["params"], "LayerNorm_0": {"scale": f32([[12.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
-                                                                   "bias": f32([[0.0], [0.0]])}}}
-    np.testing.assert_allclose(np.asarray(diag.actor_total_norms(with_norm, layer_norms)), [math.sqrt(34 + 144), 2.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(diag.actor_total_norms(grads, layer_norms)), np.asarray(diag.total_norm(layer_norms)), rtol=0
+    )
+    with_norm = {
+        "params": {
+            **grads["params"],
+            "LayerNorm_0": {"scale": f32([[12.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), "bias": f32([[0.0], [0.0]])},
+        }
+    }
+    np.testing.assert_allclose(
+        np.asarray(diag.actor_total_norms(with_norm, layer_norms)), [math.sqrt(34 + 144), 2.0], rtol=1e-6
+    )
 
 
-@pytest.mark.parametrize("actor, critic, ratio", [(1.0, 4.0, 0.25), (0.0, 4.0, 0.0), (0.0, 0.0, 0.0),
-                                                  (2.0, 0.0, math.inf)])
+@pytest.mark.parametrize(
+    "actor, critic, ratio", [(1.0, 4.0, 0.25), (0.0, 4.0, 0.0), (0.0, 0.0, 0.0), (2.0, 0.0, math.inf)]
+)
 def test_gradient_ratio_has_no_nan(actor, critic, ratio):
     assert float(diag.gradient_ratio(f32(actor), f32(critic))) == ratio
 
@@ -103,8 +121,9 @@ def test_rms_over_agents_and_total_norm():
     # RMS over agents of the per-agent totals: √((34+4)/2) = √19.
     np.testing.assert_allclose(float(diag.rms_over_agents(total)), math.sqrt(19.0), rtol=1e-6)
     # Critic: √(25+100+4) = √129.
-    np.testing.assert_allclose(float(diag.total_norm(diag.critic_grad_norms(critic_grads()))),
-                               math.sqrt(129.0), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(diag.total_norm(diag.critic_grad_norms(critic_grads()))), math.sqrt(129.0), rtol=1e-6
+    )
     # Scalar-ish inputs: 3-4-5 triangle; rms of [3, 4] = √12.5.
     assert float(diag.total_norm(f32([3.0, 4.0]))) == pytest.approx(5.0)
     assert float(diag.rms_over_agents(f32([3.0, 4.0]))) == pytest.approx(math.sqrt(12.5))
@@ -113,10 +132,10 @@ def test_rms_over_agents_and_total_norm():
 def test_grad_norms_match_global_norm():
     """Consistency: the total of the per-layer norms is the norm of all entries (optax-free check)."""
     g = actor_grads()
-    flat_per_agent = [np.concatenate([np.asarray(leaf[n]).ravel() for leaf in jax.tree.leaves(g)])
-                      for n in range(2)]
-    np.testing.assert_allclose(np.asarray(diag.total_norm(diag.actor_grad_norms(g))),
-                               [np.linalg.norm(v) for v in flat_per_agent], rtol=1e-6)
+    flat_per_agent = [np.concatenate([np.asarray(leaf[n]).ravel() for leaf in jax.tree.leaves(g)]) for n in range(2)]
+    np.testing.assert_allclose(
+        np.asarray(diag.total_norm(diag.actor_grad_norms(g))), [np.linalg.norm(v) for v in flat_per_agent], rtol=1e-6
+    )
 
 
 # ----------------------------------------------------------------------------- pre-activations
@@ -128,8 +147,15 @@ def test_preactivation_stats_hand_values():
     # saturated (|z| > atanh 0.9 ≈ 1.472): −3, −1.48, 2.5 → 3/6; |z| > 2: −3, 2.5 → 2/6.
     z = f32([[-3.0, -1.48, 1.46], [0.0, 2.5, 0.52]])
     stats = diag.preactivation_stats(z, jnp.tanh(z))
-    assert set(stats) == {"preact_mean", "preact_std", "preact_min", "preact_max", "saturation",
-                          "tanh_saturation", "preact_abs_gt2"}
+    assert set(stats) == {
+        "preact_mean",
+        "preact_std",
+        "preact_min",
+        "preact_max",
+        "saturation",
+        "tanh_saturation",
+        "preact_abs_gt2",
+    }
     for value in stats.values():
         chex.assert_shape(value, ())
     assert float(stats["preact_mean"]) == pytest.approx(0.0, abs=1e-6)
@@ -149,8 +175,9 @@ def test_saturation_is_that_of_the_activation_in_use():
     assert float(stats["tanh_saturation"]) == pytest.approx(5 / 6)
 
 
-@pytest.mark.parametrize("z, saturated", [(1.46, 0.0), (-1.46, 0.0), (1.48, 1.0), (-1.48, 1.0),
-                                          (0.0, 0.0), (50.0, 1.0)])
+@pytest.mark.parametrize(
+    "z, saturated", [(1.46, 0.0), (-1.46, 0.0), (1.48, 1.0), (-1.48, 1.0), (0.0, 0.0), (50.0, 1.0)]
+)
 def test_saturation_threshold(z, saturated):
     # tanh(1.46) = 0.8978 ≤ 0.9; tanh(1.48) = 0.9017 > 0.9.
     assert float(diag.preactivation_stats(f32([z]), jnp.tanh(f32([z])))["saturation"]) == saturated
@@ -168,12 +195,18 @@ def test_preact_abs_gt2_is_strict():
 
 def stacked_params():
     """Two agents, leaves a (2, 2) and b (2, 1, 3)."""
-    old = {"params": {"fc1": {"kernel": f32([[[0.0, 1.0, 2.0]], [[3.0, 4.0, 5.0]]]),
-                              "bias": f32([[1.0, 1.0], [1.0, 1.0]])}}}
+    old = {
+        "params": {
+            "fc1": {"kernel": f32([[[0.0, 1.0, 2.0]], [[3.0, 4.0, 5.0]]]), "bias": f32([[1.0, 1.0], [1.0, 1.0]])}
+        }
+    }
     # agent 0: bias +0.5 on one entry, kernel −0.25 → max 0.5;
     # agent 1: kernel 5 → 3 (−2), bias +0.125 → max 2.
-    new = {"params": {"fc1": {"kernel": f32([[[0.0, 0.75, 2.0]], [[3.0, 4.0, 3.0]]]),
-                              "bias": f32([[1.5, 1.0], [1.0, 1.125]])}}}
+    new = {
+        "params": {
+            "fc1": {"kernel": f32([[[0.0, 0.75, 2.0]], [[3.0, 4.0, 3.0]]]), "bias": f32([[1.5, 1.0], [1.0, 1.125]])}
+        }
+    }
     return old, new
 
 
@@ -215,12 +248,9 @@ def test_max_abs_change_hand_values():
 #   agent 2: always changes (tiny 1e-12 counts)           → first_unchanged NEVER, last_changed 7
 #   critic : changes 2; not 3; changes 4 … 7              → first_unchanged 3, last_changed 7
 EPISODES = [2, 3, 4, 5, 6, 7]
-ACTOR_CHANGES = np.array([[0.1, 0.0, 1e-12],
-                          [0.2, 0.0, 1.0],
-                          [0.0, 0.0, 1.0],
-                          [0.3, 0.0, 1.0],
-                          [0.0, 0.0, 1.0],
-                          [0.0, 0.0, 1.0]], np.float32)
+ACTOR_CHANGES = np.array(
+    [[0.1, 0.0, 1e-12], [0.2, 0.0, 1.0], [0.0, 0.0, 1.0], [0.3, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]], np.float32
+)
 CRITIC_CHANGES = np.array([0.5, 0.0, 0.5, 0.5, 0.5, 0.5], np.float32)
 
 
@@ -234,11 +264,24 @@ def run_tracker(actor_changes=ACTOR_CHANGES, critic_changes=CRITIC_CHANGES, befo
 def test_init_stop_tracker():
     tracker = diag.init_stop_tracker(3, 5)
     assert NEVER == -1
-    chex.assert_shape([tracker.actor_first_unchanged, tracker.actor_last_changed,
-                       tracker.critic_first_unchanged, tracker.critic_last_changed],
-                      [(3,), (3,), (), ()])
-    chex.assert_type([tracker.actor_first_unchanged, tracker.actor_last_changed,
-                      tracker.critic_first_unchanged, tracker.critic_last_changed], jnp.int32)
+    chex.assert_shape(
+        [
+            tracker.actor_first_unchanged,
+            tracker.actor_last_changed,
+            tracker.critic_first_unchanged,
+            tracker.critic_last_changed,
+        ],
+        [(3,), (3,), (), ()],
+    )
+    chex.assert_type(
+        [
+            tracker.actor_first_unchanged,
+            tracker.actor_last_changed,
+            tracker.critic_first_unchanged,
+            tracker.critic_last_changed,
+        ],
+        jnp.int32,
+    )
     np.testing.assert_array_equal(np.asarray(tracker.actor_first_unchanged), [-1, -1, -1])
     np.testing.assert_array_equal(np.asarray(tracker.actor_last_changed), [5, 5, 5])
     assert int(tracker.critic_first_unchanged) == -1
@@ -251,8 +294,15 @@ def test_update_stop_tracker_hand_sequence():
     np.testing.assert_array_equal(np.asarray(tracker.actor_last_changed), [5, 1, 7])
     assert int(tracker.critic_first_unchanged) == 3
     assert int(tracker.critic_last_changed) == 7
-    chex.assert_type([tracker.actor_first_unchanged, tracker.actor_last_changed,
-                      tracker.critic_first_unchanged, tracker.critic_last_changed], jnp.int32)
+    chex.assert_type(
+        [
+            tracker.actor_first_unchanged,
+            tracker.actor_last_changed,
+            tracker.critic_first_unchanged,
+            tracker.critic_last_changed,
+        ],
+        jnp.int32,
+    )
 
 
 def test_first_unchanged_not_overwritten_by_later_unchanged_episodes():
@@ -336,8 +386,7 @@ def test_grad_norms_under_jit_and_vmap():
 
 
 def test_preactivation_and_change_under_jit_and_vmap():
-    z = f32([[[-3.0, -1.48, 1.46], [0.0, 2.5, 0.52]],
-             [[0.1, 0.2, 0.3], [-0.1, -0.2, -0.3]]])
+    z = f32([[[-3.0, -1.48, 1.46], [0.0, 2.5, 0.52]], [[0.1, 0.2, 0.3], [-0.1, -0.2, -0.3]]])
     stats = jax.jit(jax.vmap(diag.preactivation_stats))(z, jnp.tanh(z))
     chex.assert_shape(stats["saturation"], (2,))
     np.testing.assert_allclose(np.asarray(stats["saturation"]), [0.5, 0.0])
@@ -368,6 +417,7 @@ def test_stop_tracker_under_jit_and_vmap_over_configs():
     def run(tracker, actor_changes, critic_changes):
         def body(t, xs):
             return diag.update_stop_tracker(t, *xs), None
+
         tracker, _ = jax.lax.scan(body, tracker, (episodes, actor_changes, critic_changes))
         return tracker, diag.stopping_summary(tracker, episodes[-1])
 
@@ -388,8 +438,7 @@ def test_stop_tracker_under_jit_and_vmap_over_configs():
 
 def test_update_stop_tracker_vmap_single_step_with_batched_episode():
     """vmap with per-config episode numbers and per-config trackers in one step."""
-    trackers = jax.tree.map(lambda a, b: jnp.stack([a, b]),
-                            diag.init_stop_tracker(3, 1), diag.init_stop_tracker(3, 4))
+    trackers = jax.tree.map(lambda a, b: jnp.stack([a, b]), diag.init_stop_tracker(3, 1), diag.init_stop_tracker(3, 4))
     episode = jnp.array([2, 5], jnp.int32)
     actor_change = f32([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     critic_change = f32([0.0, 2.0])

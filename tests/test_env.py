@@ -1,4 +1,5 @@
 """The MEC environment: hand-worked values, an independent oracle, reference parity, JAX transforms."""
+
 import json
 import pathlib
 
@@ -7,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from spec_oracle import oracle_step
 
 from jaxmadrl import env
-from spec_oracle import oracle_step
 
 DATA = pathlib.Path(__file__).parent / "data" / "reference_env_steps.json"
 KEY = jax.random.key(0)
@@ -23,23 +24,28 @@ def one_step(params, action, **arrays):
 
 
 def single_device(**overrides):
-    arrays = dict(power_dbm=[30.0], gain_db=[0.0], compute_ghz=[1.0], battery=[1.0],
-                  size_mb=[1.0], cycles=[300.0], deadline=[0.5])
+    arrays = dict(
+        power_dbm=[30.0], gain_db=[0.0], compute_ghz=[1.0], battery=[1.0], size_mb=[1.0], cycles=[300.0], deadline=[0.5]
+    )
     arrays.update({k: [v] for k, v in overrides.items()})
     return arrays
 
 
 # Worked by hand from SPEC §1: 1 MB, 300 cycles/bit, 1 GHz at alpha = 1; 30 dBm at rho = 1
 # is 1 W, and 0 dB gain gives SNR 1, so the rate is 40e6 * log2(2) / 10 = 4e6 bit/s.
-@pytest.mark.parametrize("scaling, expected", [
-    # thesis: 8192 bits, T = 8192*300/1e9 = 2.4576e-3 s, E = 5e-27*2457600*1e9 J.
-    ("thesis", -(0.5 * 1.2288e-11 + 0.5 * 2.4576e-3)),
-    # updated: T = 2.5165824 s -> 1 (deadline 0.5 -> penalty 0.5), E = 5e-27*2.5165824e9*1e18 J.
-    ("updated", -(0.5 * 12.582912 + 0.5 * 1.0 + 0.5 * 0.5)),
-])
+@pytest.mark.parametrize(
+    "scaling, expected",
+    [
+        # thesis: 8192 bits, T = 8192*300/1e9 = 2.4576e-3 s, E = 5e-27*2457600*1e9 J.
+        ("thesis", -(0.5 * 1.2288e-11 + 0.5 * 2.4576e-3)),
+        # updated: T = 2.5165824 s -> 1 (deadline 0.5 -> penalty 0.5), E = 5e-27*2.5165824e9*1e18 J.
+        ("updated", -(0.5 * 12.582912 + 0.5 * 1.0 + 0.5 * 0.5)),
+    ],
+)
 def test_all_local_by_hand(scaling, expected):
-    reward, next_state, info = one_step(env.EnvParams(n_agents=1, scaling=scaling),
-                                        [[0.0, 1.0, 1.0]], **single_device())
+    reward, next_state, info = one_step(
+        env.EnvParams(n_agents=1, scaling=scaling), [[0.0, 1.0, 1.0]], **single_device()
+    )
     np.testing.assert_allclose(reward, expected, rtol=1e-6)
     assert float(info["time_violation"]) == (1.0 if scaling == "updated" else 0.0)
     assert float(info["energy_violation"]) == 0.0
@@ -48,8 +54,9 @@ def test_all_local_by_hand(scaling, expected):
 @pytest.mark.parametrize("mode", ["H2", "TOBM"])
 def test_single_offload_by_hand(mode):
     # thesis: T_off = 8192/4e6 = 2.048e-3 s, T_proc = 8192*300/4e9 = 6.144e-4 s, E = 1 W * T_off.
-    reward, _, _ = one_step(env.EnvParams(n_agents=1, scaling="thesis", mode=mode),
-                            [[1.0, 1.0, 1.0]], **single_device())
+    reward, _, _ = one_step(
+        env.EnvParams(n_agents=1, scaling="thesis", mode=mode), [[1.0, 1.0, 1.0]], **single_device()
+    )
     np.testing.assert_allclose(reward, -(0.5 * 2.048e-3 + 0.5 * (2.048e-3 + 6.144e-4)), rtol=1e-6)
 
 
@@ -60,9 +67,15 @@ def test_queue_quirk_by_hand_through_step():
     # + 1.2288e-3 = 5.3248e-3. Before task 2, T_proc[0] and T_proc[1] are added (7.168e-3);
     # it finishes at 7.168e-3 + 1.8432e-3 = 9.0112e-3, past its 5e-3 deadline.
     params = env.EnvParams(n_agents=3, scaling="thesis", n_units=1)
-    arrays = dict(power_dbm=[30.0] * 3, gain_db=[0.0] * 3, compute_ghz=[1.0] * 3,
-                  battery=[1.0] * 3, size_mb=[1.0, 2.0, 3.0], cycles=[300.0] * 3,
-                  deadline=[0.1, 0.1, 0.005])
+    arrays = dict(
+        power_dbm=[30.0] * 3,
+        gain_db=[0.0] * 3,
+        compute_ghz=[1.0] * 3,
+        battery=[1.0] * 3,
+        size_mb=[1.0, 2.0, 3.0],
+        cycles=[300.0] * 3,
+        deadline=[0.1, 0.1, 0.005],
+    )
     reward, _, info = one_step(params, [[1.0, 1.0, 1.0]] * 3, **arrays)
     times = 2.6624e-3 + 5.3248e-3 + 9.0112e-3
     energies = 2.048e-3 * (1 + 2 + 3)
@@ -85,8 +98,9 @@ def test_h2_finish_times_by_hand():
 
 def test_h2_finish_times_ties_take_first_index():
     # Equal upload times are visited in index order; equal unit times fill the first unit.
-    finish = env.h2_finish_times(jnp.array([True, True, True]), jnp.array([1.0, 1.0, 1.0]),
-                                 jnp.array([5.0, 3.0, 1.0]), n_units=2)
+    finish = env.h2_finish_times(
+        jnp.array([True, True, True]), jnp.array([1.0, 1.0, 1.0]), jnp.array([5.0, 3.0, 1.0]), n_units=2
+    )
     # k=0 -> 6, U=[6,0]; k=1 -> 4, U=[6,4]; k=2: add 5 -> [6,9], add 3 -> [9,9];
     # finish = max(1, 9) + 1 = 10.
     np.testing.assert_allclose(finish, [6.0, 4.0, 10.0])
@@ -94,8 +108,7 @@ def test_h2_finish_times_ties_take_first_index():
 
 def test_energy_penalty_by_hand():
     # Battery 0.5 MJ minus 12.582912 J plus 1e-3 J: 12.581912 J below the floor.
-    reward, next_state, info = one_step(env.EnvParams(n_agents=1), [[0.0, 1.0, 1.0]],
-                                        **single_device(battery=0.5))
+    reward, next_state, info = one_step(env.EnvParams(n_agents=1), [[0.0, 1.0, 1.0]], **single_device(battery=0.5))
     expected = -(0.5 * (12.582912 + 12.581912) + 0.5 * (1.0 + 0.5))
     # float32 resolves a battery near 0.5 MJ to ~3e-8 MJ, i.e. ~0.03 J of penalty.
     np.testing.assert_allclose(reward, expected, atol=0.05)
@@ -105,18 +118,21 @@ def test_energy_penalty_by_hand():
 
 def test_empty_battery_by_hand():
     # 1 J left, 12.58 J spent: the battery clips to 0, time becomes 1, penalty 0.5e6.
-    reward, next_state, _ = one_step(env.EnvParams(n_agents=1), [[0.0, 1.0, 1.0]],
-                                     **single_device(battery=1e-6))
+    reward, next_state, _ = one_step(env.EnvParams(n_agents=1), [[0.0, 1.0, 1.0]], **single_device(battery=1e-6))
     assert float(next_state.battery_mj[0]) == 0.0
     np.testing.assert_allclose(reward, -(0.5 * (12.582912 + 0.5e6) + 0.5 * (1.0 + 0.5)), rtol=1e-6)
 
 
 def random_case(rng, n, n_offloaded):
     arrays = dict(
-        power_dbm=rng.uniform(1, 24, n), gain_db=rng.uniform(5, 14, n),
-        compute_ghz=rng.uniform(0.4, 1.5, n), battery=rng.uniform(0.5, 3.2, n),
-        size_mb=rng.uniform(1, 50, n), cycles=rng.uniform(300, 737.5, n),
-        deadline=rng.uniform(0.1, 0.9, n))
+        power_dbm=rng.uniform(1, 24, n),
+        gain_db=rng.uniform(5, 14, n),
+        compute_ghz=rng.uniform(0.4, 1.5, n),
+        battery=rng.uniform(0.5, 3.2, n),
+        size_mb=rng.uniform(1, 50, n),
+        cycles=rng.uniform(300, 737.5, n),
+        deadline=rng.uniform(0.1, 0.9, n),
+    )
     arrays = {k: v.astype(np.float32) for k, v in arrays.items()}
     x = np.zeros(n, np.float32)
     x[rng.permutation(n)[:n_offloaded]] = 1.0
@@ -130,8 +146,7 @@ def random_case(rng, n, n_offloaded):
 def test_matches_independent_oracle(mode, scaling, n_offloaded):
     rng = np.random.default_rng(n_offloaded)
     arrays, action = random_case(rng, 20, n_offloaded)
-    reward, next_state, info = one_step(env.EnvParams(n_agents=20, mode=mode, scaling=scaling),
-                                        action, **arrays)
+    reward, next_state, info = one_step(env.EnvParams(n_agents=20, mode=mode, scaling=scaling), action, **arrays)
     as64 = {k: v.astype(np.float64).tolist() for k, v in arrays.items()}
     expected = oracle_step(**as64, action=action.astype(np.float64).tolist(), mode=mode, scaling=scaling)
     exp_reward, exp_battery, exp_energy_violation, exp_time_violation = expected
@@ -226,8 +241,9 @@ def test_actor_output_to_fraction_bounds():
     np.testing.assert_allclose(fractions, [0.01, 0.505, 1.0], rtol=1e-6)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("mode", "H3"), ("scaling", "metric"), ("n_agents", 0), ("steps_per_episode", 0), ("n_units", -1)])
+@pytest.mark.parametrize(
+    "field, value", [("mode", "H3"), ("scaling", "metric"), ("n_agents", 0), ("steps_per_episode", 0), ("n_units", -1)]
+)
 def test_bad_params_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         env.EnvParams(**{field: value})

@@ -1,4 +1,5 @@
 """`python -m jaxmadrl.figures` on a tiny real sweep, and its error paths."""
+
 import json
 import shutil
 
@@ -6,12 +7,24 @@ from cli_helpers import TINY_SWEEP, run_module
 
 from jaxmadrl import provenance
 
-FIGURES = ["fig01_stopping_heatmap", "fig02_stopping_bubbles", "fig03_asymmetry_over_time",
-           "fig04_gradient_norms_over_time", "fig05_layer_gradients_final", "fig06_final_asymmetry_vs_stopping",
-           "fig07_saturation_over_time", "fig08_preactivations_over_time", "fig09_final_saturation_heatmap",
-           "fig10_saturation_vs_stopping", "fig11_learning_curves", "fig12_reward_at_stop_vs_end",
-           "fig13_per_agent_stopping", "fig14_stopping_spread", "fig15_saturation_onset_vs_effective_lr",
-           "fig16_reference_vs_ours"]
+FIGURES = [
+    "fig01_stopping_heatmap",
+    "fig02_stopping_bubbles",
+    "fig03_asymmetry_over_time",
+    "fig04_gradient_norms_over_time",
+    "fig05_layer_gradients_final",
+    "fig06_final_asymmetry_vs_stopping",
+    "fig07_saturation_over_time",
+    "fig08_preactivations_over_time",
+    "fig09_final_saturation_heatmap",
+    "fig10_saturation_vs_stopping",
+    "fig11_learning_curves",
+    "fig12_reward_at_stop_vs_end",
+    "fig13_per_agent_stopping",
+    "fig14_stopping_spread",
+    "fig15_saturation_onset_vs_effective_lr",
+    "fig16_reference_vs_ours",
+]
 
 
 def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
@@ -41,7 +54,8 @@ def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp
     result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=3")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["softsign", "baseline", "fig17_variants.png", "fig17_variants.pdf", "variants.md"])
+        ["softsign", "baseline", "fig17_variants.png", "fig17_variants.pdf", "variants.md"]
+    )
     for variant in ("softsign", "baseline"):
         assert len(list((out / variant).glob("fig*.png"))) == len(FIGURES)
         claims = (out / variant / "claims.md").read_text().splitlines()

@@ -1,5 +1,6 @@
 """The train step against the plain formulation: concatenated critic input, every row,
 masked max with gradient through all rows, and a Python loop for the sequential order."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -13,8 +14,9 @@ from jaxmadrl.env import EnvParams
 from jaxmadrl.networks import make_networks
 
 N, B, MAX_ROWS = 3, 32, 2
-CONFIG = TrainConfig(env=EnvParams(n_agents=N, n_channels=MAX_ROWS), batch_size=B,
-                     replay_capacity=64, critic_hidden=(32, 16))
+CONFIG = TrainConfig(
+    env=EnvParams(n_agents=N, n_channels=MAX_ROWS), batch_size=B, replay_capacity=64, critic_hidden=(32, 16)
+)
 NETS = make_networks(N, critic_hidden=CONFIG.critic_hidden)
 HPARAMS = HyperParams(actor_lr=jnp.float32(0.01), critic_lr=jnp.float32(0.003))
 
@@ -38,10 +40,14 @@ def random_batch(key):
     n_selected = jax.random.randint(k[3], (B,), 0, MAX_ROWS + 1)
     rank = jnp.argsort(jnp.argsort(-scores, axis=1), axis=1)
     selected = (rank < n_selected[:, None]).astype(jnp.float32)
-    return L.Transition(obs=obs, actions=actions, selected=selected,
-                        reward=-100.0 * jax.random.uniform(k[4], (B,)),
-                        next_obs=jax.random.normal(k[5], (B, N, 7)),
-                        done=(jnp.arange(B) % 5 == 0).astype(jnp.float32))
+    return L.Transition(
+        obs=obs,
+        actions=actions,
+        selected=selected,
+        reward=-100.0 * jax.random.uniform(k[4], (B,)),
+        next_obs=jax.random.normal(k[5], (B, N, 7)),
+        done=(jnp.arange(B) % 5 == 0).astype(jnp.float32),
+    )
 
 
 def concatenated(obs, actions, own_obs, own_actions):
@@ -80,8 +86,10 @@ def plain_critic_loss(critic_params, batch, targets, weights):
     selected = batch.selected > 0
     none = ~selected.any(1)
     w, y = weights[:, None], targets[:, None]
-    pair_terms = jnp.where(selected, (w * q - w * y) ** 2, 0.0).sum() + jnp.where(
-        none, (weights * q0 - weights * targets) ** 2, 0.0).sum()
+    pair_terms = (
+        jnp.where(selected, (w * q - w * y) ** 2, 0.0).sum()
+        + jnp.where(none, (weights * q0 - weights * targets) ** 2, 0.0).sum()
+    )
     loss = pair_terms / (selected.sum() + none.sum())
     errors = jnp.where(none, (q0 - targets) ** 2, jnp.where(selected, (q - y) ** 2, 0.0).sum(1))
     return loss, errors
@@ -116,8 +124,7 @@ def test_batch_covers_both_cases(setup):
 
 def test_td_targets_equal_plain_form(setup):
     learner, batch, _ = setup
-    targets = jax.jit(L.td_targets, static_argnums=0)(NETS, learner, batch.reward, batch.next_obs,
-                                                       batch.done, HPARAMS)
+    targets = jax.jit(L.td_targets, static_argnums=0)(NETS, learner, batch.reward, batch.next_obs, batch.done, HPARAMS)
     chex.assert_shape(targets, (B,))
     assert_trees_close(targets, jax.jit(plain_targets)(learner, batch, HPARAMS))
 
@@ -126,9 +133,11 @@ def test_critic_loss_on_selected_rows_equals_plain_form(setup):
     learner, batch, weights = setup
     targets = jax.jit(plain_targets)(learner, batch, HPARAMS)
     (loss, aux), grads = jax.jit(jax.value_and_grad(L.critic_loss, has_aux=True), static_argnums=(1, 5))(
-        learner.critic_params, NETS, batch, targets, weights, MAX_ROWS)
+        learner.critic_params, NETS, batch, targets, weights, MAX_ROWS
+    )
     (plain_loss, plain_errors), plain_grads = jax.jit(jax.value_and_grad(plain_critic_loss, has_aux=True))(
-        learner.critic_params, batch, targets, weights)
+        learner.critic_params, batch, targets, weights
+    )
     np.testing.assert_allclose(loss, plain_loss, rtol=1e-5)
     assert_trees_close(aux["errors"], plain_errors)
     assert_trees_close(grads, plain_grads)
@@ -137,9 +146,11 @@ def test_critic_loss_on_selected_rows_equals_plain_form(setup):
 def test_actor_loss_through_argmax_row_equals_plain_form(setup):
     learner, batch, weights = setup
     (loss, z), grads = jax.jit(jax.value_and_grad(L.actor_loss, has_aux=True), static_argnums=1)(
-        learner.actor_params, NETS, learner.critic_params, batch.obs, weights, HPARAMS)
+        learner.actor_params, NETS, learner.critic_params, batch.obs, weights, HPARAMS
+    )
     plain_loss, plain_grads = jax.jit(jax.value_and_grad(plain_actor_loss))(
-        learner.actor_params, learner.critic_params, batch.obs, weights)
+        learner.actor_params, learner.critic_params, batch.obs, weights
+    )
     chex.assert_shape(z, (B, N, 3))
     np.testing.assert_allclose(loss, plain_loss, rtol=1e-5)
     assert_trees_close(grads, plain_grads)
@@ -166,15 +177,17 @@ def test_train_step_critic_then_actors(setup, simultaneous_step):
     new, errors, metrics = simultaneous_step
     targets = jax.jit(plain_targets)(learner, batch, HPARAMS)
     (_, plain_errors), critic_grads = jax.jit(jax.value_and_grad(plain_critic_loss, has_aux=True))(
-        learner.critic_params, batch, targets, weights)
+        learner.critic_params, batch, targets, weights
+    )
     updates, _ = optax.adam(HPARAMS.critic_lr).update(critic_grads, learner.critic_opt_state)
     critic_params = optax.apply_updates(learner.critic_params, updates)
     assert_trees_close(new.critic_params, critic_params)
     assert_trees_close(errors, plain_errors)
     # The actors are updated against the already updated critic.
     actor_grads = jax.jit(jax.grad(plain_actor_loss))(learner.actor_params, new.critic_params, batch.obs, weights)
-    actor_params, _ = jax.jit(per_agent_adam_step)(learner.actor_params, learner.actor_opt_state, actor_grads,
-                                          HPARAMS.actor_lr)
+    actor_params, _ = jax.jit(per_agent_adam_step)(
+        learner.actor_params, learner.actor_opt_state, actor_grads, HPARAMS.actor_lr
+    )
     assert_trees_close(new.actor_params, actor_params)
     chex.assert_trees_all_equal(new.actor_target, new.actor_params)
     chex.assert_trees_all_equal(new.critic_target, new.critic_params)
@@ -208,13 +221,17 @@ def test_sequential_update_matches_one_actor_at_a_time(setup, simultaneous_step)
     last = lambda tree: jax.tree.map(lambda x: x[-1], tree)
     simultaneous = simultaneous_step[0].actor_params
     assert_trees_close(first(new.actor_params), first(simultaneous))
-    assert not np.allclose(last(new.actor_params)["params"]["fc3"]["kernel"],
-                           last(simultaneous)["params"]["fc3"]["kernel"], rtol=0, atol=1e-9)
+    assert not np.allclose(
+        last(new.actor_params)["params"]["fc3"]["kernel"],
+        last(simultaneous)["params"]["fc3"]["kernel"],
+        rtol=0,
+        atol=1e-9,
+    )
     chex.assert_shape(metrics["actor_grad_norm_agents"], (N,))
 
 
 def test_selected_rows_puts_selected_first():
-    selected = jnp.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0.]])
+    selected = jnp.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0.0]])
     rows, mask = L.selected_rows(selected, 2)
     np.testing.assert_array_equal(mask, [[True, True], [False, False], [True, False]])
     np.testing.assert_array_equal(rows[0], [1, 3])
@@ -222,6 +239,7 @@ def test_selected_rows_puts_selected_first():
 
 
 # --- the saturation mitigations -------------------------------------------------------------
+
 
 def test_clipping_one_actor_does_not_clip_another():
     grads = {"params": {"fc1": {"kernel": jnp.stack([jnp.full((2, 2), 10.0), jnp.full((2, 2), 0.1)])}}}
@@ -252,8 +270,12 @@ def test_output_lr_multiplier_scales_only_the_output_layer(setup, simultaneous_s
     old, base, new = (x.actor_params["params"] for x in (learner, default, doubled))
     for layer in ("fc1", "fc2"):
         chex.assert_trees_all_equal(new[layer], base[layer])
-    np.testing.assert_allclose(new["fc3"]["kernel"] - old["fc3"]["kernel"],
-                               2 * (base["fc3"]["kernel"] - old["fc3"]["kernel"]), rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(
+        new["fc3"]["kernel"] - old["fc3"]["kernel"],
+        2 * (base["fc3"]["kernel"] - old["fc3"]["kernel"]),
+        rtol=1e-4,
+        atol=1e-9,
+    )
     chex.assert_trees_all_equal(doubled.critic_params, default.critic_params)
 
 
@@ -261,22 +283,26 @@ def test_clip_thresholds_change_only_their_network(setup, simultaneous_step):
     default = simultaneous_step[0]
     actor_clipped = step_with(setup, actor_grad_clip=jnp.float32(1e-6))
     chex.assert_trees_all_equal(actor_clipped.critic_params, default.critic_params)
-    assert not np.array_equal(actor_clipped.actor_params["params"]["fc1"]["kernel"],
-                              default.actor_params["params"]["fc1"]["kernel"])
+    assert not np.array_equal(
+        actor_clipped.actor_params["params"]["fc1"]["kernel"], default.actor_params["params"]["fc1"]["kernel"]
+    )
     critic_clipped = step_with(setup, critic_grad_clip=jnp.float32(1e-6))
-    assert not np.array_equal(critic_clipped.critic_params["params"]["fc2"]["kernel"],
-                              default.critic_params["params"]["fc2"]["kernel"])
+    assert not np.array_equal(
+        critic_clipped.critic_params["params"]["fc2"]["kernel"], default.critic_params["params"]["fc2"]["kernel"]
+    )
 
 
 def test_layer_norm_and_activation_settings_reach_the_actors(setup, simultaneous_step):
     learner = setup[0]
     normed = step_with(setup, layer_norm=jnp.float32(1.0))
     assert np.any(normed.actor_params["params"]["output_norm"]["scale"] != 1.0)
-    chex.assert_trees_all_equal(simultaneous_step[0].actor_params["params"]["output_norm"],
-                                learner.actor_params["params"]["output_norm"])
+    chex.assert_trees_all_equal(
+        simultaneous_step[0].actor_params["params"]["output_norm"], learner.actor_params["params"]["output_norm"]
+    )
     softsign = step_with(setup, output_activation=jnp.int32(1))
-    assert not np.array_equal(softsign.actor_params["params"]["fc3"]["kernel"],
-                              simultaneous_step[0].actor_params["params"]["fc3"]["kernel"])
+    assert not np.array_equal(
+        softsign.actor_params["params"]["fc3"]["kernel"], simultaneous_step[0].actor_params["params"]["fc3"]["kernel"]
+    )
 
 
 def test_reward_statistics_and_normalisation():
@@ -287,5 +313,6 @@ def test_reward_statistics_and_normalisation():
     np.testing.assert_allclose(stats.m2 / (stats.count - 1), rewards.var(ddof=1), rtol=1e-5)
     r = jnp.float32(7.0)
     assert float(L.normalised_reward(stats, r, jnp.float32(0.0))) == 7.0
-    np.testing.assert_allclose(L.normalised_reward(stats, r, jnp.float32(1.0)),
-                               (7.0 - rewards.mean()) / rewards.std(ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(
+        L.normalised_reward(stats, r, jnp.float32(1.0)), (7.0 - rewards.mean()) / rewards.std(ddof=1), rtol=1e-5
+    )

@@ -1,4 +1,5 @@
 """Actor ensemble and master critic: initialisation, agent independence, exact critic split, output maps."""
+
 import itertools
 import math
 
@@ -8,8 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmadrl.networks import (ACTIVATION_NAMES, OUTPUT_ACTIVATIONS, OUTPUT_INIT_BOUND, Actor, Critic,
-                               activation_code, apply_output_activation, init_params, make_networks)
+from jaxmadrl.networks import (
+    ACTIVATION_NAMES,
+    OUTPUT_ACTIVATIONS,
+    OUTPUT_INIT_BOUND,
+    Actor,
+    Critic,
+    activation_code,
+    apply_output_activation,
+    init_params,
+    make_networks,
+)
 
 N = 4
 OBS, ACT = 7, 3
@@ -133,19 +143,19 @@ def test_custom_hidden_sizes_change_shapes():
     shapes = jax.eval_shape(lambda k: init_params(k, networks, n), KEY)
     a, c = shapes[0]["params"], shapes[1]["params"]
     assert sorted(a) == ["fc1", "fc2", "fc3", "fc4", "output_norm"]
-    chex.assert_shape([a[f"fc{i}"]["kernel"] for i in (1, 2, 3, 4)],
-                      [(n, 7, 16), (n, 16, 8), (n, 8, 4), (n, 4, 3)])
+    chex.assert_shape([a[f"fc{i}"]["kernel"] for i in (1, 2, 3, 4)], [(n, 7, 16), (n, 16, 8), (n, 8, 4), (n, 4, 3)])
     chex.assert_shape([a[f"fc{i}"]["bias"] for i in (1, 2, 3, 4)], [(n, 16), (n, 8), (n, 4), (n, 3)])
     assert sorted(c) == ["fc1", "fc2", "fc3", "fc4"]
-    chex.assert_shape([c["fc1"]["joint_kernel"], c["fc1"]["own_kernel"], c["fc1"]["bias"]],
-                      [(30, 24), (10, 24), (24,)])
+    chex.assert_shape([c["fc1"]["joint_kernel"], c["fc1"]["own_kernel"], c["fc1"]["bias"]], [(30, 24), (10, 24), (24,)])
     chex.assert_shape([c[f"fc{i}"]["kernel"] for i in (2, 3, 4)], [(24, 12), (12, 6), (6, 1)])
 
     one_layer = make_networks(5, actor_hidden=(10,), critic_hidden=(20,))
     a1, c1 = jax.eval_shape(lambda k: init_params(k, one_layer, 5), KEY)
     assert sorted(a1["params"]) == ["fc1", "fc2", "output_norm"] and sorted(c1["params"]) == ["fc1", "fc2"]
-    chex.assert_shape([a1["params"]["fc2"]["kernel"], c1["params"]["fc1"]["joint_kernel"],
-                       c1["params"]["fc2"]["kernel"]], [(5, 10, 3), (50, 20), (20, 1)])
+    chex.assert_shape(
+        [a1["params"]["fc2"]["kernel"], c1["params"]["fc1"]["joint_kernel"], c1["params"]["fc2"]["kernel"]],
+        [(5, 10, 3), (50, 20), (20, 1)],
+    )
 
     # Both networks run with the new widths (abstract evaluation: shapes and dtypes only).
     actor_params, critic_params = shapes
@@ -203,8 +213,7 @@ def test_actor_jit_matches_eager_without_batch_axis(default_params):
     obs = jnp.asarray(np.random.default_rng(9).standard_normal((N, OBS)), jnp.float32)
     eager = NETWORKS.actor.apply(actor_params, obs, 0.0)
     chex.assert_shape(eager, (N, ACT))
-    np.testing.assert_allclose(np.asarray(actor_forward(actor_params, obs)), np.asarray(eager),
-                               rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(actor_forward(actor_params, obs)), np.asarray(eager), rtol=1e-5, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- critic decomposition
@@ -260,9 +269,9 @@ def test_critic_plain_form_matches_float64_reference(default_params):
     assert_close_rel(fast_q(params, obs, actions), expected, rel=1e-5)
     # Row layout of the helper: joint part [s_1 … s_N, a_1 … a_N], then own state and action.
     assert np.array_equal(np.asarray(x[:, 1, :OBS]), np.asarray(obs[:, 0]))
-    assert np.array_equal(np.asarray(x[:, 2, N * OBS:N * OBS + ACT]), np.asarray(actions[:, 0]))
-    assert np.array_equal(np.asarray(x[:, 2, 10 * N:10 * N + OBS]), np.asarray(obs[:, 2]))
-    assert np.array_equal(np.asarray(x[:, 3, 10 * N + OBS:]), np.asarray(actions[:, 3]))
+    assert np.array_equal(np.asarray(x[:, 2, N * OBS : N * OBS + ACT]), np.asarray(actions[:, 0]))
+    assert np.array_equal(np.asarray(x[:, 2, 10 * N : 10 * N + OBS]), np.asarray(obs[:, 2]))
+    assert np.array_equal(np.asarray(x[:, 3, 10 * N + OBS :]), np.asarray(actions[:, 3]))
 
 
 def test_critic_zero_row_equals_zero_own_part(default_params):
@@ -276,8 +285,7 @@ def test_critic_zero_row_equals_zero_own_part(default_params):
     q_plain = NETWORKS.critic.apply(params, x)[:, 0]
     assert_close_rel(q_zero, q_plain, rel=1e-5)
     # head with zero own parts gives the same thing.
-    q_head = NETWORKS.critic.apply(params, joint, jnp.zeros((BATCH, OBS)), jnp.zeros((BATCH, ACT)),
-                                   method=Critic.head)
+    q_head = NETWORKS.critic.apply(params, joint, jnp.zeros((BATCH, OBS)), jnp.zeros((BATCH, ACT)), method=Critic.head)
     assert_close_rel(q_head, q_zero, rel=1e-6)
     # …and differs from every real agent row.
     assert np.all(np.asarray(fast_q(params, obs, actions)) != np.asarray(q_zero)[:, None])
@@ -310,13 +318,16 @@ def test_output_activation_names():
     assert sorted(OUTPUT_ACTIVATIONS) == ["hardtanh", "sigmoid2", "softsign", "tanh"]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("tanh", [0.0, 0.46211715726, -0.46211715726, 0.99999999588, -0.99999999588]),
-    ("softsign", [0.0, 1 / 3, -1 / 3, 10 / 11, -10 / 11]),
-    ("hardtanh", [0.0, 0.5, -0.5, 1.0, -1.0]),
-    # 2σ(x) − 1 = tanh(x/2): tanh(0.25) = 0.2449186624, tanh(5) = 0.9999092043
-    ("sigmoid2", [0.0, 0.2449186624, -0.2449186624, 0.9999092043, -0.9999092043]),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("tanh", [0.0, 0.46211715726, -0.46211715726, 0.99999999588, -0.99999999588]),
+        ("softsign", [0.0, 1 / 3, -1 / 3, 10 / 11, -10 / 11]),
+        ("hardtanh", [0.0, 0.5, -0.5, 1.0, -1.0]),
+        # 2σ(x) − 1 = tanh(x/2): tanh(0.25) = 0.2449186624, tanh(5) = 0.9999092043
+        ("sigmoid2", [0.0, 0.2449186624, -0.2449186624, 0.9999092043, -0.9999092043]),
+    ],
+)
 def test_output_activation_hand_values(name, expected):
     f = OUTPUT_ACTIVATIONS[name]
     x = jnp.array([0.0, 0.5, -0.5, 10.0, -10.0], jnp.float32)

@@ -1,5 +1,6 @@
 """The numerics policy: matmul precision carried into the compiled program, the measured
 saturation edge, and deterministic GPU ops requested before XLA starts."""
+
 import os
 import subprocess
 import sys
@@ -67,8 +68,9 @@ def python_with(code: str, xla_flags: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     if xla_flags is not None:
         env["XLA_FLAGS"] = xla_flags
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.strip()
 
 
 def test_importing_the_package_asks_for_deterministic_gpu_ops():

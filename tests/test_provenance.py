@@ -1,10 +1,12 @@
 """Environment records: what decides float results, and how a run's records read."""
+
 from jaxmadrl import provenance
 
 
 def record(**changes):
-    base = provenance.environment_record(matmul_precision="highest", lanes_per_call=1, devices_per_call=1,
-                                         workers=2, activations=["tanh"])
+    base = provenance.environment_record(
+        matmul_precision="highest", lanes_per_call=1, devices_per_call=1, workers=2, activations=["tanh"]
+    )
     return {**base, **changes}
 
 

@@ -77,9 +77,7 @@ def test_add_writes_item_and_priority_then_advances():
     assert int(state.position) == 2 and int(state.size) == 2
     np.testing.assert_array_equal(state.items["reward"], [0.0, 1.0, 0.0, 0.0])
     np.testing.assert_array_equal(state.items["next_observation"][1], np.full((NUM_AGENTS, 7), 2.0))
-    np.testing.assert_allclose(
-        state.priorities, np.r_[expected_priority([-2.0, 0.5]), 0.0, 0.0], rtol=1e-6
-    )
+    np.testing.assert_allclose(state.priorities, np.r_[expected_priority([-2.0, 0.5]), 0.0, 0.0], rtol=1e-6)
 
 
 def test_add_rejects_item_with_wrong_shape():
@@ -99,9 +97,7 @@ def test_wrap_around_overwrites_oldest():
     # Slots 0 and 1 now hold transitions 5 and 6; slots 2..4 keep 2..4.
     np.testing.assert_array_equal(state.items["reward"], [5.0, 6.0, 2.0, 3.0, 4.0])
     np.testing.assert_array_equal(state.items["observation"][:, 0, 0], [5.0, 6.0, 2.0, 3.0, 4.0])
-    np.testing.assert_allclose(
-        state.priorities, expected_priority([5.0, 6.0, 2.0, 3.0, 4.0]), rtol=1e-6
-    )
+    np.testing.assert_allclose(state.priorities, expected_priority([5.0, 6.0, 2.0, 3.0, 4.0]), rtol=1e-6)
 
 
 @pytest.mark.parametrize("num_filled", [8, 5])
@@ -116,9 +112,7 @@ def test_sampling_frequencies_match_priorities(num_filled):
     counts = np.bincount(np.asarray(indices).ravel(), minlength=capacity)
     frequencies = counts / counts.sum()
     priorities = expected_priority(errors)
-    np.testing.assert_allclose(
-        frequencies[:num_filled], priorities / priorities.sum(), atol=6e-3
-    )
+    np.testing.assert_allclose(frequencies[:num_filled], priorities / priorities.sum(), atol=6e-3)
     np.testing.assert_array_equal(counts[num_filled:], 0)
 
 
@@ -197,9 +191,7 @@ def test_never_samples_empty_slot():
 def test_never_samples_empty_slot_when_float_rounding_overshoots_total():
     capacity, size, batch_size = 10_000, 9_999, 11
     errors = jax.random.uniform(jax.random.key(4), (size,), maxval=100.0)
-    priorities = jnp.zeros(capacity).at[:size].set(
-        priority_from_error(errors, ReplayConfig())
-    )
+    priorities = jnp.zeros(capacity).at[:size].set(priority_from_error(errors, ReplayConfig()))
     cumulative = jnp.cumsum(priorities)
     just_below_one = np.nextafter(np.float32(1), np.float32(0))
     uniforms = jnp.full((batch_size,), just_below_one, jnp.float32)
@@ -256,15 +248,20 @@ def test_update_priorities_with_duplicates_keeps_the_last_error_of_each_slot():
 
     # The errors' priorities are 2e-2 apart or more, so rtol 1e-6 (XLA's and NumPy's powers
     # may differ in the last bit) still tells which error a slot kept.
-    np.testing.assert_allclose(update_priorities_jit(state, jnp.asarray(indices), jnp.asarray(new_errors))
-                               .priorities, expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        update_priorities_jit(state, jnp.asarray(indices), jnp.asarray(new_errors)).priorities, expected, rtol=1e-6
+    )
     # Only the order of each slot's last occurrence matters, not where earlier ones stand.
     reordered = np.array([3, 1, 0, 2, 4, 5, 6])
-    np.testing.assert_allclose(update_priorities_jit(state, jnp.asarray(indices[reordered]),
-                                                     jnp.asarray(new_errors[reordered])).priorities, expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        update_priorities_jit(state, jnp.asarray(indices[reordered]), jnp.asarray(new_errors[reordered])).priorities,
+        expected,
+        rtol=1e-6,
+    )
     # Every sampled slot repeated: one write per slot, under vmap as well.
     batched = jax.vmap(update_priorities, in_axes=(None, 0, 0))(
-        state, jnp.asarray([indices, np.full(7, 4, np.int32)]), jnp.asarray([new_errors, new_errors]))
+        state, jnp.asarray([indices, np.full(7, 4, np.int32)]), jnp.asarray([new_errors, new_errors])
+    )
     np.testing.assert_allclose(batched.priorities[0], expected, rtol=1e-6)
     all_four = np.asarray(state.priorities).copy()
     all_four[4] = expected_priority([7.0])[0]
@@ -303,9 +300,7 @@ def test_jit_vmap_over_buffers_matches_single_buffers_without_retracing():
         for b in range(num_buffers):
             one = jax.tree.map(lambda leaf: leaf[b], previous)
             item = jax.tree.map(lambda leaf: leaf[b], items)
-            expected_state, expected_indices, expected_weights = single_step(
-                one, keys[b], item, errors[b]
-            )
+            expected_state, expected_indices, expected_weights = single_step(one, keys[b], item, errors[b])
             np.testing.assert_array_equal(indices[b], expected_indices)
             np.testing.assert_allclose(weights[b], expected_weights, rtol=1e-6)
             np.testing.assert_allclose(buffers.priorities[b], expected_state.priorities, rtol=1e-6)

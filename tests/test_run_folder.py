@@ -1,5 +1,6 @@
 """A run folder nothing can corrupt: concurrent runs, full and read-only disks, signals,
 damaged checkpoints, bounds and the messages users see first (real CLIs in subprocesses)."""
+
 import errno
 import json
 import os
@@ -8,8 +9,8 @@ import signal
 import subprocess
 
 import pytest
-
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module, wait_for
+
 from jaxmadrl import files
 from jaxmadrl.checkpoints import CHECKPOINT_INDEX
 
@@ -60,11 +61,11 @@ def fill(folder) -> None:
 
 # ----------------------------------------------------------------------------- 1. the lock
 
+
 def test_two_new_runs_into_one_folder_one_is_refused(tmp_path):
     out = tmp_path / "run"
     first = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--episodes=8", "--actor_lrs=1e-3", f"--out={out}", wait=False)
-    second = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--episodes=8", "--actor_lrs=1e-2", f"--out={out}",
-                        wait=False)
+    second = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--episodes=8", "--actor_lrs=1e-2", f"--out={out}", wait=False)
     outcomes = [(process.wait(timeout=600), *process.communicate()) for process in (first, second)]
     assert sorted(code for code, _, _ in outcomes) == [0, 2]
     winner = 1e-3 if outcomes[0][0] == 0 else 1e-2
@@ -91,12 +92,14 @@ def test_second_resume_is_refused_and_sigterm_stops_the_first_resumably(tmp_path
     resuming.send_signal(signal.SIGTERM)
     _, stderr = resuming.communicate(timeout=600)
     assert resuming.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr
-    assert stderr.strip().splitlines() == [f"terminated (SIGTERM); continue with: python -m jaxmadrl.sweep "
-                                           f"--resume {out}"]
+    assert stderr.strip().splitlines() == [
+        f"terminated (SIGTERM); continue with: python -m jaxmadrl.sweep --resume {out}"
+    ]
     assert json.loads(index.read_text())["episodes_done"] > 0
 
 
 # ----------------------------------------------------------------------------- 2. disks
+
 
 def test_sweep_on_a_full_disk_is_one_line_and_leaves_nothing(tmpfs):
     disk = tmpfs("full")
@@ -115,8 +118,9 @@ def test_sweep_checks_the_free_space_before_a_checkpoint(tmpfs):
 
 def test_train_on_a_read_only_disk_fails_before_training(tmpfs):
     disk = tmpfs("read-only", read_only=True)
-    result = run_module("jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=7",
-                        f"--out={disk / 'run'}")
+    result = run_module(
+        "jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=7", f"--out={disk / 'run'}"
+    )
     one_line_error(result, 1, "Read-only file system")
     assert "episodes" not in result.stdout and "compiled" not in result.stdout
 
@@ -154,17 +158,21 @@ def test_write_is_whole_or_absent(tmp_path):
 
 # ----------------------------------------------------------------------------- 4. bounds
 
-@pytest.mark.parametrize("module, flag, message", [
-    ("jaxmadrl.sweep", "--episodes=10000000000", "--episodes must be an integer in [1, 1000000]"),
-    ("jaxmadrl.sweep", "--episodes=100000000", "--episodes must be an integer in [1, 1000000]"),
-    ("jaxmadrl.sweep", "--seeds=100001", "--seeds must be an integer in [1, 100000]"),
-    ("jaxmadrl.sweep", "--steps_per_episode=0", "--steps_per_episode must be"),
-    ("jaxmadrl.sweep", "--actor_hidden=64,0", "--actor_hidden must be a non-empty list of integers"),
-    ("jaxmadrl.train", "--episodes=0", "--episodes must be an integer in [1, 1000000], got 0"),
-    ("jaxmadrl.train", "--episodes=10000000000", "--episodes must be an integer"),
-    ("jaxmadrl.train", "--replay_capacity=100000000", "--replay_capacity must be an integer"),
-    ("jaxmadrl.train", "--n_agents=20000", "--n_agents must be an integer in [1, 10000]"),
-])
+
+@pytest.mark.parametrize(
+    "module, flag, message",
+    [
+        ("jaxmadrl.sweep", "--episodes=10000000000", "--episodes must be an integer in [1, 1000000]"),
+        ("jaxmadrl.sweep", "--episodes=100000000", "--episodes must be an integer in [1, 1000000]"),
+        ("jaxmadrl.sweep", "--seeds=100001", "--seeds must be an integer in [1, 100000]"),
+        ("jaxmadrl.sweep", "--steps_per_episode=0", "--steps_per_episode must be"),
+        ("jaxmadrl.sweep", "--actor_hidden=64,0", "--actor_hidden must be a non-empty list of integers"),
+        ("jaxmadrl.train", "--episodes=0", "--episodes must be an integer in [1, 1000000], got 0"),
+        ("jaxmadrl.train", "--episodes=10000000000", "--episodes must be an integer"),
+        ("jaxmadrl.train", "--replay_capacity=100000000", "--replay_capacity must be an integer"),
+        ("jaxmadrl.train", "--n_agents=20000", "--n_agents must be an integer in [1, 10000]"),
+    ],
+)
 def test_integer_settings_have_clear_bounds_named_by_their_flag(tmp_path, module, flag, message):
     result = run_module(module, "--n_agents=3", "--steps_per_episode=3", flag, f"--out={tmp_path / 'run'}")
     one_line_error(result, 2, message)
@@ -173,12 +181,16 @@ def test_integer_settings_have_clear_bounds_named_by_their_flag(tmp_path, module
 
 # ----------------------------------------------------------------------------- 5. damaged checkpoints
 
-@pytest.mark.parametrize("damage, message", [
-    ("empty block", "is damaged or not this sweep's"),
-    ("random block", "is damaged or not this sweep's"),
-    ("index beyond the run", "it says 99 of 12 episodes are done"),
-    ("index not JSON", "is not a checkpoint index"),
-])
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("empty block", "is damaged or not this sweep's"),
+        ("random block", "is damaged or not this sweep's"),
+        ("index beyond the run", "it says 99 of 12 episodes are done"),
+        ("index not JSON", "is not a checkpoint index"),
+    ],
+)
 def test_damaged_checkpoint_is_refused_in_one_line(tmp_path, tiny_variant_sweep, damage, message):
     run_dir, _ = tiny_variant_sweep
     damaged = tmp_path / "run"
@@ -202,14 +214,18 @@ def test_damaged_checkpoint_is_refused_in_one_line(tmp_path, tiny_variant_sweep,
 
 # ----------------------------------------------------------------------------- 6. sweep files
 
-@pytest.mark.parametrize("field, value, message", [
-    ("actor_lrs", 0.001, '"actor_lrs" must be a non-empty list of numbers, got 0.001'),
-    ("actor_lrs", None, '"actor_lrs" must be a non-empty list of numbers, got None'),
-    ("actor_lrs", "abc", '"actor_lrs" must be a non-empty list of numbers, got \'abc\''),
-    ("seeds", True, '"seeds" must be an integer in [1, 100000], got True'),
-    ("episodes", 2.5, '"episodes" must be an integer'),
-    ("mode", 3, '"mode" must be one of [\'H2\', \'TOBM\'], got 3'),
-])
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("actor_lrs", 0.001, '"actor_lrs" must be a non-empty list of numbers, got 0.001'),
+        ("actor_lrs", None, '"actor_lrs" must be a non-empty list of numbers, got None'),
+        ("actor_lrs", "abc", "\"actor_lrs\" must be a non-empty list of numbers, got 'abc'"),
+        ("seeds", True, '"seeds" must be an integer in [1, 100000], got True'),
+        ("episodes", 2.5, '"episodes" must be an integer'),
+        ("mode", 3, "\"mode\" must be one of ['H2', 'TOBM'], got 3"),
+    ],
+)
 def test_sweep_file_fields_are_checked_by_name(tmp_path, field, value, message):
     definition = tmp_path / "study.json"
     definition.write_text(json.dumps({"actor_lrs": [0.01], "critic_lrs": [0.1], field: value}))
@@ -220,6 +236,7 @@ def test_sweep_file_fields_are_checked_by_name(tmp_path, field, value, message):
 
 # ----------------------------------------------------------------------------- 7. first contact
 
+
 @pytest.mark.parametrize("module", ["jaxmadrl.sweep", "jaxmadrl.train", "jaxmadrl.figures"])
 def test_help_exits_0(module):
     for flag in ("--help", "--helpfull"):
@@ -229,8 +246,15 @@ def test_help_exits_0(module):
 
 def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
-    process = run_module("jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=400", "--chunk=2",
-                         f"--out={out}", wait=False)
+    process = run_module(
+        "jaxmadrl.train",
+        "--n_agents=3",
+        "--steps_per_episode=3",
+        "--episodes=400",
+        "--chunk=2",
+        f"--out={out}",
+        wait=False,
+    )
     wait_for(lambda: (out / "checkpoint" / CHECKPOINT_INDEX).exists(), process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)

@@ -76,9 +76,7 @@ def test_no_proposers_selects_nothing():
 
 
 def test_proposers_within_limits_are_all_accepted():
-    result = run(
-        [1, 0, 1, 0, 0, 1], [0.0] * 6, [50.0] * 6, max_accepted=3, epsilon=1.0
-    )
+    result = run([1, 0, 1, 0, 0, 1], [0.0] * 6, [50.0] * 6, max_accepted=3, epsilon=1.0)
     assert_selected(result, [1, 0, 1, 0, 0, 1], exceeded=False)
 
 
@@ -202,9 +200,7 @@ def test_random_branch_draws_uniformly_from_all_agents():
     # Non-proposers 6..9 are drawn too, and the greedy choice is not forced.
     assert selected[:, 6:].sum() > 0
     assert not np.all(selected == selected[0])
-    np.testing.assert_allclose(
-        selected.mean(axis=0), max_accepted / num_agents, atol=0.04
-    )
+    np.testing.assert_allclose(selected.mean(axis=0), max_accepted / num_agents, atol=0.04)
 
 
 def test_random_branch_trims_to_storage():
@@ -265,9 +261,9 @@ def test_jit_and_vmap_match_unbatched_calls():
     explore = jnp.asarray(rng.random(batch) < 0.7)
     storage_mb = jnp.asarray(rng.choice([250.0, 400.0], batch), jnp.float32)
 
-    batched = jax.jit(
-        jax.vmap(functools.partial(select_offloading, max_accepted=max_accepted))
-    )(keys, actions, q_values, task_sizes, epsilon, explore, storage_mb=storage_mb)
+    batched = jax.jit(jax.vmap(functools.partial(select_offloading, max_accepted=max_accepted)))(
+        keys, actions, q_values, task_sizes, epsilon, explore, storage_mb=storage_mb
+    )
     jitted_single = jax.jit(select_offloading, static_argnames="max_accepted")
 
     for i in range(batch):
@@ -276,9 +272,7 @@ def test_jit_and_vmap_match_unbatched_calls():
             select_offloading(*args, max_accepted, float(storage_mb[i])),
             jitted_single(*args, max_accepted=max_accepted, storage_mb=storage_mb[i]),
         ):
-            np.testing.assert_array_equal(
-                np.asarray(batched.selected[i]), np.asarray(single.selected)
-            )
+            np.testing.assert_array_equal(np.asarray(batched.selected[i]), np.asarray(single.selected))
             assert bool(batched.constraint_exceeded[i]) == bool(single.constraint_exceeded)
     # The batch covers both branches of the constraint check.
     assert 0 < int(batched.constraint_exceeded.sum()) < batch

@@ -1,5 +1,6 @@
 """The grid of configurations: lane = single run, determinism, divergence isolation, and the
 sweep CLI (progress, resume after SIGKILL, several devices, bad input)."""
+
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -8,13 +9,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from jaxmadrl import checkpoints, lanes
-from jaxmadrl.definition import SWEEPS_DIR, SweepDefinition, load_definition
-from jaxmadrl.config import HyperParams
-from jaxmadrl.training import make_train
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
 from programs import assert_programs_agree
+
+from jaxmadrl import checkpoints, lanes
+from jaxmadrl.config import HyperParams
+from jaxmadrl.definition import SWEEPS_DIR, SweepDefinition, load_definition
+from jaxmadrl.training import make_train
 
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
 
@@ -33,8 +34,9 @@ VARIANTS = {"baseline": {}, "softsign-ln": {"output_activation": "softsign", "la
 @pytest.fixture(scope="module")
 def two_seed_grid():
     """2 seeds × 2 variants × 2 actor LRs = 8 lanes."""
-    definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2,
-                                      variants=VARIANTS, **TINY))
+    definition = SweepDefinition.from_dict(
+        dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, variants=VARIANTS, **TINY)
+    )
     run_chunk, states, hparams = grid_run(definition)
     episodes = jnp.arange(definition.episodes)
     return definition, run_chunk, states, hparams, run_chunk(states, episodes, hparams)
@@ -57,7 +59,8 @@ def test_same_seed_lanes_share_their_start_and_seeds_differ(two_seed_grid):
     definition, _, states, _, (_, metrics) = two_seed_grid
     lanes = definition.lanes()
     assert [(lane.seed, lane.variant) for lane in lanes] == [
-        (seed, variant) for seed in (0, 1) for variant in VARIANTS for _ in range(2)]
+        (seed, variant) for seed in (0, 1) for variant in VARIANTS for _ in range(2)
+    ]
     # The first episode precedes any training: same seed and variant → same rollout,
     # different seed → not. Every variant of a seed starts from the same weights.
     first = metrics["train_reward"][0]
@@ -84,8 +87,7 @@ def test_rerun_is_bit_identical(two_seed_grid):
 
 
 def key_data_as_arrays(tree):
-    return jax.tree.map(lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
-                        else x, tree)
+    return jax.tree.map(lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
 
 
 def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
@@ -94,8 +96,13 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
     runs = {}
     for lanes_per_call, workers in ((1, 1), (1, 3), (2, 2)):
         with ThreadPoolExecutor(workers) as pool:
-            blocks, metrics = lanes.run_blocks(pool, run_chunk, lanes.split_lanes(states, lanes_per_call), episodes,
-                                              lanes.split_lanes(hparams, lanes_per_call))
+            blocks, metrics = lanes.run_blocks(
+                pool,
+                run_chunk,
+                lanes.split_lanes(states, lanes_per_call),
+                episodes,
+                lanes.split_lanes(hparams, lanes_per_call),
+            )
         assert len(blocks) == len(definition.lanes()) // lanes_per_call
         runs[lanes_per_call, workers] = key_data_as_arrays((lanes.join_lanes(blocks), metrics))
     # Running blocks at once on threads changes nothing.
@@ -117,7 +124,9 @@ def test_checkpoint_of_lane_blocks_restores_the_whole_state(tmp_path, two_seed_g
         checkpoints.commit_checkpoint(tmp_path, first_lanes, episodes_done)
         # the index and exactly the committed blocks remain
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-            [checkpoints.CHECKPOINT_INDEX] + [checkpoints.block_file_name(first, episodes_done) for first in first_lanes])
+            [checkpoints.CHECKPOINT_INDEX]
+            + [checkpoints.block_file_name(first, episodes_done) for first in first_lanes]
+        )
         # a later chunk killed half-way: one block written, no commit
         checkpoints.save_block(tmp_path, 0, jax.tree.map(lambda x: x[:lanes_per_call], states), episodes_done + 3)
         restored, done = checkpoints.load_checkpoint(tmp_path, template)
@@ -162,6 +171,7 @@ def test_named_definitions_load():
 
 # --- the command line -----------------------------------------------------------------
 
+
 def sweep_cli(*args, devices=1, wait=True):
     return run_module("jaxmadrl.sweep", *args, devices=devices, wait=wait)
 
@@ -180,15 +190,26 @@ def test_cli_writes_results_and_table(tiny_sweep):
     assert metrics["train_reward"].shape == (4, 60) and metrics["actor_max_delta"].shape == (4, 60, 3)
     summary = json.loads((out / "summary.json").read_text())
     assert [(r["seed"], r["actor_lr"], r["critic_lr"]) for r in summary["lanes"]] == [
-        (0, 1e-3, 1e-2), (0, 1e-1, 1e-2), (1, 1e-3, 1e-2), (1, 1e-1, 1e-2)]
+        (0, 1e-3, 1e-2),
+        (0, 1e-1, 1e-2),
+        (1, 1e-3, 1e-2),
+        (1, 1e-1, 1e-2),
+    ]
     assert {r["variant"] for r in summary["lanes"]} == {"default"}
     assert all(len(r["actor_first_unchanged"]) == 3 for r in summary["lanes"])
     header = (out / "summary.csv").read_text().splitlines()[0]
     assert header.startswith("seed,variant,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
     assert (out / "table.txt").read_text().startswith("actor LR")
     # The checkpoint and the per-chunk metrics are deleted once the results are written.
-    assert sorted(p.name for p in out.iterdir()) == ["environment.json", "metrics.npz", "run.lock", "summary.csv",
-                                                     "summary.json", "sweep.json", "table.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "environment.json",
+        "metrics.npz",
+        "run.lock",
+        "summary.csv",
+        "summary.json",
+        "sweep.json",
+        "table.txt",
+    ]
     assert "final state kept" not in result.stdout
 
 
@@ -245,11 +266,15 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     assert result.returncode == 0, result.stderr
     assert "as 1 call(s) of 4 lane(s)" in result.stdout
     resumed_at = int(result.stdout.split("starting at episode ")[1].split()[0])
-    assert (f"differs from the run's record in lanes_per_call 1 → 4: results from episode {resumed_at} on will "
-            "not equal an uninterrupted run") in result.stdout
+    assert (
+        f"differs from the run's record in lanes_per_call 1 → 4: results from episode {resumed_at} on will "
+        "not equal an uninterrupted run"
+    ) in result.stdout
     done = json.loads(index.read_text())["episodes_done"]
     assert done == 60 and sorted(p.name for p in index.parent.iterdir()) == [
-        checkpoints.CHECKPOINT_INDEX, checkpoints.block_file_name(0, 60)]
+        checkpoints.CHECKPOINT_INDEX,
+        checkpoints.block_file_name(0, 60),
+    ]
     resumed, whole = load_metrics(out), load_metrics(reference)
     assert 0 < resumed_at <= 60
     for name in whole:
@@ -268,13 +293,30 @@ def test_one_call_sharded_over_two_devices_matches_calls_of_one_lane(tmp_path, t
     assert_programs_agree(load_metrics(out), load_metrics(reference), episode_axis=1)
 
 
-@pytest.mark.parametrize("bad", [
-    ["--actor_lrs=0,1e-3"], ["--critic_lrs=-1"], ["--actor_lrs=fast"], ["--mode=H3"], ["--seeds=0"],
-    ["--episodes=0"], ["--chunk=0"], ["--lanes_per_call=0"], ["--lanes_per_call=3"], ["--workers=0"],
-    ["--all-16", "--sweep=all16"], ["--sweep=nonexistent"], ["--devices=0"],
-    ["--bogus"], ["positional"], ["--critic_grad_clip=-1"], ["--actor_hidden=a"],
-    ["--sweep=mitigations", "--variants=baseline,nope"], ["--variants=baseline"],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--actor_lrs=0,1e-3"],
+        ["--critic_lrs=-1"],
+        ["--actor_lrs=fast"],
+        ["--mode=H3"],
+        ["--seeds=0"],
+        ["--episodes=0"],
+        ["--chunk=0"],
+        ["--lanes_per_call=0"],
+        ["--lanes_per_call=3"],
+        ["--workers=0"],
+        ["--all-16", "--sweep=all16"],
+        ["--sweep=nonexistent"],
+        ["--devices=0"],
+        ["--bogus"],
+        ["positional"],
+        ["--critic_grad_clip=-1"],
+        ["--actor_hidden=a"],
+        ["--sweep=mitigations", "--variants=baseline,nope"],
+        ["--variants=baseline"],
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, bad):
     # Tiny settings first (later flags win), so that input wrongly accepted runs briefly.
     result = sweep_cli("--n_agents=3", "--steps_per_episode=3", "--episodes=2", *bad, f"--out={tmp_path / 'run'}")
@@ -307,16 +349,22 @@ def test_out_must_be_new_and_resume_must_match(tmp_path, tiny_sweep):
     assert sorted(p.name for p in reference.iterdir()) == before
 
 
-@pytest.mark.parametrize("content", ['{"actor_lrs": 0.01, "critic_lrs": [0.1]}', '[1, 2]',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": null}',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": {"layer_norm": "1"}}',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "actor_hidden": 64}', "{not json",
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": ["a"]}',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"../a": {}}}',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"layer_norm": 3}}}',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"actor_hidden": 8}}}',
-                                     '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": '
-                                     '{"output_activation": "relu"}}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"actor_lrs": 0.01, "critic_lrs": [0.1]}',
+        "[1, 2]",
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": null}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": {"layer_norm": "1"}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "actor_hidden": 64}',
+        "{not json",
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": ["a"]}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"../a": {}}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"layer_norm": 3}}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"actor_hidden": 8}}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"output_activation": "relu"}}}',
+    ],
+)
 def test_malformed_sweep_file_is_one_line_exit_2(tmp_path, content):
     definition = tmp_path / "bad.json"
     definition.write_text(content)
@@ -326,8 +374,16 @@ def test_malformed_sweep_file_is_one_line_exit_2(tmp_path, content):
 
 
 def test_mitigations_apply_to_every_lane():
-    definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, **TINY,
-                                      mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0}))
+    definition = SweepDefinition.from_dict(
+        dict(
+            name="t",
+            actor_lrs=(1e-3, 1e-1),
+            critic_lrs=(1e-2,),
+            seeds=2,
+            **TINY,
+            mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0},
+        )
+    )
     hparams = definition.hyperparams()
     np.testing.assert_array_equal(hparams.layer_norm, [1.0] * 4)
     np.testing.assert_array_equal(hparams.output_activation, [1] * 4)
@@ -342,9 +398,16 @@ def test_mitigations_apply_to_every_lane():
 
 
 def test_variant_settings_override_the_shared_ones():
-    definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY,
-                                      mitigations={"layer_norm": 1, "actor_grad_clip": 2.0},
-                                      variants={"plain": {"layer_norm": 0}, "shared": {}}))
+    definition = SweepDefinition.from_dict(
+        dict(
+            name="t",
+            actor_lrs=(1e-3,),
+            critic_lrs=(1e-3,),
+            **TINY,
+            mitigations={"layer_norm": 1, "actor_grad_clip": 2.0},
+            variants={"plain": {"layer_norm": 0}, "shared": {}},
+        )
+    )
     hparams = definition.hyperparams()
     np.testing.assert_array_equal(hparams.layer_norm, [0.0, 1.0])
     np.testing.assert_array_equal(hparams.actor_grad_clip, [2.0, 2.0])
@@ -361,7 +424,11 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["definition"]["variants"]) == ["softsign", "baseline"]
     assert [(r["seed"], r["variant"]) for r in summary["lanes"]] == [
-        (0, "softsign"), (0, "baseline"), (1, "softsign"), (1, "baseline")]
+        (0, "softsign"),
+        (0, "baseline"),
+        (1, "softsign"),
+        (1, "baseline"),
+    ]
     assert load_metrics(out)["train_reward"].shape == (4, 12)
     assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
     # --keep_checkpoint keeps the final state, and only it.
@@ -376,7 +443,11 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
 
 def test_stopping_table_columns_stay_apart_when_cells_are_narrower_than_headers():
     from jaxmadrl import results
-    rows = [{"variant": "v", "actor_lr": a, "critic_lr": c, "all_actors_stopped": 212, "diverged": False}
-            for a in (1e-4, 1e-1) for c in (1e-4, 1e-3)]
+
+    rows = [
+        {"variant": "v", "actor_lr": a, "critic_lr": c, "all_actors_stopped": 212, "diverged": False}
+        for a in (1e-4, 1e-1)
+        for c in (1e-4, 1e-3)
+    ]
     header = results.stopping_table(rows, 2000).splitlines()[0]
     assert header.split()[-2:] == ["0.0001", "0.001"]

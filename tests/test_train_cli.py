@@ -1,12 +1,20 @@
 """`python -m jaxmadrl.train` end to end on a tiny problem, and its bad-input paths."""
+
 import json
 
 import numpy as np
 import pytest
 from cli_helpers import run_module
 
-TINY_FLAGS = ["--n_agents=3", "--steps_per_episode=3", "--episodes=7", "--chunk=3", "--batch_size=8",
-              "--replay_capacity=32", "--eval_every=2"]
+TINY_FLAGS = [
+    "--n_agents=3",
+    "--steps_per_episode=3",
+    "--episodes=7",
+    "--chunk=3",
+    "--batch_size=8",
+    "--replay_capacity=32",
+    "--eval_every=2",
+]
 
 
 def run_cli(*args):
@@ -15,9 +23,18 @@ def run_cli(*args):
 
 def test_writes_a_one_lane_run_folder(tmp_path):
     out = tmp_path / "run"
-    result = run_cli(*TINY_FLAGS, "--actor_lr=0.01", "--critic_lr=0.001", "--layer_norm", "--actor_hidden=16,8",
-                     "--output_activation=softsign", "--matmul_precision=default", "--nodeterministic_ops",
-                     "--seed=3", f"--out={out}")
+    result = run_cli(
+        *TINY_FLAGS,
+        "--actor_lr=0.01",
+        "--critic_lr=0.001",
+        "--layer_norm",
+        "--actor_hidden=16,8",
+        "--output_activation=softsign",
+        "--matmul_precision=default",
+        "--nodeterministic_ops",
+        "--seed=3",
+        f"--out={out}",
+    )
     assert result.returncode == 0, result.stderr
     assert "[3/7]" in result.stdout and "[7/7]" in result.stdout
     metrics = np.load(out / "metrics.npz")
@@ -44,15 +61,25 @@ def test_seed_n_is_the_sweeps_lane_of_seed_n(tmp_path, tiny_sweep):
     determinism, opted out of here through XLA_FLAGS, changes nothing on the CPU)."""
     sweep_dir, _ = tiny_sweep
     out = tmp_path / "run"
-    result = run_module("jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=60", "--chunk=4",
-                        "--actor_lr=0.1", "--critic_lr=0.01", "--seed=1", f"--out={out}",
-                        xla_flags=["--xla_gpu_deterministic_ops=false"])
+    result = run_module(
+        "jaxmadrl.train",
+        "--n_agents=3",
+        "--steps_per_episode=3",
+        "--episodes=60",
+        "--chunk=4",
+        "--actor_lr=0.1",
+        "--critic_lr=0.01",
+        "--seed=1",
+        f"--out={out}",
+        xla_flags=["--xla_gpu_deterministic_ops=false"],
+    )
     assert result.returncode == 0, result.stderr
     [environment] = json.loads((out / "environment.json").read_text())
     assert environment["deterministic_gpu_ops"] is False
     with np.load(out / "metrics.npz") as single, np.load(sweep_dir / "metrics.npz") as sweep:
-        lane = [(r["seed"], r["actor_lr"]) for r in json.loads((sweep_dir / "summary.json").read_text())["lanes"]
-                ].index((1, 0.1))
+        lane = [
+            (r["seed"], r["actor_lr"]) for r in json.loads((sweep_dir / "summary.json").read_text())["lanes"]
+        ].index((1, 0.1))
         for name in single.files:
             np.testing.assert_array_equal(single[name][0], sweep[name][lane], err_msg=name)
 
@@ -62,13 +89,32 @@ def test_resume_takes_the_settings_from_the_run(tmp_path):
     assert result.returncode == 2 and "--resume takes the settings from the run; drop --episodes" in result.stderr
 
 
-@pytest.mark.parametrize("bad", [
-    ["--actor_lr=0"], ["--critic_lr=-1e-3"], ["--actor_lr=nan"], ["--critic_lr=inf"], ["--episodes=0"],
-    ["--batch_size=64", "--replay_capacity=32"], ["--mode=H3"], ["--actor_update=random"],
-    ["--episodes=many"], ["--no_such_flag=1"], ["--chunk=0"], ["extra"], ["--actor_grad_clip=0"],
-    ["--output_lr_multiplier=-1"], ["--output_activation=relu"], ["--actor_hidden=64,x"], ["--critic_hidden=0"],
-    ["--replay_capacity=5", "--batch_size=4"], ["--seed=-1"], ["--seed=4294967296"], ["--matmul_precision=tf32"],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--actor_lr=0"],
+        ["--critic_lr=-1e-3"],
+        ["--actor_lr=nan"],
+        ["--critic_lr=inf"],
+        ["--episodes=0"],
+        ["--batch_size=64", "--replay_capacity=32"],
+        ["--mode=H3"],
+        ["--actor_update=random"],
+        ["--episodes=many"],
+        ["--no_such_flag=1"],
+        ["--chunk=0"],
+        ["extra"],
+        ["--actor_grad_clip=0"],
+        ["--output_lr_multiplier=-1"],
+        ["--output_activation=relu"],
+        ["--actor_hidden=64,x"],
+        ["--critic_hidden=0"],
+        ["--replay_capacity=5", "--batch_size=4"],
+        ["--seed=-1"],
+        ["--seed=4294967296"],
+        ["--matmul_precision=tf32"],
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad):
     out = tmp_path / "run"
     result = run_cli(*bad, f"--out={out}")

@@ -1,21 +1,29 @@
 """The whole training program: one compilation, determinism, chunking, and the paper's
 mechanism at full size (marked ``fullsize``; part of the default run)."""
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from programs import assert_programs_agree
 
 from jaxmadrl import diagnostics
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
 from jaxmadrl.networks import make_networks
-from jaxmadrl.training import make_train, make_trainer
-from programs import assert_programs_agree
+from jaxmadrl.training import explore_episode, make_train, make_trainer
 
 EPISODES, STEPS = 6, 3
-TINY = TrainConfig(env=EnvParams(n_agents=3, steps_per_episode=STEPS), episodes=EPISODES, batch_size=8,
-                   replay_capacity=32, eval_every=2, eval_episodes=2, critic_hidden=(32, 16))
+TINY = TrainConfig(
+    env=EnvParams(n_agents=3, steps_per_episode=STEPS),
+    episodes=EPISODES,
+    batch_size=8,
+    replay_capacity=32,
+    eval_every=2,
+    eval_episodes=2,
+    critic_hidden=(32, 16),
+)
 
 
 def hparams(actor_lr, critic_lr):
@@ -126,13 +134,16 @@ def test_low_actor_lr_keeps_learning(full_train):
 
 def test_stored_priorities_are_the_critics_errors_step_by_step():
     """The batched insertion of an episode equals computing each step's error on its own."""
-    from jaxmadrl import learner as L, replay, rollout
+    from jaxmadrl import learner as L
+    from jaxmadrl import replay
+
     trainer = make_trainer(TINY)
     hp = hparams(1e-3, 1e-3)
     state = jax.jit(trainer.init)(jax.random.key(3), hp)
     networks = make_networks(TINY.env.n_agents, TINY.actor_hidden, TINY.critic_hidden)
-    memory, learner, _ = jax.jit(rollout.training_episode, static_argnums=(4, 5))(
-        jax.random.key(4), state.world, state.learner, state.memory, networks, TINY, hp, jnp.float32(0.5))
+    memory, learner, _ = jax.jit(explore_episode, static_argnums=(4, 5))(
+        jax.random.key(4), state.world, state.learner, state.memory, networks, TINY, hp, jnp.float32(0.5)
+    )
     assert int(learner.reward_stats.count) == STEPS
 
     @jax.jit
