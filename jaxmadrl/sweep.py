@@ -155,9 +155,6 @@ def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
-        for name in ("devices", "lanes_per_call", "workers"):
-            if FLAGS[name].value is not None and FLAGS[name].value < 1:
-                raise cli.UsageFailure(f"--{name} must be >= 1, got {FLAGS[name].value}")
         if FLAGS.resume:
             run_dir = pathlib.Path(FLAGS.resume)
             definition = definition_for_resume(run_dir)
