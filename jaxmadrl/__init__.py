@@ -13,6 +13,7 @@ The public API (a notebook's way in; the command lines are built on it)::
 - ``TrainConfig``, ``EnvParams``, ``HyperParams``: the static program, the environment and
   the traced hyperparameters (``config``, ``env``);
 - ``run_sweep``, ``Progress``, ``RunFolderError``: running one in a run folder (``runs``);
+  ``Shard``, ``merge_shards``: one shard of it, and joining the shards (``shards``);
 - ``load_run``, ``Run``, ``RunError``: reading a finished run (``analysis``);
 - ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``training``);
 - ``SettingError``: a bad setting, naming it.
@@ -35,7 +36,9 @@ from jaxmadrl.config import HyperParams, TrainConfig  # noqa: E402
 from jaxmadrl.definition import SweepDefinition, load_definition  # noqa: E402
 from jaxmadrl.env import EnvParams  # noqa: E402
 from jaxmadrl.limits import SettingError  # noqa: E402
-from jaxmadrl.runs import Progress, RunFolderError, run_sweep  # noqa: E402
+from jaxmadrl.run_folder import RunFolderError  # noqa: E402
+from jaxmadrl.runs import Progress, merge_shards, run_sweep  # noqa: E402
+from jaxmadrl.shards import Shard  # noqa: E402
 from jaxmadrl.training import make_train  # noqa: E402
 
 __all__ = [
@@ -46,10 +49,12 @@ __all__ = [
     "RunError",
     "RunFolderError",
     "SettingError",
+    "Shard",
     "SweepDefinition",
     "TrainConfig",
     "load_definition",
     "load_run",
     "make_train",
+    "merge_shards",
     "run_sweep",
 ]

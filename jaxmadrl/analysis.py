@@ -111,6 +111,11 @@ def load_run(path) -> Run:
     if not (run_dir / "sweep.json").is_file():
         raise RunError(f"{run_dir} is not a sweep run (no sweep.json)")
     missing = [name for name in ("summary.json", "metrics.npz") if not (run_dir / name).is_file()]
+    if missing and (run_dir / "shards.json").is_file():
+        raise RunError(
+            f"{run_dir} is a sharded sweep whose shards are not merged yet; once all are done, "
+            f"python -m jaxmadrl.sweep --merge {run_dir}"
+        )
     if missing:
         raise RunError(
             f"{run_dir} is not a finished sweep run (missing {', '.join(missing)}); "

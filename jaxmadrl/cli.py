@@ -12,7 +12,7 @@ import time
 
 from absl import app, flags
 
-from jaxmadrl import files, numerics, provenance, results, runs, settings
+from jaxmadrl import files, numerics, provenance, results, run_folder, runs, settings, shards
 from jaxmadrl.config import TrainConfig
 from jaxmadrl.limits import SettingError
 
@@ -86,17 +86,14 @@ def define_run_flags(default_out: str) -> None:
     )
 
 
-def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) -> None:
-    """Runs (or resumes) ``definition`` in ``run_dir`` as the command ``python -m module``,
-    with the execution flags it defines, printing progress: a complete run shows its table;
-    a bad setting or unusable folder is one line and exit 2; a disk that cannot be written
-    one line and exit 1 (naming the resume command if a checkpoint is intact); Ctrl-C and
-    SIGTERM one line and exit 130 / 143."""
-    if resuming and runs.is_complete(run_dir):
-        try:
-            print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
-        except OSError as error:
-            fail(files.io_error_text(error))
+def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, shard=None) -> None:
+    """Runs (or resumes) ``definition`` — or its shard ``shard`` — in ``run_dir`` as the
+    command ``python -m module``, with the execution flags it defines, printing progress: a
+    complete run shows its table; a bad setting or unusable folder is one line and exit 2;
+    a disk that cannot be written one line and exit 1 (naming the resume command if a
+    checkpoint is intact); Ctrl-C and SIGTERM one line and exit 130 / 143."""
+    if resuming and run_folder.is_complete(run_dir):
+        print_complete(run_dir)
         return
     execution = {
         name: flags.FLAGS[name].value if name in flags.FLAGS and flags.FLAGS[name].present else None
@@ -104,28 +101,55 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool) 
     }
     interrupt_on_sigterm()
     started = time.perf_counter()
+    resume_command = f"python -m {module} --resume {run_dir}" + (f" --shard {shard}" if shard else "")
     try:
         run = runs.run_sweep(
             None if resuming else definition,
             run_dir,
             resume=resuming,
+            shard=shard,
             keep_checkpoint=flags.FLAGS.keep_checkpoint,
             on_progress=print_progress,
             **execution,
         )
     except SettingError as error:
         fail(f"--{error.setting} {error.problem}")
-    except runs.RunFolderError as error:
+    except run_folder.RunFolderError as error:
         fail(str(error))
     except OSError as error:
-        resume = f"; the last checkpoint is intact: python -m {module} --resume {run_dir}"
+        part = run_dir / shard.folder_name if shard else run_dir
+        resume = f"; the last checkpoint is intact: {resume_command}"
         fail(
-            f"cannot write the run: {files.io_error_text(error)}" + (resume if runs.is_resumable(run_dir) else ""),
+            f"cannot write the run: {files.io_error_text(error)}" + (resume if run_folder.is_resumable(part) else ""),
             IO_EXIT_CODE,
         )
     except KeyboardInterrupt as interrupt:
-        exit_interrupted(interrupt, f"continue with: python -m {module} --resume {run_dir}")
-    print_result(run, run_dir, time.perf_counter() - started)
+        exit_interrupted(interrupt, f"continue with: {resume_command}")
+    wall_s = time.perf_counter() - started
+    if run is None:
+        print_waiting(run_dir, shard, module, wall_s)
+    else:
+        print_result(run, run_dir, wall_s)
+
+
+def print_complete(run_dir: pathlib.Path) -> None:
+    try:
+        print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
+    except OSError as error:
+        fail(files.io_error_text(error))
+
+
+def print_waiting(run_dir: pathlib.Path, shard, module: str, wall_s: float) -> None:
+    """What a finished shard says while other shards of its sweep are not done."""
+    waiting = [
+        f"shard {other} ({state})"
+        for other, state in shards.shard_states(run_dir, shards.read_plan(run_dir))
+        if state != "done"
+    ]
+    print(
+        f"shard {shard} done in {wall_s:.1f} s; not done yet: {', '.join(waiting)}. The shard that finishes last "
+        f"merges them into {run_dir} (or: python -m {module} --merge {run_dir})"
+    )
 
 
 def print_progress(progress: runs.Progress) -> None:
@@ -138,14 +162,15 @@ def print_progress(progress: runs.Progress) -> None:
                 flush=True,
             )
         record = progress.environment
+        shard = f" shard {progress.shard}" if progress.shard else ""
         print(
-            f"{progress.name}: {progress.lanes} lanes ({progress.variants} variant(s)) as {progress.calls} call(s) "
-            f"of {progress.lanes_per_call} lane(s), {record['workers']} at a time, on {record['devices_per_call']} "
-            f"device(s); {progress.episodes} episodes; compiled in {progress.compile_s:.1f} s; starting at episode "
-            f"{progress.first_episode}",
+            f"{progress.name}{shard}: {progress.lanes} lanes ({progress.variants} variant(s)) as "
+            f"{progress.calls} call(s) of {progress.lanes_per_call} lane(s), {record['workers']} at a time, on "
+            f"{record['devices_per_call']} device(s); {progress.episodes} episodes; compiled in "
+            f"{progress.compile_s:.1f} s; starting at episode {progress.first_episode}",
             flush=True,
         )
-        print(f"{provenance.numerics_line(record)}; recorded in {runs.ENVIRONMENT}", flush=True)
+        print(f"{provenance.numerics_line(record)}; recorded in {run_folder.ENVIRONMENT}", flush=True)
         return
     print(
         f"[{progress.episodes_done}/{progress.episodes}] {progress.config_episodes_per_s:.1f} config-episodes/s | "
@@ -161,8 +186,8 @@ def print_result(run, run_dir: pathlib.Path, wall_s: float) -> None:
     diverged = [row["lane"] for row in run.lanes if row["diverged"]]
     if diverged:
         print(f"diverged lanes (non-finite parameters or losses): {diverged}")
-    kept = runs.CHECKPOINT in [path.name for path in run_dir.iterdir()]
-    print(f"results in {run_dir}" + (f"; final state kept in {run_dir / runs.CHECKPOINT}" if kept else ""))
+    kept = sorted(run_dir.glob(f"**/{run_folder.CHECKPOINT}"))
+    print(f"results in {run_dir}" + (f"; final state kept in {', '.join(map(str, kept))}" if kept else ""))
 
 
 USAGE_EXIT_CODE = 2

@@ -10,6 +10,7 @@ import math
 import os
 import pathlib
 import tempfile
+import time
 from typing import BinaryIO, Callable
 
 LOCK_FILE = "run.lock"
@@ -55,19 +56,26 @@ def create_new_folder(path: pathlib.Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(folder: pathlib.Path):
+def locked(folder: pathlib.Path, wait_s: float = 0):
     """Holds an exclusive lock on ``folder`` (``flock`` on its ``run.lock``, which names the
-    holder's pid) for the block. The OS releases it when the process ends, however it ends,
-    so a killed run never leaves a stale lock. FolderInUse if another process holds it."""
+    holder's pid) for the block, waiting up to ``wait_s`` seconds for it. The OS releases
+    it when the process ends, however it ends, so a killed run never leaves a stale lock.
+    FolderInUse if another process holds it."""
     handle = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
-        holder = os.read(handle, 32).decode(errors="replace").strip() or "unknown"
-        os.close(handle)
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise FolderInUse(f"{folder} is in use by process {holder}") from None
-        raise
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as error:
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            holder = os.read(handle, 32).decode(errors="replace").strip() or "unknown"
+            os.close(handle)
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise FolderInUse(f"{folder} is in use by process {holder}") from None
+            raise
     try:
         os.ftruncate(handle, 0)
         os.write(handle, f"{os.getpid()}\n".encode())

@@ -32,6 +32,7 @@ MAXIMUM = {
     "lanes_per_call": 10_000_000,
     "devices": 100_000,
     "workers": 10_000,
+    "shards": 100_000,
 }
 
 

@@ -7,6 +7,7 @@ records that agree describe results equal to an uninterrupted run.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import pathlib
@@ -57,6 +58,15 @@ def project_commit() -> str | None:
     return commit + ("+changes" if changed else "")
 
 
+def source_digest() -> str:
+    """A digest of the package's source and data files as they run (a git checkout or not)."""
+    package = pathlib.Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".json")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def cpu_model() -> tuple[str, str]:
     """(the processor's model name, its widest x86 vector extension or "") of this host."""
     model, flags = None, set()
@@ -93,15 +103,18 @@ def environment_record(
     workers: int,
     activations: list[str],
     first_episode: int = 0,
+    shard: str | None = None,
 ) -> dict:
-    """The record of this session: what computes episodes ``first_episode`` on.
-    ``activations``: the output activations in use, whose saturation edge is measured here."""
+    """The record of this session: what computes episodes ``first_episode`` on (of the
+    lanes of ``shard`` "i/n", if it is one). ``activations``: the output activations in
+    use, whose saturation edge is measured here."""
     model, isa = cpu_model()
     devices = jax.devices()
     return {
         "first_episode": first_episode,
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": project_commit(),
+        "source_digest": source_digest(),
         "versions": versions(),
         "backend": jax.default_backend(),
         "device_kind": devices[0].device_kind,
@@ -116,6 +129,7 @@ def environment_record(
         "workers": workers,
         "saturation_edge": {name: numerics.saturation_edge(name) for name in activations},
         "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
+        **({"shard": shard} if shard else {}),
     }
 
 
@@ -153,16 +167,19 @@ def numerics_line(record: dict) -> str:
 
 def describe(records: list[dict] | None) -> str:
     """A Markdown paragraph naming what a run was computed with (one line per session whose
-    numerics differ from the first)."""
+    numerics differ from the first; a sharded run's sessions name their shard)."""
     if not records:
         return "Environment: not recorded (a run made before environments were recorded)."
     first = records[0]
-    lines = [f"Environment: {_one_line(first)}"]
+    shards = sorted({record["shard"] for record in records if "shard" in record})
+    split = f" ({len(shards)} shards, their sessions alike unless listed)" if shards else ""
+    lines = [f"Environment{split}: {_one_line(first)}"]
     for record in records[1:]:
         changed = numerics_differences(first, record)
         if changed:
+            where = f"Shard {record['shard']}, from" if "shard" in record else "Resumed at"
             lines.append(
-                f"Resumed at episode {record['first_episode']} with other numerics "
+                f"{where} episode {record['first_episode']} with other numerics "
                 f"({', '.join(changed)}): {_one_line(record)}"
             )
     return "\n".join(lines)

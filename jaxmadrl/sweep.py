@@ -5,8 +5,11 @@
     python -m jaxmadrl.sweep --sweep mitigations     # 4×4 grid × each mitigation, one program
     python -m jaxmadrl.sweep --actor_lrs=1e-3,1e-1 --critic_lrs=1e-3 --seeds=3 --episodes=500
     python -m jaxmadrl.sweep --resume sweeps/runs/all16-20261122-101500
+    python -m jaxmadrl.sweep --sweep mitigations --shard 0/4 --out RUN   # one of 4 shards (cluster)
+    python -m jaxmadrl.sweep --merge RUN                                 # join the finished shards
 
-The run folder (its files, lock, checkpoints and resume) is described in ``runs``. Every
+The run folder (its files, lock, checkpoints and resume) is described in ``run_folder``;
+a sweep split into shards, e.g. over the tasks of a SLURM job array, in ``shards``. Every
 lane runs the same compiled chunk program (vmapped over lanes). ``--lanes_per_call`` sets
 how many lanes one call takes; on the CPU the default, one lane per call with a call per
 core at a time, is ~1.5× faster than one call over all lanes (benchmarks/RESULTS.md).
@@ -14,6 +17,7 @@ core at a time, is ~1.5× faster than one call over all lanes (benchmarks/RESULT
 
 from __future__ import annotations
 
+import os
 import pathlib
 import time
 
@@ -21,7 +25,7 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import cli, runs
+from jaxmadrl import analysis, cli, files, results, run_folder, runs, settings, shards
 from jaxmadrl.definition import PAPER_LRS, SweepDefinition, load_definition, normalised_traced_settings
 from jaxmadrl.limits import SettingError
 
@@ -53,6 +57,15 @@ flags.DEFINE_integer(
     "the run's.",
 )
 flags.DEFINE_integer("workers", None, "Calls run at once on host threads (default: min(calls, CPU count)).")
+flags.DEFINE_string(
+    "shard",
+    None,
+    "Run only shard i/n of the sweep (0 <= i < n): a contiguous share of its calls of the compiled "
+    "program, bit for bit those lanes of the whole sweep. All shards are given the same --out; the "
+    "last to finish merges them. Default inside a SLURM job array: the array task's shard "
+    "(SLURM_ARRAY_TASK_ID of _COUNT, or _MIN/_MAX); 'none' runs the whole sweep there.",
+)
+flags.DEFINE_string("merge", None, "Join the finished shards of the run in this folder into its results.")
 FLAGS = flags.FLAGS
 
 # Flags of the definition's own fields; with every setting (``settings.ALL``) they define
@@ -119,7 +132,7 @@ def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:
     that gives a setting its recorded value, or its default where none is recorded, is fine)."""
     if FLAGS["all-16"].value or FLAGS.sweep or FLAGS.out:
         raise cli.UsageFailure("--resume takes the definition from the run; drop --all-16/--sweep/--out")
-    recorded = runs.read_definition(run_dir)
+    recorded = run_folder.read_definition(run_dir)
     values = recorded.to_dict()
     overrides = _flag_overrides()
     overrides["mitigations"] = {**recorded.mitigations, **overrides.get("mitigations", {})}
@@ -150,22 +163,70 @@ def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:
     return recorded
 
 
+def chosen_shard() -> shards.Shard | None:
+    """The shard this process runs: --shard, else the SLURM job array's (saying why), else none."""
+    if FLAGS.shard == "none":
+        return None
+    if FLAGS.shard is not None:
+        return shards.Shard.parse(FLAGS.shard)
+    detected = shards.from_slurm()
+    if detected is None:
+        return None
+    shard, reason = detected
+    print(f"shard {shard} {reason}; --shard=none runs the whole sweep", flush=True)
+    return shard
+
+
+def sharded_output_dir(definition: SweepDefinition) -> pathlib.Path:
+    """The folder every shard of the sweep writes into: --out, else (in a job array) one
+    named after the array's job id."""
+    if FLAGS.out:
+        return pathlib.Path(FLAGS.out)
+    if "SLURM_ARRAY_JOB_ID" in os.environ:
+        return pathlib.Path(f"sweeps/runs/{definition.name}-array{os.environ['SLURM_ARRAY_JOB_ID']}")
+    raise cli.UsageFailure("--shard needs --out: the one run folder that every shard of the sweep writes into")
+
+
+def merge(run_dir: pathlib.Path) -> None:
+    named = (*DEFINITION_FLAGS, *settings.ALL, "all-16", "sweep", "variants", "out", "resume", "shard")
+    given = [name for name in named if FLAGS[name].present]
+    if given:
+        cli.fail(f"--merge takes everything from the run; drop --{given[0]}")
+    try:
+        run = runs.merge_shards(run_dir)
+    except (run_folder.RunFolderError, analysis.RunError) as error:
+        cli.fail(str(error))
+    except OSError as error:
+        cli.fail(f"cannot write the merged run: {files.io_error_text(error)}", cli.IO_EXIT_CODE)
+    print(f"merged {len(run.lanes)} lanes of {run_dir}:")
+    print(results.stopping_tables(run.lanes, run.episodes))
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.merge:
+        merge(pathlib.Path(FLAGS.merge))
+        return
     try:
+        shard = chosen_shard()
         if FLAGS.resume:
             run_dir = pathlib.Path(FLAGS.resume)
             definition = definition_for_resume(run_dir)
         else:
             definition = definition_from_flags()
-            run_dir = cli.check_new_output_dir(
-                FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-            )
+            if shard is not None:
+                run_dir = sharded_output_dir(definition)
+            else:
+                run_dir = cli.check_new_output_dir(
+                    FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+                )
+    except SettingError as error:
+        cli.fail(f"--{error.setting} {error.problem}")
     except (ValueError, cli.UsageFailure) as error:
         cli.fail(str(error))
-    cli.run_command("jaxmadrl.sweep", definition, run_dir, resuming=bool(FLAGS.resume))
+    cli.run_command("jaxmadrl.sweep", definition, run_dir, resuming=bool(FLAGS.resume), shard=shard)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 
 from absl import app, flags, logging
 
-from jaxmadrl import cli, runs, settings
+from jaxmadrl import cli, run_folder, settings
 from jaxmadrl.definition import SweepDefinition
 from jaxmadrl.limits import SettingError
 
@@ -70,7 +70,7 @@ def main(argv):
                     f"--resume takes the settings from the run; drop {', '.join(given or ['--out'])}"
                 )
             run_dir = pathlib.Path(FLAGS.resume)
-            definition = runs.read_definition(run_dir)
+            definition = run_folder.read_definition(run_dir)
         else:
             definition = definition_from_flags()
             run_dir = cli.check_new_output_dir(

@@ -9,23 +9,24 @@ import time
 from jaxmadrl.checkpoints import CHECKPOINT_INDEX
 
 
-def run_module(module, *args, devices=1, wait=True, xla_flags=()):
+def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=None):
     """Runs ``python -m module args`` with this interpreter and import path, on ``devices``
-    host devices; the other XLA flags of this process (e.g. --xla_cpu_max_isa) are kept,
-    with ``xla_flags`` in place of any of the same name."""
-    replaced = ("--xla_force_host_platform_device_count", *(flag.split("=")[0] for flag in xla_flags))
-    xla_flags = [flag for flag in os.environ.get("XLA_FLAGS", "").split() if not flag.startswith(replaced)] + list(
-        xla_flags
-    )
+    forced host devices (``jax_num_cpu_devices``), with ``env`` added to the environment;
+    the XLA flags of this process (e.g. --xla_cpu_max_isa) are kept, with ``xla_flags`` in
+    place of any of the same name."""
+    replaced = tuple(flag.split("=")[0] for flag in xla_flags)
+    kept = [flag for flag in os.environ.get("XLA_FLAGS", "").split() if not (replaced and flag.startswith(replaced))]
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if not name.startswith("SLURM_")},
         "PYTHONPATH": os.pathsep.join(sys.path),
-        "XLA_FLAGS": " ".join([*xla_flags, f"--xla_force_host_platform_device_count={devices}"]),
+        "XLA_FLAGS": " ".join([*kept, *xla_flags]),
+        "JAX_NUM_CPU_DEVICES": str(devices),
+        **(env or {}),
     }
     command = [sys.executable, "-m", module, *args]
     if not wait:
-        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 # A tiny but real sweep: 2 seeds x 2 actor LRs x 1 critic LR, 3 agents.
@@ -48,11 +49,13 @@ def wait_for(predicate, process, timeout=300):
     assert predicate(), process.communicate()
 
 
-def killed_after_first_checkpoint(module, out, *args, devices=1):
-    """Starts ``python -m module ... --out=out`` and kills it (SIGKILL) as soon as its first
-    checkpoint is committed; fails if the run finished first."""
+def killed_after_first_checkpoint(module, out, *args, devices=1, folder=None):
+    """Starts ``python -m module ... --out=out`` and kills it (SIGKILL) as soon as the first
+    checkpoint of the run folder ``folder`` (default: ``out``) is committed; fails if the
+    run finished first."""
+    folder = folder or out
     process = run_module(module, *args, f"--out={out}", devices=devices, wait=False)
-    wait_for(lambda: (out / "checkpoint" / CHECKPOINT_INDEX).exists(), process)
+    wait_for(lambda: (folder / "checkpoint" / CHECKPOINT_INDEX).exists(), process)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not (out / "summary.json").exists(), "the run finished before it could be killed"
+    assert not (folder / "summary.json").exists(), "the run finished before it could be killed"
