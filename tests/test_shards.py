@@ -126,9 +126,10 @@ def test_three_shards_at_once_merge_into_the_unsharded_run(tmp_path, tiny_sweep)
     assert "shard 1/3 from the SLURM job array (SLURM_ARRAY_TASK_ID=1, SLURM_ARRAY_TASK_COUNT=3)" in outputs[1][0]
     assert "shard 2/3 from the SLURM job array" in outputs[2][0]
     assert "custom shard 0/3: 1 lanes" in outputs[0][0] and "custom shard 2/3: 2 lanes" in outputs[2][0]
-    # Exactly one shard merged; the others said what they waited for.
+    # A shard that found every shard done (the last, or several that ended together: the
+    # merge is locked and done once) shows the results; the others what they wait for.
     merged = [stdout for stdout, _ in outputs if "All-actors stopping episode" in stdout]
-    assert len(merged) == 1 and "custom-array77" in merged[0].split("results in ")[1]
+    assert merged and all("custom-array77" in stdout.split("results in ")[1] for stdout in merged)
     assert all("The shard that finishes last merges them" in stdout for stdout, _ in outputs if stdout not in merged)
     bit_identical(out, reference)
     environments = json.loads((out / "summary.json").read_text())["environment"]
