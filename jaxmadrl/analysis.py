@@ -212,19 +212,36 @@ def check_claims(run: Run) -> str:
         f"episode in {len(critic_stopped)}/{len(rows)} lanes."
     )
     trained = run.metrics["trained"].astype(bool)
-    ratio = run.metrics["grad_ratio"][trained]
-    positive = ratio[np.isfinite(ratio) & (ratio > 0)]
-    if positive.size:
+    # Two definitions: the gradient each update used (this project's), and the one the
+    # reference logs, its gradient buffers after the loop over agents (``learner.ActorUpdate``).
+    definitions = [("grad_ratio", "of the gradients the updates used")]
+    if "accumulated_grad_ratio" in run.metrics:  # runs made before it was measured lack it
+        definitions.append(("accumulated_grad_ratio", "accumulated over the actor loop, as the reference logs it"))
+    for name, meaning in definitions:
+        ratio = run.metrics[name][trained]
+        positive = ratio[np.isfinite(ratio) & (ratio > 0)]
+        if not positive.size:
+            continue
         inside = np.mean((positive >= 1e-8) & (positive <= 1e-4))
         below_top = np.mean(positive <= 1e-4)
         lines.append(
-            f"5. Actor/critic gradient-norm ratio 1e-8…1e-4: "
-            f"**{_verdict(inside > 0.9, inside > 0.5 or below_top > 0.99)}** — "
+            f"5{'b' if name.startswith('accumulated') else ''}. Actor/critic gradient-norm ratio 1e-8…1e-4 "
+            f"({meaning}): **{_verdict(inside > 0.9, inside > 0.5 or below_top > 0.99)}** — "
             f"{100 * inside:.1f}% of non-zero per-episode ratios inside, {100 * below_top:.1f}% ≤ 1e-4; "
             f"1st–99th percentile "
             f"{np.percentile(positive, 1):.1e}…{np.percentile(positive, 99):.1e}; ratio exactly 0 in "
             f"{100 * np.mean(ratio == 0):.1f}% of trained episodes (saturated actors)."
         )
+    if len(definitions) == 2:
+        per_update, accumulated = (run.metrics[name][trained] for name, _ in definitions)
+        both = (per_update > 0) & (accumulated > 0) & np.isfinite(per_update) & np.isfinite(accumulated)
+        if both.any():
+            factor = accumulated[both] / per_update[both]
+            lines.append(
+                f"   The accumulated ratio is {np.median(factor):.3g}× the per-update one (median over "
+                f"{both.sum()} trained episodes with both non-zero; 1st–99th percentile "
+                f"{np.percentile(factor, 1):.3g}…{np.percentile(factor, 99):.3g})."
+            )
     final_saturation = np.array([run.metrics["saturation"][r["lane"], -1] for r in rows])
     stops = np.array([stop[r["lane"]] for r in rows], float)
     if np.std(final_saturation) > 0 and np.std(stops) > 0:

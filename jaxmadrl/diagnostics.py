@@ -53,6 +53,11 @@ def critic_grad_norms(critic_grads) -> chex.Array:
     )
 
 
+def tree_norm(tree) -> chex.Array:
+    """L2 norm over every leaf of a tree → scalar."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)))
+
+
 def rms_over_agents(norms: chex.Array) -> chex.Array:
     """(N, ...) norms → (...) root mean square over agents."""
     return jnp.sqrt(jnp.mean(jnp.square(norms), axis=0))

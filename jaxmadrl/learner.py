@@ -10,6 +10,8 @@ can accept in one step. Exact shortcuts, each tested against the plain formulati
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -229,49 +231,107 @@ def clip_per_agent(grads, threshold):
 
 def clip_global(grads, threshold):
     """Scales the whole gradient to L2 norm ≤ threshold."""
-    norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+    norm = diagnostics.tree_norm(grads)
     scale = jnp.where(norm > threshold, threshold / norm, 1.0)
     return jax.tree.map(lambda g: g * scale, grads)
 
 
-def _actor_step(params, opt_state, grads, hparams: HyperParams):
-    """Per-agent clipping, then each actor's own Adam; the output layer's step is scaled by
-    ``output_lr_multiplier``."""
-    grads = clip_per_agent(grads, hparams.actor_grad_clip)
-    updates, opt_state = jax.vmap(adam(hparams.actor_lr).update)(grads, opt_state, params)
+def _actor_step(params, opt_state, clipped_grads, hparams: HyperParams):
+    """Each actor's own Adam on its (already clipped) gradient; the output layer's step is
+    scaled by ``output_lr_multiplier``."""
+    updates, opt_state = jax.vmap(adam(hparams.actor_lr).update)(clipped_grads, opt_state, params)
     output_layer = layer_names(params)[-1]
     layers = dict(updates["params"])
     layers[output_layer] = jax.tree.map(lambda u: u * hparams.output_lr_multiplier, layers[output_layer])
     return optax.apply_updates(params, {**updates, "params": layers}), opt_state
 
 
-def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, hparams):
-    grads, z = jax.grad(actor_loss, has_aux=True)(learner.actor_params, networks, critic_params, obs, weights, hparams)
-    params, opt_state = _actor_step(learner.actor_params, learner.actor_opt_state, grads, hparams)
+class ActorUpdate(NamedTuple):
+    """What an actor update returns. ``accumulated``: each actor's gradient as the reference
+    implementation's ``.grad`` holds it after its loop over agents (see
+    ``_update_actors_sequentially``), a tree like the actor parameters; ``critic_grads``:
+    the sum over that loop's passes of the actor loss's gradient with respect to the
+    critic, which the reference's critic ``.grad`` holds on top of its own loss's."""
+
+    params: chex.ArrayTree
+    opt_state: optax.OptState
+    layer_norms: chex.Array  # (N, L) of the gradient each actor's step used, before clipping
+    total_norms: chex.Array  # (N,)
+    z: chex.Array  # (B, N, 3) output pre-activations, before any update
+    accumulated: chex.ArrayTree
+    critic_grads: chex.ArrayTree
+
+
+_actor_and_critic_grads = jax.grad(actor_loss, argnums=(0, 2), has_aux=True)
+
+
+def _by_agent(mask: chex.Array, tree):
+    """Each leaf (N, ...) with agent n's slice where mask[n], else zero."""
+    return jax.tree.map(lambda x: jnp.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, 0.0), tree)
+
+
+def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, hparams) -> ActorUpdate:
+    """Every actor's step from one loss at the same weights. ``accumulated`` is the
+    reference's accumulation had no actor moved between its passes (then every pass gives
+    the same gradients): actor n's own clipped gradient plus N − 1 − n times the raw one;
+    ``critic_grads`` N times the one pass's."""
+    (grads, critic_grads), z = _actor_and_critic_grads(
+        learner.actor_params, networks, critic_params, obs, weights, hparams
+    )
+    clipped = clip_per_agent(grads, hparams.actor_grad_clip)
+    params, opt_state = _actor_step(learner.actor_params, learner.actor_opt_state, clipped, hparams)
+    n_agents = z.shape[1]
+    later_passes = jnp.arange(n_agents - 1, -1, -1, dtype=jnp.float32)
+    accumulated = jax.tree.map(
+        lambda own, g: own + later_passes.reshape((-1,) + (1,) * (g.ndim - 1)) * g, clipped, grads
+    )
     layer_norms = diagnostics.actor_grad_norms(grads)
-    return params, opt_state, layer_norms, diagnostics.actor_total_norms(grads, layer_norms), z
+    return ActorUpdate(
+        params=params,
+        opt_state=opt_state,
+        layer_norms=layer_norms,
+        total_norms=diagnostics.actor_total_norms(grads, layer_norms),
+        z=z,
+        accumulated=accumulated,
+        critic_grads=jax.tree.map(lambda g: n_agents * g, critic_grads),
+    )
 
 
-def _update_actors_sequentially(learner, networks, critic_params, obs, weights, hparams):
-    """Actor n is updated from a loss in which actors 0 … n−1 are already updated."""
+def _update_actors_sequentially(learner, networks, critic_params, obs, weights, hparams) -> ActorUpdate:
+    """Actor n is updated from a loss in which actors 0 … n−1 are already updated.
+
+    ``accumulated`` follows the reference's gradient buffers exactly: pass p's backward
+    writes into every actor's ``.grad``, but actor p's was zeroed just before it (so it
+    holds its own gradient, clipped in place before its step) and a later actor's will be
+    zeroed at its own pass. Actor n's buffer after the loop is therefore its own clipped
+    gradient plus the raw gradients of passes n+1 … N−1."""
     n_agents = jax.tree.leaves(learner.actor_params)[0].shape[0]
-    grad_fn = jax.grad(actor_loss, has_aux=True)
+    agents = jnp.arange(n_agents)
 
     def update_one(carry, agent):
-        params, opt_state = carry
-        grads, z = grad_fn(params, networks, critic_params, obs, weights, hparams)
-        new_params, new_opt_state = _actor_step(params, opt_state, grads, hparams)
-        is_agent = jnp.arange(n_agents) == agent
+        params, opt_state, accumulated, critic_grads = carry
+        (grads, pass_critic_grads), z = _actor_and_critic_grads(params, networks, critic_params, obs, weights, hparams)
+        clipped = clip_per_agent(grads, hparams.actor_grad_clip)
+        new_params, new_opt_state = _actor_step(params, opt_state, clipped, hparams)
+        is_agent = agents == agent
         pick = lambda new, old: jnp.where(is_agent.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-        carry = (jax.tree.map(pick, new_params, params), jax.tree.map(pick, new_opt_state, opt_state))
+        written = jax.tree.map(jnp.add, _by_agent(is_agent, clipped), _by_agent(agents < agent, grads))
+        carry = (
+            jax.tree.map(pick, new_params, params),
+            jax.tree.map(pick, new_opt_state, opt_state),
+            jax.tree.map(jnp.add, accumulated, written),
+            jax.tree.map(jnp.add, critic_grads, pass_critic_grads),
+        )
         layer_norms = diagnostics.actor_grad_norms(grads)
         return carry, (layer_norms[agent], diagnostics.actor_total_norms(grads, layer_norms)[agent], z)
 
-    (params, opt_state), (layer_norms, total_norms, z_per_turn) = jax.lax.scan(
-        update_one, (learner.actor_params, learner.actor_opt_state), jnp.arange(n_agents)
+    zeros = lambda tree: jax.tree.map(jnp.zeros_like, tree)
+    start = (learner.actor_params, learner.actor_opt_state, zeros(learner.actor_params), zeros(critic_params))
+    (params, opt_state, accumulated, critic_grads), (layer_norms, total_norms, z_per_turn) = jax.lax.scan(
+        update_one, start, agents
     )
     # z of the first turn: every actor before any update, as in the simultaneous mode.
-    return params, opt_state, layer_norms, total_norms, z_per_turn[0]
+    return ActorUpdate(params, opt_state, layer_norms, total_norms, z_per_turn[0], accumulated, critic_grads)
 
 
 def train_step(
@@ -293,42 +353,49 @@ def train_step(
     (loss, aux), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
         learner.critic_params, networks, batch, targets, weights, config.env.max_accepted
     )
+    clipped_critic_grads = clip_global(critic_grads, hparams.critic_grad_clip)
     updates, critic_opt_state = adam(hparams.critic_lr).update(
-        clip_global(critic_grads, hparams.critic_grad_clip), learner.critic_opt_state, learner.critic_params
+        clipped_critic_grads, learner.critic_opt_state, learner.critic_params
     )
     critic_params = optax.apply_updates(learner.critic_params, updates)
 
     update_actors = (
         _update_actors_simultaneously if config.actor_update == "simultaneous" else _update_actors_sequentially
     )
-    actor_params, actor_opt_state, actor_layer_norms, actor_norms, z = update_actors(
-        learner, networks, critic_params, batch.obs, weights, hparams
-    )
+    actors = update_actors(learner, networks, critic_params, batch.obs, weights, hparams)
 
     new_learner = learner.replace(
-        actor_params=actor_params,
-        actor_target=actor_params,
-        actor_opt_state=actor_opt_state,
+        actor_params=actors.params,
+        actor_target=actors.params,
+        actor_opt_state=actors.opt_state,
         critic_params=critic_params,
         critic_target=critic_params,
         critic_opt_state=critic_opt_state,
     )
 
     critic_norms = diagnostics.critic_grad_norms(critic_grads)
-    actor_rms = diagnostics.rms_over_agents(actor_norms)
+    actor_rms = diagnostics.rms_over_agents(actors.total_norms)
     critic_total = diagnostics.total_norm(critic_norms)
+    # The reference's logged norms (its .grad buffers after the actor loop; see ActorUpdate).
+    accumulated_actor = diagnostics.rms_over_agents(
+        diagnostics.actor_total_norms(actors.accumulated, diagnostics.actor_grad_norms(actors.accumulated))
+    )
+    accumulated_critic = diagnostics.tree_norm(jax.tree.map(jnp.add, clipped_critic_grads, actors.critic_grads))
     metrics = {
         "critic_loss": loss,
         "mean_q": aux["mean_q"],
         "td_error": aux["td_error"],
         "actor_grad_norm": actor_rms,
-        "actor_grad_norm_layers": diagnostics.rms_over_agents(actor_layer_norms),
-        "actor_grad_norm_agents": actor_norms,
+        "actor_grad_norm_layers": diagnostics.rms_over_agents(actors.layer_norms),
+        "actor_grad_norm_agents": actors.total_norms,
         "critic_grad_norm": critic_total,
         "critic_grad_norm_layers": critic_norms,
         "grad_ratio": diagnostics.gradient_ratio(actor_rms, critic_total),
-        "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actor_params),
+        "accumulated_actor_grad_norm": accumulated_actor,
+        "accumulated_critic_grad_norm": accumulated_critic,
+        "accumulated_grad_ratio": diagnostics.gradient_ratio(accumulated_actor, accumulated_critic),
+        "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actors.params),
         "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
-        **diagnostics.preactivation_stats(z, apply_output_activation(z, hparams.output_activation)),
+        **diagnostics.preactivation_stats(actors.z, apply_output_activation(actors.z, hparams.output_activation)),
     }
     return new_learner, aux["errors"], metrics

@@ -230,6 +230,57 @@ def test_sequential_update_matches_one_actor_at_a_time(setup, simultaneous_step)
     chex.assert_shape(metrics["actor_grad_norm_agents"], (N,))
 
 
+# The reference logs its gradient buffers after the loop over agents (the loop that zeroes
+# only actor p's buffer before pass p); clipping thresholds low enough to act.
+CLIPPED = HPARAMS.replace(actor_grad_clip=jnp.float32(1e-3), critic_grad_clip=jnp.float32(1e-2))
+
+
+def reference_buffers(setup, sequential: bool):
+    """The reference's actor and critic gradient buffers after its actor loop, as a plain
+    Python loop over passes: actor p's buffer zeroed, every buffer adds the pass's
+    gradients, actor p's clipped in place and stepped (if ``sequential``; otherwise no
+    actor moves between passes)."""
+    learner, batch, weights = setup
+    config = TrainConfig(**{**CONFIG.__dict__, "actor_update": "sequential" if sequential else "simultaneous"})
+    new, _, metrics = jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, CLIPPED, NETS, config)
+    targets = jax.jit(plain_targets)(learner, batch, CLIPPED)
+    critic_grads = jax.jit(jax.grad(lambda c: plain_critic_loss(c, batch, targets, weights)[0]))(learner.critic_params)
+    critic_buffer = L.clip_global(critic_grads, CLIPPED.critic_grad_clip)
+    actor_buffers = jax.tree.map(jnp.zeros_like, learner.actor_params)
+    params, opt_state = learner.actor_params, learner.actor_opt_state
+    plain_grads = jax.jit(jax.grad(plain_actor_loss, argnums=(0, 1)))
+    for agent in range(N):
+        actor_buffers = jax.tree.map(lambda b: b.at[agent].set(0.0), actor_buffers)
+        actor_grads, pass_critic_grads = plain_grads(params, new.critic_params, batch.obs, weights)
+        actor_buffers = jax.tree.map(jnp.add, actor_buffers, actor_grads)
+        critic_buffer = jax.tree.map(jnp.add, critic_buffer, pass_critic_grads)
+        clipped = L.clip_per_agent(actor_buffers, CLIPPED.actor_grad_clip)
+        actor_buffers = jax.tree.map(lambda b, c: b.at[agent].set(c[agent]), actor_buffers, clipped)
+        if sequential:
+            stepped, stepped_opt = per_agent_adam_step(params, opt_state, actor_buffers, CLIPPED.actor_lr)
+            take = lambda new_leaf, old_leaf: old_leaf.at[agent].set(new_leaf[agent])
+            params, opt_state = jax.tree.map(take, stepped, params), jax.tree.map(take, stepped_opt, opt_state)
+    if sequential:
+        assert_trees_close(new.actor_params, params)
+    per_actor = np.sqrt(sum(np.sum(np.square(b).reshape(N, -1), axis=1) for b in jax.tree.leaves(actor_buffers)))
+    critic = np.sqrt(sum(np.sum(np.square(b)) for b in jax.tree.leaves(critic_buffer)))
+    return metrics, np.sqrt(np.mean(np.square(per_actor))), critic
+
+
+@pytest.mark.parametrize("sequential", [True, False])
+def test_accumulated_norms_are_the_reference_gradient_buffers(setup, sequential):
+    metrics, actor, critic = reference_buffers(setup, sequential)
+    # Different programs (a scan against a Python loop) agree to float32 rounding: measured
+    # ≤ 1.2e-7 relative, with AVX-512 and AVX2 code alike.
+    np.testing.assert_allclose(metrics["accumulated_actor_grad_norm"], actor, rtol=1e-6)
+    np.testing.assert_allclose(metrics["accumulated_critic_grad_norm"], critic, rtol=1e-6)
+    np.testing.assert_allclose(metrics["accumulated_grad_ratio"], actor / critic, rtol=2e-6)
+    # Not the gradients of the updates: actor n's buffer holds N − n passes, the critic's
+    # the actor passes on top of its own loss's.
+    assert not np.isclose(metrics["accumulated_actor_grad_norm"], metrics["actor_grad_norm"], rtol=1e-2)
+    assert not np.isclose(metrics["accumulated_critic_grad_norm"], metrics["critic_grad_norm"], rtol=1e-2)
+
+
 def test_selected_rows_puts_selected_first():
     selected = jnp.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0.0]])
     rows, mask = L.selected_rows(selected, 2)
