@@ -123,6 +123,12 @@ class HyperParams:
         0.0, "standardise rewards by their running mean and std", switch=True
     )
     output_lr_multiplier: chex.Numeric = traced_setting(1.0, "factor on the actors' output-layer learning rate")
+    preactivation_penalty: chex.Numeric = traced_setting(
+        0.0, "λ: each actor's loss gains λ·mean(z²) over its output pre-activations z (0 = off)"
+    )
+    linear_hidden: chex.Numeric = traced_setting(
+        0.0, "linear hidden layers: the actors' hidden ReLUs removed (the output activation kept)", switch=True
+    )
 
     def validate(self) -> "HyperParams":
         """Checks concrete values on the host; raises ValueError naming the field and the
@@ -139,9 +145,10 @@ class HyperParams:
         for name in ("actor_lr", "critic_lr", "output_lr_multiplier"):
             check(name, lambda v: math.isfinite(v) and v > 0, "finite and > 0")
         check("gamma", lambda v: 0 <= v <= 1, "in [0, 1]")
+        check("preactivation_penalty", lambda v: math.isfinite(v) and v >= 0, "finite and >= 0")
         for name in ("actor_grad_clip", "critic_grad_clip"):
             check(name, lambda v: v > 0, "> 0 (inf = no clipping)")
-        for name in ("layer_norm", "reward_normalisation"):
+        for name in ("layer_norm", "reward_normalisation", "linear_hidden"):
             check(name, lambda v: v in (0, 1), "0 or 1")
         check(
             "output_activation",

@@ -103,7 +103,7 @@ def init_learner(key: chex.PRNGKey, networks: Networks, n_agents: int) -> Learne
 
 def actor_outputs(networks: Networks, actor_params, obs: chex.Array, hparams: HyperParams):
     """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3))."""
-    z = networks.actor.apply(actor_params, jnp.moveaxis(obs, -2, 0), hparams.layer_norm)
+    z = networks.actor.apply(actor_params, jnp.moveaxis(obs, -2, 0), hparams.layer_norm, hparams.linear_hidden)
     z = jnp.moveaxis(z, 0, -2)
     return apply_output_activation(z, hparams.output_activation), z
 
@@ -202,7 +202,8 @@ def critic_loss(critic_params, networks: Networks, batch: Transition, targets, w
 
 def actor_loss(actor_params, networks: Networks, critic_params, obs, weights, hparams: HyperParams):
     """−mean_b w_b·(max over proposing agents of Q(s_b, â_b, s_bn, â_bn), or the zero-row Q),
-    with â the actors' fresh outputs. Returns (loss, pre-activations z (B, N, 3))."""
+    with â the actors' fresh outputs, plus each actor's pre-activation penalty. Returns
+    (loss, pre-activations z (B, N, 3))."""
     actions, z = actor_outputs(networks, actor_params, obs, hparams)
     joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
     q_all = networks.critic.apply(
@@ -218,7 +219,10 @@ def actor_loss(actor_params, networks: Networks, critic_params, obs, weights, hp
     own_actions = jnp.take_along_axis(actions, best[:, None, None], axis=-2)[:, 0]
     q_best = networks.critic.apply(critic_params, joint, own_obs, own_actions, method=Critic.head)
     value = jnp.where(jnp.any(proposals, axis=-1), q_best, zero_row_q(networks, critic_params, joint))
-    return -jnp.mean(weights * value), z
+    # Actor n's own penalty λ·mean(z_n²) is the only penalty term its parameters reach, so
+    # the sum over actors, λ·N·mean(z²), gives each actor its own.
+    penalty = hparams.preactivation_penalty * z.shape[-2] * jnp.mean(jnp.square(z))
+    return -jnp.mean(weights * value) + penalty, z
 
 
 def clip_per_agent(grads, threshold):

@@ -68,25 +68,29 @@ class Actor(nn.Module):
 
     ``layer_norm`` (traced scalar, 0 or 1): when 1, z is passed through a LayerNorm over
     the 3 outputs (learnable scale and bias, ``output_norm``) — a mitigation of output
-    saturation. The output activation is applied by the caller
-    (``apply_output_activation``), so that z is at hand for the saturation diagnostics.
+    saturation. ``linear_hidden`` (traced, 0 or 1): when 1, the hidden layers have no ReLU.
+    The output activation is applied by the caller (``apply_output_activation``), so that
+    z is at hand for the saturation diagnostics.
     """
 
     action_dim: int = 3
     hidden: Sequence[int] = (64, 32)
 
     @nn.compact
-    def __call__(self, obs, layer_norm=0.0):
+    def __call__(self, obs, layer_norm=0.0, linear_hidden=0.0):
         x = obs
         for i, width in enumerate(self.hidden):
-            x = nn.relu(Linear(width, name=f"fc{i + 1}")(x))
+            x = Linear(width, name=f"fc{i + 1}")(x)
+            x = jnp.where(linear_hidden > 0, x, nn.relu(x))
         z = Linear(self.action_dim, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")(x)
         normalised = nn.LayerNorm(epsilon=1e-5, name="output_norm")(z)
         return jnp.where(layer_norm > 0, normalised, z)
 
 
 # N independent actors with parameters stacked on a leading agent axis; input (N, ..., 7).
-ActorEnsemble = nn.vmap(Actor, in_axes=(0, None), out_axes=0, variable_axes={"params": 0}, split_rngs={"params": True})
+ActorEnsemble = nn.vmap(
+    Actor, in_axes=(0, None, None), out_axes=0, variable_axes={"params": 0}, split_rngs={"params": True}
+)
 
 
 class SplitInputLinear(nn.Module):
@@ -186,7 +190,7 @@ def init_params(
 ):
     """Returns (actor params with leading agent axis N, critic params)."""
     k_actor, k_critic = jax.random.split(key)
-    actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)), 0.0)
+    actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)), 0.0, 0.0)
     critic_input = jnp.zeros((n_agents * (obs_dim + action_dim) + obs_dim + action_dim,))
     critic_params = networks.critic.init(k_critic, critic_input)
     return actor_params, critic_params

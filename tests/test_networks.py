@@ -159,7 +159,7 @@ def test_custom_hidden_sizes_change_shapes():
 
     # Both networks run with the new widths (abstract evaluation: shapes and dtypes only).
     actor_params, critic_params = shapes
-    z = jax.eval_shape(networks.actor.apply, actor_params, jax.ShapeDtypeStruct((n, 2, 7), jnp.float32), 0.0)
+    z = jax.eval_shape(networks.actor.apply, actor_params, jax.ShapeDtypeStruct((n, 2, 7), jnp.float32), 0.0, 0.0)
     q = jax.eval_shape(networks.critic.apply, critic_params, jax.ShapeDtypeStruct((2, n, 10 * n + 10), jnp.float32))
     assert (z.shape, z.dtype, q.shape, q.dtype) == ((n, 2, 3), jnp.float32, (2, n), jnp.float32)
 
@@ -176,7 +176,7 @@ def test_init_is_deterministic_in_key(default_params):
 # ----------------------------------------------------------------------------- agent independence
 
 
-actor_forward = jax.jit(lambda params, obs: NETWORKS.actor.apply(params, obs, 0.0))
+actor_forward = jax.jit(lambda params, obs: NETWORKS.actor.apply(params, obs, 0.0, 0.0))
 
 
 def test_actor_output_for_agent_depends_only_on_own_obs(default_params):
@@ -211,7 +211,7 @@ def test_actor_ensemble_equals_single_actor_with_sliced_params(default_params):
 def test_actor_jit_matches_eager_without_batch_axis(default_params):
     _, actor_params, _ = default_params
     obs = jnp.asarray(np.random.default_rng(9).standard_normal((N, OBS)), jnp.float32)
-    eager = NETWORKS.actor.apply(actor_params, obs, 0.0)
+    eager = NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0)
     chex.assert_shape(eager, (N, ACT))
     np.testing.assert_allclose(np.asarray(actor_forward(actor_params, obs)), np.asarray(eager), rtol=1e-5, atol=1e-8)
 
@@ -377,11 +377,26 @@ def test_activation_codes_select_the_named_activation():
 def test_output_layer_norm_only_when_enabled(default_params):
     _, actor_params, _ = default_params
     obs = jax.random.normal(jax.random.key(5), (N, 6, 7)) * 10
-    plain = NETWORKS.actor.apply(actor_params, obs, 0.0)
-    normed = NETWORKS.actor.apply(actor_params, obs, 1.0)
+    plain = NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0)
+    normed = NETWORKS.actor.apply(actor_params, obs, 1.0, 0.0)
     np.testing.assert_array_equal(plain, actor_forward(actor_params, obs))
     # Initial scale 1 and bias 0: zero mean and unit variance over the 3 outputs.
     np.testing.assert_allclose(normed.mean(-1), 0.0, atol=1e-5)
     variance = normed.var(-1)
     raw_variance = np.asarray(plain.var(-1))
     np.testing.assert_allclose(variance, raw_variance / (raw_variance + 1e-5), rtol=1e-3)
+
+
+def test_linear_hidden_layers_are_the_affine_maps_alone(default_params):
+    _, actor_params, _ = default_params
+    obs = jax.random.normal(jax.random.key(6), (N, 6, 7)) * 3
+    layers = actor_params["params"]
+    x = obs
+    for name in ("fc1", "fc2", "fc3"):
+        x = jnp.einsum("nbi,nio->nbo", x, layers[name]["kernel"]) + layers[name]["bias"][:, None]
+    linear = NETWORKS.actor.apply(actor_params, obs, 0.0, 1.0)
+    # Different programs (einsum against the module's batched products): float32 rounding.
+    np.testing.assert_allclose(linear, x, rtol=1e-5, atol=1e-6)
+    # The switch off is the ReLU network, bit for bit.
+    np.testing.assert_array_equal(NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0), actor_forward(actor_params, obs))
+    assert not np.allclose(linear, actor_forward(actor_params, obs))
