@@ -19,6 +19,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmadrl.config import TrainConfig
+from jaxmadrl.limits import SettingError
 from jaxmadrl.training import make_trainer, scan_episodes
 
 
@@ -68,9 +69,10 @@ def default_workers(n_blocks: int) -> int:
 
 
 def check_lanes_per_call(n_lanes: int, lanes_per_call: int) -> None:
+    """SettingError("lanes_per_call", …) unless it divides the lanes."""
     if not 1 <= lanes_per_call <= n_lanes or n_lanes % lanes_per_call:
         divisors = [d for d in range(1, n_lanes + 1) if n_lanes % d == 0]
-        raise ValueError(f"lanes per call must divide the {n_lanes} lanes ({divisors}), got {lanes_per_call}")
+        raise SettingError("lanes_per_call", f"must divide the {n_lanes} lanes ({divisors}), got {lanes_per_call}")
 
 
 def split_lanes(tree, lanes_per_call: int) -> list:

@@ -107,8 +107,7 @@ def run_sweep(
         devices=devices,
         workers=workers,
         matmul_precision=matmul_precision,
-        deterministic_ops=deterministic_ops,
-    )
+    )  # the execution settings; the GPU determinism is requested apart, before a backend starts
     if resume:
         recorded = run_folder.read_definition(run_dir)
         if definition is not None and definition != recorded:
@@ -126,7 +125,7 @@ def run_sweep(
         raise SettingError("definition", "is required for a new run")
     part = dict(keep_checkpoint=keep_checkpoint, on_progress=on_progress or (lambda progress: None))
     if shard is not None:
-        return _run_shard(definition, run_dir, shard, resume, given, **part)
+        return _run_shard(definition, run_dir, shard, resume, given, deterministic_ops, **part)
     n_lanes = len(definition.lanes())
     environments = run_folder.recorded_environments(run_dir) if resume else []
     _request_determinism(deterministic_ops, environments[-1] if environments else {})
@@ -157,11 +156,11 @@ def merge_shards(out_dir) -> analysis.Run:
     return analysis.load_run(out_dir)
 
 
-def _run_shard(definition, run_dir, shard, resume, given, **part) -> analysis.Run | None:
+def _run_shard(definition, run_dir, shard, resume, given, deterministic_ops, **part) -> analysis.Run | None:
     """``run_sweep`` of one shard: its lanes in its folder, then the merge if it is the last."""
     part_dir = run_dir / shard.folder_name
     recorded = run_folder.recorded_environments(part_dir) if resume and part_dir.is_dir() else []
-    _request_determinism(given["deterministic_ops"], recorded[-1] if recorded else {})
+    _request_determinism(deterministic_ops, recorded[-1] if recorded else {})
     definition, plan = shards.join(
         definition,
         run_dir,
@@ -192,14 +191,14 @@ RECORDED_EXECUTION = {
     "lanes_per_call": "lanes_per_call",
     "devices": "devices_per_call",
     "matmul_precision": "matmul_precision",
-    "deterministic_ops": "deterministic_gpu_ops",
 }
+RECORDED_DETERMINISM = "deterministic_gpu_ops"
 
 
 def _request_determinism(given: bool | None, recorded: dict) -> None:
     """Asks for the given GPU determinism, else the recorded one; before anything starts a
     backend (e.g. the default lane width, which depends on it)."""
-    chosen = given if given is not None else recorded.get(RECORDED_EXECUTION["deterministic_ops"])
+    chosen = given if given is not None else recorded.get(RECORDED_DETERMINISM)
     if chosen is not None:
         try:
             numerics.request_deterministic_gpu_ops(chosen)
@@ -224,10 +223,7 @@ def _execution(recorded: dict, n_lanes: int, **given) -> dict:
             chosen[name] = check_integer(name, chosen[name])
     numerics.check_matmul_precision(chosen["matmul_precision"])
     chosen["lanes_per_call"] = chosen["lanes_per_call"] or lanes.default_lanes_per_call(n_lanes)
-    try:
-        lanes.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
-    except ValueError as error:
-        raise SettingError("lanes_per_call", str(error).removeprefix("lanes per call ")) from None
+    lanes.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
     return chosen
 
 

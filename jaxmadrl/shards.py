@@ -217,10 +217,7 @@ def join(
 def _write_plan(run_dir, definition: SweepDefinition, shard: Shard, lanes_per_call, matmul_precision) -> None:
     n_lanes = len(definition.lanes())
     width = lanes_per_call or default_lanes_per_call(n_lanes, shard.count)
-    try:
-        lanes.check_lanes_per_call(n_lanes, width)
-    except ValueError as error:
-        raise SettingError("lanes_per_call", str(error).removeprefix("lanes per call ")) from None
+    lanes.check_lanes_per_call(n_lanes, width)
     shard.lanes(n_lanes, width)
     plan = {
         "shards": shard.count,
@@ -302,9 +299,9 @@ def _merge_locked(run_dir: pathlib.Path) -> None:
     absent = [f"shard {shard} {state}" for shard, state in shard_states(run_dir, plan) if state != "done"]
     if absent:
         raise RunFolderError(f"cannot merge {run_dir}: {'; '.join(absent)}")
+    parts = [run_dir / Shard(index, plan["shards"]).folder_name for index in range(plan["shards"])]
     rows, environments, per_part = [], [], []
-    for index in range(plan["shards"]):
-        part = run_dir / Shard(index, plan["shards"]).folder_name
+    for part in parts:
         try:
             summary = json.loads((part / run_folder.SUMMARY).read_text())
             with np.load(part / run_folder.METRICS) as saved:
@@ -320,5 +317,5 @@ def _merge_locked(run_dir: pathlib.Path) -> None:
     metrics = {name: np.concatenate([part[name] for part in per_part]) for name in per_part[0]}
     run_folder.write_environments(run_dir, environments)
     run_folder.write_results(run_dir, definition, metrics, rows, environments)
-    for index in range(plan["shards"]):  # joined into metrics.npz
-        (run_dir / Shard(index, plan["shards"]).folder_name / run_folder.METRICS).unlink(missing_ok=True)
+    for part in parts:  # joined into metrics.npz
+        (part / run_folder.METRICS).unlink(missing_ok=True)
