@@ -1,0 +1,6 @@
+# The critic-size study (run from the repository root): the actor at its default (64, 32), one
+# compiled program per critic size, each over the lanes of sweeps/critic-size.json.
+for size in 32,8 64,16 128,32 256,64 512,128 1024,256; do
+  python -m jaxmadrl.sweep --sweep critic-size --critic_hidden=$size --name=critic-size-${size/,/-} \
+    --out=sweeps/runs/critic-size-${size/,/-}
+done
