@@ -252,12 +252,12 @@ def profile_parts(bench: Bench) -> dict[str, Callable[[], Any]]:
     targets = targets_fn(learner, batch, hparams)
     critic_fn = jax.jit(
         lambda params, batch, targets, weights: jax.value_and_grad(critic_loss, has_aux=True)(
-            params, networks, batch, targets, weights, config.env.max_accepted
+            params, networks, batch, targets, weights, config.env.max_accepted, hparams.full_normalisation
         )
     )
     actor_fn = jax.jit(
         lambda params, critic_params, obs, weights: jax.grad(actor_loss, has_aux=True)(
-            params, networks, critic_params, obs, weights, hparams
+            params, networks, critic_params, obs, learner.actor_input_stats, weights, hparams
         )
     )
     update_fn = jax.jit(replay.update_priorities, donate_argnums=0)

@@ -129,6 +129,13 @@ class HyperParams:
     linear_hidden: chex.Numeric = traced_setting(
         0.0, "linear hidden layers: the actors' hidden ReLUs removed (the output activation kept)", switch=True
     )
+    full_normalisation: chex.Numeric = traced_setting(
+        0.0,
+        "full normalisation: each actor's input by running mean and std, a LayerNorm after every hidden "
+        "layer of actors and critic (none before the output activation), actors' output layer at "
+        "PyTorch's default initial scale",
+        switch=True,
+    )
 
     def validate(self) -> "HyperParams":
         """Checks concrete values on the host; raises ValueError naming the field and the
@@ -148,7 +155,7 @@ class HyperParams:
         check("preactivation_penalty", lambda v: math.isfinite(v) and v >= 0, "finite and >= 0")
         for name in ("actor_grad_clip", "critic_grad_clip"):
             check(name, lambda v: v > 0, "> 0 (inf = no clipping)")
-        for name in ("layer_norm", "reward_normalisation", "linear_hidden"):
+        for name in ("layer_norm", "reward_normalisation", "linear_hidden", "full_normalisation"):
             check(name, lambda v: v in (0, 1), "0 or 1")
         check(
             "output_activation",

@@ -20,7 +20,25 @@ from flax import struct
 
 from jaxmadrl import diagnostics
 from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.networks import Critic, Networks, apply_output_activation, init_params, layer_names
+from jaxmadrl.env import OBS_DIM
+from jaxmadrl.networks import (
+    Critic,
+    Networks,
+    apply_output_activation,
+    init_params,
+    layer_names,
+    with_default_output_init,
+)
+from jaxmadrl.normalisation import (
+    InputStats,
+    RewardStats,
+    init_input_stats,
+    init_reward_stats,
+    normalised_input,
+    normalised_reward,
+    update_input_stats,
+    update_reward_stats,
+)
 
 
 @struct.dataclass
@@ -40,38 +58,11 @@ class Transition:
 
 
 @struct.dataclass
-class RewardStats:
-    """Running count, mean and sum of squared deviations of the rewards seen (scalars)."""
-
-    count: chex.Array
-    mean: chex.Array
-    m2: chex.Array
-
-
-def update_reward_stats(stats: RewardStats, rewards: chex.Array) -> RewardStats:
-    """Adds a batch of rewards (T,) to the running statistics (Chan et al.'s combination)."""
-    n_new = rewards.shape[0]
-    new_mean = jnp.mean(rewards)
-    count = stats.count + n_new
-    delta = new_mean - stats.mean
-    return RewardStats(
-        count=count,
-        mean=stats.mean + delta * n_new / count,
-        m2=stats.m2 + jnp.sum(jnp.square(rewards - new_mean)) + delta**2 * stats.count * n_new / count,
-    )
-
-
-def normalised_reward(stats: RewardStats, reward: chex.Array, enabled: chex.Array) -> chex.Array:
-    """(r − mean) / std with the running statistics where ``enabled`` is 1, else r unchanged."""
-    std = jnp.sqrt(stats.m2 / jnp.maximum(stats.count - 1.0, 1.0))
-    return jnp.where(enabled > 0, (reward - stats.mean) / (std + 1e-8), reward)
-
-
-@struct.dataclass
 class LearnerState:
     """Online and target parameters and Adam states. Actor leaves have a leading agent
     axis N; so does the actor Adam state (each actor has its own Adam, step count included).
-    ``reward_stats`` feed the optional reward normalisation."""
+    ``reward_stats`` feed the optional reward normalisation, ``actor_input_stats`` the
+    optional full normalisation (online and target actors read the same statistics)."""
 
     actor_params: chex.ArrayTree
     actor_target: chex.ArrayTree
@@ -80,6 +71,7 @@ class LearnerState:
     critic_target: chex.ArrayTree
     critic_opt_state: optax.OptState
     reward_stats: RewardStats
+    actor_input_stats: InputStats
 
 
 def adam(learning_rate) -> optax.GradientTransformation:
@@ -87,8 +79,13 @@ def adam(learning_rate) -> optax.GradientTransformation:
     return optax.adam(learning_rate)
 
 
-def init_learner(key: chex.PRNGKey, networks: Networks, n_agents: int) -> LearnerState:
+def init_learner(
+    key: chex.PRNGKey, networks: Networks, n_agents: int, full_normalisation: chex.Numeric = 0.0
+) -> LearnerState:
+    """Initial parameters (the actors' output layer at PyTorch's default scale when
+    ``full_normalisation`` is 1, as that variant's actors are), Adam states and statistics."""
     actor_params, critic_params = init_params(key, networks, n_agents)
+    actor_params = with_default_output_init(actor_params, full_normalisation)
     # Adam's state does not depend on the learning rate: any value builds it.
     return LearnerState(
         actor_params=actor_params,
@@ -97,27 +94,33 @@ def init_learner(key: chex.PRNGKey, networks: Networks, n_agents: int) -> Learne
         critic_params=critic_params,
         critic_target=critic_params,
         critic_opt_state=adam(1.0).init(critic_params),
-        reward_stats=RewardStats(count=jnp.float32(0), mean=jnp.float32(0), m2=jnp.float32(0)),
+        reward_stats=init_reward_stats(),
+        actor_input_stats=init_input_stats(n_agents, OBS_DIM),
     )
 
 
-def actor_outputs(networks: Networks, actor_params, obs: chex.Array, hparams: HyperParams):
-    """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3))."""
-    z = networks.actor.apply(actor_params, jnp.moveaxis(obs, -2, 0), hparams.layer_norm, hparams.linear_hidden)
+def actor_outputs(networks: Networks, actor_params, obs: chex.Array, input_stats: InputStats, hparams: HyperParams):
+    """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3)).
+    Under full normalisation each actor first normalises its input by ``input_stats``."""
+    x = normalised_input(input_stats, obs, hparams.full_normalisation)
+    z = networks.actor.apply(
+        actor_params, jnp.moveaxis(x, -2, 0), hparams.layer_norm, hparams.linear_hidden, hparams.full_normalisation
+    )
     z = jnp.moveaxis(z, 0, -2)
     return apply_output_activation(z, hparams.output_activation), z
 
 
-def critic_rows(networks: Networks, critic_params, obs: chex.Array, actions: chex.Array):
-    """Q of every agent row: obs (..., N, 7), actions (..., N, 3) → (joint (..., H1), q (..., N))."""
+def critic_rows(networks: Networks, critic_params, obs: chex.Array, actions: chex.Array, hidden_norm: chex.Numeric):
+    """Q of every agent row: obs (..., N, 7), actions (..., N, 3) → (joint (..., H1), q (..., N)).
+    ``hidden_norm``: the critic's hidden LayerNorms on (1) or off (0)."""
     joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
-    q = networks.critic.apply(critic_params, joint[..., None, :], obs, actions, method=Critic.head)
+    q = networks.critic.apply(critic_params, joint[..., None, :], obs, actions, hidden_norm, method=Critic.head)
     return joint, q
 
 
-def zero_row_q(networks: Networks, critic_params, joint: chex.Array) -> chex.Array:
+def zero_row_q(networks: Networks, critic_params, joint: chex.Array, hidden_norm: chex.Numeric) -> chex.Array:
     """Q with own state and action zero, from the joint part (..., H1) → (...)."""
-    return networks.critic.apply(critic_params, joint, method=Critic.zero_row)
+    return networks.critic.apply(critic_params, joint, hidden_norm, method=Critic.zero_row)
 
 
 def best_proposal_value(q: chex.Array, proposals: chex.Array, zero_q: chex.Array) -> chex.Array:
@@ -132,9 +135,11 @@ def td_targets(networks: Networks, learner: LearnerState, reward, next_obs, done
 
     reward, done (...); next_obs (..., N, 7) → (...).
     """
-    next_actions, _ = actor_outputs(networks, learner.actor_target, next_obs, hparams)
-    joint, q = critic_rows(networks, learner.critic_target, next_obs, next_actions)
-    value = best_proposal_value(q, next_actions[..., 0] >= 0, zero_row_q(networks, learner.critic_target, joint))
+    next_actions, _ = actor_outputs(networks, learner.actor_target, next_obs, learner.actor_input_stats, hparams)
+    hidden_norm = hparams.full_normalisation
+    joint, q = critic_rows(networks, learner.critic_target, next_obs, next_actions, hidden_norm)
+    zero_q = zero_row_q(networks, learner.critic_target, joint, hidden_norm)
+    value = best_proposal_value(q, next_actions[..., 0] >= 0, zero_q)
     reward = normalised_reward(learner.reward_stats, reward, hparams.reward_normalisation)
     return hparams.reward_scale * reward + hparams.gamma * (1.0 - done) * value
 
@@ -155,7 +160,8 @@ def observe_episode(
     as step by step. Returns (learner, errors (T,))."""
     learner = learner.replace(reward_stats=update_reward_stats(learner.reward_stats, transitions.reward))
     targets = td_targets(networks, learner, transitions.reward, transitions.next_obs, transitions.done, hparams)
-    errors = squared_errors(q, transitions.selected > 0, zero_row_q(networks, learner.critic_params, joint), targets)
+    zero_q = zero_row_q(networks, learner.critic_params, joint, hparams.full_normalisation)
+    errors = squared_errors(q, transitions.selected > 0, zero_q, targets)
     return learner, errors
 
 
@@ -174,15 +180,15 @@ def selected_rows(selected: chex.Array, max_rows: int):
     return rows, jnp.take_along_axis(selected, rows, axis=-1) > 0
 
 
-def critic_loss(critic_params, networks: Networks, batch: Transition, targets, weights, max_rows: int):
+def critic_loss(critic_params, networks: Networks, batch: Transition, targets, weights, max_rows: int, hidden_norm):
     """Mean over the (sample, selected agent) pairs — or the zero-row pair of a sample with
     none — of (w·Q − w·y)². Returns (loss, aux) with per-sample squared errors (B,)."""
     joint = networks.critic.apply(critic_params, batch.obs, batch.actions, method=Critic.joint_features)
     rows, mask = selected_rows(batch.selected, max_rows)
     own_obs = jnp.take_along_axis(batch.obs, rows[..., None], axis=-2)
     own_actions = jnp.take_along_axis(batch.actions, rows[..., None], axis=-2)
-    q = networks.critic.apply(critic_params, joint[..., None, :], own_obs, own_actions, method=Critic.head)
-    q_zero = zero_row_q(networks, critic_params, joint)
+    q = networks.critic.apply(critic_params, joint[..., None, :], own_obs, own_actions, hidden_norm, method=Critic.head)
+    q_zero = zero_row_q(networks, critic_params, joint, hidden_norm)
     # Pairs: the R selectable rows, then the zero row (used iff nothing is selected).
     pair_q = jnp.concatenate([q, q_zero[:, None]], axis=-1)
     pair_mask = jnp.concatenate([mask, ~jnp.any(mask, axis=-1, keepdims=True)], axis=-1)
@@ -200,25 +206,27 @@ def critic_loss(critic_params, networks: Networks, batch: Transition, targets, w
     return loss, aux
 
 
-def actor_loss(actor_params, networks: Networks, critic_params, obs, weights, hparams: HyperParams):
+def actor_loss(actor_params, networks: Networks, critic_params, obs, input_stats, weights, hparams: HyperParams):
     """−mean_b w_b·(max over proposing agents of Q(s_b, â_b, s_bn, â_bn), or the zero-row Q),
     with â the actors' fresh outputs, plus each actor's pre-activation penalty. Returns
     (loss, pre-activations z (B, N, 3))."""
-    actions, z = actor_outputs(networks, actor_params, obs, hparams)
+    actions, z = actor_outputs(networks, actor_params, obs, input_stats, hparams)
+    hidden_norm = hparams.full_normalisation
     joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
     q_all = networks.critic.apply(
         critic_params,
         jax.lax.stop_gradient(joint)[..., None, :],
         obs,
         jax.lax.stop_gradient(actions),
+        hidden_norm,
         method=Critic.head,
     )
     proposals = actions[..., 0] >= 0
     best = jnp.argmax(jnp.where(proposals, q_all, -jnp.inf), axis=-1)
     own_obs = jnp.take_along_axis(obs, best[:, None, None], axis=-2)[:, 0]
     own_actions = jnp.take_along_axis(actions, best[:, None, None], axis=-2)[:, 0]
-    q_best = networks.critic.apply(critic_params, joint, own_obs, own_actions, method=Critic.head)
-    value = jnp.where(jnp.any(proposals, axis=-1), q_best, zero_row_q(networks, critic_params, joint))
+    q_best = networks.critic.apply(critic_params, joint, own_obs, own_actions, hidden_norm, method=Critic.head)
+    value = jnp.where(jnp.any(proposals, axis=-1), q_best, zero_row_q(networks, critic_params, joint, hidden_norm))
     # Actor n's own penalty λ·mean(z_n²) is the only penalty term its parameters reach, so
     # the sum over actors, λ·N·mean(z²), gives each actor its own.
     penalty = hparams.preactivation_penalty * z.shape[-2] * jnp.mean(jnp.square(z))
@@ -255,7 +263,9 @@ class ActorUpdate(NamedTuple):
     implementation's ``.grad`` holds it after its loop over agents (see
     ``_update_actors_sequentially``), a tree like the actor parameters; ``critic_grads``:
     the sum over that loop's passes of the actor loss's gradient with respect to the
-    critic, which the reference's critic ``.grad`` holds on top of its own loss's."""
+    critic, which the reference's critic ``.grad`` holds on top of its own loss's;
+    ``input_stats``: the actors' input statistics, updated by each pass over the batch
+    before it normalises (once per pass, as the reference's running normalisation)."""
 
     params: chex.ArrayTree
     opt_state: optax.OptState
@@ -264,6 +274,7 @@ class ActorUpdate(NamedTuple):
     z: chex.Array  # (B, N, 3) output pre-activations, before any update
     accumulated: chex.ArrayTree
     critic_grads: chex.ArrayTree
+    input_stats: InputStats
 
 
 _actor_and_critic_grads = jax.grad(actor_loss, argnums=(0, 2), has_aux=True)
@@ -279,8 +290,9 @@ def _update_actors_simultaneously(learner, networks, critic_params, obs, weights
     reference's accumulation had no actor moved between its passes (then every pass gives
     the same gradients): actor n's own clipped gradient plus N − 1 − n times the raw one;
     ``critic_grads`` N times the one pass's."""
+    input_stats = update_input_stats(learner.actor_input_stats, obs)
     (grads, critic_grads), z = _actor_and_critic_grads(
-        learner.actor_params, networks, critic_params, obs, weights, hparams
+        learner.actor_params, networks, critic_params, obs, input_stats, weights, hparams
     )
     clipped = clip_per_agent(grads, hparams.actor_grad_clip)
     params, opt_state = _actor_step(learner.actor_params, learner.actor_opt_state, clipped, hparams)
@@ -298,6 +310,7 @@ def _update_actors_simultaneously(learner, networks, critic_params, obs, weights
         z=z,
         accumulated=accumulated,
         critic_grads=jax.tree.map(lambda g: n_agents * g, critic_grads),
+        input_stats=input_stats,
     )
 
 
@@ -313,8 +326,11 @@ def _update_actors_sequentially(learner, networks, critic_params, obs, weights, 
     agents = jnp.arange(n_agents)
 
     def update_one(carry, agent):
-        params, opt_state, accumulated, critic_grads = carry
-        (grads, pass_critic_grads), z = _actor_and_critic_grads(params, networks, critic_params, obs, weights, hparams)
+        params, opt_state, accumulated, critic_grads, input_stats = carry
+        input_stats = update_input_stats(input_stats, obs)
+        (grads, pass_critic_grads), z = _actor_and_critic_grads(
+            params, networks, critic_params, obs, input_stats, weights, hparams
+        )
         clipped = clip_per_agent(grads, hparams.actor_grad_clip)
         new_params, new_opt_state = _actor_step(params, opt_state, clipped, hparams)
         is_agent = agents == agent
@@ -325,17 +341,26 @@ def _update_actors_sequentially(learner, networks, critic_params, obs, weights, 
             jax.tree.map(pick, new_opt_state, opt_state),
             jax.tree.map(jnp.add, accumulated, written),
             jax.tree.map(jnp.add, critic_grads, pass_critic_grads),
+            input_stats,
         )
         layer_norms = diagnostics.actor_grad_norms(grads)
         return carry, (layer_norms[agent], diagnostics.actor_total_norms(grads, layer_norms)[agent], z)
 
     zeros = lambda tree: jax.tree.map(jnp.zeros_like, tree)
-    start = (learner.actor_params, learner.actor_opt_state, zeros(learner.actor_params), zeros(critic_params))
-    (params, opt_state, accumulated, critic_grads), (layer_norms, total_norms, z_per_turn) = jax.lax.scan(
+    start = (
+        learner.actor_params,
+        learner.actor_opt_state,
+        zeros(learner.actor_params),
+        zeros(critic_params),
+        learner.actor_input_stats,
+    )
+    (params, opt_state, accumulated, critic_grads, input_stats), (layer_norms, total_norms, z_per_turn) = jax.lax.scan(
         update_one, start, agents
     )
     # z of the first turn: every actor before any update, as in the simultaneous mode.
-    return ActorUpdate(params, opt_state, layer_norms, total_norms, z_per_turn[0], accumulated, critic_grads)
+    return ActorUpdate(
+        params, opt_state, layer_norms, total_norms, z_per_turn[0], accumulated, critic_grads, input_stats
+    )
 
 
 def train_step(
@@ -355,7 +380,7 @@ def train_step(
     chex.assert_shape(weights, (batch.obs.shape[0],))
     targets = td_targets(networks, learner, batch.reward, batch.next_obs, batch.done, hparams)
     (loss, aux), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
-        learner.critic_params, networks, batch, targets, weights, config.env.max_accepted
+        learner.critic_params, networks, batch, targets, weights, config.env.max_accepted, hparams.full_normalisation
     )
     clipped_critic_grads = clip_global(critic_grads, hparams.critic_grad_clip)
     updates, critic_opt_state = adam(hparams.critic_lr).update(
@@ -375,6 +400,7 @@ def train_step(
         critic_params=critic_params,
         critic_target=critic_params,
         critic_opt_state=critic_opt_state,
+        actor_input_stats=actors.input_stats,
     )
 
     critic_norms = diagnostics.critic_grad_norms(critic_grads)

@@ -69,19 +69,22 @@ class Actor(nn.Module):
     ``layer_norm`` (traced scalar, 0 or 1): when 1, z is passed through a LayerNorm over
     the 3 outputs (learnable scale and bias, ``output_norm``) — a mitigation of output
     saturation. ``linear_hidden`` (traced, 0 or 1): when 1, the hidden layers have no ReLU.
-    The output activation is applied by the caller (``apply_output_activation``), so that
-    z is at hand for the saturation diagnostics.
+    ``hidden_norm`` (traced, 0 or 1): when 1, a LayerNorm (learnable, ``hidden_norm{i}``)
+    follows each hidden layer's activation — part of the full normalisation, which puts
+    none before the output activation. The output activation is applied by the caller
+    (``apply_output_activation``), so that z is at hand for the saturation diagnostics.
     """
 
     action_dim: int = 3
     hidden: Sequence[int] = (64, 32)
 
     @nn.compact
-    def __call__(self, obs, layer_norm=0.0, linear_hidden=0.0):
+    def __call__(self, obs, layer_norm=0.0, linear_hidden=0.0, hidden_norm=0.0):
         x = obs
         for i, width in enumerate(self.hidden):
             x = Linear(width, name=f"fc{i + 1}")(x)
             x = jnp.where(linear_hidden > 0, x, nn.relu(x))
+            x = jnp.where(hidden_norm > 0, nn.LayerNorm(epsilon=1e-5, name=f"hidden_norm{i + 1}")(x), x)
         z = Linear(self.action_dim, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")(x)
         normalised = nn.LayerNorm(epsilon=1e-5, name="output_norm")(z)
         return jnp.where(layer_norm > 0, normalised, z)
@@ -89,7 +92,7 @@ class Actor(nn.Module):
 
 # N independent actors with parameters stacked on a leading agent axis; input (N, ..., 7).
 ActorEnsemble = nn.vmap(
-    Actor, in_axes=(0, None, None), out_axes=0, variable_axes={"params": 0}, split_rngs={"params": True}
+    Actor, in_axes=(0, None, None, None), out_axes=0, variable_axes={"params": 0}, split_rngs={"params": True}
 )
 
 
@@ -122,6 +125,7 @@ class Critic(nn.Module):
 
     ``__call__`` takes the concatenated input (..., 10N + 10) as the reference does; the
     fast path is ``joint_features`` once per sample, then ``head`` per agent row.
+    ``hidden_norm`` (traced, 0 or 1): when 1, a LayerNorm follows each hidden ReLU.
     """
 
     n_agents: int
@@ -134,34 +138,36 @@ class Critic(nn.Module):
             self.n_agents * (self.obs_dim + self.action_dim), self.obs_dim + self.action_dim, self.hidden[0]
         )
         self.later = [Linear(width, name=f"fc{i + 2}") for i, width in enumerate(self.hidden[1:])]
+        self.norms = [nn.LayerNorm(epsilon=1e-5, name=f"hidden_norm{i + 1}") for i in range(len(self.hidden))]
         self.out = Linear(1, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")
+
+    def _from_first_layer(self, preactivation, hidden_norm):
+        """The rest of the network from the first layer's pre-activation (..., H1) → Q (...)."""
+        x = preactivation
+        for layer, norm in zip([lambda first: first, *self.later], self.norms):
+            x = nn.relu(layer(x))
+            x = jnp.where(hidden_norm > 0, norm(x), x)
+        return self.out(x)[..., 0]
 
     def joint_features(self, obs, actions):
         """obs (..., N, 7), actions (..., N, 3) → first-layer joint part (..., H1)."""
         flat = jnp.concatenate([obs.reshape(*obs.shape[:-2], -1), actions.reshape(*actions.shape[:-2], -1)], axis=-1)
         return self.fc1.joint(flat)
 
-    def head(self, joint_features, own_obs, own_action):
+    def head(self, joint_features, own_obs, own_action, hidden_norm=0.0):
         """joint (..., H1), own obs (..., 7), own action (..., 3) → Q (...)."""
-        x = nn.relu(joint_features + self.fc1.own(jnp.concatenate([own_obs, own_action], -1)))
-        for layer in self.later:
-            x = nn.relu(layer(x))
-        return self.out(x)[..., 0]
+        own = self.fc1.own(jnp.concatenate([own_obs, own_action], -1))
+        return self._from_first_layer(joint_features + own, hidden_norm)
 
-    def zero_row(self, joint_features):
+    def zero_row(self, joint_features, hidden_norm=0.0):
         """Q with own state and own action all zeros (no agent considered) → (...)."""
-        x = nn.relu(joint_features)
-        for layer in self.later:
-            x = nn.relu(layer(x))
-        return self.out(x)[..., 0]
+        return self._from_first_layer(joint_features, hidden_norm)
 
-    def __call__(self, critic_input):
+    def __call__(self, critic_input, hidden_norm=0.0):
         """The plain form on the concatenated input [states, actions, own state, own action]."""
         n_joint = self.n_agents * (self.obs_dim + self.action_dim)
-        x = nn.relu(self.fc1.joint(critic_input[..., :n_joint]) + self.fc1.own(critic_input[..., n_joint:]))
-        for layer in self.later:
-            x = nn.relu(layer(x))
-        return self.out(x)[..., 0]
+        preactivation = self.fc1.joint(critic_input[..., :n_joint]) + self.fc1.own(critic_input[..., n_joint:])
+        return self._from_first_layer(preactivation, hidden_norm)
 
 
 @chex.dataclass(frozen=True)
@@ -190,10 +196,21 @@ def init_params(
 ):
     """Returns (actor params with leading agent axis N, critic params)."""
     k_actor, k_critic = jax.random.split(key)
-    actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)), 0.0, 0.0)
+    actor_params = networks.actor.init(k_actor, jnp.zeros((n_agents, obs_dim)), 0.0, 0.0, 0.0)
     critic_input = jnp.zeros((n_agents * (obs_dim + action_dim) + obs_dim + action_dim,))
     critic_params = networks.critic.init(k_critic, critic_input)
     return actor_params, critic_params
+
+
+def with_default_output_init(actor_params, enabled: chex.Array):
+    """The actors' output layer drawn from PyTorch's default U(±1/√fan_in) instead of
+    U(±3e-3) where ``enabled`` (traced, 0 or 1) is 1, as the full-normalisation actors of
+    the system being reproduced are: the same uniform draw, scaled."""
+    output_layer = layer_names(actor_params)[-1]
+    layer = actor_params["params"][output_layer]
+    scale = (1.0 / math.sqrt(layer["kernel"].shape[-2])) / OUTPUT_INIT_BOUND
+    rescaled = jax.tree.map(lambda w: jnp.where(enabled > 0, w * scale, w), layer)
+    return {**actor_params, "params": {**actor_params["params"], output_layer: rescaled}}
 
 
 def layer_names(params) -> list[str]:
@@ -211,5 +228,11 @@ def parameter_count(widths: Sequence[int]) -> int:
 
 def actor_parameter_count(actor_hidden: Sequence[int]) -> int:
     """Dense-layer parameters of one actor (observation → hidden … → action; the optional
-    output LayerNorm's 2 × action parameters not counted)."""
+    LayerNorms' parameters not counted)."""
     return parameter_count((OBS_DIM, *actor_hidden, ACTION_DIM))
+
+
+def critic_parameter_count(n_agents: int, critic_hidden: Sequence[int]) -> int:
+    """Dense-layer parameters of the critic (input 10N + 10 → hidden … → 1; the optional
+    LayerNorms' parameters not counted)."""
+    return parameter_count(((n_agents + 1) * (OBS_DIM + ACTION_DIM), *critic_hidden, 1))

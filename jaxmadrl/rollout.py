@@ -14,6 +14,7 @@ from jaxmadrl import env
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.learner import LearnerState, Transition, actor_outputs, critic_rows
 from jaxmadrl.networks import Networks
+from jaxmadrl.normalisation import update_input_stats
 from jaxmadrl.selection import select_offloading
 
 
@@ -34,11 +35,11 @@ def act_and_step(
     current critic on (obs, actions) — the master's values, reused for the replay error).
     """
     k_noise, k_select, k_env = jax.random.split(key, 3)
-    actions, _ = actor_outputs(networks, learner.actor_params, obs, hparams)
+    actions, _ = actor_outputs(networks, learner.actor_params, obs, learner.actor_input_stats, hparams)
     if explore:
         noise = epsilon * jax.random.normal(k_noise, actions.shape)
         actions = jnp.clip(actions + noise, -1.0, 1.0)
-    joint, q = critic_rows(networks, learner.critic_params, obs, actions)
+    joint, q = critic_rows(networks, learner.critic_params, obs, actions, hparams.full_normalisation)
     selection = select_offloading(
         k_select, actions, q, env_state.size_mb, epsilon, explore, env_params.max_accepted, env_params.server_storage_mb
     )
@@ -80,24 +81,37 @@ def training_episode(
 ):
     """Runs one exploring episode of T = ``env_params.steps_per_episode`` steps.
 
+    Each step's observation first updates the actors' input statistics (a batch of one
+    sample per actor), which that step's actors then normalise by, as the running
+    normalisation of the reference's acting does.
+
     Returns (transitions with leading axis T, the master's values (joint (T, H1), q (T, N))
-    on each step's (obs, actions), episode summary); what the learner makes of the steps
-    is ``learner.observe_episode``'s.
+    on each step's (obs, actions), the actors' input statistics after the episode, episode
+    summary); what the learner makes of the steps is ``learner.observe_episode``'s.
     """
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = env.reset(k_reset, world, env_params)
 
     def one_step(carry, step_key):
-        env_state, obs = carry
+        env_state, obs, input_stats = carry
+        input_stats = update_input_stats(input_stats, obs[None])
         next_obs, env_state, transition, step_info, critic_values = act_and_step(
-            step_key, env_state, obs, learner, networks, env_params, hparams, epsilon, explore=True
+            step_key,
+            env_state,
+            obs,
+            learner.replace(actor_input_stats=input_stats),
+            networks,
+            env_params,
+            hparams,
+            epsilon,
+            explore=True,
         )
-        return (env_state, next_obs), (transition, step_info, critic_values)
+        return (env_state, next_obs, input_stats), (transition, step_info, critic_values)
 
-    _, (transitions, step_infos, critic_values) = jax.lax.scan(
-        one_step, (env_state, obs), jax.random.split(k_steps, env_params.steps_per_episode)
+    (_, _, input_stats), (transitions, step_infos, critic_values) = jax.lax.scan(
+        one_step, (env_state, obs, learner.actor_input_stats), jax.random.split(k_steps, env_params.steps_per_episode)
     )
-    return transitions, critic_values, _episode_summary(step_infos)
+    return transitions, critic_values, input_stats, _episode_summary(step_infos)
 
 
 def greedy_episode(
@@ -108,7 +122,8 @@ def greedy_episode(
     env_params: env.EnvParams,
     hparams: HyperParams,
 ) -> dict[str, chex.Array]:
-    """Runs one evaluation episode: no noise, no exploration, nothing stored."""
+    """Runs one evaluation episode: no noise, no exploration, nothing stored or updated
+    (the actors' input statistics included)."""
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = env.reset(k_reset, world, env_params)
     no_exploration = jnp.float32(0.0)

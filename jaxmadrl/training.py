@@ -62,7 +62,6 @@ def make_trainer(config: TrainConfig) -> Trainer:
     n_agents, env_params = config.env.n_agents, config.env
 
     def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
-        del hparams  # nothing in the initial state depends on them
         k_params, k_world, k_eval, k_run = jax.random.split(key, 4)
         example = Transition(
             obs=jnp.zeros((n_agents, env.OBS_DIM)),
@@ -73,7 +72,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
             done=jnp.zeros(()),
         )
         return TrainState(
-            learner=init_learner(k_params, networks, n_agents),
+            learner=init_learner(k_params, networks, n_agents, hparams.full_normalisation),
             memory=replay.init_replay(example, config.replay_capacity),
             world=env.make_world(k_world, env_params),
             tracker=diagnostics.init_stop_tracker(n_agents, config.episodes_before_train),
@@ -152,9 +151,10 @@ def explore_episode(
     """One exploring episode, its steps stored in the replay memory with the current critic's
     squared errors as priorities. Returns (memory, learner with updated reward statistics,
     episode summary)."""
-    transitions, (joint, q), summary = rollout.training_episode(
+    transitions, (joint, q), input_stats, summary = rollout.training_episode(
         key, world, learner, networks, config.env, hparams, epsilon
     )
+    learner = learner.replace(actor_input_stats=input_stats)
     learner, errors = observe_episode(learner, networks, transitions, joint, q, hparams)
     return replay.add_batch(memory, transitions, errors), learner, summary
 

@@ -9,6 +9,7 @@ import optax
 import pytest
 
 from jaxmadrl import learner as L
+from jaxmadrl import normalisation
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
 from jaxmadrl.networks import make_networks
@@ -57,24 +58,24 @@ def concatenated(obs, actions, own_obs, own_actions):
     return jnp.concatenate([joint, own_obs, own_actions], -1)
 
 
-def plain_q(critic_params, obs, actions):
-    return NETS.critic.apply(critic_params, concatenated(obs, actions, obs, actions))
+def plain_q(critic_params, obs, actions, hidden_norm=0.0):
+    return NETS.critic.apply(critic_params, concatenated(obs, actions, obs, actions), hidden_norm)
 
 
-def plain_zero_q(critic_params, obs, actions):
+def plain_zero_q(critic_params, obs, actions, hidden_norm=0.0):
     zeros_obs, zeros_act = jnp.zeros_like(obs[:, :1]), jnp.zeros_like(actions[:, :1])
-    return NETS.critic.apply(critic_params, concatenated(obs, actions, zeros_obs, zeros_act))[:, 0]
+    return NETS.critic.apply(critic_params, concatenated(obs, actions, zeros_obs, zeros_act), hidden_norm)[:, 0]
 
 
-def plain_value(critic_params, obs, actions):
-    q = plain_q(critic_params, obs, actions)
+def plain_value(critic_params, obs, actions, hidden_norm=0.0):
+    q = plain_q(critic_params, obs, actions, hidden_norm)
     proposals = actions[..., 0] >= 0
     best = jnp.max(jnp.where(proposals, q, -jnp.inf), axis=1)
-    return jnp.where(proposals.any(1), best, plain_zero_q(critic_params, obs, actions))
+    return jnp.where(proposals.any(1), best, plain_zero_q(critic_params, obs, actions, hidden_norm))
 
 
 def plain_targets(learner, batch, hparams):
-    z = NETS.actor.apply(learner.actor_target, jnp.swapaxes(batch.next_obs, 0, 1), 0.0, 0.0)
+    z = NETS.actor.apply(learner.actor_target, jnp.swapaxes(batch.next_obs, 0, 1), 0.0, 0.0, 0.0)
     next_actions = jnp.tanh(jnp.swapaxes(z, 0, 1))
     value = plain_value(learner.critic_target, batch.next_obs, next_actions)
     return hparams.reward_scale * batch.reward + hparams.gamma * (1 - batch.done) * value
@@ -96,8 +97,16 @@ def plain_critic_loss(critic_params, batch, targets, weights):
 
 
 def plain_actor_loss(actor_params, critic_params, obs, weights):
-    actions = jnp.tanh(jnp.swapaxes(NETS.actor.apply(actor_params, jnp.swapaxes(obs, 0, 1), 0.0, 0.0), 0, 1))
+    actions = jnp.tanh(jnp.swapaxes(NETS.actor.apply(actor_params, jnp.swapaxes(obs, 0, 1), 0.0, 0.0, 0.0), 0, 1))
     return -jnp.mean(weights * plain_value(critic_params, obs, actions))
+
+
+def plain_full_norm_actor_loss(actor_params, critic_params, obs, weights, mean, var):
+    """The actor loss under full normalisation, written out: each actor's input
+    (obs − mean) / (√var + 1e-5), LayerNorms after the hidden layers of both networks."""
+    x = (obs - mean) / (jnp.sqrt(var) + 1e-5)
+    actions = jnp.tanh(jnp.swapaxes(NETS.actor.apply(actor_params, jnp.swapaxes(x, 0, 1), 0.0, 0.0, 1.0), 0, 1))
+    return -jnp.mean(weights * plain_value(critic_params, obs, actions, 1.0))
 
 
 def assert_trees_close(a, b, rtol=2e-5):
@@ -117,7 +126,7 @@ def setup():
 def test_batch_covers_both_cases(setup):
     learner, batch, _ = setup
     assert bool((batch.selected.sum(1) == 0).any()) and bool((batch.selected.sum(1) == MAX_ROWS).any())
-    actions, _ = L.actor_outputs(NETS, learner.actor_params, batch.obs, HPARAMS)
+    actions, _ = L.actor_outputs(NETS, learner.actor_params, batch.obs, learner.actor_input_stats, HPARAMS)
     proposals = (actions[..., 0] >= 0).sum(1)
     assert bool((proposals == 0).any()) and bool((proposals > 1).any())
 
@@ -133,7 +142,7 @@ def test_critic_loss_on_selected_rows_equals_plain_form(setup):
     learner, batch, weights = setup
     targets = jax.jit(plain_targets)(learner, batch, HPARAMS)
     (loss, aux), grads = jax.jit(jax.value_and_grad(L.critic_loss, has_aux=True), static_argnums=(1, 5))(
-        learner.critic_params, NETS, batch, targets, weights, MAX_ROWS
+        learner.critic_params, NETS, batch, targets, weights, MAX_ROWS, 0.0
     )
     (plain_loss, plain_errors), plain_grads = jax.jit(jax.value_and_grad(plain_critic_loss, has_aux=True))(
         learner.critic_params, batch, targets, weights
@@ -146,7 +155,7 @@ def test_critic_loss_on_selected_rows_equals_plain_form(setup):
 def test_actor_loss_through_argmax_row_equals_plain_form(setup):
     learner, batch, weights = setup
     (loss, z), grads = jax.jit(jax.value_and_grad(L.actor_loss, has_aux=True), static_argnums=1)(
-        learner.actor_params, NETS, learner.critic_params, batch.obs, weights, HPARAMS
+        learner.actor_params, NETS, learner.critic_params, batch.obs, learner.actor_input_stats, weights, HPARAMS
     )
     plain_loss, plain_grads = jax.jit(jax.value_and_grad(plain_actor_loss))(
         learner.actor_params, learner.critic_params, batch.obs, weights
@@ -236,18 +245,21 @@ def test_preactivation_penalty_adds_each_actors_own_gradient(setup):
     learner, batch, weights = setup
     penalty = 1e-2
     grad = jax.jit(jax.grad(L.actor_loss, has_aux=True), static_argnums=1)
-    plain, _ = grad(learner.actor_params, NETS, learner.critic_params, batch.obs, weights, HPARAMS)
+    plain, _ = grad(
+        learner.actor_params, NETS, learner.critic_params, batch.obs, learner.actor_input_stats, weights, HPARAMS
+    )
     penalised, _ = grad(
         learner.actor_params,
         NETS,
         learner.critic_params,
         batch.obs,
+        learner.actor_input_stats,
         weights,
         HPARAMS.replace(preactivation_penalty=jnp.float32(penalty)),
     )
 
     def own_penalty(actor_params, agent):
-        _, z = L.actor_outputs(NETS, actor_params, batch.obs, HPARAMS)
+        _, z = L.actor_outputs(NETS, actor_params, batch.obs, learner.actor_input_stats, HPARAMS)
         return penalty * jnp.mean(jnp.square(z[:, agent]))
 
     expected = jax.tree.map(jnp.zeros_like, plain)
@@ -388,14 +400,50 @@ def test_layer_norm_and_activation_settings_reach_the_actors(setup, simultaneous
     )
 
 
+@pytest.mark.parametrize("actor_update", ["simultaneous", "sequential"])
+def test_full_normalisation_in_the_train_step(setup, actor_update):
+    """Each actor-loss pass first updates the actors' input statistics from the batch
+    (one pass simultaneously, N sequentially), then normalises by them; the statistics
+    change nothing while the switch is off."""
+    learner, batch, weights = setup
+    config = TrainConfig(**{**CONFIG.__dict__, "actor_update": actor_update})
+    step = jax.jit(L.train_step, static_argnums=(4, 5))
+    full = HPARAMS.replace(full_normalisation=jnp.float32(1.0))
+    new, _, metrics = step(learner, batch, weights, full, NETS, config)
+    chex.assert_tree_all_finite(metrics)
+    expected = learner.actor_input_stats
+    for _ in range(1 if actor_update == "simultaneous" else N):
+        expected = normalisation.update_input_stats(expected, batch.obs)
+    chex.assert_trees_all_close(new.actor_input_stats, expected, rtol=1e-6)
+    if actor_update == "simultaneous":  # the actors' step, against the plain formulation
+        grads = jax.jit(jax.grad(plain_full_norm_actor_loss))(
+            learner.actor_params, new.critic_params, batch.obs, weights, expected.mean, expected.var
+        )
+        actor_params, _ = jax.jit(per_agent_adam_step)(
+            learner.actor_params, learner.actor_opt_state, grads, full.actor_lr
+        )
+        assert_trees_close(new.actor_params, actor_params)
+    for params, old in ((new.actor_params, learner.actor_params), (new.critic_params, learner.critic_params)):
+        assert not np.array_equal(params["params"]["hidden_norm1"]["scale"], old["params"]["hidden_norm1"]["scale"])
+    # Off, other statistics give the same step, bit for bit.
+    moved = learner.replace(actor_input_stats=expected)
+    default = step(learner, batch, weights, HPARAMS, NETS, config)[0]
+    other = step(moved, batch, weights, HPARAMS, NETS, config)[0]
+    chex.assert_trees_all_equal(other.replace(actor_input_stats=default.actor_input_stats), default)
+
+
 def test_reward_statistics_and_normalisation():
     rewards = np.array([-3.0, 1.0, 4.0, -1.5, 2.5, 10.0], np.float32)
-    stats = L.RewardStats(count=jnp.float32(0), mean=jnp.float32(0), m2=jnp.float32(0))
-    stats = L.update_reward_stats(L.update_reward_stats(stats, jnp.asarray(rewards[:2])), jnp.asarray(rewards[2:]))
+    stats = normalisation.init_reward_stats()
+    stats = normalisation.update_reward_stats(
+        normalisation.update_reward_stats(stats, jnp.asarray(rewards[:2])), jnp.asarray(rewards[2:])
+    )
     np.testing.assert_allclose(stats.mean, rewards.mean(), rtol=1e-6)
     np.testing.assert_allclose(stats.m2 / (stats.count - 1), rewards.var(ddof=1), rtol=1e-5)
     r = jnp.float32(7.0)
-    assert float(L.normalised_reward(stats, r, jnp.float32(0.0))) == 7.0
+    assert float(normalisation.normalised_reward(stats, r, jnp.float32(0.0))) == 7.0
     np.testing.assert_allclose(
-        L.normalised_reward(stats, r, jnp.float32(1.0)), (7.0 - rewards.mean()) / rewards.std(ddof=1), rtol=1e-5
+        normalisation.normalised_reward(stats, r, jnp.float32(1.0)),
+        (7.0 - rewards.mean()) / rewards.std(ddof=1),
+        rtol=1e-5,
     )

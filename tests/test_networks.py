@@ -19,6 +19,7 @@ from jaxmadrl.networks import (
     apply_output_activation,
     init_params,
     make_networks,
+    with_default_output_init,
 )
 
 N = 4
@@ -76,7 +77,7 @@ def assert_close_rel(actual, expected, rel=1e-5):
 def test_actor_params_have_leading_agent_axis(default_params):
     _, actor_params, _ = default_params
     p = actor_params["params"]
-    assert sorted(p) == ["fc1", "fc2", "fc3", "output_norm"]
+    assert sorted(p) == ["fc1", "fc2", "fc3", "hidden_norm1", "hidden_norm2", "output_norm"]
     chex.assert_shape(p["fc1"]["kernel"], (N, 7, 64))
     chex.assert_shape(p["fc1"]["bias"], (N, 64))
     chex.assert_shape(p["fc2"]["kernel"], (N, 64, 32))
@@ -116,7 +117,7 @@ def test_actor_init_bounds(default_params):
 def test_critic_split_first_layer_and_bounds(default_params):
     _, _, critic_params = default_params
     p = critic_params["params"]
-    assert sorted(p) == ["fc1", "fc2", "fc3"]
+    assert sorted(p) == ["fc1", "fc2", "fc3", "hidden_norm1", "hidden_norm2"]
     assert sorted(p["fc1"]) == ["bias", "joint_kernel", "own_kernel"]
     chex.assert_shape(p["fc1"]["joint_kernel"], (10 * N, 512))
     chex.assert_shape(p["fc1"]["own_kernel"], (10, 512))
@@ -142,16 +143,20 @@ def test_custom_hidden_sizes_change_shapes():
     networks = make_networks(n, actor_hidden=(16, 8, 4), critic_hidden=(24, 12, 6))
     shapes = jax.eval_shape(lambda k: init_params(k, networks, n), KEY)
     a, c = shapes[0]["params"], shapes[1]["params"]
-    assert sorted(a) == ["fc1", "fc2", "fc3", "fc4", "output_norm"]
+    norms = ["hidden_norm1", "hidden_norm2", "hidden_norm3"]
+    assert sorted(a) == ["fc1", "fc2", "fc3", "fc4", *norms, "output_norm"]
+    chex.assert_shape([a[name]["scale"] for name in norms], [(n, 16), (n, 8), (n, 4)])
     chex.assert_shape([a[f"fc{i}"]["kernel"] for i in (1, 2, 3, 4)], [(n, 7, 16), (n, 16, 8), (n, 8, 4), (n, 4, 3)])
     chex.assert_shape([a[f"fc{i}"]["bias"] for i in (1, 2, 3, 4)], [(n, 16), (n, 8), (n, 4), (n, 3)])
-    assert sorted(c) == ["fc1", "fc2", "fc3", "fc4"]
+    assert sorted(c) == ["fc1", "fc2", "fc3", "fc4", *norms]
+    chex.assert_shape([c[name]["bias"] for name in norms], [(24,), (12,), (6,)])
     chex.assert_shape([c["fc1"]["joint_kernel"], c["fc1"]["own_kernel"], c["fc1"]["bias"]], [(30, 24), (10, 24), (24,)])
     chex.assert_shape([c[f"fc{i}"]["kernel"] for i in (2, 3, 4)], [(24, 12), (12, 6), (6, 1)])
 
     one_layer = make_networks(5, actor_hidden=(10,), critic_hidden=(20,))
     a1, c1 = jax.eval_shape(lambda k: init_params(k, one_layer, 5), KEY)
-    assert sorted(a1["params"]) == ["fc1", "fc2", "output_norm"] and sorted(c1["params"]) == ["fc1", "fc2"]
+    assert sorted(a1["params"]) == ["fc1", "fc2", "hidden_norm1", "output_norm"]
+    assert sorted(c1["params"]) == ["fc1", "fc2", "hidden_norm1"]
     chex.assert_shape(
         [a1["params"]["fc2"]["kernel"], c1["params"]["fc1"]["joint_kernel"], c1["params"]["fc2"]["kernel"]],
         [(5, 10, 3), (50, 20), (20, 1)],
@@ -159,7 +164,7 @@ def test_custom_hidden_sizes_change_shapes():
 
     # Both networks run with the new widths (abstract evaluation: shapes and dtypes only).
     actor_params, critic_params = shapes
-    z = jax.eval_shape(networks.actor.apply, actor_params, jax.ShapeDtypeStruct((n, 2, 7), jnp.float32), 0.0, 0.0)
+    z = jax.eval_shape(networks.actor.apply, actor_params, jax.ShapeDtypeStruct((n, 2, 7), jnp.float32), 0.0, 0.0, 0.0)
     q = jax.eval_shape(networks.critic.apply, critic_params, jax.ShapeDtypeStruct((2, n, 10 * n + 10), jnp.float32))
     assert (z.shape, z.dtype, q.shape, q.dtype) == ((n, 2, 3), jnp.float32, (2, n), jnp.float32)
 
@@ -176,7 +181,7 @@ def test_init_is_deterministic_in_key(default_params):
 # ----------------------------------------------------------------------------- agent independence
 
 
-actor_forward = jax.jit(lambda params, obs: NETWORKS.actor.apply(params, obs, 0.0, 0.0))
+actor_forward = jax.jit(lambda params, obs: NETWORKS.actor.apply(params, obs, 0.0, 0.0, 0.0))
 
 
 def test_actor_output_for_agent_depends_only_on_own_obs(default_params):
@@ -211,7 +216,7 @@ def test_actor_ensemble_equals_single_actor_with_sliced_params(default_params):
 def test_actor_jit_matches_eager_without_batch_axis(default_params):
     _, actor_params, _ = default_params
     obs = jnp.asarray(np.random.default_rng(9).standard_normal((N, OBS)), jnp.float32)
-    eager = NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0)
+    eager = NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0, 0.0)
     chex.assert_shape(eager, (N, ACT))
     np.testing.assert_allclose(np.asarray(actor_forward(actor_params, obs)), np.asarray(eager), rtol=1e-5, atol=1e-8)
 
@@ -377,8 +382,8 @@ def test_activation_codes_select_the_named_activation():
 def test_output_layer_norm_only_when_enabled(default_params):
     _, actor_params, _ = default_params
     obs = jax.random.normal(jax.random.key(5), (N, 6, 7)) * 10
-    plain = NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0)
-    normed = NETWORKS.actor.apply(actor_params, obs, 1.0, 0.0)
+    plain = NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0, 0.0)
+    normed = NETWORKS.actor.apply(actor_params, obs, 1.0, 0.0, 0.0)
     np.testing.assert_array_equal(plain, actor_forward(actor_params, obs))
     # Initial scale 1 and bias 0: zero mean and unit variance over the 3 outputs.
     np.testing.assert_allclose(normed.mean(-1), 0.0, atol=1e-5)
@@ -394,9 +399,89 @@ def test_linear_hidden_layers_are_the_affine_maps_alone(default_params):
     x = obs
     for name in ("fc1", "fc2", "fc3"):
         x = jnp.einsum("nbi,nio->nbo", x, layers[name]["kernel"]) + layers[name]["bias"][:, None]
-    linear = NETWORKS.actor.apply(actor_params, obs, 0.0, 1.0)
+    linear = NETWORKS.actor.apply(actor_params, obs, 0.0, 1.0, 0.0)
     # Different programs (einsum against the module's batched products): float32 rounding.
     np.testing.assert_allclose(linear, x, rtol=1e-5, atol=1e-6)
     # The switch off is the ReLU network, bit for bit.
-    np.testing.assert_array_equal(NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0), actor_forward(actor_params, obs))
+    np.testing.assert_array_equal(
+        NETWORKS.actor.apply(actor_params, obs, 0.0, 0.0, 0.0), actor_forward(actor_params, obs)
+    )
     assert not np.allclose(linear, actor_forward(actor_params, obs))
+
+
+def with_random_norms(params, seed):
+    """Params whose hidden LayerNorms have random scales and biases (not the identity)."""
+    rng = np.random.default_rng(seed)
+    layers = dict(params["params"])
+    for name in [k for k in layers if k.startswith("hidden_norm")]:
+        layers[name] = jax.tree.map(
+            lambda x: jnp.asarray(rng.uniform(0.5, 1.5, x.shape) * rng.choice([-1, 1], x.shape), jnp.float32),
+            layers[name],
+        )
+    return {"params": layers}
+
+
+def layer_norm64(x, scale, bias):
+    """LayerNorm over the last axis in float64: (x − mean) / √(var + 1e-5) · scale + bias."""
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * scale + bias
+
+
+def test_actor_hidden_norms_follow_each_hidden_relu_only_when_enabled(default_params):
+    _, actor_params, _ = default_params
+    params = with_random_norms(actor_params, 21)
+    obs = jax.random.normal(jax.random.key(7), (N, 6, 7)) * 3
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)["params"]
+    for agent in range(N):
+        x = np.asarray(obs[agent], np.float64)
+        for i in (1, 2):
+            x = np.maximum(x @ p[f"fc{i}"]["kernel"][agent] + p[f"fc{i}"]["bias"][agent], 0)
+            x = layer_norm64(x, p[f"hidden_norm{i}"]["scale"][agent], p[f"hidden_norm{i}"]["bias"][agent])
+        expected = x @ p["fc3"]["kernel"][agent] + p["fc3"]["bias"][agent]
+        assert_close_rel(NETWORKS.actor.apply(params, obs, 0.0, 0.0, 1.0)[agent], expected, rel=1e-5)
+    # Off, the LayerNorms' parameters change nothing: the plain network, bit for bit.
+    np.testing.assert_array_equal(NETWORKS.actor.apply(params, obs, 0.0, 0.0, 0.0), actor_forward(actor_params, obs))
+
+
+def test_critic_hidden_norms_in_every_form(default_params):
+    """hidden_norm = 1: a LayerNorm after each hidden ReLU, in the plain form (against
+    float64) and in the split fast path and zero row (against the plain form)."""
+    _, _, critic_params = default_params
+    params = with_random_norms(loud(critic_params), 22)
+    obs, actions = random_inputs(16)
+    x = concatenated_input(obs, actions, obs, actions)
+    q_plain = NETWORKS.critic.apply(params, x, 1.0)
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)["params"]
+    h = (
+        np.asarray(x, np.float64) @ np.concatenate([p["fc1"]["joint_kernel"], p["fc1"]["own_kernel"]])
+        + p["fc1"]["bias"]
+    )
+    h = layer_norm64(np.maximum(h, 0), p["hidden_norm1"]["scale"], p["hidden_norm1"]["bias"])
+    h = np.maximum(h @ p["fc2"]["kernel"] + p["fc2"]["bias"], 0)
+    h = layer_norm64(h, p["hidden_norm2"]["scale"], p["hidden_norm2"]["bias"])
+    assert_close_rel(q_plain, (h @ p["fc3"]["kernel"] + p["fc3"]["bias"])[..., 0], rel=1e-5)
+    joint = NETWORKS.critic.apply(params, obs, actions, method=Critic.joint_features)
+    assert_close_rel(NETWORKS.critic.apply(params, joint[..., None, :], obs, actions, 1.0, method=Critic.head), q_plain)
+    zeros = concatenated_input(obs, actions, jnp.zeros((BATCH, 1, OBS)), jnp.zeros((BATCH, 1, ACT)))
+    assert_close_rel(
+        NETWORKS.critic.apply(params, joint, 1.0, method=Critic.zero_row),
+        NETWORKS.critic.apply(params, zeros, 1.0)[:, 0],
+    )
+    # Off: the plain critic, bit for bit, whatever the LayerNorms' parameters.
+    np.testing.assert_array_equal(NETWORKS.critic.apply(params, x, 0.0), NETWORKS.critic.apply(loud(critic_params), x))
+    assert not np.allclose(q_plain, NETWORKS.critic.apply(params, x, 0.0))
+
+
+def test_default_output_init_rescales_only_the_output_layer_when_enabled(default_params):
+    _, actor_params, _ = default_params
+    kept = with_default_output_init(actor_params, jnp.float32(0.0))
+    chex.assert_trees_all_equal(kept, actor_params)
+    rescaled = with_default_output_init(actor_params, jnp.float32(1.0))
+    for name in ("fc1", "fc2", "hidden_norm1", "hidden_norm2", "output_norm"):
+        chex.assert_trees_all_equal(rescaled["params"][name], actor_params["params"][name])
+    for part in ("kernel", "bias"):  # PyTorch's default for fan-in 32: U(±1/√32); float32 rounding
+        np.testing.assert_allclose(
+            rescaled["params"]["fc3"][part],
+            actor_params["params"]["fc3"][part] / OUTPUT_INIT_BOUND / math.sqrt(32),
+            rtol=1e-6,
+        )
+    assert_uniform_fill(rescaled["params"]["fc3"]["kernel"], 1.0 / math.sqrt(32))

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from programs import assert_programs_agree
 
-from jaxmadrl import diagnostics
+from jaxmadrl import diagnostics, normalisation
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
-from jaxmadrl.networks import make_networks
+from jaxmadrl.networks import OUTPUT_INIT_BOUND, make_networks
 from jaxmadrl.training import explore_episode, make_train, make_trainer
 
 EPISODES, STEPS = 6, 3
@@ -47,6 +47,23 @@ def test_compiles_once_for_any_learning_rate(tiny_train, tiny_run):
     leaves_b = jax.tree.leaves(state_b.learner.actor_params)
     assert any(not np.array_equal(a, b) for a, b in zip(leaves_a, leaves_b))
     chex.assert_tree_all_finite(metrics_b["train_reward"])
+
+
+def test_full_normalisation_is_a_traced_variant(tiny_train, tiny_run):
+    """The same compiled program: the actors start with PyTorch's default output scale
+    and train through their normalised inputs."""
+    full = hparams(1e-3, 1e-3).replace(full_normalisation=1.0)
+    state, metrics = tiny_train(jax.random.key(0), full)  # no retrace (max 1)
+    chex.assert_tree_all_finite(metrics["critic_loss"][1:])
+    chex.assert_tree_all_finite(state.learner.actor_input_stats)
+    initial = jax.jit(make_trainer(TINY).init)(jax.random.key(0), full).learner.actor_params["params"]["fc3"]
+    assert float(jnp.max(jnp.abs(initial["kernel"]))) > 10 * OUTPUT_INIT_BOUND
+    baseline_state, baseline = tiny_run
+    assert not np.array_equal(metrics["train_reward"], baseline["train_reward"])
+    assert not np.array_equal(
+        state.learner.actor_params["params"]["hidden_norm1"]["scale"],
+        baseline_state.learner.actor_params["params"]["hidden_norm1"]["scale"],
+    )
 
 
 def test_same_key_is_bit_identical(tiny_train, tiny_run):
@@ -145,12 +162,17 @@ def test_stored_priorities_are_the_critics_errors_step_by_step():
         jax.random.key(4), state.world, state.learner, state.memory, networks, TINY, hp, jnp.float32(0.5)
     )
     assert int(learner.reward_stats.count) == STEPS
+    # Each step's observation updated the actors' input statistics once, before acting.
+    expected = state.learner.actor_input_stats
+    for step in range(STEPS):
+        expected = normalisation.update_input_stats(expected, memory.items.obs[step][None])
+    chex.assert_trees_all_close(learner.actor_input_stats, expected, rtol=1e-6)
 
     @jax.jit
     def one_error(transition):
         target = L.td_targets(networks, learner, transition.reward, transition.next_obs, transition.done, hp)
-        joint, q = L.critic_rows(networks, learner.critic_params, transition.obs, transition.actions)
-        zero = L.zero_row_q(networks, learner.critic_params, joint)
+        joint, q = L.critic_rows(networks, learner.critic_params, transition.obs, transition.actions, 0.0)
+        zero = L.zero_row_q(networks, learner.critic_params, joint, 0.0)
         return L.squared_errors(q, transition.selected > 0, zero, target)
 
     for step in range(STEPS):
