@@ -22,7 +22,7 @@ import numpy as np
 from jaxmadrl import provenance
 from jaxmadrl.definition import Lane, SweepDefinition
 from jaxmadrl.diagnostics import SATURATION_LEVEL
-from jaxmadrl.networks import ACTIVATION_NAMES, actor_parameter_count
+from jaxmadrl.networks import ACTIVATION_NAMES, actor_parameter_count, critic_parameter_count
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
 LANE_COLUMNS = Lane._fields
@@ -330,15 +330,42 @@ def check_size_runs(runs: list[Run]) -> list[Run]:
             "actor_hidden / critic_hidden"
         )
 
-    def size_key(run):
-        return (actor_parameter_count(run.definition.train.actor_hidden), run.definition.train.critic_hidden)
+    sizes = [hidden_widths(r) for r in runs]
+    if len(set(sizes)) < len(sizes):
+        raise RunError("comparing sizes needs runs of different sizes: two runs have the same actor and critic")
+    return sorted(runs, key=parameter_counts)
 
-    return sorted(runs, key=size_key)
+
+def size_sides(runs: list[Run]) -> dict[str, list[Run]]:
+    """The runs that vary one network while the other has its most common size, by side
+    ("actor", "critic"), each sorted by size; a side only where it takes ≥ 2 sizes."""
+
+    def most_common(values):
+        return max(values, key=values.count)
+
+    actors, critics = zip(*map(hidden_widths, runs))
+    fixed_actor, fixed_critic = most_common(actors), most_common(critics)
+    sides = {
+        "actor": [r for r, critic in zip(runs, critics) if critic == fixed_critic],
+        "critic": [r for r, actor in zip(runs, actors) if actor == fixed_actor],
+    }
+    return {side: sorted(group, key=parameter_counts) for side, group in sides.items() if len(group) > 1}
+
+
+def parameter_counts(run: Run) -> tuple[int, int]:
+    """(dense parameters of one actor, of the critic) of a run's networks."""
+    train = run.definition.train
+    return actor_parameter_count(train.actor_hidden), critic_parameter_count(train.env.n_agents, train.critic_hidden)
+
+
+def hidden_widths(run: Run) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(actor hidden widths, critic hidden widths) of a run."""
+    return run.definition.train.actor_hidden, run.definition.train.critic_hidden
 
 
 def size_label(run: Run) -> str:
-    d = run.definition
-    return f"actor {','.join(map(str, d.train.actor_hidden))} / critic {','.join(map(str, d.train.critic_hidden))}"
+    actor, critic = (",".join(map(str, widths)) for widths in hidden_widths(run))
+    return f"actor {actor} / critic {critic}"
 
 
 def compare_sizes(runs: list[Run]) -> str:
@@ -353,8 +380,10 @@ def compare_sizes(runs: list[Run]) -> str:
         f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
         f"then the all-actors stopping episode ({reference.episodes} = never).",
         "",
-        "| networks | params per actor | " + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs) + " |",
-        "|---|---|" + "---|" * len(configs),
+        "| networks | params per actor | params of the critic | "
+        + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs)
+        + " |",
+        "|---|---|---|" + "---|" * len(configs),
     ]
     for run in runs:
         cells = []
@@ -367,8 +396,6 @@ def compare_sizes(runs: list[Run]) -> str:
                 f"stop {np.median(stops):.0f}"
             )
         lines.append(
-            f"| {size_label(run)} | {actor_parameter_count(run.definition.train.actor_hidden)} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {size_label(run)} | {' | '.join(map(str, parameter_counts(run)))} | " + " | ".join(cells) + " |"
         )
     return "\n".join(lines) + "\n"

@@ -21,7 +21,6 @@ from absl import app, flags, logging
 
 from jaxmadrl import analysis, cli, drawing, files, plots, provenance
 from jaxmadrl.drawing import plt
-from jaxmadrl.networks import actor_parameter_count
 
 flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
 flags.DEFINE_list(
@@ -127,29 +126,36 @@ def write_all(run: analysis.Run, out: pathlib.Path, window: int) -> list[pathlib
 
 
 def fig_network_sizes(runs: list[analysis.Run], out):
-    """Evaluation reward (last 10 evaluations) and stopping episode against the size of the
-    networks, one line per LR configuration (median over seeds, band = range)."""
+    """Evaluation reward (last 10 evaluations) and all-actors stopping episode against the
+    parameters of the network that varies: a row with the actor varying (critic at its most
+    common size), a row with the critic varying (actor at its most common size), where the
+    runs have them; one line per LR configuration, median over seeds, band = range."""
     reference = runs[0]
-    x = np.arange(len(runs))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
-    for a, c in reference.configs():
-        style = drawing.config_style(reference, a, c)
-        for ax, value in ((axes[0], analysis.mean_last_evaluations), (axes[1], lambda run, lane: run.stop(lane))):
-            cells = np.array([[value(run, lane) for lane in run.select(actor_lr=a, critic_lr=c)] for run in runs])
-            ax.plot(x, np.median(cells, 1), marker="o", **style)
-            if cells.shape[1] > 1:
-                ax.fill_between(x, cells.min(1), cells.max(1), color=style["color"], alpha=0.12, lw=0)
-    labels = [
-        f"{analysis.size_label(run)}\n({actor_parameter_count(run.definition.train.actor_hidden)} params/actor)"
-        for run in runs
-    ]
-    for ax, ylabel in (
-        (axes[0], "evaluation reward, last 10 evaluations"),
-        (axes[1], f"all-actors stopping episode ({reference.episodes} = never)"),
-    ):
-        ax.set_xticks(x, labels, fontsize=7)
-        ax.set_ylabel(ylabel)
-    axes[0].legend(fontsize=7)
+    sides = analysis.size_sides(runs)
+    fig, axes = plt.subplots(len(sides), 2, figsize=(12, 4.2 * len(sides)), layout="constrained", squeeze=False)
+    for row, (side, group) in zip(axes, sides.items()):
+        index = 0 if side == "actor" else 1
+        x = [analysis.parameter_counts(run)[index] for run in group]
+        widths = [",".join(map(str, analysis.hidden_widths(run)[index])) for run in group]
+        fixed = ",".join(map(str, analysis.hidden_widths(group[0])[1 - index]))
+        other = "critic" if side == "actor" else "actor"
+        for a, c in reference.configs():
+            style = drawing.config_style(reference, a, c)
+            for ax, value in ((row[0], analysis.mean_last_evaluations), (row[1], lambda run, lane: run.stop(lane))):
+                cells = np.array([[value(run, lane) for lane in run.select(actor_lr=a, critic_lr=c)] for run in group])
+                ax.plot(x, np.median(cells, 1), marker="o", **style)
+                if cells.shape[1] > 1:
+                    ax.fill_between(x, cells.min(1), cells.max(1), color=style["color"], alpha=0.12, lw=0)
+        for ax, ylabel in (
+            (row[0], "evaluation reward, last 10 evaluations"),
+            (row[1], f"all-actors stopping episode ({reference.episodes} = never)"),
+        ):
+            ax.set_xscale("log")
+            ax.set_xticks(x, [f"{n}\n({w})" for n, w in zip(x, widths)], fontsize=7)
+            ax.minorticks_off()
+            ax.set_xlabel(f"parameters {'per actor' if side == 'actor' else 'of the critic'} ({other} {fixed})")
+            ax.set_ylabel(ylabel)
+        row[0].legend(fontsize=7)
     fig.suptitle(
         f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
         "median over seeds, band = range)"

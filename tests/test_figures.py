@@ -5,7 +5,7 @@ import shutil
 
 from cli_helpers import TINY_SWEEP, run_module
 
-from jaxmadrl import provenance
+from jaxmadrl import analysis, provenance
 
 FIGURES = [
     "fig01_stopping_heatmap",
@@ -99,15 +99,27 @@ def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_varian
     run_dir, _ = tiny_sweep
     small = tmp_path / "small"
     assert run_module("jaxmadrl.sweep", *TINY_SWEEP, "--actor_hidden=8,4", f"--out={small}").returncode == 0
+    small_critic = tmp_path / "small-critic"
+    assert run_module("jaxmadrl.sweep", *TINY_SWEEP, "--critic_hidden=16,8", f"--out={small_critic}").returncode == 0
     out = tmp_path / "sizes"
-    result = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{small}", f"--out={out}")
+    result = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{small},{small_critic}", f"--out={out}")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["fig18_network_sizes.pdf", "fig18_network_sizes.png", "sizes.md"]
     rows = [line for line in (out / "sizes.md").read_text().splitlines() if line.startswith("| actor ")]
-    # smallest first: 7·8+8 + 8·4+4 + 4·3+3 = 115 parameters; the default (64, 32): 2691
-    assert rows[0].startswith("| actor 8,4 / critic 512,128 | 115 |")
-    assert rows[1].startswith("| actor 64,32 / critic 512,128 | 2691 |")
+    # By actor then critic parameters. Actor (8, 4): 7·8+8 + 8·4+4 + 4·3+3 = 115; (64, 32):
+    # 2691. Critic of 3 agents, input 40: (16, 8) 41·16 + 17·8 + 9 = 801; (512, 128) 86785.
+    assert rows[0].startswith("| actor 8,4 / critic 512,128 | 115 | 86785 |")
+    assert rows[1].startswith("| actor 64,32 / critic 16,8 | 2691 | 801 |")
+    assert rows[2].startswith("| actor 64,32 / critic 512,128 | 2691 | 86785 |")
     assert rows[0].count("stop ") == 2  # one cell per LR configuration
+    # The figure's rows: the actor varying at the common critic, the critic at the common actor.
+    sides = analysis.size_sides([analysis.load_run(path) for path in (small_critic, run_dir, small)])
+    assert {side: [analysis.size_label(run) for run in runs] for side, runs in sides.items()} == {
+        "actor": ["actor 8,4 / critic 512,128", "actor 64,32 / critic 512,128"],
+        "critic": ["actor 64,32 / critic 16,8", "actor 64,32 / critic 512,128"],
+    }
+    twice = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{small},{run_dir}", f"--out={tmp_path / 'y'}")
+    assert twice.returncode == 2 and "the same actor and critic" in twice.stderr
     variant_dir, _ = tiny_variant_sweep
     mismatched = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{variant_dir}", f"--out={tmp_path / 'x'}")
     assert mismatched.returncode == 2 and "differ only in" in mismatched.stderr
