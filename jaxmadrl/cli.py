@@ -99,7 +99,7 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, 
         name: flags.FLAGS[name].value if name in flags.FLAGS and flags.FLAGS[name].present else None
         for name in ("lanes_per_call", "devices", "workers", "matmul_precision", "deterministic_ops")
     }
-    interrupt_on_sigterm()
+    interrupt_on_signals()
     started = time.perf_counter()
     resume_command = f"python -m {module} --resume {run_dir}" + (f" --shard {shard}" if shard else "")
     try:
@@ -207,12 +207,16 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (what a cluster scheduler sends before it kills a job), handled like Ctrl-C."""
 
 
-def interrupt_on_sigterm() -> None:
-    """From now on SIGTERM raises ``Terminated`` in the main thread."""
+def interrupt_on_signals() -> None:
+    """From now on SIGINT raises ``KeyboardInterrupt`` and SIGTERM ``Terminated`` in the
+    main thread. SIGINT's handler is set even if the process started with SIGINT ignored,
+    as a script's background job does (Python then installs none): ``kill -INT`` still
+    ends the run with its one line and a resumable folder, instead of going unheard."""
 
     def terminate(signum, frame):
         raise Terminated()
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, terminate)
 
 

@@ -9,11 +9,12 @@ import time
 from jaxmadrl.checkpoints import CHECKPOINT_INDEX
 
 
-def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=None):
+def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=None, sigint_ignored=False):
     """Runs ``python -m module args`` with this interpreter and import path, on ``devices``
     forced host devices (``jax_num_cpu_devices``), with ``env`` added to the environment;
     the XLA flags of this process (e.g. --xla_cpu_max_isa) are kept, with ``xla_flags`` in
-    place of any of the same name."""
+    place of any of the same name. ``sigint_ignored``: started with SIGINT ignored, as a
+    script's background job is."""
     replaced = tuple(flag.split("=")[0] for flag in xla_flags)
     kept = [flag for flag in os.environ.get("XLA_FLAGS", "").split() if not (replaced and flag.startswith(replaced))]
     env = {
@@ -24,9 +25,20 @@ def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=
         **(env or {}),
     }
     command = [sys.executable, "-m", module, *args]
+    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     if not wait:
-        return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+        return subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=ignore_sigint,
+        )
+    return subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600, preexec_fn=ignore_sigint
+    )
 
 
 # A tiny but real sweep: 2 seeds x 2 actor LRs x 1 critic LR, 3 agents.

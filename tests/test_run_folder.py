@@ -244,7 +244,10 @@ def test_help_exits_0(module):
         assert result.returncode == 0 and "--out" in result.stdout and result.stderr == ""
 
 
-def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path):
+@pytest.mark.parametrize("sigint_ignored", [False, True])
+def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path, sigint_ignored):
+    """Also when started with SIGINT ignored (a script's background job), where Python
+    would otherwise install no handler and ``kill -INT`` would go unheard."""
     out = tmp_path / "run"
     process = run_module(
         "jaxmadrl.train",
@@ -254,6 +257,7 @@ def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path):
         "--chunk=2",
         f"--out={out}",
         wait=False,
+        sigint_ignored=sigint_ignored,
     )
     wait_for(lambda: (out / "checkpoint" / CHECKPOINT_INDEX).exists(), process)
     process.send_signal(signal.SIGINT)
