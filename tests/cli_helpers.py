@@ -25,20 +25,11 @@ def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=
         **(env or {}),
     }
     command = [sys.executable, "-m", module, *args]
-    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    if sigint_ignored:  # the shell ignores SIGINT, then becomes the program, which inherits that
+        command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *command]
     if not wait:
-        return subprocess.Popen(
-            command,
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=ignore_sigint,
-        )
-    return subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600, preexec_fn=ignore_sigint
-    )
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 # A tiny but real sweep: 2 seeds x 2 actor LRs x 1 critic LR, 3 agents.
