@@ -77,7 +77,9 @@ class Fixture:
 def make_fixture(config: TrainConfig, hparams: HyperParams, key, fill_episodes: int) -> Fixture:
     """Initial state of one lane (scalar ``hparams``, its lane ``key``), a replay filled by
     ``fill_episodes`` real exploring episodes, one batch from it."""
-    networks = make_networks(config.env.n_agents, config.actor_hidden, config.critic_hidden)
+    networks = make_networks(
+        config.env.n_agents, config.actor_hidden, config.critic_hidden, hidden_norms=config.hidden_norm_layers
+    )
     state = jax.jit(make_trainer(config).init)(key, hparams)
 
     def episode(memory, key, world, learner, hparams, epsilon):

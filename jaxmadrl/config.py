@@ -64,6 +64,13 @@ class TrainConfig:
         numerics.MATMUL_PRECISIONS,
     )
 
+    hidden_norm_layers: bool = setting(
+        True,
+        "build the hidden LayerNorms that full normalisation switches on; a program without "
+        "them computes the same numbers for lanes with the switch off, faster (a sweep builds "
+        "them only if a lane uses them)",
+    )
+
     def __post_init__(self):
         for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
             check_integer(name, getattr(self, name))

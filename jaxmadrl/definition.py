@@ -137,8 +137,10 @@ class SweepDefinition:
         return self.train.episodes
 
     def train_config(self, matmul_precision: str = numerics.DEFAULT_MATMUL_PRECISION) -> TrainConfig:
-        """The static program of every lane, run at ``matmul_precision``."""
-        return dataclasses.replace(self.train, matmul_precision=matmul_precision)
+        """The static program of every lane, run at ``matmul_precision``, with the hidden
+        LayerNorms only if a lane uses full normalisation."""
+        uses_hidden_norms = bool(np.any(self.hyperparams().full_normalisation))
+        return dataclasses.replace(self.train, matmul_precision=matmul_precision, hidden_norm_layers=uses_hidden_norms)
 
     def activations(self) -> list[str]:
         """The names of the output activations its lanes use."""

@@ -77,6 +77,7 @@ class Actor(nn.Module):
 
     action_dim: int = 3
     hidden: Sequence[int] = (64, 32)
+    hidden_norms: bool = True  # built at all; without them ``hidden_norm`` must be 0
 
     @nn.compact
     def __call__(self, obs, layer_norm=0.0, linear_hidden=0.0, hidden_norm=0.0):
@@ -84,7 +85,8 @@ class Actor(nn.Module):
         for i, width in enumerate(self.hidden):
             x = Linear(width, name=f"fc{i + 1}")(x)
             x = jnp.where(linear_hidden > 0, x, nn.relu(x))
-            x = jnp.where(hidden_norm > 0, nn.LayerNorm(epsilon=1e-5, name=f"hidden_norm{i + 1}")(x), x)
+            if self.hidden_norms:
+                x = jnp.where(hidden_norm > 0, nn.LayerNorm(epsilon=1e-5, name=f"hidden_norm{i + 1}")(x), x)
         z = Linear(self.action_dim, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")(x)
         normalised = nn.LayerNorm(epsilon=1e-5, name="output_norm")(z)
         return jnp.where(layer_norm > 0, normalised, z)
@@ -132,21 +134,24 @@ class Critic(nn.Module):
     obs_dim: int = 7
     action_dim: int = 3
     hidden: Sequence[int] = (512, 128)
+    hidden_norms: bool = True  # built at all; without them ``hidden_norm`` must be 0
 
     def setup(self):
         self.fc1 = SplitInputLinear(
             self.n_agents * (self.obs_dim + self.action_dim), self.obs_dim + self.action_dim, self.hidden[0]
         )
         self.later = [Linear(width, name=f"fc{i + 2}") for i, width in enumerate(self.hidden[1:])]
-        self.norms = [nn.LayerNorm(epsilon=1e-5, name=f"hidden_norm{i + 1}") for i in range(len(self.hidden))]
+        widths = range(len(self.hidden)) if self.hidden_norms else ()
+        self.norms = [nn.LayerNorm(epsilon=1e-5, name=f"hidden_norm{i + 1}") for i in widths]
         self.out = Linear(1, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")
 
     def _from_first_layer(self, preactivation, hidden_norm):
         """The rest of the network from the first layer's pre-activation (..., H1) → Q (...)."""
         x = preactivation
-        for layer, norm in zip([lambda first: first, *self.later], self.norms):
+        for i, layer in enumerate([lambda first: first, *self.later]):
             x = nn.relu(layer(x))
-            x = jnp.where(hidden_norm > 0, norm(x), x)
+            if self.hidden_norms:
+                x = jnp.where(hidden_norm > 0, self.norms[i](x), x)
         return self.out(x)[..., 0]
 
     def joint_features(self, obs, actions):
@@ -184,10 +189,19 @@ def make_networks(
     critic_hidden: Sequence[int] = (512, 128),
     obs_dim: int = OBS_DIM,
     action_dim: int = ACTION_DIM,
+    hidden_norms: bool = True,
 ) -> Networks:
+    """``hidden_norms``: build the hidden LayerNorms of full normalisation (needed only if a
+    configuration switches it on; off, the networks compute the same without them)."""
     return Networks(
-        actor=ActorEnsemble(action_dim=action_dim, hidden=tuple(actor_hidden)),
-        critic=Critic(n_agents=n_agents, obs_dim=obs_dim, action_dim=action_dim, hidden=tuple(critic_hidden)),
+        actor=ActorEnsemble(action_dim=action_dim, hidden=tuple(actor_hidden), hidden_norms=hidden_norms),
+        critic=Critic(
+            n_agents=n_agents,
+            obs_dim=obs_dim,
+            action_dim=action_dim,
+            hidden=tuple(critic_hidden),
+            hidden_norms=hidden_norms,
+        ),
     )
 
 

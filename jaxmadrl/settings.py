@@ -17,8 +17,9 @@ from jaxmadrl.env import EnvParams
 from jaxmadrl.limits import SettingError, check_widths, is_number
 
 # TrainConfig fields that are not settings of a definition: the environment is its own
-# settings, and the matmul precision is chosen per run (how it computes, not what).
-NOT_DEFINITION_SETTINGS = ("env", "matmul_precision")
+# settings; the matmul precision is chosen per run and the hidden LayerNorms are built as
+# the lanes need them (how it computes, not what).
+NOT_DEFINITION_SETTINGS = ("env", "matmul_precision", "hidden_norm_layers")
 LEARNING_RATES = ("actor_lr", "critic_lr")
 
 

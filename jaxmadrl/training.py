@@ -58,7 +58,9 @@ def _nan_like(tree):
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
-    networks = make_networks(config.env.n_agents, config.actor_hidden, config.critic_hidden)
+    networks = make_networks(
+        config.env.n_agents, config.actor_hidden, config.critic_hidden, hidden_norms=config.hidden_norm_layers
+    )
     n_agents, env_params = config.env.n_agents, config.env
 
     def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:

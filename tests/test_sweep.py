@@ -167,6 +167,9 @@ def test_named_definitions_load():
     for path in SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
         definition = load_definition(path.stem)
         assert definition.hyperparams().actor_lr.shape == (len(definition.lanes()),)
+    # The hidden LayerNorms are built only into a program with a lane that uses them.
+    assert not all16.train_config().hidden_norm_layers
+    assert load_definition("mitigations").train_config().hidden_norm_layers
 
 
 # --- the command line -----------------------------------------------------------------

@@ -49,6 +49,17 @@ def test_compiles_once_for_any_learning_rate(tiny_train, tiny_run):
     chex.assert_tree_all_finite(metrics_b["train_reward"])
 
 
+def test_a_program_without_the_hidden_norms_computes_the_same(tiny_run):
+    """What a sweep without full normalisation compiles: no hidden LayerNorms at all. It is
+    another program, so only what two programs share is asserted (the 60-episode, 2-lane
+    full-size sweep measured equal bit for bit)."""
+    lean = TrainConfig(**{**TINY.__dict__, "hidden_norm_layers": False})
+    state, metrics = jax.jit(make_train(lean))(jax.random.key(0), hparams(1e-3, 1e-3))
+    for params in (state.learner.actor_params, state.learner.critic_params):
+        assert not any(name.startswith("hidden_norm") for name in params["params"])
+    assert_programs_agree(metrics, tiny_run[1])
+
+
 def test_full_normalisation_is_a_traced_variant(tiny_train, tiny_run):
     """The same compiled program: the actors start with PyTorch's default output scale
     and train through their normalised inputs."""
