@@ -2,7 +2,7 @@
 (``claims.md``) from a finished sweep run.
 
     python -m jaxmadrl.figures --run sweeps/runs/all16-3seeds-main --out figures/
-    python -m jaxmadrl.figures --compare_sizes RUN_A,RUN_B,... --out figures/actor-size/
+    python -m jaxmadrl.figures --compare_sizes RUN_A,RUN_B,... --out figures/network-sizes/
 
 Every figure is written as PNG and PDF (``plots``); the claims and comparisons are
 computed in ``analysis``. A run with several variants (e.g. ``--sweep mitigations``) gets
