@@ -25,8 +25,7 @@ from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.definition import PAPER_LRS, SweepDefinition
 from jaxmadrl.lanes import lane_sharding, make_grid, run_blocks, split_lanes
 from jaxmadrl.learner import train_step
-from jaxmadrl.networks import make_networks
-from jaxmadrl.training import explore_episode, make_trainer
+from jaxmadrl.training import explore_episode, make_trainer, networks_of
 
 
 def benchmark_definition(n_lanes: int, chunk: int, chunk_calls: int, static: dict[str, Any]) -> SweepDefinition:
@@ -77,9 +76,7 @@ class Fixture:
 def make_fixture(config: TrainConfig, hparams: HyperParams, key, fill_episodes: int) -> Fixture:
     """Initial state of one lane (scalar ``hparams``, its lane ``key``), a replay filled by
     ``fill_episodes`` real exploring episodes, one batch from it."""
-    networks = make_networks(
-        config.env.n_agents, config.actor_hidden, config.critic_hidden, hidden_norms=config.hidden_norm_layers
-    )
+    networks = networks_of(config)
     state = jax.jit(make_trainer(config).init)(key, hparams)
 
     def episode(memory, key, world, learner, hparams, epsilon):

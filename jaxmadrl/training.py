@@ -57,10 +57,15 @@ def _nan_like(tree):
     )
 
 
-def make_trainer(config: TrainConfig) -> Trainer:
-    networks = make_networks(
+def networks_of(config: TrainConfig) -> Networks:
+    """The actor ensemble and critic of the program ``config`` fixes."""
+    return make_networks(
         config.env.n_agents, config.actor_hidden, config.critic_hidden, hidden_norms=config.hidden_norm_layers
     )
+
+
+def make_trainer(config: TrainConfig) -> Trainer:
+    networks = networks_of(config)
     n_agents, env_params = config.env.n_agents, config.env
 
     def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:

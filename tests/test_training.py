@@ -11,8 +11,8 @@ from programs import assert_programs_agree
 from jaxmadrl import diagnostics, normalisation
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
-from jaxmadrl.networks import OUTPUT_INIT_BOUND, make_networks
-from jaxmadrl.training import explore_episode, make_train, make_trainer
+from jaxmadrl.networks import OUTPUT_INIT_BOUND
+from jaxmadrl.training import explore_episode, make_train, make_trainer, networks_of
 
 EPISODES, STEPS = 6, 3
 TINY = TrainConfig(
@@ -168,7 +168,7 @@ def test_stored_priorities_are_the_critics_errors_step_by_step():
     trainer = make_trainer(TINY)
     hp = hparams(1e-3, 1e-3)
     state = jax.jit(trainer.init)(jax.random.key(3), hp)
-    networks = make_networks(TINY.env.n_agents, TINY.actor_hidden, TINY.critic_hidden)
+    networks = networks_of(TINY)
     memory, learner, _ = jax.jit(explore_episode, static_argnums=(4, 5))(
         jax.random.key(4), state.world, state.learner, state.memory, networks, TINY, hp, jnp.float32(0.5)
     )
