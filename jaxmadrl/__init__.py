@@ -15,7 +15,7 @@ The public API (a notebook's way in; the command lines are built on it)::
 - ``run_sweep``, ``Progress``, ``RunFolderError``: running one in a run folder (``runs``);
   ``Shard``, ``merge_shards``: one shard of it, and joining the shards (``shards``);
 - ``load_run``, ``Run``, ``RunError``: reading a finished run (``analysis``);
-- ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``training``);
+- ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``trainers``; any domain);
 - ``SettingError``: a bad setting, naming it.
 
 Importing it asks XLA for deterministic GPU reductions and scatters (the numerics policy,
@@ -39,7 +39,7 @@ from jaxmadrl.limits import SettingError  # noqa: E402
 from jaxmadrl.run_folder import RunFolderError  # noqa: E402
 from jaxmadrl.runs import Progress, merge_shards, run_sweep  # noqa: E402
 from jaxmadrl.shards import Shard  # noqa: E402
-from jaxmadrl.training import make_train  # noqa: E402
+from jaxmadrl.trainers import make_train  # noqa: E402
 
 __all__ = [
     "EnvParams",

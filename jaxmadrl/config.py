@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxmadrl import numerics
+from jaxmadrl import domains, numerics
 from jaxmadrl.env import EnvParams
 from jaxmadrl.limits import SettingError, check_integer, check_widths, is_number
 from jaxmadrl.networks import ACTIVATION_NAMES
@@ -39,6 +39,12 @@ class TrainConfig:
     """
 
     env: EnvParams = EnvParams()
+    domain: str = setting(
+        domains.MEC,
+        "the environment: the MEC world (mec, with the Client-Master learner) or one from another "
+        "package, trained by DDPG (one agent) or MADDPG (several) with tanh actors",
+        domains.NAMES,
+    )
     episodes: int = setting(2000, "training episodes")
     batch_size: int = setting(64, "replay batch size (<= replay_capacity)")
     replay_capacity: int = setting(10_000, "prioritised replay capacity (transitions)")
@@ -53,7 +59,11 @@ class TrainConfig:
         "another, each seeing the actors before it updated (sequential, as the reference)",
         ACTOR_UPDATES,
     )
-    epsilon_start: float = setting(1.0, "exploration noise std and random-selection probability at episode 0")
+    epsilon_start: float = setting(
+        1.0,
+        "exploration noise std (in units of half the action range) and, in MEC, random-selection "
+        "probability at episode 0",
+    )
     epsilon_end: float = setting(0.01, "exploration epsilon approached at the end")
     epsilon_decay: float = setting(2000.0, "episodes over which epsilon decays by a factor e")
     matmul_precision: str = setting(
@@ -64,6 +74,11 @@ class TrainConfig:
         numerics.MATMUL_PRECISIONS,
     )
 
+    tau: float = setting(
+        0.005,
+        "weight of the online networks in each soft update of the target networks (domains other "
+        "than mec; MEC's targets are its online networks, as in the system reproduced)",
+    )
     hidden_norm_layers: bool = setting(
         True,
         "build the hidden LayerNorms that full normalisation switches on; a program without "
@@ -75,11 +90,12 @@ class TrainConfig:
         for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
             check_integer(name, getattr(self, name))
         check_integer("episodes_before_train", self.episodes_before_train, minimum=0)
-        if self.replay_capacity < self.env.steps_per_episode:
-            raise SettingError(
-                "replay_capacity",
-                f"({self.replay_capacity}) must hold one episode ({self.env.steps_per_episode} steps)",
-            )
+        if self.domain not in domains.NAMES:
+            raise SettingError("domain", f"must be one of {list(domains.NAMES)}, got {self.domain!r}")
+        self._check_domain_settings()
+        steps = self.spec.steps_per_episode
+        if self.replay_capacity < steps:
+            raise SettingError("replay_capacity", f"({self.replay_capacity}) must hold one episode ({steps} steps)")
         if self.batch_size > self.replay_capacity:
             raise SettingError(
                 "batch_size", f"({self.batch_size}) must not exceed replay_capacity ({self.replay_capacity})"
@@ -89,6 +105,24 @@ class TrainConfig:
         if self.actor_update not in ACTOR_UPDATES:
             raise SettingError("actor_update", f"must be one of {list(ACTOR_UPDATES)}, got {self.actor_update!r}")
         numerics.check_matmul_precision(self.matmul_precision)
+
+    def _check_domain_settings(self):
+        """Settings that belong to one kind of domain keep their defaults in the other."""
+        if self.domain == domains.MEC:
+            if self.tau != 0.005:
+                raise SettingError("tau", "applies only to domains other than mec (MEC has no target lag)")
+            return
+        if self.env != EnvParams():
+            raise SettingError("env", f"settings of the MEC world do not apply to domain {self.domain!r}")
+        if self.actor_update != "simultaneous":
+            raise SettingError("actor_update", f"must be simultaneous in domain {self.domain!r}")
+        if not (isinstance(self.tau, (int, float)) and 0 < self.tau <= 1):
+            raise SettingError("tau", f"must be in (0, 1], got {self.tau!r}")
+
+    @property
+    def spec(self) -> domains.DomainSpec:
+        """The shape of the program's domain (agents, observation and action sizes, steps)."""
+        return domains.spec_of(self.domain, self.env)
 
     def epsilon(self, episodes_done):
         return self.epsilon_end + (self.epsilon_start - self.epsilon_end) * jnp.exp(

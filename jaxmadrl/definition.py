@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmadrl import numerics, settings
+from jaxmadrl import domains, numerics, settings
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.limits import SettingError, check_integer, is_number
 from jaxmadrl.networks import ACTIVATION_NAMES, activation_code
@@ -33,6 +33,8 @@ from jaxmadrl.training import seed_key
 SWEEPS_DIR = pathlib.Path(__file__).resolve().parent.parent / "sweeps"
 DEFAULT_VARIANT = "default"
 PAPER_LRS = (1e-4, 1e-3, 1e-2, 1e-1)  # the paper's actor and critic learning rates (its 4×4 grid)
+# Traced settings that only the MEC learner implements.
+MEC_ONLY_SETTINGS = ("reward_normalisation", "full_normalisation")
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -131,6 +133,13 @@ class SweepDefinition:
                 self.variant_hyperparams(variant).validate()
             except SettingError as error:
                 raise SettingError(f"variants.{variant}.{error.setting}", error.problem) from None
+        if self.train.domain != domains.MEC:
+            for variant in self.variants:
+                used = [name for name in MEC_ONLY_SETTINGS if np.any(getattr(self.variant_hyperparams(variant), name))]
+                if used:
+                    raise SettingError(
+                        f"variants.{variant}.{used[0]}", f"is not implemented in domain {self.train.domain!r}"
+                    )
 
     @property
     def episodes(self) -> int:

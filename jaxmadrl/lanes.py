@@ -20,7 +20,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmadrl.config import TrainConfig
 from jaxmadrl.limits import SettingError
-from jaxmadrl.training import make_trainer, scan_episodes
+from jaxmadrl.trainers import make_trainer
+from jaxmadrl.training import scan_episodes
 
 
 class Grid(NamedTuple):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
@@ -102,8 +103,15 @@ def init_learner(
 def actor_outputs(networks: Networks, actor_params, obs: chex.Array, input_stats: InputStats, hparams: HyperParams):
     """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3)).
     Under full normalisation each actor first normalises its input by ``input_stats``."""
-    x = normalised_input(input_stats, obs, hparams.full_normalisation)
-    z = networks.actor.apply(
+    return ensemble_outputs(
+        networks.actor, actor_params, normalised_input(input_stats, obs, hparams.full_normalisation), hparams
+    )
+
+
+def ensemble_outputs(actor: nn.Module, actor_params, x: chex.Array, hparams: HyperParams):
+    """The stacked actors on their inputs x (..., N, O) → (outputs (..., N, A) of the output
+    activation, pre-activations z (..., N, A)); any traced mitigation applies."""
+    z = actor.apply(
         actor_params, jnp.moveaxis(x, -2, 0), hparams.layer_norm, hparams.linear_hidden, hparams.full_normalisation
     )
     z = jnp.moveaxis(z, 0, -2)
@@ -248,9 +256,10 @@ def clip_global(grads, threshold):
     return jax.tree.map(lambda g: g * scale, grads)
 
 
-def _actor_step(params, opt_state, clipped_grads, hparams: HyperParams):
-    """Each actor's own Adam on its (already clipped) gradient; the output layer's step is
-    scaled by ``output_lr_multiplier``."""
+def actor_step(params, opt_state, clipped_grads, hparams: HyperParams):
+    """Stacked actors (leading axis N) → (params, Adam states) after each actor's own Adam
+    on its (already clipped) gradient; the output layer's step is scaled by
+    ``output_lr_multiplier``."""
     updates, opt_state = jax.vmap(adam(hparams.actor_lr).update)(clipped_grads, opt_state, params)
     output_layer = layer_names(params)[-1]
     layers = dict(updates["params"])
@@ -295,7 +304,7 @@ def _update_actors_simultaneously(learner, networks, critic_params, obs, weights
         learner.actor_params, networks, critic_params, obs, input_stats, weights, hparams
     )
     clipped = clip_per_agent(grads, hparams.actor_grad_clip)
-    params, opt_state = _actor_step(learner.actor_params, learner.actor_opt_state, clipped, hparams)
+    params, opt_state = actor_step(learner.actor_params, learner.actor_opt_state, clipped, hparams)
     n_agents = z.shape[1]
     later_passes = jnp.arange(n_agents - 1, -1, -1, dtype=jnp.float32)
     accumulated = jax.tree.map(
@@ -332,7 +341,7 @@ def _update_actors_sequentially(learner, networks, critic_params, obs, weights, 
             params, networks, critic_params, obs, input_stats, weights, hparams
         )
         clipped = clip_per_agent(grads, hparams.actor_grad_clip)
-        new_params, new_opt_state = _actor_step(params, opt_state, clipped, hparams)
+        new_params, new_opt_state = actor_step(params, opt_state, clipped, hparams)
         is_agent = agents == agent
         pick = lambda new, old: jnp.where(is_agent.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
         written = jax.tree.map(jnp.add, _by_agent(is_agent, clipped), _by_agent(agents < agent, grads))

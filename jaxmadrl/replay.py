@@ -209,6 +209,17 @@ def sample(state: ReplayBuffer, key: jax.Array, batch_size: int) -> tuple[Replay
     return state.replace(beta=beta), batch, indices, weights
 
 
+def sample_uniform(state: ReplayBuffer, key: jax.Array, batch_size: int) -> PyTree:
+    """Draws ``batch_size`` written items uniformly, with replacement (priorities and beta
+    unused and unchanged): the plain replay of DDPG. The buffer must hold at least one item.
+
+    Returns:
+      A pytree like the stored items with a leading axis ``batch_size``.
+    """
+    indices = jax.random.randint(key, (batch_size,), 0, state.size)
+    return jax.tree.map(lambda stored: stored[indices], state.items)
+
+
 def last_occurrences(indices: jax.Array, capacity: int) -> jax.Array:
     """bool (B,): True where ``indices[b]`` does not occur again later in ``indices``.
 

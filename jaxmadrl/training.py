@@ -50,7 +50,7 @@ class Trainer(NamedTuple):
     train: Callable
 
 
-def _nan_like(tree):
+def nan_like(tree):
     """NaN (False for booleans) in the shapes and dtypes of ``tree``."""
     return jax.tree.map(
         lambda x: jnp.full(x.shape, jnp.nan if jnp.issubdtype(x.dtype, jnp.floating) else 0, x.dtype), tree
@@ -109,14 +109,14 @@ def make_trainer(config: TrainConfig) -> Trainer:
 
         episode_number = episode + 1  # episodes completed, counting this one
         trains = episode_number > config.episodes_before_train
-        skip_metrics = _nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
+        skip_metrics = nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
         state, train_metrics = jax.lax.cond(
             trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
         )
 
         evaluates = (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
         eval_summary = jax.lax.cond(
-            evaluates, evaluate, lambda s, h: _nan_like(jax.eval_shape(evaluate, s, h)), state, hparams
+            evaluates, evaluate, lambda s, h: nan_like(jax.eval_shape(evaluate, s, h)), state, hparams
         )
 
         metrics = {
@@ -171,7 +171,7 @@ def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, t
     int32). Indices ≥ ``total_episodes`` are padding: state unchanged, NaN metrics."""
 
     def run_or_pad(state, episode):
-        pad_metrics = _nan_like(jax.eval_shape(run_episode, state, episode, hparams)[1])
+        pad_metrics = nan_like(jax.eval_shape(run_episode, state, episode, hparams)[1])
         return jax.lax.cond(
             episode < total_episodes, run_episode, lambda s, *_: (s, pad_metrics), state, episode, hparams
         )
@@ -182,9 +182,3 @@ def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, t
 def seed_key(seed) -> chex.PRNGKey:
     """The run key of a seed (the same in the train and sweep programs)."""
     return jax.random.fold_in(jax.random.key(0), seed)
-
-
-def make_train(config: TrainConfig) -> Callable:
-    """The whole run as one pure function ``train(key, hparams) → (final state, metrics)``;
-    each metric has a leading axis of ``config.episodes``."""
-    return make_trainer(config).train

@@ -15,7 +15,7 @@ from programs import assert_programs_agree
 from jaxmadrl import checkpoints, lanes
 from jaxmadrl.config import HyperParams
 from jaxmadrl.definition import SWEEPS_DIR, SweepDefinition, load_definition
-from jaxmadrl.training import make_train
+from jaxmadrl.trainers import make_train
 
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
 

@@ -12,7 +12,8 @@ from jaxmadrl import diagnostics, normalisation
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
 from jaxmadrl.networks import OUTPUT_INIT_BOUND
-from jaxmadrl.training import explore_episode, make_train, make_trainer, networks_of
+from jaxmadrl.trainers import make_train
+from jaxmadrl.training import explore_episode, make_trainer, networks_of
 
 EPISODES, STEPS = 6, 3
 TINY = TrainConfig(
