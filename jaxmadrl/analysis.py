@@ -19,10 +19,10 @@ import zipfile
 
 import numpy as np
 
-from jaxmadrl import provenance
+from jaxmadrl import domains, provenance
 from jaxmadrl.definition import Lane, SweepDefinition
 from jaxmadrl.diagnostics import SATURATION_LEVEL
-from jaxmadrl.networks import ACTIVATION_NAMES, actor_parameter_count, critic_parameter_count
+from jaxmadrl.networks import ACTIVATION_NAMES
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
 LANE_COLUMNS = Lane._fields
@@ -278,6 +278,52 @@ def mean_last_saturation(run: Run, lane: int, episodes: int = LAST) -> float:
     return float(np.mean(run.metrics["saturation"][lane, -episodes:]))
 
 
+def reward_text(value: float) -> str:
+    """A reward for a table: thousands as "k" (MEC's rewards are tens of thousands)."""
+    return f"{value / 1e3:.1f}k" if abs(value) >= 1e3 else f"{value:.1f}"
+
+
+def _spread(values) -> str:
+    return f"{reward_text(np.median(values))} [{reward_text(min(values))}…{reward_text(max(values))}]"
+
+
+def describe_grid(run: Run) -> str:
+    """Per variant and LR configuration, as Markdown, over seeds: the all-actors stopping
+    episode and the first episode any critic was unchanged, the evaluation reward (last 10
+    evaluations), the output saturation (last 10 episodes), the gradient ratio (median over
+    the last 10 trained episodes) and the largest |z| of the final episode."""
+    E = run.episodes
+    lines = [
+        provenance.describe(run.environment),
+        "",
+        f"{run.seeds} seed(s), {E} episodes; stopping {E} = never. Cells: median [min…max] over seeds.",
+        "",
+        "| variant | actor LR | critic LR | all actors stopped | critic unchanged | eval reward | "
+        "saturation | grad ratio | final max abs z |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for variant in run.variants:
+        part = run.only_variant(variant)
+        trained = part.metrics["trained"].astype(bool)
+        for a, c in part.configs():
+            lanes = part.select(actor_lr=a, critic_lr=c)
+            stops = [part.stop(lane) for lane in lanes]
+            critic = [part.lanes[lane]["critic_first_unchanged"] for lane in lanes]
+            critic_text = "never" if all(x is None for x in critic) else str([E if x is None else x for x in critic])
+            ratios = [np.median(part.metrics["grad_ratio"][lane][trained[lane]][-LAST:]) for lane in lanes]
+            largest = [
+                max(abs(part.metrics["preact_max"][lane, -1]), abs(part.metrics["preact_min"][lane, -1]))
+                for lane in lanes
+            ]
+            lines.append(
+                f"| {variant} | {a:g} | {c:g} | {np.median(stops):.0f} [{min(stops)}…{max(stops)}] | "
+                f"{critic_text} | {_spread([mean_last_evaluations(part, lane) for lane in lanes])} | "
+                f"{np.median([mean_last_saturation(part, lane) for lane in lanes]):.2f} | "
+                f"{np.median(ratios):.2g} | {np.median(largest):.3g} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def setting_text(name: str, value) -> str:
     return f"{name}={ACTIVATION_NAMES[int(value)] if name == 'output_activation' else format(value, 'g')}"
 
@@ -310,8 +356,7 @@ def compare_variants(run: Run) -> str:
         saturation = np.median([mean_last_saturation(part, lane) for lane in lanes])
         lines.append(
             f"| {variant} | {settings} | {learning}/{len(lanes)} | {learning_high}/{len(high)} | "
-            f"{median_stop} | {np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–"
-            f"{max(rewards) / 1e3:.1f}k] | {saturation:.2f} |"
+            f"{median_stop} | {_spread(rewards)} | {saturation:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -354,8 +399,7 @@ def size_sides(runs: list[Run]) -> dict[str, list[Run]]:
 
 def parameter_counts(run: Run) -> tuple[int, int]:
     """(dense parameters of one actor, of the critic) of a run's networks."""
-    train = run.definition.train
-    return actor_parameter_count(train.actor_hidden), critic_parameter_count(train.env.n_agents, train.critic_hidden)
+    return domains.parameter_counts(run.definition.train)
 
 
 def hidden_widths(run: Run) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -391,10 +435,7 @@ def compare_sizes(runs: list[Run]) -> str:
             lanes = run.select(actor_lr=a, critic_lr=c)
             rewards = [mean_last_evaluations(run, lane) for lane in lanes]
             stops = [run.stop(lane) for lane in lanes]
-            cells.append(
-                f"{np.median(rewards) / 1e3:.1f}k [{min(rewards) / 1e3:.1f}k–{max(rewards) / 1e3:.1f}k]; "
-                f"stop {np.median(stops):.0f}"
-            )
+            cells.append(f"{_spread(rewards)}; stop {np.median(stops):.0f}")
         lines.append(
             f"| {size_label(run)} | {' | '.join(map(str, parameter_counts(run)))} | " + " | ".join(cells) + " |"
         )

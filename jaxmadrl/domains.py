@@ -18,6 +18,7 @@ import chex
 import jax.numpy as jnp
 
 from jaxmadrl.env import ACTION_DIM, OBS_DIM, EnvParams
+from jaxmadrl.networks import actor_parameter_count, critic_parameter_count, parameter_count
 
 MEC = "mec"
 
@@ -43,7 +44,7 @@ FOREIGN = {
     for spec in (
         DomainSpec("Pendulum-v1", "gymnax", 1, 3, 1, 200, -2.0, 2.0),
         DomainSpec("MountainCarContinuous-v0", "gymnax", 1, 2, 1, 999, -1.0, 1.0),
-        DomainSpec("MPE_simple_spread_v3", "jaxmarl", 3, 18, 5, 25, 0.0, 1.0),
+        DomainSpec("MPE_simple_spread_v3", "jaxmarl", 3, 18, 5, 26, 0.0, 1.0),
     )
 }
 NAMES = (MEC, *FOREIGN)
@@ -56,6 +57,20 @@ def spec_of(domain: str, env_params: EnvParams) -> DomainSpec:
             MEC, "jaxmadrl", env_params.n_agents, OBS_DIM, ACTION_DIM, env_params.steps_per_episode, -1.0, 1.0
         )
     return FOREIGN[domain]
+
+
+def parameter_counts(config) -> tuple[int, int]:
+    """(dense parameters of one actor, of the critic) of a ``TrainConfig``'s networks (the
+    optional LayerNorms' not counted)."""
+    if config.domain == MEC:
+        return actor_parameter_count(config.actor_hidden), critic_parameter_count(
+            config.env.n_agents, config.critic_hidden
+        )
+    spec = FOREIGN[config.domain]
+    return (
+        parameter_count((spec.obs_dim, *config.actor_hidden, spec.action_dim)),
+        parameter_count((spec.n_agents * (spec.obs_dim + spec.action_dim), *config.critic_hidden, 1)),
+    )
 
 
 class Step(NamedTuple):
@@ -125,7 +140,8 @@ def _jaxmarl_environment(spec: DomainSpec) -> Environment:
     """A JaxMARL multi-agent particle environment with continuous actions. Its episodes end
     only at the time limit, which is the program's episode length, so the non-resetting
     ``step_env`` is used: the true last observation is kept and the time limit does not
-    count as a termination."""
+    count as a termination. (Its ``max_steps`` of 25 counts the steps before the last: the
+    step with ``done`` is the 26th.)"""
     import jaxmarl
 
     env = jaxmarl.make(spec.name, action_type="Continuous")

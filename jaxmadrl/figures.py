@@ -19,7 +19,7 @@ import pathlib
 import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import analysis, cli, drawing, files, plots, provenance
+from jaxmadrl import analysis, cli, domains, drawing, files, plots, provenance
 from jaxmadrl.drawing import plt
 
 flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
@@ -43,7 +43,9 @@ def fig_variants(run: analysis.Run, out):
         (
             "evaluation reward, last 10",
             lambda p, lane: analysis.mean_last_evaluations(p, lane),
-            lambda cell: drawing.spread_text(cell / 1e3, "{:.1f}k"),
+            (lambda cell: drawing.spread_text(cell / 1e3, "{:.1f}k"))
+            if np.abs(rewards).max() >= 1e3
+            else (lambda cell: drawing.spread_text(cell, "{:.0f}")),
             "viridis",
             rewards.min(),
             rewards.max(),
@@ -87,9 +89,12 @@ def fig_variants(run: analysis.Run, out):
 
 
 def write_run(run: analysis.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
-    """The 16 figures and claims.md of a run with one variant."""
+    """The figures and the per-configuration table (grid.md) of a run with one variant; in
+    the MEC domain also the comparison with the reference (fig16) and the paper's claims
+    (claims.md)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
+    paper_only = (plots.fig_reference_vs_ours,) if run.definition.train.domain == domains.MEC else ()
     for make in (
         plots.fig_stopping_heatmap,
         plots.fig_stopping_bubbles,
@@ -104,13 +109,17 @@ def write_run(run: analysis.Run, out: pathlib.Path, window: int) -> list[pathlib
         plots.fig_per_agent_stopping,
         plots.fig_stopping_spread,
         plots.fig_onset_vs_effective_lr,
-        plots.fig_reference_vs_ours,
+        *paper_only,
     ):
         paths += make(run, out)
     paths += plots.fig_learning_curves(run, out, window)
     paths += plots.fig_reward_at_stop_vs_end(run, out, window)
-    drawing.write_text(out / "claims.md", analysis.check_claims(run))
-    return paths + [out / "claims.md"]
+    drawing.write_text(out / "grid.md", analysis.describe_grid(run))
+    paths.append(out / "grid.md")
+    if paper_only:  # the paper's claims are about the MEC system
+        drawing.write_text(out / "claims.md", analysis.check_claims(run))
+        paths.append(out / "claims.md")
+    return paths
 
 
 def write_all(run: analysis.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:

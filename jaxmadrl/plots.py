@@ -275,7 +275,7 @@ def fig_per_agent_stopping(run: Run, out):
     ax.set_xticks(range(1, len(configs) + 1), [f"{a:g}/{c:g}" for a, c in configs], rotation=60, fontsize=7)
     ax.set_xlabel("actor LR / critic LR")
     ax.set_ylabel(f"first unchanged episode per agent ({run.episodes} = never)")
-    ax.set_title(f"Per-agent stopping episodes ({run.definition.train.env.n_agents} agents × {run.seeds} seed(s))")
+    ax.set_title(f"Per-agent stopping episodes ({run.definition.train.spec.n_agents} agents × {run.seeds} seed(s))")
     return save(fig, out, "fig13_per_agent_stopping")
 
 
@@ -302,7 +302,7 @@ def fig_onset_vs_effective_lr(run: Run, out):
     per-step reward over the first 10 episodes (the scale the critic's Q and hence the
     actors' gradients inherit)."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    steps = run.definition.train.env.steps_per_episode
+    steps = run.definition.train.spec.steps_per_episode
     for lane, row in enumerate(run.lanes):
         reward_scale = abs(np.mean(run.metrics["train_reward"][lane, :10])) / steps
         onset = saturation_onset(run.metrics["saturation"][lane])

@@ -14,27 +14,35 @@ Measured with the tests' tiny grid (3 agents, 8 seeds × 2 actor × 2 critic LRs
 relative difference over every metric and lane is 0 in episode 0, 4e-7 in episode 1,
 9e-7 in episode 2, 2e-5 in episode 3, 1e-3 by episode 11 and 3 (chaos) by episode 17.
 ``PROGRAM_RTOL`` = 1e-5 is 25× the measured episode-1 difference.
+
+A DDPG episode of another domain makes one update per environment step, so its first
+trained episode holds many updates: measured with the MADDPG lane test (tests/test_domains.py,
+26 updates), the largest relative difference in that episode was 1.6e-5; ``MANY_UPDATES_RTOL``
+= 5e-4 is 30× that.
 """
 
 import numpy as np
 
 AGREEING_EPISODES = 2
 PROGRAM_RTOL = 1e-5
+MANY_UPDATES_RTOL = 5e-4
 # A mean of values that nearly cancel (the pre-activations under LayerNorm: ~1e-9) is
 # compared against the size of what it averages, the rounding of its sum.
 SCALE_OF = {"preact_mean": ("preact_min", "preact_max")}
 
 
-def assert_programs_agree(metrics: dict, expected: dict, episode_axis: int = 0, first_episode: int = 0):
+def assert_programs_agree(
+    metrics: dict, expected: dict, episode_axis: int = 0, first_episode: int = 0, rtol: float = PROGRAM_RTOL
+):
     """Asserts what two programs' per-episode metrics are defined to share: the exact
-    invariants over all episodes, and every metric to ``PROGRAM_RTOL`` in the
+    invariants over all episodes, and every metric in the
     ``AGREEING_EPISODES`` episodes from ``first_episode`` on (which act with the same weights:
-    the start of a run, or of a resume from a checkpoint)."""
+    the start of a run, or of a resume from a checkpoint) to ``rtol``."""
     assert metrics.keys() == expected.keys()
     np.testing.assert_array_equal(metrics["trained"], expected["trained"])
     np.testing.assert_array_equal(np.isfinite(metrics["eval_reward"]), np.isfinite(expected["eval_reward"]))
     # epsilon is a function of the episode index alone: never amplified.
-    np.testing.assert_allclose(metrics["epsilon"], expected["epsilon"], rtol=PROGRAM_RTOL)
+    np.testing.assert_allclose(metrics["epsilon"], expected["epsilon"], rtol=rtol)
     window = slice(first_episode, first_episode + AGREEING_EPISODES)
 
     def in_window(values):
@@ -49,7 +57,7 @@ def assert_programs_agree(metrics: dict, expected: dict, episode_axis: int = 0, 
             np.testing.assert_allclose(
                 in_window(metrics[name]),
                 in_window(expected[name]),
-                rtol=PROGRAM_RTOL,
-                atol=max(PROGRAM_RTOL * scale, 1e-12),
+                rtol=rtol,
+                atol=max(rtol * scale, 1e-12),
                 err_msg=name,
             )
