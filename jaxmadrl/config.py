@@ -22,6 +22,7 @@ from jaxmadrl.limits import SettingError, check_integer, check_widths, is_number
 from jaxmadrl.networks import ACTIVATION_NAMES
 
 ACTOR_UPDATES = ("simultaneous", "sequential")
+EXPLORATIONS = ("gaussian", "ou")
 
 
 def setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
@@ -74,6 +75,12 @@ class TrainConfig:
         numerics.MATMUL_PRECISIONS,
     )
 
+    exploration: str = setting(
+        "gaussian",
+        "action noise of the domains other than mec: gaussian (independent each step, std epsilon) "
+        "or ou (Ornstein-Uhlenbeck, theta 0.15, dt 0.01, sigma epsilon: correlated over hundreds of steps)",
+        EXPLORATIONS,
+    )
     tau: float = setting(
         0.005,
         "weight of the online networks in each soft update of the target networks (domains other "
@@ -111,7 +118,11 @@ class TrainConfig:
         if self.domain == domains.MEC:
             if self.tau != 0.005:
                 raise SettingError("tau", "applies only to domains other than mec (MEC has no target lag)")
+            if self.exploration != "gaussian":
+                raise SettingError("exploration", "applies only to domains other than mec")
             return
+        if self.exploration not in EXPLORATIONS:
+            raise SettingError("exploration", f"must be one of {list(EXPLORATIONS)}, got {self.exploration!r}")
         if self.env != EnvParams():
             raise SettingError("env", f"settings of the MEC world do not apply to domain {self.domain!r}")
         if self.actor_update != "simultaneous":

@@ -10,7 +10,8 @@ online networks by soft updates of weight ``config.tau``. Replay is uniform.
 
 One episode is ``spec.steps_per_episode`` environment steps from a reset. Every step acts —
 uniformly at random in the first ``episodes_before_train`` episodes, afterwards the actors'
-outputs plus Gaussian noise of std ``config.epsilon(episode)``, clipped to [-1, 1] — stores
+outputs plus noise of scale ``config.epsilon(episode)`` (``config.exploration``: independent
+Gaussian, or an Ornstein-Uhlenbeck process started at 0 each episode), clipped to [-1, 1] — stores
 the transition and, after those episodes, makes one update from a uniform batch: the
 critic first, then every actor at once through the updated critic, Q(s, π(s)) with all the
 agents' fresh actions. An episode's metrics are those of its last update, except
@@ -36,6 +37,10 @@ from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.learner import actor_step, adam, clip_global, clip_per_agent, ensemble_outputs
 from jaxmadrl.networks import OUTPUT_INIT_BOUND, ActorEnsemble, Linear, apply_output_activation
 from jaxmadrl.training import Trainer, nan_like, scan_episodes
+
+# Ornstein-Uhlenbeck exploration (``config.exploration == "ou"``), as DDPG's authors used it
+OU_THETA = 0.15
+OU_DT = 0.01
 
 
 class CentralCritic(nn.Module):
@@ -202,13 +207,19 @@ def make_trainer(config: TrainConfig) -> Trainer:
             eval_key=k_eval,
         )
 
-    def act(learner, obs, key, hparams, policy: str, noise_std):
+    def act(learner, obs, key, hparams, policy: str, noise, noise_std):
+        """→ (actions (N, A) in [-1, 1], the exploration noise carried to the next step)."""
         if policy == "random":
-            return jax.random.uniform(key, action_shape, minval=-1.0, maxval=1.0)
+            return jax.random.uniform(key, action_shape, minval=-1.0, maxval=1.0), noise
         actions, _ = ensemble_outputs(actor, learner.actor_params, obs, hparams)
         if policy == "greedy":
-            return actions
-        return jnp.clip(actions + noise_std * jax.random.normal(key, action_shape), -1.0, 1.0)
+            return actions, noise
+        shock = jax.random.normal(key, action_shape)
+        if config.exploration == "ou":
+            noise = noise - OU_THETA * noise * OU_DT + noise_std * jnp.sqrt(OU_DT) * shock
+        else:
+            noise = noise_std * shock
+        return jnp.clip(actions + noise, -1.0, 1.0), noise
 
     def play(key, learner, memory, hparams, policy: str, learns: bool, noise_std=0.0):
         """One episode → (learner, memory, return of the episode begun at the reset,
@@ -217,9 +228,9 @@ def make_trainer(config: TrainConfig) -> Trainer:
         obs, env_state = environment.reset(k_reset)
 
         def one_step(carry, key):
-            learner, memory, obs, env_state, running, episode_return = carry
+            learner, memory, obs, env_state, noise, running, episode_return = carry
             k_act, k_env, k_batch = jax.random.split(key, 3)
-            actions = act(learner, obs, k_act, hparams, policy, noise_std)
+            actions, noise = act(learner, obs, k_act, hparams, policy, noise, noise_std)
             step = environment.step(k_env, env_state, actions)
             episode_return = episode_return + jnp.where(running, step.reward, 0.0)
             running = running & ~step.done
@@ -230,9 +241,9 @@ def make_trainer(config: TrainConfig) -> Trainer:
             if learns:
                 batch = replay.sample_uniform(memory, k_batch, config.batch_size)
                 learner, metrics = update(learner, batch, hparams, config)
-            return (learner, memory, step.obs, step.state, running, episode_return), metrics
+            return (learner, memory, step.obs, step.state, noise, running, episode_return), metrics
 
-        start = (learner, memory, obs, env_state, jnp.bool_(True), jnp.float32(0))
+        start = (learner, memory, obs, env_state, jnp.zeros(action_shape), jnp.bool_(True), jnp.float32(0))
         (learner, memory, *_, episode_return), metrics = jax.lax.scan(
             one_step, start, jax.random.split(k_steps, spec.steps_per_episode)
         )

@@ -246,3 +246,26 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
     assert "claims.md" not in written and "fig16_reference_vs_ours.png" not in written
     rows = [line for line in (out / "grid.md").read_text().splitlines() if line.startswith("| default |")]
     assert [row.split(" | ")[1:3] for row in rows] == [["0.001", "0.1"], ["0.1", "0.1"]]
+
+
+def test_ou_exploration_is_correlated_and_gaussian_is_not():
+    """The noise added to a greedy action: Ornstein-Uhlenbeck steps follow
+    x' = x − θ·x·dt + σ·√dt·ε from x = 0; Gaussian steps are σ·ε, independent."""
+    for exploration in ("ou", "gaussian"):
+        config = small_config(
+            "MountainCarContinuous-v0",
+            exploration=exploration,
+            epsilon_start=0.5,
+            epsilon_end=0.5,
+            replay_capacity=2000,
+        )
+        trainer = make_trainer(config)
+        hparams = HyperParams(actor_lr=1e-3, critic_lr=1e-3).as_arrays()
+        state = trainer.init(jax.random.key(0), hparams)
+        # episode 1 trains (episodes_before_train=1) and acts with noise; its stored actions
+        state, _ = jax.jit(trainer.run_episode)(state, jnp.int32(0), hparams)
+        start = int(state.memory.position)
+        state, _ = jax.jit(trainer.run_episode)(state, jnp.int32(1), hparams)
+        actions = np.asarray(state.memory.items.actions[start : start + 200, 0, 0])
+        lag_one = np.corrcoef(actions[:-1], actions[1:])[0, 1]
+        assert lag_one > 0.9 if exploration == "ou" else abs(lag_one) < 0.3, (exploration, lag_one)
