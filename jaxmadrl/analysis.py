@@ -1,5 +1,6 @@
 """Reading finished runs and what they show: the lane table and metrics of a run, the check
-of the paper's claims, and the comparisons of variants and of network sizes (Markdown).
+of the paper's claims, the per-configuration table and the comparison of variants (Markdown;
+network sizes are compared in ``sizes``).
 
     run = load_run("sweeps/runs/all16-…")
     run.metrics["grad_ratio"][run.select(actor_lr=0.1)]   # (lanes, episodes)
@@ -19,7 +20,7 @@ import zipfile
 
 import numpy as np
 
-from jaxmadrl import domains, provenance
+from jaxmadrl import provenance
 from jaxmadrl.definition import Lane, SweepDefinition
 from jaxmadrl.diagnostics import SATURATION_LEVEL
 from jaxmadrl.networks import ACTIVATION_NAMES
@@ -283,7 +284,8 @@ def reward_text(value: float) -> str:
     return f"{value / 1e3:.1f}k" if abs(value) >= 1e3 else f"{value:.1f}"
 
 
-def _spread(values) -> str:
+def spread_text(values) -> str:
+    """Rewards as median [min…max]."""
     return f"{reward_text(np.median(values))} [{reward_text(min(values))}…{reward_text(max(values))}]"
 
 
@@ -317,7 +319,7 @@ def describe_grid(run: Run) -> str:
             ]
             lines.append(
                 f"| {variant} | {a:g} | {c:g} | {np.median(stops):.0f} [{min(stops)}…{max(stops)}] | "
-                f"{critic_text} | {_spread([mean_last_evaluations(part, lane) for lane in lanes])} | "
+                f"{critic_text} | {spread_text([mean_last_evaluations(part, lane) for lane in lanes])} | "
                 f"{np.median([mean_last_saturation(part, lane) for lane in lanes]):.2f} | "
                 f"{np.median(ratios):.2g} | {np.median(largest):.3g} |"
             )
@@ -356,87 +358,6 @@ def compare_variants(run: Run) -> str:
         saturation = np.median([mean_last_saturation(part, lane) for lane in lanes])
         lines.append(
             f"| {variant} | {settings} | {learning}/{len(lanes)} | {learning_high}/{len(high)} | "
-            f"{median_stop} | {_spread(rewards)} | {saturation:.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def check_size_runs(runs: list[Run]) -> list[Run]:
-    """The runs sorted by actor then critic size; RunError unless they share everything
-    but the network sizes."""
-
-    def setting(run):
-        ignored = ("name", "actor_hidden", "critic_hidden", "chunk")
-        return {k: v for k, v in run.definition.to_dict().items() if k not in ignored}
-
-    if len(runs) < 2 or any(setting(r) != setting(runs[0]) for r in runs[1:]):
-        raise RunError(
-            "comparing sizes needs at least two finished runs whose definitions differ only in "
-            "actor_hidden / critic_hidden"
-        )
-
-    sizes = [hidden_widths(r) for r in runs]
-    if len(set(sizes)) < len(sizes):
-        raise RunError("comparing sizes needs runs of different sizes: two runs have the same actor and critic")
-    return sorted(runs, key=parameter_counts)
-
-
-def size_sides(runs: list[Run]) -> dict[str, list[Run]]:
-    """The runs that vary one network while the other has its most common size, by side
-    ("actor", "critic"), each sorted by size; a side only where it takes ≥ 2 sizes."""
-
-    def most_common(values):
-        return max(values, key=values.count)
-
-    actors, critics = zip(*map(hidden_widths, runs))
-    fixed_actor, fixed_critic = most_common(actors), most_common(critics)
-    sides = {
-        "actor": [r for r, critic in zip(runs, critics) if critic == fixed_critic],
-        "critic": [r for r, actor in zip(runs, actors) if actor == fixed_actor],
-    }
-    return {side: sorted(group, key=parameter_counts) for side, group in sides.items() if len(group) > 1}
-
-
-def parameter_counts(run: Run) -> tuple[int, int]:
-    """(dense parameters of one actor, of the critic) of a run's networks."""
-    return domains.parameter_counts(run.definition.train)
-
-
-def hidden_widths(run: Run) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(actor hidden widths, critic hidden widths) of a run."""
-    return run.definition.train.actor_hidden, run.definition.train.critic_hidden
-
-
-def size_label(run: Run) -> str:
-    actor, critic = (",".join(map(str, widths)) for widths in hidden_widths(run))
-    return f"actor {actor} / critic {critic}"
-
-
-def compare_sizes(runs: list[Run]) -> str:
-    """Per network size and LR configuration, as Markdown: the evaluation reward (last 10
-    evaluations) and the all-actors stopping episode, median [range] over seeds."""
-    reference = runs[0]
-    configs = reference.configs()
-    lines = [
-        *(f"{size_label(run)}: {provenance.describe(run.environment)}" for run in runs),
-        "",
-        f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
-        f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
-        f"then the all-actors stopping episode ({reference.episodes} = never).",
-        "",
-        "| networks | params per actor | params of the critic | "
-        + " | ".join(f"actor {a:g} / critic {c:g}" for a, c in configs)
-        + " |",
-        "|---|---|---|" + "---|" * len(configs),
-    ]
-    for run in runs:
-        cells = []
-        for a, c in configs:
-            lanes = run.select(actor_lr=a, critic_lr=c)
-            rewards = [mean_last_evaluations(run, lane) for lane in lanes]
-            stops = [run.stop(lane) for lane in lanes]
-            cells.append(f"{_spread(rewards)}; stop {np.median(stops):.0f}")
-        lines.append(
-            f"| {size_label(run)} | {' | '.join(map(str, parameter_counts(run)))} | " + " | ".join(cells) + " |"
+            f"{median_stop} | {spread_text(rewards)} | {saturation:.2f} |"
         )
     return "\n".join(lines) + "\n"

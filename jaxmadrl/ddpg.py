@@ -4,7 +4,7 @@ an environment of another package (``domains``), instrumented as the MEC learner
 The actors are the project's stacked actor ensemble (``networks.ActorEnsemble``, one member
 per agent) with every traced actor-side mitigation; the critic is a plain network
 Q(all observations, all actions) → scalar. Each actor has its own Adam
-(``learner.actor_step``, with the output-layer LR multiplier); gradients are clipped and
+(``optimisers.actor_step``, with the output-layer LR multiplier); gradients are clipped and
 measured, and stopping tracked, by the functions the MEC learner uses. Targets follow the
 online networks by soft updates of weight ``config.tau``. Replay is uniform.
 
@@ -34,8 +34,9 @@ from flax import struct
 
 from jaxmadrl import diagnostics, domains, numerics, replay
 from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.learner import actor_step, adam, clip_global, clip_per_agent, ensemble_outputs
+from jaxmadrl.learner import ensemble_outputs
 from jaxmadrl.networks import OUTPUT_INIT_BOUND, ActorEnsemble, Linear, apply_output_activation
+from jaxmadrl.optimisers import actor_step, adam, clip_global, clip_per_agent
 from jaxmadrl.training import Trainer, nan_like, scan_episodes
 
 # Ornstein-Uhlenbeck exploration (``config.exploration == "ou"``), as DDPG's authors used it

@@ -19,7 +19,7 @@ import pathlib
 import numpy as np
 from absl import app, flags, logging
 
-from jaxmadrl import analysis, cli, domains, drawing, files, plots, provenance
+from jaxmadrl import analysis, cli, domains, drawing, files, plots, provenance, sizes
 from jaxmadrl.drawing import plt
 
 flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
@@ -140,13 +140,13 @@ def fig_network_sizes(runs: list[analysis.Run], out):
     common size), a row with the critic varying (actor at its most common size), where the
     runs have them; one line per LR configuration, median over seeds, band = range."""
     reference = runs[0]
-    sides = analysis.size_sides(runs)
+    sides = sizes.size_sides(runs)
     fig, axes = plt.subplots(len(sides), 2, figsize=(12, 4.2 * len(sides)), layout="constrained", squeeze=False)
     for row, (side, group) in zip(axes, sides.items()):
         index = 0 if side == "actor" else 1
-        x = [analysis.parameter_counts(run)[index] for run in group]
-        widths = [",".join(map(str, analysis.hidden_widths(run)[index])) for run in group]
-        fixed = ",".join(map(str, analysis.hidden_widths(group[0])[1 - index]))
+        x = [sizes.parameter_counts(run)[index] for run in group]
+        widths = [",".join(map(str, sizes.hidden_widths(run)[index])) for run in group]
+        fixed = ",".join(map(str, sizes.hidden_widths(group[0])[1 - index]))
         other = "critic" if side == "actor" else "actor"
         for a, c in reference.configs():
             style = drawing.config_style(reference, a, c)
@@ -182,7 +182,7 @@ def main(argv):
         if bool(FLAGS.run) == bool(FLAGS.compare_sizes):
             raise analysis.RunError("give either --run (a finished sweep run folder) or --compare_sizes, and not both")
         if FLAGS.compare_sizes:
-            runs = analysis.check_size_runs([analysis.load_run(path) for path in FLAGS.compare_sizes])
+            runs = sizes.check_size_runs([analysis.load_run(path) for path in FLAGS.compare_sizes])
         else:
             run = analysis.load_run(FLAGS.run)
         if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
@@ -195,7 +195,7 @@ def main(argv):
     try:
         if FLAGS.compare_sizes:
             out.mkdir(parents=True, exist_ok=True)
-            drawing.write_text(out / "sizes.md", analysis.compare_sizes(runs))
+            drawing.write_text(out / "sizes.md", sizes.compare_sizes(runs))
             paths = fig_network_sizes(runs, out) + [out / "sizes.md"]
         else:
             paths = write_all(run, out, FLAGS.smooth)

@@ -27,7 +27,6 @@ from jaxmadrl.networks import (
     Networks,
     apply_output_activation,
     init_params,
-    layer_names,
     with_default_output_init,
 )
 from jaxmadrl.normalisation import (
@@ -40,6 +39,7 @@ from jaxmadrl.normalisation import (
     update_input_stats,
     update_reward_stats,
 )
+from jaxmadrl.optimisers import actor_step, adam, clip_global, clip_per_agent
 
 
 @struct.dataclass
@@ -73,11 +73,6 @@ class LearnerState:
     critic_opt_state: optax.OptState
     reward_stats: RewardStats
     actor_input_stats: InputStats
-
-
-def adam(learning_rate) -> optax.GradientTransformation:
-    """Adam (β1 0.9, β2 0.999, eps 1e-8); the learning rate may be a traced value."""
-    return optax.adam(learning_rate)
 
 
 def init_learner(
@@ -239,32 +234,6 @@ def actor_loss(actor_params, networks: Networks, critic_params, obs, input_stats
     # the sum over actors, λ·N·mean(z²), gives each actor its own.
     penalty = hparams.preactivation_penalty * z.shape[-2] * jnp.mean(jnp.square(z))
     return -jnp.mean(weights * value) + penalty, z
-
-
-def clip_per_agent(grads, threshold):
-    """Scales each agent's gradient (leading axis N) to L2 norm ≤ threshold, separately."""
-    squares = sum(jnp.sum(jnp.square(g).reshape(g.shape[0], -1), axis=1) for g in jax.tree.leaves(grads))
-    norm = jnp.sqrt(squares)
-    scale = jnp.where(norm > threshold, threshold / norm, 1.0)  # exactly 1 unless clipping
-    return jax.tree.map(lambda g: g * scale.reshape((-1,) + (1,) * (g.ndim - 1)), grads)
-
-
-def clip_global(grads, threshold):
-    """Scales the whole gradient to L2 norm ≤ threshold."""
-    norm = diagnostics.tree_norm(grads)
-    scale = jnp.where(norm > threshold, threshold / norm, 1.0)
-    return jax.tree.map(lambda g: g * scale, grads)
-
-
-def actor_step(params, opt_state, clipped_grads, hparams: HyperParams):
-    """Stacked actors (leading axis N) → (params, Adam states) after each actor's own Adam
-    on its (already clipped) gradient; the output layer's step is scaled by
-    ``output_lr_multiplier``."""
-    updates, opt_state = jax.vmap(adam(hparams.actor_lr).update)(clipped_grads, opt_state, params)
-    output_layer = layer_names(params)[-1]
-    layers = dict(updates["params"])
-    layers[output_layer] = jax.tree.map(lambda u: u * hparams.output_lr_multiplier, layers[output_layer])
-    return optax.apply_updates(params, {**updates, "params": layers}), opt_state
 
 
 class ActorUpdate(NamedTuple):

@@ -5,7 +5,7 @@ import shutil
 
 from cli_helpers import TINY_SWEEP, run_module
 
-from jaxmadrl import analysis, provenance
+from jaxmadrl import analysis, provenance, sizes
 
 FIGURES = [
     "fig01_stopping_heatmap",
@@ -116,8 +116,8 @@ def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_varian
     assert rows[2].startswith("| actor 64,32 / critic 512,128 | 2691 | 86785 |")
     assert rows[0].count("stop ") == 2  # one cell per LR configuration
     # The figure's rows: the actor varying at the common critic, the critic at the common actor.
-    sides = analysis.size_sides([analysis.load_run(path) for path in (small_critic, run_dir, small)])
-    assert {side: [analysis.size_label(run) for run in runs] for side, runs in sides.items()} == {
+    sides = sizes.size_sides([analysis.load_run(path) for path in (small_critic, run_dir, small)])
+    assert {side: [sizes.size_label(run) for run in runs] for side, runs in sides.items()} == {
         "actor": ["actor 8,4 / critic 512,128", "actor 64,32 / critic 512,128"],
         "critic": ["actor 64,32 / critic 16,8", "actor 64,32 / critic 512,128"],
     }

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 from jaxmadrl import learner as L
-from jaxmadrl import normalisation
+from jaxmadrl import normalisation, optimisers
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.env import EnvParams
 from jaxmadrl.networks import make_networks
@@ -289,7 +289,7 @@ def reference_buffers(setup, sequential: bool):
     new, _, metrics = jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, CLIPPED, NETS, config)
     targets = jax.jit(plain_targets)(learner, batch, CLIPPED)
     critic_grads = jax.jit(jax.grad(lambda c: plain_critic_loss(c, batch, targets, weights)[0]))(learner.critic_params)
-    critic_buffer = L.clip_global(critic_grads, CLIPPED.critic_grad_clip)
+    critic_buffer = optimisers.clip_global(critic_grads, CLIPPED.critic_grad_clip)
     actor_buffers = jax.tree.map(jnp.zeros_like, learner.actor_params)
     params, opt_state = learner.actor_params, learner.actor_opt_state
     plain_grads = jax.jit(jax.grad(plain_actor_loss, argnums=(0, 1)))
@@ -298,7 +298,7 @@ def reference_buffers(setup, sequential: bool):
         actor_grads, pass_critic_grads = plain_grads(params, new.critic_params, batch.obs, weights)
         actor_buffers = jax.tree.map(jnp.add, actor_buffers, actor_grads)
         critic_buffer = jax.tree.map(jnp.add, critic_buffer, pass_critic_grads)
-        clipped = L.clip_per_agent(actor_buffers, CLIPPED.actor_grad_clip)
+        clipped = optimisers.clip_per_agent(actor_buffers, CLIPPED.actor_grad_clip)
         actor_buffers = jax.tree.map(lambda b, c: b.at[agent].set(c[agent]), actor_buffers, clipped)
         if sequential:
             stepped, stepped_opt = per_agent_adam_step(params, opt_state, actor_buffers, CLIPPED.actor_lr)
@@ -338,16 +338,16 @@ def test_selected_rows_puts_selected_first():
 
 def test_clipping_one_actor_does_not_clip_another():
     grads = {"params": {"fc1": {"kernel": jnp.stack([jnp.full((2, 2), 10.0), jnp.full((2, 2), 0.1)])}}}
-    clipped = L.clip_per_agent(grads, jnp.float32(1.0))["params"]["fc1"]["kernel"]
+    clipped = optimisers.clip_per_agent(grads, jnp.float32(1.0))["params"]["fc1"]["kernel"]
     np.testing.assert_allclose(jnp.linalg.norm(clipped[0]), 1.0, rtol=1e-6)
     np.testing.assert_array_equal(clipped[1], grads["params"]["fc1"]["kernel"][1])
-    unclipped = L.clip_per_agent(grads, jnp.float32(jnp.inf))
+    unclipped = optimisers.clip_per_agent(grads, jnp.float32(jnp.inf))
     chex.assert_trees_all_equal(unclipped, grads)
     # "Off" stays an exact no-op even where the squared norm overflows float32.
     huge = jax.tree.map(lambda g: g * 1e20, grads)
-    chex.assert_trees_all_equal(L.clip_per_agent(huge, jnp.float32(jnp.inf)), huge)
-    chex.assert_trees_all_equal(L.clip_global(huge, jnp.float32(jnp.inf)), huge)
-    whole = L.clip_global(grads, jnp.float32(1.0))["params"]["fc1"]["kernel"]
+    chex.assert_trees_all_equal(optimisers.clip_per_agent(huge, jnp.float32(jnp.inf)), huge)
+    chex.assert_trees_all_equal(optimisers.clip_global(huge, jnp.float32(jnp.inf)), huge)
+    whole = optimisers.clip_global(grads, jnp.float32(1.0))["params"]["fc1"]["kernel"]
     np.testing.assert_allclose(jnp.linalg.norm(whole), 1.0, rtol=1e-6)
 
 
