@@ -202,10 +202,17 @@ def check_claims(run: Run) -> str:
     low_critic_high = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] >= 0.1]
     if low_critic_high:
         induced = sum(stop[lane] < E for lane in low_critic_high)
+        trained = run.metrics["trained"][low_critic_high].astype(bool)
+        no_actor_gradient = trained & (run.metrics["actor_grad_norm"][low_critic_high] == 0)
+        dead_first_layer = trained & (run.metrics["critic_grad_norm_layers"][low_critic_high][..., 0] == 0)
+        both = int(np.sum(no_actor_gradient & dead_first_layer))
         lines.append(
             f"3. Critic LR 0.1 can induce stopping (at actor LR ≤ 0.001): **{_verdict(induced > 0)}** — "
             f"{induced}/{len(low_critic_high)} such lanes stopped "
-            f"({sorted(stop[lane] for lane in low_critic_high)})."
+            f"({sorted(stop[lane] for lane in low_critic_high)}). In {both} of their "
+            f"{int(np.sum(no_actor_gradient))} trained episodes with an actor gradient of exactly 0, the "
+            f"critic's first layer (the only one the actions enter) also had a gradient of exactly 0 — no ReLU "
+            f"passing gradient for the whole batch — so ∂Q/∂a = 0 whatever the actors' saturation."
         )
     critic_stopped = [r["lane"] for r in rows if r["critic_first_unchanged"] is not None]
     lines.append(
@@ -231,7 +238,8 @@ def check_claims(run: Run) -> str:
             f"{100 * inside:.1f}% of non-zero per-episode ratios inside, {100 * below_top:.1f}% ≤ 1e-4; "
             f"1st–99th percentile "
             f"{np.percentile(positive, 1):.1e}…{np.percentile(positive, 99):.1e}; ratio exactly 0 in "
-            f"{100 * np.mean(ratio == 0):.1f}% of trained episodes (saturated actors)."
+            f"{100 * np.mean(ratio == 0):.1f}% of trained episodes (saturated actors, or no gradient through the "
+            "critic's first layer: claim 3)."
         )
     if len(definitions) == 2:
         per_update, accumulated = (run.metrics[name][trained] for name, _ in definitions)

@@ -11,14 +11,17 @@ online networks by soft updates of weight ``config.tau``. Replay is uniform.
 One episode is ``spec.steps_per_episode`` environment steps from a reset. Every step acts —
 uniformly at random in the first ``episodes_before_train`` episodes, afterwards the actors'
 outputs plus noise of scale ``config.epsilon(episode)`` (``config.exploration``: independent
-Gaussian, or an Ornstein-Uhlenbeck process started at 0 each episode), clipped to [-1, 1] — stores
-the transition and, after those episodes, makes one update from a uniform batch: the
-critic first, then every actor at once through the updated critic, Q(s, π(s)) with all the
-agents' fresh actions. An episode's metrics are those of its last update, except
+Gaussian, or an Ornstein-Uhlenbeck process started at 0 with each program episode), clipped
+to [-1, 1] — stores the transition and, after those episodes, makes one update from a
+uniform batch: the critic first, then every actor at once through the updated critic, Q(s,
+π(s)) with all the agents' fresh actions (MADDPG proper holds the other agents' actions at
+their replayed values). An episode's metrics are those of its last update, except
 ``actor_max_delta`` (N,) and ``critic_max_delta``: the largest change any of its updates
-made, so that "unchanged" in the stop tracker means that no update of the episode changed
-a weight. ``train_reward`` is the return of the episode begun at the reset (an environment
+made, so that "unchanged" in the stop tracker means that no update of the episode changed a
+weight. ``train_reward`` is the return of the episode begun at the reset (an environment
 that ends early starts another within the same steps, whose transitions are learned from).
+Reward normalisation and full normalisation are not implemented here: their traced
+switches are ignored, and a sweep definition of another domain refuses them.
 """
 
 from __future__ import annotations
@@ -132,6 +135,15 @@ def actor_loss(actor_params, actor: nn.Module, critic: CentralCritic, critic_par
     return -jnp.mean(critic.apply(critic_params, obs, actions)) + penalty, z
 
 
+def next_noise(exploration: str, noise: chex.Array, shock: chex.Array, scale: chex.Numeric) -> chex.Array:
+    """The exploration noise of the next step from the last one and a standard normal
+    shock (same shapes): Ornstein-Uhlenbeck x' = x − θ·x·dt + σ·√dt·ε with σ = ``scale``,
+    or independent Gaussian σ·ε."""
+    if exploration == "ou":
+        return noise - OU_THETA * noise * OU_DT + scale * jnp.sqrt(OU_DT) * shock
+    return scale * shock
+
+
 def soft_update(target, online, tau: float):
     return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
 
@@ -215,11 +227,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
         actions, _ = ensemble_outputs(actor, learner.actor_params, obs, hparams)
         if policy == "greedy":
             return actions, noise
-        shock = jax.random.normal(key, action_shape)
-        if config.exploration == "ou":
-            noise = noise - OU_THETA * noise * OU_DT + noise_std * jnp.sqrt(OU_DT) * shock
-        else:
-            noise = noise_std * shock
+        noise = next_noise(config.exploration, noise, jax.random.normal(key, action_shape), noise_std)
         return jnp.clip(actions + noise, -1.0, 1.0), noise
 
     def play(key, learner, memory, hparams, policy: str, learns: bool, noise_std=0.0):

@@ -71,34 +71,52 @@ def test_an_episode_ends_exactly_at_the_environments_limit(name):
     obs, state = environment.reset(jax.random.key(0))
     chex.assert_shape(obs, (spec.n_agents, spec.obs_dim))
 
+    actions = -jnp.ones((spec.n_agents, spec.action_dim))  # no environment here reaches a true end with them
+
     def step(carry, key):
         state, obs = carry
-        # actions -1 everywhere: no environment here reaches a true end with them
-        out = environment.step(key, state, -jnp.ones((spec.n_agents, spec.action_dim)))
-        return (out.state, out.obs), (out.done, out.terminated, out.next_obs, obs)
+        out = environment.step(key, state, actions)
+        return (out.state, out.obs), (out.done, out.terminated, out.next_obs, obs, state)
 
-    _, (done, terminated, next_obs, before) = jax.lax.scan(
+    (_, obs_after), (done, terminated, next_obs, before, states) = jax.lax.scan(
         step, (state, obs), jax.random.split(jax.random.key(1), spec.steps_per_episode)
     )
     np.testing.assert_array_equal(done, np.arange(spec.steps_per_episode) == spec.steps_per_episode - 1)
     assert not terminated.any()
     # the next observation of a step is where the following step started, within the episode
     np.testing.assert_array_equal(next_obs[:-1], before[1:])
+    if spec.package == "gymnax":
+        # at the end, the step's real outcome (the package's non-resetting step), not the reset
+        env, params = gymnax.make(name)
+        last_state = jax.tree.map(lambda x: x[-1], states)
+        outcome = env.step_env(jax.random.key(2), last_state, domains.to_bounds(spec, actions[0]), params)[0]
+        np.testing.assert_array_equal(next_obs[-1, 0], outcome)
+        assert not np.array_equal(obs_after[0], outcome)
 
 
-def test_soft_targets_and_update_metrics():
+def test_td_targets_soft_targets_and_update_metrics():
     config = small_config("Pendulum-v1", tau=0.25)
-    hparams = HyperParams(actor_lr=1e-2, critic_lr=1e-2)
+    hparams = HyperParams(actor_lr=1e-2, critic_lr=1e-2, gamma=0.9, reward_scale=2.0)
     learner = ddpg.init_learner(jax.random.key(0), config)
-    key_obs, key_actions = jax.random.split(jax.random.key(1))
+    key_obs, key_actions, key_next = jax.random.split(jax.random.key(1), 3)
     batch = ddpg.Transition(
         obs=jax.random.normal(key_obs, (8, 1, 3)),
         actions=jax.random.uniform(key_actions, (8, 1, 1), minval=-1, maxval=1),
         reward=jnp.arange(8.0),
-        next_obs=jax.random.normal(key_actions, (8, 1, 3)),
-        terminated=jnp.zeros(8),
+        next_obs=jax.random.normal(key_next, (8, 1, 3)),
+        terminated=jnp.array([1.0, 0.0] * 4),
     )
     new, metrics = jax.jit(ddpg.update, static_argnums=3)(learner, batch, hparams, config)
+
+    # The loss written out: y = 2·r + 0.9·(1 − terminated)·Q'(s', tanh(actor'(s'))), in float64.
+    actor, critic = ddpg.networks_of(config)
+    next_actions = np.tanh(
+        np.float64(actor.apply(learner.actor_target, jnp.moveaxis(batch.next_obs, 1, 0), 0.0, 0.0, 0.0))
+    )
+    next_q = critic.apply(learner.critic_target, batch.next_obs, jnp.float32(np.moveaxis(next_actions, 0, 1)))
+    targets = 2.0 * np.arange(8.0) + 0.9 * np.array([0.0, 1.0] * 4) * np.float64(next_q)
+    q = np.float64(critic.apply(learner.critic_params, batch.obs, batch.actions))
+    np.testing.assert_allclose(metrics["critic_loss"], np.mean((q - targets) ** 2), rtol=1e-5)
     for target, old, online in (
         (new.actor_target, learner.actor_target, new.actor_params),
         (new.critic_target, learner.critic_target, new.critic_params),
@@ -246,6 +264,13 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
     assert "claims.md" not in written and "fig16_reference_vs_ours.png" not in written
     rows = [line for line in (out / "grid.md").read_text().splitlines() if line.startswith("| default |")]
     assert [row.split(" | ")[1:3] for row in rows] == [["0.001", "0.1"], ["0.1", "0.1"]]
+
+
+def test_exploration_noise_formulas():
+    noise, shock = jnp.array([[0.5, -1.0]]), jnp.array([[1.0, 2.0]])
+    ou = 0.5 * np.sqrt(0.01) * np.array([[1.0, 2.0]]) + np.array([[0.5, -1.0]]) * (1 - 0.15 * 0.01)
+    np.testing.assert_allclose(ddpg.next_noise("ou", noise, shock, 0.5), ou, rtol=1e-6)
+    np.testing.assert_allclose(ddpg.next_noise("gaussian", noise, shock, 0.5), [[0.5, 1.0]])
 
 
 def test_ou_exploration_is_correlated_and_gaussian_is_not():
