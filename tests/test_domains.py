@@ -19,6 +19,7 @@ from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.definition import SweepDefinition
 from jaxmadrl.env import EnvParams
 from jaxmadrl.limits import SettingError
+from jaxmadrl.runs import run_sweep
 from jaxmadrl.trainers import make_train, make_trainer
 
 SMALL = dict(actor_hidden=(8,), critic_hidden=(16,), batch_size=8, replay_capacity=1000, episodes_before_train=1)
@@ -294,3 +295,34 @@ def test_ou_exploration_is_correlated_and_gaussian_is_not():
         actions = np.asarray(state.memory.items.actions[start : start + 200, 0, 0])
         lag_one = np.corrcoef(actions[:-1], actions[1:])[0, 1]
         assert lag_one > 0.9 if exploration == "ou" else abs(lag_one) < 0.3, (exploration, lag_one)
+
+
+def test_resumed_run_of_another_domain_equals_an_uninterrupted_one(tmp_path):
+    """Checkpoints hold a DDPG program's whole state (replay, target networks, keys): stopped
+    after its first chunk and resumed, a run gives the uninterrupted run's results bit for
+    bit (the same compiled program)."""
+    definition = SweepDefinition.from_dict(
+        dict(
+            name="t",
+            domain="Pendulum-v1",
+            actor_lrs=[1e-3],
+            critic_lrs=[1e-1],
+            episodes=4,
+            chunk=2,
+            eval_every=2,
+            eval_episodes=1,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in SMALL.items()},
+        )
+    )
+    whole = run_sweep(definition, tmp_path / "whole")
+
+    def stop_after_first_chunk(progress):
+        if progress.episodes_done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(definition, tmp_path / "cut", on_progress=stop_after_first_chunk)
+    resumed = run_sweep(None, tmp_path / "cut", resume=True)
+    assert [record["first_episode"] for record in resumed.environment] == [0, 2]
+    chex.assert_trees_all_equal(resumed.metrics, whole.metrics)
+    assert resumed.lanes == whole.lanes
