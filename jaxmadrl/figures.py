@@ -1,5 +1,5 @@
-"""Regenerate the paper's figures (and a few more) and the check of its claims
-(``claims.md``) from a finished sweep run.
+"""Regenerate the paper's figures (and a few more), the check of its claims (``claims.md``,
+MEC runs only) and the per-configuration table (``grid.md``) from a finished sweep run.
 
     python -m jaxmadrl.figures --run sweeps/runs/all16-3seeds-main --out figures/
     python -m jaxmadrl.figures --compare_sizes RUN_A,RUN_B,... --out figures/network-sizes/
