@@ -48,7 +48,7 @@ class TrainConfig:
     )
     episodes: int = setting(2000, "training episodes")
     batch_size: int = setting(64, "replay batch size (<= replay_capacity)")
-    replay_capacity: int = setting(10_000, "prioritised replay capacity (transitions)")
+    replay_capacity: int = setting(10_000, "replay capacity (transitions; prioritised in MEC, uniform elsewhere)")
     episodes_before_train: int = setting(1, "a train step follows every episode once more than this many are done")
     eval_every: int = setting(10, "greedy evaluation after every this many episodes (and after the last)")
     eval_episodes: int = setting(3, "fixed greedy episodes per evaluation (their mean is reported)")
