@@ -49,7 +49,11 @@ class TrainConfig:
     episodes: int = setting(2000, "training episodes")
     batch_size: int = setting(64, "replay batch size (<= replay_capacity)")
     replay_capacity: int = setting(10_000, "replay capacity (transitions; prioritised in MEC, uniform elsewhere)")
-    episodes_before_train: int = setting(1, "a train step follows every episode once more than this many are done")
+    episodes_before_train: int = setting(
+        1,
+        "training begins once more than this many episodes are done: in MEC a train step after "
+        "each episode; elsewhere an update each step, with random actions until then",
+    )
     eval_every: int = setting(10, "greedy evaluation after every this many episodes (and after the last)")
     eval_episodes: int = setting(3, "fixed greedy episodes per evaluation (their mean is reported)")
     actor_hidden: tuple[int, ...] = setting((64, 32), "actor hidden layer widths")
