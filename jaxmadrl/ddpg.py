@@ -35,12 +35,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxmadrl import diagnostics, domains, numerics, replay
+from jaxmadrl import diagnostics, domains, replay
 from jaxmadrl.config import HyperParams, TrainConfig
 from jaxmadrl.learner import ensemble_outputs
 from jaxmadrl.networks import OUTPUT_INIT_BOUND, ActorEnsemble, Linear, apply_output_activation
-from jaxmadrl.optimisers import actor_step, adam, clip_global, clip_per_agent
-from jaxmadrl.training import Trainer, nan_like, scan_episodes
+from jaxmadrl.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
+from jaxmadrl.training import Trainer, assemble_trainer, evaluates, nan_like
 
 # Ornstein-Uhlenbeck exploration (``config.exploration == "ou"``), as DDPG's authors used it
 OU_THETA = 0.15
@@ -109,14 +109,14 @@ def init_learner(key: chex.PRNGKey, config: TrainConfig) -> LearnerState:
     obs = jnp.zeros((spec.n_agents, spec.obs_dim))
     actor_params = actor.init(k_actor, obs, 0.0, 0.0, 0.0)
     critic_params = critic.init(k_critic, obs, jnp.zeros((spec.n_agents, spec.action_dim)))
-    # Adam's state does not depend on the learning rate: any value builds it.
+    actor_opt_state, critic_opt_state = adam_states(actor_params, critic_params)
     return LearnerState(
         actor_params=actor_params,
         actor_target=actor_params,
-        actor_opt_state=jax.vmap(adam(1.0).init)(actor_params),
+        actor_opt_state=actor_opt_state,
         critic_params=critic_params,
         critic_target=critic_params,
-        critic_opt_state=adam(1.0).init(critic_params),
+        critic_opt_state=critic_opt_state,
     )
 
 
@@ -289,8 +289,9 @@ def make_trainer(config: TrainConfig) -> Trainer:
         state, episode_return, update_metrics = jax.lax.cond(
             trains, learning_episode, random_episode, state, k_episode, episode_number, hparams, noise_std
         )
-        evaluates = (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
-        eval_reward = jax.lax.cond(evaluates, evaluate, lambda *_: jnp.float32(jnp.nan), state, hparams)
+        eval_reward = jax.lax.cond(
+            evaluates(config, episode_number), evaluate, lambda *_: jnp.float32(jnp.nan), state, hparams
+        )
         metrics = {
             "train_reward": episode_return,
             "epsilon": noise_std,
@@ -300,15 +301,4 @@ def make_trainer(config: TrainConfig) -> Trainer:
         }
         return state, metrics
 
-    def run_episodes(state: TrainState, episodes: chex.Array, hparams: HyperParams):
-        return scan_episodes(run_episode, state, episodes, hparams, config.episodes)
-
-    def train(key: chex.PRNGKey, hparams: HyperParams):
-        return run_episodes(init(key, hparams), jnp.arange(config.episodes, dtype=jnp.int32), hparams)
-
-    return Trainer(
-        *(
-            numerics.with_matmul_precision(function, config.matmul_precision)
-            for function in (init, run_episode, run_episodes, train)
-        )
-    )
+    return assemble_trainer(init, run_episode, config)

@@ -39,7 +39,7 @@ from jaxmadrl.normalisation import (
     update_input_stats,
     update_reward_stats,
 )
-from jaxmadrl.optimisers import actor_step, adam, clip_global, clip_per_agent
+from jaxmadrl.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
 
 
 @struct.dataclass
@@ -82,14 +82,14 @@ def init_learner(
     ``full_normalisation`` is 1, as that variant's actors are), Adam states and statistics."""
     actor_params, critic_params = init_params(key, networks, n_agents)
     actor_params = with_default_output_init(actor_params, full_normalisation)
-    # Adam's state does not depend on the learning rate: any value builds it.
+    actor_opt_state, critic_opt_state = adam_states(actor_params, critic_params)
     return LearnerState(
         actor_params=actor_params,
         actor_target=actor_params,
-        actor_opt_state=jax.vmap(adam(1.0).init)(actor_params),
+        actor_opt_state=actor_opt_state,
         critic_params=critic_params,
         critic_target=critic_params,
-        critic_opt_state=adam(1.0).init(critic_params),
+        critic_opt_state=critic_opt_state,
         reward_stats=init_reward_stats(),
         actor_input_stats=init_input_stats(n_agents, OBS_DIM),
     )

@@ -18,6 +18,12 @@ def adam(learning_rate) -> optax.GradientTransformation:
     return optax.adam(learning_rate)
 
 
+def adam_states(actor_params, critic_params):
+    """Fresh Adam states → (one per actor, stacked on the actors' leading axis N; the
+    critic's). Adam's state does not depend on the learning rate: any value builds it."""
+    return jax.vmap(adam(1.0).init)(actor_params), adam(1.0).init(critic_params)
+
+
 def clip_per_agent(grads, threshold):
     """Scales each agent's gradient (leading axis N) to L2 norm ≤ threshold, separately."""
     squares = sum(jnp.sum(jnp.square(g).reshape(g.shape[0], -1), axis=1) for g in jax.tree.leaves(grads))

@@ -114,9 +114,12 @@ def make_trainer(config: TrainConfig) -> Trainer:
             trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
         )
 
-        evaluates = (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
         eval_summary = jax.lax.cond(
-            evaluates, evaluate, lambda s, h: nan_like(jax.eval_shape(evaluate, s, h)), state, hparams
+            evaluates(config, episode_number),
+            evaluate,
+            lambda s, h: nan_like(jax.eval_shape(evaluate, s, h)),
+            state,
+            hparams,
         )
 
         metrics = {
@@ -131,7 +134,15 @@ def make_trainer(config: TrainConfig) -> Trainer:
         }
         return state, metrics
 
-    def run_episodes(state: TrainState, episodes: chex.Array, hparams: HyperParams):
+    return assemble_trainer(init, run_episode, config)
+
+
+def assemble_trainer(init: Callable, run_episode: Callable, config: TrainConfig) -> Trainer:
+    """The ``Trainer`` of a program from its ``init`` and ``run_episode``: ``run_episodes``
+    scans ``run_episode`` (``scan_episodes``), ``train`` runs every episode from ``init``;
+    each is traced at ``config.matmul_precision``."""
+
+    def run_episodes(state, episodes: chex.Array, hparams: HyperParams):
         return scan_episodes(run_episode, state, episodes, hparams, config.episodes)
 
     def train(key: chex.PRNGKey, hparams: HyperParams):
@@ -143,6 +154,12 @@ def make_trainer(config: TrainConfig) -> Trainer:
             for function in (init, run_episode, run_episodes, train)
         )
     )
+
+
+def evaluates(config: TrainConfig, episode_number: chex.Array) -> chex.Array:
+    """Whether greedy evaluation follows the ``episode_number``-th (1-based) episode: every
+    ``eval_every`` episodes and after the last."""
+    return (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
 
 
 def explore_episode(
