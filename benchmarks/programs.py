@@ -20,12 +20,13 @@ import jax
 import jax.numpy as jnp
 from timing import Report, timed
 
-from jaxmadrl import replay
-from jaxmadrl.config import HyperParams, TrainConfig
-from jaxmadrl.definition import PAPER_LRS, SweepDefinition
-from jaxmadrl.lanes import lane_sharding, make_grid, run_blocks, split_lanes
-from jaxmadrl.learner import train_step
-from jaxmadrl.training import explore_episode, make_trainer, networks_of
+from jaxmadrl.agents import replay
+from jaxmadrl.agents.ccm.learner import train_step
+from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
+from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.scaffold import networks_of
+from jaxmadrl.study.definition import PAPER_LRS, SweepDefinition
+from jaxmadrl.study.lanes import lane_sharding, make_grid, run_blocks, split_lanes
 
 
 def benchmark_definition(n_lanes: int, chunk: int, chunk_calls: int, static: dict[str, Any]) -> SweepDefinition:

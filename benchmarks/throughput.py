@@ -37,9 +37,13 @@ from absl import app, flags, logging
 from programs import Bench, ChunkRunner
 from timing import Report, interleaved, median_ratio, peak_rss_mb, print_environment, xla_cost
 
-from jaxmadrl import cli, env, replay, rollout, settings
-from jaxmadrl.lanes import default_workers
-from jaxmadrl.learner import actor_loss, critic_loss, td_targets
+from jaxmadrl.agents import replay
+from jaxmadrl.agents.ccm import rollout
+from jaxmadrl.agents.ccm.learner import actor_loss, critic_loss, td_targets
+from jaxmadrl.cli import common
+from jaxmadrl.envs import mec as env
+from jaxmadrl.study import settings
+from jaxmadrl.study.lanes import default_workers
 
 SECTIONS = ("env", "train", "grid", "compile", "flops", "profile")
 STATIC_FLAGS = ("n_agents", "steps_per_episode", "batch_size", "replay_capacity", "actor_update")  # by name
@@ -56,9 +60,9 @@ flags.DEFINE_integer("matmul_size", 2048, "n of the n×n float32 jnp.dot taken a
 for _name in STATIC_FLAGS:  # named, described and defaulting as the product's settings
     _setting = settings.STATIC[_name]
     if _setting.choices:
-        flags.DEFINE_enum(_name, _setting.default, list(_setting.choices), cli.as_sentence(_setting.help))
+        flags.DEFINE_enum(_name, _setting.default, list(_setting.choices), common.as_sentence(_setting.help))
     else:
-        flags.DEFINE_integer(_name, _setting.default, cli.as_sentence(_setting.help), lower_bound=1)
+        flags.DEFINE_integer(_name, _setting.default, common.as_sentence(_setting.help), lower_bound=1)
 FLAGS = flags.FLAGS
 
 

@@ -9,52 +9,58 @@ The public API (a notebook's way in; the command lines are built on it)::
     run = jaxmadrl.load_run("runs/small")                   # metrics (lanes, episodes, ...) + lane table
     train = jaxmadrl.make_train(jaxmadrl.TrainConfig())     # one run as a pure jittable function
 
-- ``SweepDefinition``, ``load_definition``: what a sweep computes (``definition``);
-- ``TrainConfig``, ``EnvParams``, ``HyperParams``: the static program, the environment and
-  the traced hyperparameters (``config``, ``env``);
-- ``run_sweep``, ``Progress``, ``RunFolderError``: running one in a run folder (``runs``);
-  ``Shard``, ``merge_shards``: one shard of it, and joining the shards (``shards``);
-- ``load_run``, ``Run``, ``RunError``: reading a finished run (``analysis``);
-- ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``trainers``; any domain);
-- ``SettingError``: a bad setting, naming it.
+- ``SweepDefinition``, ``load_definition``: what a sweep computes (``study.definition``);
+- ``TrainConfig``, ``EnvParams``, ``HyperParams``: the static program, the MEC environment
+  and the traced hyperparameters (``agents.config``, ``envs.mec``);
+- ``run_sweep``, ``Progress``, ``merge_shards``: running one in a run folder, or its shards
+  (``store.runs``); ``Shard`` (``store.shards``); ``RunFolderError`` (``store.run_folder``);
+- ``load_run``, ``Run``, ``RunError``: reading a finished run (``store.loading``);
+- ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``agents.trainers``; any domain);
+- ``SettingError``: a bad setting, naming it (``core.limits``).
 
 Importing it asks XLA for deterministic GPU reductions and scatters (the numerics policy,
-``jaxmadrl.numerics``) unless ``XLA_FLAGS`` already says either way or a JAX backend has
-already started; set ``XLA_FLAGS=--xla_gpu_deterministic_ops=false`` to opt out.
+``core.xla_flags``) unless ``XLA_FLAGS`` already says either way or a JAX backend has
+already started; set ``XLA_FLAGS=--xla_gpu_deterministic_ops=false`` to opt out. The names
+above are imported when first used: ``import jaxmadrl`` itself imports no JAX.
 """
 
+import importlib as _importlib
 import os as _os
 
 if "--xla_gpu_deterministic_ops" not in _os.environ.get("XLA_FLAGS", ""):
-    from jaxmadrl import numerics as _numerics
+    from jaxmadrl.core import xla_flags as _xla_flags
 
-    if not _numerics.backends_started():
-        _numerics.request_deterministic_gpu_ops(True)
+    if not _xla_flags.backends_started():
+        _xla_flags.request_deterministic_gpu_ops(True)
 
-from jaxmadrl.analysis import Run, RunError, load_run  # noqa: E402  (after the numerics policy)
-from jaxmadrl.config import HyperParams, TrainConfig  # noqa: E402
-from jaxmadrl.definition import SweepDefinition, load_definition  # noqa: E402
-from jaxmadrl.env import EnvParams  # noqa: E402
-from jaxmadrl.limits import SettingError  # noqa: E402
-from jaxmadrl.run_folder import RunFolderError  # noqa: E402
-from jaxmadrl.runs import Progress, merge_shards, run_sweep  # noqa: E402
-from jaxmadrl.shards import Shard  # noqa: E402
-from jaxmadrl.trainers import make_train  # noqa: E402
+# Each public name and the module that defines it.
+_PUBLIC = {
+    "EnvParams": "jaxmadrl.envs.mec",
+    "HyperParams": "jaxmadrl.agents.config",
+    "Progress": "jaxmadrl.store.runs",
+    "Run": "jaxmadrl.store.loading",
+    "RunError": "jaxmadrl.store.loading",
+    "RunFolderError": "jaxmadrl.store.run_folder",
+    "SettingError": "jaxmadrl.core.limits",
+    "Shard": "jaxmadrl.store.shards",
+    "SweepDefinition": "jaxmadrl.study.definition",
+    "TrainConfig": "jaxmadrl.agents.config",
+    "load_definition": "jaxmadrl.study.definition",
+    "load_run": "jaxmadrl.store.loading",
+    "make_train": "jaxmadrl.agents.trainers",
+    "merge_shards": "jaxmadrl.store.runs",
+    "run_sweep": "jaxmadrl.store.runs",
+}
+__all__ = sorted(_PUBLIC)
 
-__all__ = [
-    "EnvParams",
-    "HyperParams",
-    "Progress",
-    "Run",
-    "RunError",
-    "RunFolderError",
-    "SettingError",
-    "Shard",
-    "SweepDefinition",
-    "TrainConfig",
-    "load_definition",
-    "load_run",
-    "make_train",
-    "merge_shards",
-    "run_sweep",
-]
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'jaxmadrl' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -1,85 +1,10 @@
-"""Train one learning-rate configuration: a sweep of one lane, with its run folder.
+"""``python -m jaxmadrl.train``: train one learning-rate configuration: a sweep of one lane, with
+its run folder.
 
-    python -m jaxmadrl.train --actor_lr=1e-4 --critic_lr=1e-3 --episodes=2000 --out=DIR
-    python -m jaxmadrl.train --resume=DIR
-
-DIR is a run folder like a sweep's (``runs``): ``metrics.npz`` (every metric as (1,
-episodes, ...)), ``summary.json`` (the definition, the environment it was computed in, and
-the lane's stopping episodes and final diagnostics), ``summary.csv`` and ``table.txt``;
-checkpoints after every ``--chunk`` episodes, resume after Ctrl-C, SIGTERM or a kill, and
-``python -m jaxmadrl.figures --run=DIR`` draws it. Seed N is the lane of seed N in a sweep.
-"""
-
-from __future__ import annotations
-
-import pathlib
-import time
-
-from absl import app, flags, logging
-
-from jaxmadrl import cli, run_folder, settings
-from jaxmadrl.definition import SweepDefinition
-from jaxmadrl.limits import SettingError
-
-flags.DEFINE_float("actor_lr", 1e-4, cli.as_sentence(settings.LEARNING_RATE_HELP["actor_lr"]))
-flags.DEFINE_float("critic_lr", 1e-3, cli.as_sentence(settings.LEARNING_RATE_HELP["critic_lr"]))
-flags.DEFINE_integer(
-    "seed", 0, "Seed in [0, 2**32): weights, world and exploration; the same as the sweep's seed of that number."
-)
-cli.define_run_flags("sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>")
-cli.define_setting_flags()
-flags.adopt_module_key_flags(cli)
-flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
-FLAGS = flags.FLAGS
-
-# Flags that define what is computed; a resume takes them from the run.
-DEFINITION_FLAGS = ("actor_lr", "critic_lr", "seed", "chunk", *settings.ALL)
-
-
-def definition_from_flags() -> SweepDefinition:
-    """The one-lane sweep the flags describe; UsageFailure naming the flag of a bad value."""
-    static, traced = cli.given_settings()
-    try:
-        return SweepDefinition.from_dict(
-            {
-                "name": f"train-{FLAGS.actor_lr:g}-{FLAGS.critic_lr:g}",
-                "actor_lrs": [FLAGS.actor_lr],
-                "critic_lrs": [FLAGS.critic_lr],
-                "first_seed": FLAGS.seed,
-                "chunk": FLAGS.chunk,
-                **static,
-                "mitigations": traced,
-            }
-        )
-    except SettingError as error:
-        setting = {"actor_lrs": "actor_lr", "critic_lrs": "critic_lr", "first_seed": "seed"}.get(
-            error.setting, error.setting.removeprefix("mitigations.")
-        )
-        raise cli.UsageFailure(f"--{setting} {error.problem}")
-
-
-def main(argv):
-    logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        if FLAGS.resume:
-            given = [f"--{name}" for name in DEFINITION_FLAGS if FLAGS[name].present]
-            if given or FLAGS.out:
-                raise cli.UsageFailure(
-                    f"--resume takes the settings from the run; drop {', '.join(given or ['--out'])}"
-                )
-            run_dir = pathlib.Path(FLAGS.resume)
-            definition = run_folder.read_definition(run_dir)
-        else:
-            definition = definition_from_flags()
-            run_dir = cli.check_new_output_dir(
-                FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-            )
-    except (ValueError, cli.UsageFailure) as error:
-        cli.fail(str(error))
-    cli.run_command("jaxmadrl.train", definition, run_dir, resuming=bool(FLAGS.resume))
-
+The command is ``jaxmadrl.cli.train`` (its flags: ``python -m jaxmadrl.train --help``); this
+module only starts it, with the signal handlers in place before anything is imported."""
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags)
+    from jaxmadrl.cli.launch import launch
+
+    launch("jaxmadrl.cli.train")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from jaxmadrl.checkpoints import CHECKPOINT_INDEX
+from jaxmadrl.store.checkpoints import CHECKPOINT_INDEX
 
 
 def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=None, sigint_ignored=False):
@@ -15,6 +15,15 @@ def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=
     the XLA flags of this process (e.g. --xla_cpu_max_isa) are kept, with ``xla_flags`` in
     place of any of the same name. ``sigint_ignored``: started with SIGINT ignored, as a
     script's background job is."""
+    return _run(["-m", module, *args], devices, wait, xla_flags, env, cwd, sigint_ignored)
+
+
+def run_script(code, *args, devices=1, wait=True, env=None):
+    """Runs ``python -c code args`` as ``run_module`` runs a module."""
+    return _run(["-c", code, *args], devices, wait, (), env, None, False)
+
+
+def _run(python_args, devices, wait, xla_flags, env, cwd, sigint_ignored):
     replaced = tuple(flag.split("=")[0] for flag in xla_flags)
     kept = [flag for flag in os.environ.get("XLA_FLAGS", "").split() if not (replaced and flag.startswith(replaced))]
     env = {
@@ -24,7 +33,7 @@ def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=
         "JAX_NUM_CPU_DEVICES": str(devices),
         **(env or {}),
     }
-    command = [sys.executable, "-m", module, *args]
+    command = [sys.executable, *python_args]
     if sigint_ignored:  # the shell ignores SIGINT, then becomes the program, which inherits that
         command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *command]
     if not wait:

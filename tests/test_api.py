@@ -12,10 +12,13 @@ import pytest
 from cli_helpers import run_module
 
 import jaxmadrl
-from jaxmadrl import cli, diagnostics, plots, results, settings
-from jaxmadrl.config import TrainConfig
-from jaxmadrl.definition import SweepDefinition
-from jaxmadrl.limits import SettingError
+from jaxmadrl.agents import diagnostics
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.cli import common
+from jaxmadrl.core.limits import SettingError
+from jaxmadrl.report import plots
+from jaxmadrl.study import results, settings
+from jaxmadrl.study.definition import SweepDefinition
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 RESULTS = README.parent / "sweeps" / "results"
@@ -81,7 +84,7 @@ def test_every_setting_is_a_flag_with_its_fields_help():
     assert result.returncode == 0
     for name, setting in settings.ALL.items():
         assert f"--{name}" in result.stdout or f"--[no]{name}" in result.stdout, name
-    assert cli.as_sentence(settings.STATIC["eval_every"].help)[:40] in " ".join(result.stdout.split())
+    assert common.as_sentence(settings.STATIC["eval_every"].help)[:40] in " ".join(result.stdout.split())
 
 
 # ----------------------------------------------------------------------------- the API on run folders

@@ -1,0 +1,138 @@
+"""The training program: episodes as a ``lax.scan``, one train step after each episode.
+
+``make_trainer(config)`` returns pure functions of explicit state:
+- ``init(key, hparams) → TrainState``: parameters, world, empty replay, stop tracker;
+- ``run_episode(state, episode, hparams) → (state, metrics)``: act for one episode, then
+  (once more than ``episodes_before_train`` episodes are done) one train step, then (every
+  ``eval_every`` episodes) greedy evaluation. ``episode`` (0-based) is passed in rather
+  than read from the state, so it stays unbatched when configurations are vmapped and the
+  ``lax.cond``s on it remain real branches;
+- ``run_episodes(state, episodes, hparams) → (state, metrics)``: a scan of ``run_episode``
+  over the given episode indices (a chunk of a longer run); indices ≥ ``config.episodes``
+  are padding: they leave the state as it is and give NaN metrics, so chunks of one
+  length serve any run length with one compilation;
+- ``train(key, hparams) → (state, metrics)``: ``init`` then ``run_episodes`` over all.
+Each traces its matrix products at ``config.matmul_precision``.
+Metrics are fixed-size per episode; a quantity not computed in an episode is NaN.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxmadrl.agents import diagnostics, replay
+from jaxmadrl.agents.ccm import rollout
+from jaxmadrl.agents.ccm.learner import LearnerState, Transition, init_learner, observe_episode, train_step
+from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.networks import Networks
+from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, networks_of
+from jaxmadrl.envs import mec as env
+
+
+@struct.dataclass
+class TrainState:
+    """Everything one configuration carries from episode to episode."""
+
+    learner: LearnerState
+    memory: replay.ReplayBuffer
+    world: env.World
+    tracker: diagnostics.StopTracker
+    key: chex.PRNGKey
+    eval_key: chex.PRNGKey  # fixed: every evaluation replays the same episodes
+
+
+def make_trainer(config: TrainConfig) -> Trainer:
+    networks = networks_of(config)
+    n_agents, env_params = config.env.n_agents, config.env
+
+    def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
+        k_params, k_world, k_eval, k_run = jax.random.split(key, 4)
+        example = Transition(
+            obs=jnp.zeros((n_agents, env.OBS_DIM)),
+            actions=jnp.zeros((n_agents, env.ACTION_DIM)),
+            selected=jnp.zeros((n_agents,)),
+            reward=jnp.zeros(()),
+            next_obs=jnp.zeros((n_agents, env.OBS_DIM)),
+            done=jnp.zeros(()),
+        )
+        return TrainState(
+            learner=init_learner(k_params, networks, n_agents, hparams.full_normalisation),
+            memory=replay.init_replay(example, config.replay_capacity),
+            world=env.make_world(k_world, env_params),
+            tracker=diagnostics.init_stop_tracker(n_agents, config.episodes_before_train),
+            key=k_run,
+            eval_key=k_eval,
+        )
+
+    def learn(state: TrainState, key, episode_number, hparams):
+        memory, batch, indices, weights = replay.sample(state.memory, key, config.batch_size)
+        learner, errors, metrics = train_step(state.learner, batch, weights, hparams, networks, config)
+        memory = replay.update_priorities(memory, indices, errors)
+        tracker = diagnostics.update_stop_tracker(
+            state.tracker, episode_number, metrics["actor_max_delta"], metrics["critic_max_delta"]
+        )
+        return state.replace(learner=learner, memory=memory, tracker=tracker), metrics
+
+    def evaluate(state: TrainState, hparams: HyperParams):
+        return rollout.evaluate(state.eval_key, state.world, state.learner, networks, config, hparams)
+
+    def run_episode(state: TrainState, episode: chex.Array, hparams: HyperParams):
+        key, k_episode, k_sample = jax.random.split(state.key, 3)
+        epsilon = config.epsilon(episode)
+        memory, learner, summary = explore_episode(
+            k_episode, state.world, state.learner, state.memory, networks, config, hparams, epsilon
+        )
+        state = state.replace(memory=memory, learner=learner, key=key)
+
+        episode_number = episode + 1  # episodes completed, counting this one
+        trains = episode_number > config.episodes_before_train
+        skip_metrics = nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
+        state, train_metrics = jax.lax.cond(
+            trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
+        )
+
+        eval_summary = jax.lax.cond(
+            evaluates(config, episode_number),
+            evaluate,
+            lambda s, h: nan_like(jax.eval_shape(evaluate, s, h)),
+            state,
+            hparams,
+        )
+
+        metrics = {
+            "train_reward": summary["reward"],
+            "server_overflow": summary["server_overflow"],
+            "energy_violation": summary["energy_violation"],
+            "time_violation": summary["time_violation"],
+            "epsilon": epsilon,
+            "trained": trains,
+            **{f"eval_{name}": value for name, value in eval_summary.items()},
+            **train_metrics,
+        }
+        return state, metrics
+
+    return assemble_trainer(init, run_episode, config)
+
+
+def explore_episode(
+    key: chex.PRNGKey,
+    world: env.World,
+    learner: LearnerState,
+    memory: replay.ReplayBuffer,
+    networks: Networks,
+    config: TrainConfig,
+    hparams: HyperParams,
+    epsilon: chex.Array,
+):
+    """One exploring episode, its steps stored in the replay memory with the current critic's
+    squared errors as priorities. Returns (memory, learner with updated reward statistics,
+    episode summary)."""
+    transitions, (joint, q), input_stats, summary = rollout.training_episode(
+        key, world, learner, networks, config.env, hparams, epsilon
+    )
+    learner = learner.replace(actor_input_stats=input_stats)
+    learner, errors = observe_episode(learner, networks, transitions, joint, q, hparams)
+    return replay.add_batch(memory, transitions, errors), learner, summary

@@ -1,0 +1,228 @@
+"""Configuration: static settings (shapes, counts, modes) apart from traced hyperparameters.
+
+``TrainConfig`` fixes the compiled program: change a field and it compiles anew.
+``HyperParams`` is a pytree of scalars passed into the program: one compilation serves
+any value, and a grid of values is one ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxmadrl.core import numerics
+from jaxmadrl.core.activations import ACTIVATION_NAMES
+from jaxmadrl.core.limits import SettingError, check_integer, check_widths, is_number
+from jaxmadrl.envs import domains
+from jaxmadrl.envs.mec import EnvParams
+
+ACTOR_UPDATES = ("simultaneous", "sequential")
+EXPLORATIONS = ("gaussian", "ou")
+
+
+def setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
+    """A field documented once: ``help`` describes it as a flag and a sweep key. ``choices``:
+    the allowed strings (for an integer code: the names of the codes, by position);
+    ``switch``: a 0/1 value, given as a boolean flag."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "switch": switch})
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Static settings of one training program; each field's help says what it is.
+
+    Exploration: epsilon(e) = end + (start - end)·exp(-e / decay), e = episodes done.
+    """
+
+    env: EnvParams = EnvParams()
+    domain: str = setting(
+        domains.MEC,
+        "the environment: the MEC world (mec, with the Client-Master learner) or one from another "
+        "package, trained by DDPG (one agent) or MADDPG (several) with tanh actors",
+        domains.NAMES,
+    )
+    episodes: int = setting(2000, "training episodes")
+    batch_size: int = setting(64, "replay batch size (<= replay_capacity)")
+    replay_capacity: int = setting(10_000, "replay capacity (transitions; prioritised in MEC, uniform elsewhere)")
+    episodes_before_train: int = setting(
+        1,
+        "training begins once more than this many episodes are done: in MEC a train step after "
+        "each episode; elsewhere an update each step, with random actions until then",
+    )
+    eval_every: int = setting(10, "greedy evaluation after every this many episodes (and after the last)")
+    eval_episodes: int = setting(3, "fixed greedy episodes per evaluation (their mean is reported)")
+    actor_hidden: tuple[int, ...] = setting((64, 32), "actor hidden layer widths")
+    critic_hidden: tuple[int, ...] = setting((512, 128), "critic hidden layer widths")
+    actor_update: str = setting(
+        "simultaneous",
+        "update all actors from one loss (simultaneous) or one after "
+        "another, each seeing the actors before it updated (sequential, as the reference)",
+        ACTOR_UPDATES,
+    )
+    epsilon_start: float = setting(
+        1.0,
+        "exploration noise std (in units of half the action range) and, in MEC, random-selection "
+        "probability at episode 0",
+    )
+    epsilon_end: float = setting(0.01, "exploration epsilon approached at the end")
+    epsilon_decay: float = setting(2000.0, "episodes over which epsilon decays by a factor e")
+    matmul_precision: str = setting(
+        numerics.DEFAULT_MATMUL_PRECISION,
+        "precision of every float32 matrix product: "
+        "highest = full float32 on every backend; high and default allow faster, less "
+        "exact modes (e.g. TF32 on NVIDIA GPUs)",
+        numerics.MATMUL_PRECISIONS,
+    )
+
+    exploration: str = setting(
+        "gaussian",
+        "action noise of the domains other than mec: gaussian (independent each step, std epsilon) "
+        "or ou (Ornstein-Uhlenbeck, theta 0.15, dt 0.01, sigma epsilon: correlated over hundreds of steps)",
+        EXPLORATIONS,
+    )
+    tau: float = setting(
+        0.005,
+        "weight of the online networks in each soft update of the target networks (domains other "
+        "than mec; MEC's targets are its online networks, as in the system reproduced)",
+    )
+    hidden_norm_layers: bool = setting(
+        True,
+        "build the hidden LayerNorms that full normalisation switches on; a program without "
+        "them computes the same numbers for lanes with the switch off, faster (a sweep builds "
+        "them only if a lane uses them)",
+    )
+
+    def __post_init__(self):
+        for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
+            check_integer(name, getattr(self, name))
+        check_integer("episodes_before_train", self.episodes_before_train, minimum=0)
+        if self.domain not in domains.NAMES:
+            raise SettingError("domain", f"must be one of {list(domains.NAMES)}, got {self.domain!r}")
+        self._check_domain_settings()
+        steps = self.spec.steps_per_episode
+        if self.replay_capacity < steps:
+            raise SettingError("replay_capacity", f"({self.replay_capacity}) must hold one episode ({steps} steps)")
+        if self.batch_size > self.replay_capacity:
+            raise SettingError(
+                "batch_size", f"({self.batch_size}) must not exceed replay_capacity ({self.replay_capacity})"
+            )
+        for name in ("actor_hidden", "critic_hidden"):
+            check_widths(name, getattr(self, name))
+        if self.actor_update not in ACTOR_UPDATES:
+            raise SettingError("actor_update", f"must be one of {list(ACTOR_UPDATES)}, got {self.actor_update!r}")
+        numerics.check_matmul_precision(self.matmul_precision)
+
+    def _check_domain_settings(self):
+        """Settings that belong to one kind of domain keep their defaults in the other."""
+        if self.domain == domains.MEC:
+            if self.tau != 0.005:
+                raise SettingError("tau", "applies only to domains other than mec (MEC has no target lag)")
+            if self.exploration != "gaussian":
+                raise SettingError("exploration", "applies only to domains other than mec")
+            return
+        if self.exploration not in EXPLORATIONS:
+            raise SettingError("exploration", f"must be one of {list(EXPLORATIONS)}, got {self.exploration!r}")
+        if self.env != EnvParams():
+            raise SettingError("env", f"settings of the MEC world do not apply to domain {self.domain!r}")
+        if self.actor_update != "simultaneous":
+            raise SettingError("actor_update", f"must be simultaneous in domain {self.domain!r}")
+        if not (isinstance(self.tau, (int, float)) and 0 < self.tau <= 1):
+            raise SettingError("tau", f"must be in (0, 1], got {self.tau!r}")
+
+    @property
+    def spec(self) -> domains.DomainSpec:
+        """The shape of the program's domain (agents, observation and action sizes, steps)."""
+        return domains.spec_of(self.domain, self.env)
+
+    def epsilon(self, episodes_done):
+        return self.epsilon_end + (self.epsilon_start - self.epsilon_end) * jnp.exp(
+            -jnp.asarray(episodes_done, jnp.float32) / self.epsilon_decay
+        )
+
+
+def traced_setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
+    """``setting`` for a traced field (``dataclasses.MISSING``: no default, required)."""
+    return struct.field(default=default, metadata={"help": help, "choices": choices, "switch": switch})
+
+
+@struct.dataclass
+class HyperParams:
+    """Traced hyperparameters of one configuration (scalars, or arrays with a leading
+    grid axis when vmapped): one compilation serves any value.
+
+    The saturation mitigations are traced too, so that they vmap with the learning rates;
+    their defaults are the unmitigated algorithm.
+    """
+
+    actor_lr: chex.Numeric = traced_setting(
+        dataclasses.MISSING, "Adam learning rate of every client actor (finite, > 0)"
+    )
+    critic_lr: chex.Numeric = traced_setting(
+        dataclasses.MISSING, "Adam learning rate of the master critic (finite, > 0)"
+    )
+    gamma: chex.Numeric = traced_setting(0.99, "discount factor")
+    reward_scale: chex.Numeric = traced_setting(1.0, "factor on the reward in the TD target")
+    output_activation: chex.Numeric = traced_setting(
+        0, "actor output activation (traced as its code)", ACTIVATION_NAMES
+    )
+    layer_norm: chex.Numeric = traced_setting(0.0, "LayerNorm on the actors' output pre-activations", switch=True)
+    actor_grad_clip: chex.Numeric = traced_setting(
+        math.inf, "clip each actor's own gradient to this L2 norm (inf = off)"
+    )
+    critic_grad_clip: chex.Numeric = traced_setting(math.inf, "clip the critic gradient to this L2 norm (inf = off)")
+    reward_normalisation: chex.Numeric = traced_setting(
+        0.0, "standardise rewards by their running mean and std", switch=True
+    )
+    output_lr_multiplier: chex.Numeric = traced_setting(1.0, "factor on the actors' output-layer learning rate")
+    preactivation_penalty: chex.Numeric = traced_setting(
+        0.0, "λ: each actor's loss gains λ·mean(z²) over its output pre-activations z (0 = off)"
+    )
+    linear_hidden: chex.Numeric = traced_setting(
+        0.0, "linear hidden layers: the actors' hidden ReLUs removed (the output activation kept)", switch=True
+    )
+    full_normalisation: chex.Numeric = traced_setting(
+        0.0,
+        "full normalisation: each actor's input by running mean and std, a LayerNorm after every hidden "
+        "layer of actors and critic (none before the output activation), actors' output layer at "
+        "PyTorch's default initial scale",
+        switch=True,
+    )
+
+    def validate(self) -> "HyperParams":
+        """Checks concrete values on the host; raises ValueError naming the field and the
+        first offending value."""
+
+        def check(name, is_valid, requirement):
+            values = np.ravel(np.asarray(getattr(self, name), dtype=object)).tolist()
+            if not all(is_number(v) for v in values):
+                raise SettingError(name, f"must be a number, got {getattr(self, name)!r}")
+            bad = [v for v in values if not is_valid(v)]
+            if bad:
+                raise SettingError(name, f"must be {requirement}, got {bad[0]!r}")
+
+        for name in ("actor_lr", "critic_lr", "output_lr_multiplier"):
+            check(name, lambda v: math.isfinite(v) and v > 0, "finite and > 0")
+        check("gamma", lambda v: 0 <= v <= 1, "in [0, 1]")
+        check("preactivation_penalty", lambda v: math.isfinite(v) and v >= 0, "finite and >= 0")
+        for name in ("actor_grad_clip", "critic_grad_clip"):
+            check(name, lambda v: v > 0, "> 0 (inf = no clipping)")
+        for name in ("layer_norm", "reward_normalisation", "linear_hidden", "full_normalisation"):
+            check(name, lambda v: v in (0, 1), "0 or 1")
+        check(
+            "output_activation",
+            lambda v: v in range(len(ACTIVATION_NAMES)),
+            f"a code in 0..{len(ACTIVATION_NAMES) - 1} ({', '.join(ACTIVATION_NAMES)})",
+        )
+        return self
+
+    def as_arrays(self) -> "HyperParams":
+        """Every field as a float32 NumPy array (the activation code as int32), on the host."""
+        return jax.tree.map(lambda v: np.asarray(v, np.float32), self).replace(
+            output_activation=np.asarray(self.output_activation, np.int32)
+        )

@@ -1,0 +1,230 @@
+"""What the command-line programs share: the flags that describe one training program and
+a run folder, running one as a command, and bad input, full disks and signals as one line
+and an exit code."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+
+from absl import app, flags
+
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.core import files, numerics, signals
+from jaxmadrl.core.limits import SettingError
+from jaxmadrl.store import provenance, run_folder, runs, shards
+from jaxmadrl.study import results, settings
+
+
+def define_setting_flags() -> None:
+    """One flag per setting of the training program and per traced setting (``settings``),
+    named and described as the field it sets, defaulting to the field's default; and the
+    flags of how a run computes."""
+    for setting in settings.ALL.values():
+        kind, default, help = setting.kind, setting.default, as_sentence(setting.help)
+        if kind == "widths":
+            flags.DEFINE_list(setting.name, [str(w) for w in default], help)
+        elif kind == "choice":
+            shown = setting.choices[default] if isinstance(default, int) else default
+            flags.DEFINE_enum(setting.name, shown, list(setting.choices), help)
+        elif kind == "switch":
+            flags.DEFINE_bool(setting.name, bool(default), help)
+        elif kind == "int":
+            flags.DEFINE_integer(setting.name, default, help)
+        elif kind == "float":
+            flags.DEFINE_float(setting.name, default, help)
+        else:
+            flags.DEFINE_string(setting.name, default, help)
+    precision = TrainConfig.__dataclass_fields__["matmul_precision"]
+    flags.DEFINE_enum(
+        "matmul_precision",
+        None,
+        list(numerics.MATMUL_PRECISIONS),
+        f"{as_sentence(precision.metadata['help'])} Default: {precision.default}; a resume keeps the "
+        "run's setting. Recorded with the run.",
+    )
+    flags.DEFINE_bool(
+        "deterministic_ops",
+        None,
+        "Deterministic GPU reductions and scatters "
+        "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Default: on, unless "
+        "XLA_FLAGS sets it; a resume keeps the run's setting. Recorded with the run.",
+    )
+
+
+def as_sentence(help: str) -> str:
+    """A field's help as a flag's: capitalised, with a full stop."""
+    return help[0].upper() + help[1:] + "."
+
+
+def given_settings() -> tuple[dict, dict]:
+    """The settings given on the command line: (static settings by name, traced settings by
+    name), as a definition holds them. UsageFailure naming the flag of a malformed value."""
+    static, traced = {}, {}
+    for name, setting in settings.ALL.items():
+        if not flags.FLAGS[name].present:
+            continue
+        value = flags.FLAGS[name].value
+        if setting.kind == "widths":
+            value = widths(name)
+        elif setting.kind == "switch":
+            value = float(value)
+        (traced if setting.holder == "traced" else static)[name] = value
+    return static, traced
+
+
+def define_run_flags(default_out: str) -> None:
+    """Flags of a command that writes a run folder (``runs``)."""
+    flags.DEFINE_string("out", None, f"New run folder (default {default_out}).")
+    flags.DEFINE_string("resume", None, "Continue the run in this folder from its last checkpoint.")
+    flags.DEFINE_bool(
+        "keep_checkpoint",
+        False,
+        "Keep the final state (weights, optimisers, replay; about as large "
+        "as a checkpoint) in RUN/checkpoint/ when the run completes; by default it is deleted.",
+    )
+
+
+def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, shard=None) -> None:
+    """Runs (or resumes) ``definition`` — or its shard ``shard`` — in ``run_dir`` as the
+    command ``python -m module``, with the execution flags it defines, printing progress: a
+    complete run shows its table; a bad setting or unusable folder is one line and exit 2;
+    a disk that cannot be written one line and exit 1 (naming the resume command if a
+    checkpoint is intact); Ctrl-C and SIGTERM one line and exit 130 / 143."""
+    if resuming and run_folder.is_complete(run_dir):
+        print_complete(run_dir)
+        return
+    execution = {
+        name: flags.FLAGS[name].value if name in flags.FLAGS and flags.FLAGS[name].present else None
+        for name in ("lanes_per_call", "devices", "workers", "matmul_precision", "deterministic_ops")
+    }
+    started = time.perf_counter()
+    resume_command = f"python -m {module} --resume {run_dir}" + (f" --shard {shard}" if shard else "")
+    try:
+        run = runs.run_sweep(
+            None if resuming else definition,
+            run_dir,
+            resume=resuming,
+            shard=shard,
+            keep_checkpoint=flags.FLAGS.keep_checkpoint,
+            on_progress=print_progress,
+            **execution,
+        )
+        signals.raise_if_interrupted()  # a signal whose exception was discarded still ends the run
+    except SettingError as error:
+        fail(f"--{error.setting} {error.problem}")
+    except run_folder.RunFolderError as error:
+        fail(str(error))
+    except OSError as error:
+        part = run_dir / shard.folder_name if shard else run_dir
+        resume = f"; the last checkpoint is intact: {resume_command}"
+        fail(
+            f"cannot write the run: {files.io_error_text(error)}" + (resume if run_folder.is_resumable(part) else ""),
+            IO_EXIT_CODE,
+        )
+    except KeyboardInterrupt as interrupt:
+        signals.exit_interrupted(interrupt, f"continue with: {resume_command}")
+    wall_s = time.perf_counter() - started
+    if run is None:
+        print_waiting(run_dir, shard, module, wall_s)
+    else:
+        print_result(run, run_dir, wall_s)
+
+
+def print_complete(run_dir: pathlib.Path) -> None:
+    try:
+        print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
+    except OSError as error:
+        fail(files.io_error_text(error))
+
+
+def print_waiting(run_dir: pathlib.Path, shard, module: str, wall_s: float) -> None:
+    """What a finished shard says while other shards of its sweep are not done."""
+    waiting = [
+        f"shard {other} ({state})"
+        for other, state in shards.shard_states(run_dir, shards.read_plan(run_dir))
+        if state != "done"
+    ]
+    print(
+        f"shard {shard} done in {wall_s:.1f} s; not done yet: {', '.join(waiting)}. The shard that finishes last "
+        f"merges them into {run_dir} (or: python -m {module} --merge {run_dir})"
+    )
+
+
+def print_progress(progress: runs.Progress) -> None:
+    """A sweep's progress as a log: after compiling, what runs how; then a line per chunk."""
+    if progress.episodes_done == progress.first_episode:
+        if progress.changed:
+            print(
+                f"note: this session differs from the run's record in {progress.changed}: results from episode "
+                f"{progress.first_episode} on will not equal an uninterrupted run",
+                flush=True,
+            )
+        record = progress.environment
+        shard = f" shard {progress.shard}" if progress.shard else ""
+        print(
+            f"{progress.name}{shard}: {progress.lanes} lanes ({progress.variants} variant(s)) as "
+            f"{progress.calls} call(s) of {progress.lanes_per_call} lane(s), {record['workers']} at a time, on "
+            f"{record['devices_per_call']} device(s); {progress.episodes} episodes; compiled in "
+            f"{progress.compile_s:.1f} s; starting at episode {progress.first_episode}",
+            flush=True,
+        )
+        print(f"{provenance.numerics_line(record)}; recorded in {run_folder.ENVIRONMENT}", flush=True)
+        return
+    print(
+        f"[{progress.episodes_done}/{progress.episodes}] {progress.config_episodes_per_s:.1f} config-episodes/s | "
+        f"ETA {progress.eta_s:.0f} s | lanes with all actors stopped: {progress.lanes_all_stopped}/{progress.lanes}",
+        flush=True,
+    )
+
+
+def print_result(run, run_dir: pathlib.Path, wall_s: float) -> None:
+    """A finished run's stopping table, diverged lanes and where its results are."""
+    print(f"done in {wall_s:.1f} s. All-actors stopping episode ({run.episodes} = never stopped):")
+    print(results.stopping_tables(run.lanes, run.episodes))
+    diverged = [row["lane"] for row in run.lanes if row["diverged"]]
+    if diverged:
+        print(f"diverged lanes (non-finite parameters or losses): {diverged}")
+    kept = sorted(run_dir.glob(f"**/{run_folder.CHECKPOINT}"))
+    print(f"results in {run_dir}" + (f"; final state kept in {', '.join(map(str, kept))}" if kept else ""))
+
+
+USAGE_EXIT_CODE = 2
+IO_EXIT_CODE = 1  # the input was fine; the disk (full, read-only, no permission) was not
+
+
+class UsageFailure(Exception):
+    """Bad input: reported as one line and exit code 2."""
+
+
+def fail(message: str, exit_code: int = USAGE_EXIT_CODE):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(exit_code)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl flag parsing that reports a bad flag as one line and exits with code 2, and
+    answers --help (-h, --helpshort) and --helpfull on stdout with exit code 0."""
+    asked = {"--help", "-h", "-?", "--helpshort", "--helpfull"} & set(argv[1:])
+    if asked:
+        app.usage(shorthelp="--helpfull" not in asked, writeto_stdout=True, exitcode=0)
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(str(error))
+
+
+def check_new_output_dir(path: str) -> pathlib.Path:
+    out = pathlib.Path(path)
+    if out.exists():
+        raise UsageFailure(f"--out {out} already exists; choose a new directory")
+    return out
+
+
+def widths(flag_name: str) -> tuple[int, ...]:
+    """A list flag of layer widths as integers; UsageFailure if it is not one."""
+    try:
+        return tuple(int(v) for v in flags.FLAGS[flag_name].value)
+    except ValueError:
+        raise UsageFailure(f"--{flag_name} must be comma-separated integers, got {flags.FLAGS[flag_name].value}")

@@ -1,0 +1,208 @@
+"""Regenerate the paper's figures (and a few more), the check of its claims (``claims.md``,
+MEC runs only) and the per-configuration table (``grid.md``) from a finished sweep run.
+
+    python -m jaxmadrl.figures --run sweeps/runs/all16-3seeds-main --out figures/
+    python -m jaxmadrl.figures --compare_sizes RUN_A,RUN_B,... --out figures/network-sizes/
+
+Every figure is written as PNG and PDF (``plots``); the claims and comparisons are
+computed in ``analysis``. A run with several variants (e.g. ``--sweep mitigations``) gets
+the figures and claims of each variant in ``OUT/<variant>/``, and in ``OUT/`` the heatmaps
+of all variants side by side (``fig17_variants``) and their comparison in words and
+numbers (``variants.md``). Runs that differ only in network sizes are compared with
+``--compare_sizes`` (``fig18_network_sizes``, ``sizes.md``).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+from absl import flags, logging
+
+from jaxmadrl.cli import common
+from jaxmadrl.core import files
+from jaxmadrl.envs import domains
+from jaxmadrl.report import analysis, drawing, plots, sizes
+from jaxmadrl.report.drawing import plt
+from jaxmadrl.store import loading, provenance
+
+flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
+flags.DEFINE_list(
+    "compare_sizes",
+    None,
+    "Instead of --run: finished runs of the same grid that differ only in "
+    "network sizes; writes fig18_network_sizes and sizes.md comparing them.",
+)
+flags.DEFINE_string("out", "figures", "Where to write the figures.")
+flags.DEFINE_integer("smooth", 50, "Moving-average window (episodes) for reward curves.")
+FLAGS = flags.FLAGS
+
+
+def fig_variants(run: loading.Run, out):
+    """One column per variant: stopping episode, final evaluation reward, final saturation."""
+    parts = [run.only_variant(v) for v in run.variants]
+    rewards = np.array([analysis.mean_last_evaluations(p, r["lane"]) for p in parts for r in p.lanes])
+    rows = [
+        ("all-actors stopping episode", lambda p, lane: p.stop(lane), drawing.spread_text, "RdYlGn", 0, run.episodes),
+        (
+            "evaluation reward, last 10",
+            lambda p, lane: analysis.mean_last_evaluations(p, lane),
+            (lambda cell: drawing.spread_text(cell / 1e3, "{:.1f}k"))
+            if np.abs(rewards).max() >= 1e3
+            else (lambda cell: drawing.spread_text(cell, "{:.0f}")),
+            "viridis",
+            rewards.min(),
+            rewards.max(),
+        ),
+        (
+            "output saturation, last 10 episodes",
+            lambda p, lane: analysis.mean_last_saturation(p, lane),
+            lambda cell: drawing.spread_text(cell, "{:.2f}"),
+            "magma_r",
+            0,
+            1,
+        ),
+    ]
+    fig, axes = plt.subplots(
+        len(rows), len(parts), figsize=(2.9 * len(parts) + 1.5, 2.9 * len(rows)), squeeze=False, layout="constrained"
+    )
+    for i, (label, value, fmt, cmap, vmin, vmax) in enumerate(rows):
+        for j, part in enumerate(parts):
+            ax = axes[i, j]
+            image = drawing.heatmap(
+                ax,
+                part,
+                part.per_config(lambda lane: value(part, lane)),
+                part.variants[0] if i == 0 else "",
+                fmt,
+                cmap,
+                vmin,
+                vmax,
+                colorbar_label=None,
+            )
+            if i < len(rows) - 1:
+                ax.set_xlabel("")
+            if j > 0:
+                ax.set_ylabel("")
+        fig.colorbar(image, ax=axes[i].tolist(), label=label, shrink=0.9)
+    fig.suptitle(
+        f"Variants side by side: {run.seeds} seed(s), {run.episodes} episodes\n"
+        f"(stopping {run.episodes} = never; cells: median [range over seeds])"
+    )
+    return drawing.save(fig, out, "fig17_variants", dpi=120)
+
+
+def write_run(run: loading.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+    """The figures and the per-configuration table (grid.md) of a run with one variant; in
+    the MEC domain also the comparison with the reference (fig16) and the paper's claims
+    (claims.md)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    paper_only = (plots.fig_reference_vs_ours,) if run.definition.train.domain == domains.MEC else ()
+    for make in (
+        plots.fig_stopping_heatmap,
+        plots.fig_stopping_bubbles,
+        plots.fig_asymmetry_over_time,
+        plots.fig_gradient_norms_over_time,
+        plots.fig_layer_gradients_final,
+        plots.fig_final_asymmetry_vs_stopping,
+        plots.fig_saturation_over_time,
+        plots.fig_preactivations_over_time,
+        plots.fig_final_saturation_heatmap,
+        plots.fig_saturation_vs_stopping,
+        plots.fig_per_agent_stopping,
+        plots.fig_stopping_spread,
+        plots.fig_onset_vs_effective_lr,
+        *paper_only,
+    ):
+        paths += make(run, out)
+    paths += plots.fig_learning_curves(run, out, window)
+    paths += plots.fig_reward_at_stop_vs_end(run, out, window)
+    drawing.write_text(out / "grid.md", analysis.describe_grid(run))
+    paths.append(out / "grid.md")
+    if paper_only:  # the paper's claims are about the MEC system
+        drawing.write_text(out / "claims.md", analysis.check_claims(run))
+        paths.append(out / "claims.md")
+    return paths
+
+
+def write_all(run: loading.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+    """``write_run`` for a one-variant run; otherwise per variant in ``out/<variant>/``, plus
+    the side-by-side figure and ``variants.md`` in ``out``."""
+    if len(run.variants) == 1:
+        return write_run(run, out, window)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [p for variant in run.variants for p in write_run(run.only_variant(variant), out / variant, window)]
+    paths += fig_variants(run, out)
+    drawing.write_text(out / "variants.md", analysis.compare_variants(run))
+    return paths + [out / "variants.md"]
+
+
+def fig_network_sizes(runs: list[loading.Run], out):
+    """Evaluation reward (last 10 evaluations) and all-actors stopping episode against the
+    parameters of the network that varies: a row with the actor varying (critic at its most
+    common size), a row with the critic varying (actor at its most common size), where the
+    runs have them; one line per LR configuration, median over seeds, band = range."""
+    reference = runs[0]
+    sides = sizes.size_sides(runs)
+    fig, axes = plt.subplots(len(sides), 2, figsize=(12, 4.2 * len(sides)), layout="constrained", squeeze=False)
+    for row, (side, group) in zip(axes, sides.items()):
+        index = 0 if side == "actor" else 1
+        x = [sizes.parameter_counts(run)[index] for run in group]
+        widths = [",".join(map(str, sizes.hidden_widths(run)[index])) for run in group]
+        fixed = ",".join(map(str, sizes.hidden_widths(group[0])[1 - index]))
+        other = "critic" if side == "actor" else "actor"
+        for a, c in reference.configs():
+            style = drawing.config_style(reference, a, c)
+            for ax, value in ((row[0], analysis.mean_last_evaluations), (row[1], lambda run, lane: run.stop(lane))):
+                cells = np.array([[value(run, lane) for lane in run.select(actor_lr=a, critic_lr=c)] for run in group])
+                ax.plot(x, np.median(cells, 1), marker="o", **style)
+                if cells.shape[1] > 1:
+                    ax.fill_between(x, cells.min(1), cells.max(1), color=style["color"], alpha=0.12, lw=0)
+        for ax, ylabel in (
+            (row[0], "evaluation reward, last 10 evaluations"),
+            (row[1], f"all-actors stopping episode ({reference.episodes} = never)"),
+        ):
+            ax.set_xscale("log")
+            ax.set_xticks(x, [f"{n}\n({w})" for n, w in zip(x, widths)], fontsize=7)
+            ax.minorticks_off()
+            ax.set_xlabel(f"parameters {'per actor' if side == 'actor' else 'of the critic'} ({other} {fixed})")
+            ax.set_ylabel(ylabel)
+        row[0].legend(fontsize=7)
+    fig.suptitle(
+        f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
+        "median over seeds, band = range)"
+    )
+    return drawing.save(fig, out, "fig18_network_sizes")
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.smooth < 1:
+        common.fail(f"--smooth must be >= 1, got {FLAGS.smooth}")
+    try:
+        if bool(FLAGS.run) == bool(FLAGS.compare_sizes):
+            raise loading.RunError("give either --run (a finished sweep run folder) or --compare_sizes, and not both")
+        if FLAGS.compare_sizes:
+            runs = sizes.check_size_runs([loading.load_run(path) for path in FLAGS.compare_sizes])
+        else:
+            run = loading.load_run(FLAGS.run)
+        if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
+            raise loading.RunError(f"--out {FLAGS.out} exists and is not a directory")
+    except loading.RunError as error:
+        common.fail(str(error))
+    out = pathlib.Path(FLAGS.out)
+    for shown in runs if FLAGS.compare_sizes else [run]:
+        print(provenance.describe(shown.environment))
+    try:
+        if FLAGS.compare_sizes:
+            out.mkdir(parents=True, exist_ok=True)
+            drawing.write_text(out / "sizes.md", sizes.compare_sizes(runs))
+            paths = fig_network_sizes(runs, out) + [out / "sizes.md"]
+        else:
+            paths = write_all(run, out, FLAGS.smooth)
+    except OSError as error:  # every file is written whole or not at all
+        common.fail(f"cannot write the figures: {files.io_error_text(error)}", common.IO_EXIT_CODE)
+    print(f"wrote {len(paths)} files to {FLAGS.out}")

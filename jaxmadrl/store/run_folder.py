@@ -1,0 +1,138 @@
+"""What a run folder holds, and reading and writing its files.
+
+A run folder holds ``sweep.json`` (the definition), ``environment.json`` (what each session
+computed with: code, versions, machine, numerics, lane width; see ``provenance``),
+``checkpoint/`` (the whole state after the last finished chunk, one file per block of
+lanes), ``metrics/chunk_*.npz`` and ``run.lock``, which one process at a time holds. When
+the run completes it holds ``metrics.npz`` (every metric as (lanes, episodes, ...)),
+``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt`` (the stopping
+table of each variant). A sharded run's folder holds one such folder per shard instead
+(``shards``), for a share of the lanes, and the same results once they are merged.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import pathlib
+import shutil
+
+import jax
+import numpy as np
+
+from jaxmadrl.core import files
+from jaxmadrl.core.limits import SettingError
+from jaxmadrl.store import checkpoints
+from jaxmadrl.study import results
+from jaxmadrl.study.definition import SweepDefinition
+
+CHECKPOINT, DEFINITION, CHUNKS, ENVIRONMENT = "checkpoint", "sweep.json", "metrics", "environment.json"
+SUMMARY, METRICS = "summary.json", "metrics.npz"
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked: it exists, another process holds it, or
+    it is damaged or another sweep's."""
+
+
+def read_definition(run_dir: pathlib.Path) -> SweepDefinition:
+    """The definition of the run in ``run_dir`` (RunFolderError if there is none or it is bad)."""
+    if not (run_dir / DEFINITION).is_file():
+        raise RunFolderError(f"{run_dir} is not a sweep run (no {DEFINITION})")
+    if (run_dir / "checkpoint.npz").is_file():
+        raise RunFolderError(
+            f"{run_dir} has a checkpoint of an older format (checkpoint.npz); this version cannot resume it"
+        )
+    try:
+        return SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
+    except SettingError as error:
+        raise RunFolderError(
+            f'{run_dir / DEFINITION} is not a valid sweep definition: "{error.setting}" {error.problem}'
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
+        raise RunFolderError(f"{run_dir / DEFINITION} is not a valid sweep definition: {error}") from None
+
+
+def write_definition(run_dir: pathlib.Path, definition: SweepDefinition) -> None:
+    files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(definition.to_dict()).encode()))
+
+
+def is_complete(run_dir: pathlib.Path) -> bool:
+    return (run_dir / SUMMARY).is_file()
+
+
+def is_resumable(run_dir: pathlib.Path) -> bool:
+    return (run_dir / CHECKPOINT / checkpoints.CHECKPOINT_INDEX).is_file()
+
+
+def recorded_environments(run_dir: pathlib.Path) -> list[dict]:
+    """The environment records of a run's earlier sessions ([] for a run made before they
+    were recorded)."""
+    path = run_dir / ENVIRONMENT
+    if not path.is_file():
+        return []
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path} cannot be read: {error}")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise RunFolderError(f"{path} is not a list of environment records")
+    return records
+
+
+def write_environments(run_dir: pathlib.Path, environments: list[dict]) -> None:
+    files.write_atomically(run_dir / ENVIRONMENT, lambda f: f.write(files.json_text(environments).encode()))
+
+
+def joined_chunk_metrics(run_dir: pathlib.Path) -> dict[str, np.ndarray]:
+    """The per-chunk metrics files joined: every metric as (lanes, episodes, ...)."""
+    per_chunk = [dict(np.load(f)) for f in sorted((run_dir / CHUNKS).glob("chunk_*.npz"))]
+    # (episodes, lanes, ...) → (lanes, episodes, ...)
+    return {k: np.swapaxes(np.concatenate([c[k] for c in per_chunk]), 0, 1) for k in per_chunk[0]}
+
+
+def lane_rows(definition: SweepDefinition, lanes: range, trackers, metrics: dict) -> list[dict]:
+    """The lane table's rows of the lanes ``lanes`` of ``definition`` (numbered as in the
+    whole sweep); ``trackers``, ``metrics``: theirs, with a leading lane axis."""
+    rows = []
+    for position, index in enumerate(lanes):
+        lane_metrics = {k: v[position] for k, v in metrics.items()}
+        tracker = jax.tree.map(lambda x: x[position], trackers)
+        rows.append(
+            {
+                "lane": index,
+                **definition.lanes()[index]._asdict(),
+                **results.lane_summary(tracker, lane_metrics, definition.episodes),
+            }
+        )
+    return rows
+
+
+def write_summary(run_dir: pathlib.Path, summary: dict, metrics: dict) -> None:
+    """``metrics.npz`` and then ``summary.json``, whose presence marks the folder complete."""
+    files.write_atomically(run_dir / METRICS, lambda f: np.savez_compressed(f, **metrics))
+    files.write_atomically(run_dir / SUMMARY, lambda f: f.write(files.json_text(summary).encode()))
+
+
+def write_results(
+    run_dir: pathlib.Path, definition: SweepDefinition, metrics: dict, rows: list[dict], environments: list[dict]
+) -> None:
+    """A finished sweep's results: ``metrics.npz`` (every lane's), ``summary.csv``,
+    ``table.txt`` and ``summary.json``; ``environments``: the record of every session that
+    computed part of it."""
+    table = results.stopping_tables(rows, definition.episodes)
+    files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
+    files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
+    write_summary(run_dir, {"definition": definition.to_dict(), "environment": environments, "lanes": rows}, metrics)
+
+
+def check_free_space(run_dir: pathlib.Path, needed_bytes: int) -> None:
+    """OSError (ENOSPC) before a checkpoint is written if the disk cannot hold it."""
+    free = shutil.disk_usage(run_dir).free
+    if free < needed_bytes:
+        raise OSError(
+            errno.ENOSPC,
+            f"not enough free space for the next checkpoint: it needs "
+            f"{needed_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB are free",
+            str(run_dir),
+        )

@@ -1,0 +1,238 @@
+"""What a sweep computes: its lanes and the training program they share.
+
+A *lane* is one (seed, variant, actor LR, critic LR) configuration; a *variant* is a named
+set of traced settings (e.g. LayerNorm on, softsign output). All lanes share one static
+``TrainConfig``; their hyperparameters are arrays with a leading lane axis G. Within one
+seed every lane starts from the same weights, world and exploration key (the paper's
+controlled design, extended to the variants); seeds differ through ``fold_in``.
+
+As a dictionary (a sweep file, ``sweep.json``) a definition is flat: its own fields, every
+static setting by name (``settings.STATIC``) and the traced ones under ``mitigations`` and
+``variants``; a key left out takes its default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import re
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.core import numerics, paths
+from jaxmadrl.core.activations import ACTIVATION_NAMES, activation_code
+from jaxmadrl.core.keys import seed_key
+from jaxmadrl.core.limits import SettingError, check_integer, is_number
+from jaxmadrl.envs import domains
+from jaxmadrl.study import settings
+
+DEFAULT_VARIANT = "default"
+PAPER_LRS = (1e-4, 1e-3, 1e-2, 1e-1)  # the paper's actor and critic learning rates (its 4×4 grid)
+# Traced settings that only the MEC learner implements.
+MEC_ONLY_SETTINGS = ("reward_normalisation", "full_normalisation")
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def normalised_traced_settings(values, where: str) -> dict:
+    """Traced settings by name (``settings.TRACED``); an output activation may be given by
+    name ("softsign") and is stored as its code. SettingError naming ``where`` on bad input."""
+    if not isinstance(values, dict):
+        raise SettingError(where, f"must be an object of settings, got {values!r}")
+    unknown = sorted(set(values) - set(settings.TRACED))
+    if unknown:
+        raise SettingError(where, f"unknown settings {unknown}; known: {sorted(settings.TRACED)}")
+    values = dict(values)
+    if isinstance(values.get("output_activation"), str):
+        try:
+            values["output_activation"] = activation_code(values["output_activation"])
+        except ValueError as error:
+            raise SettingError(f"{where}.output_activation", str(error)) from None
+    return values
+
+
+class Lane(NamedTuple):
+    seed: int
+    variant: str
+    actor_lr: float
+    critic_lr: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepDefinition:
+    """The lanes (seeds × variants × actor LRs × critic LRs, in that order; seeds
+    ``first_seed`` … ``first_seed + seeds - 1``) and the program they share (``train``,
+    whose matmul precision is chosen per run, not here). ``chunk`` = episodes per compiled
+    call.
+
+    ``mitigations`` sets traced settings (e.g. {"layer_norm": 1}) for every lane;
+    ``variants`` maps a variant name to settings of its own, applied on top (e.g.
+    {"baseline": {}, "layernorm": {"layer_norm": 1}}). Without variants there is one,
+    named "default". Every variant is part of the same compiled program.
+    """
+
+    name: str
+    actor_lrs: tuple[float, ...]
+    critic_lrs: tuple[float, ...]
+    seeds: int = 1
+    first_seed: int = 0
+    train: TrainConfig = TrainConfig()
+    mitigations: dict = dataclasses.field(default_factory=dict)
+    variants: dict = dataclasses.field(default_factory=dict)
+    chunk: int = 100
+
+    def __post_init__(self):
+        for name in ("actor_lrs", "critic_lrs"):
+            values = getattr(self, name)
+            if not isinstance(values, (list, tuple)) or not values or not all(is_number(v) for v in values):
+                raise SettingError(name, f"must be a non-empty list of numbers, got {values!r}")
+            object.__setattr__(self, name, tuple(float(v) for v in values))
+        for name in ("seeds", "chunk"):
+            object.__setattr__(self, name, check_integer(name, getattr(self, name)))
+        object.__setattr__(self, "first_seed", check_integer("first_seed", self.first_seed, minimum=0))
+        if self.first_seed + self.seeds > 2**32:
+            raise SettingError(
+                "first_seed", f"+ seeds must be at most 2**32 (seeds are uint32), got {self.first_seed} + {self.seeds}"
+            )
+        if not isinstance(self.name, str):
+            raise SettingError("name", f"must be a string, got {self.name!r}")
+        if not isinstance(self.train, TrainConfig):
+            raise SettingError("train", f"must be a TrainConfig, got {self.train!r}")
+        if self.train.matmul_precision != numerics.DEFAULT_MATMUL_PRECISION:
+            raise SettingError(
+                "train.matmul_precision", "is chosen per run (run_sweep's matmul_precision), not in the definition"
+            )
+        object.__setattr__(self, "mitigations", normalised_traced_settings(self.mitigations, "mitigations"))
+        if not isinstance(self.variants, dict):
+            raise SettingError("variants", f"must be an object mapping names to settings, got {self.variants!r}")
+        for variant in self.variants:
+            if not isinstance(variant, str) or not VARIANT_NAME.fullmatch(variant):
+                raise SettingError(
+                    "variants", f"names must be letters, digits, '.', '_' or '-' (a directory name), got {variant!r}"
+                )
+        variants = {
+            variant: normalised_traced_settings(values, f"variants.{variant}")
+            for variant, values in self.variants.items()
+        }
+        object.__setattr__(self, "variants", variants or {DEFAULT_VARIANT: {}})
+        try:
+            HyperParams(
+                actor_lr=np.asarray(self.actor_lrs), critic_lr=np.asarray(self.critic_lrs), **self.mitigations
+            ).validate()
+        except SettingError as error:
+            setting = {"actor_lr": "actor_lrs", "critic_lr": "critic_lrs"}.get(
+                error.setting, f"mitigations.{error.setting}"
+            )
+            raise SettingError(setting, error.problem) from None
+        for variant in self.variants:
+            try:
+                self.variant_hyperparams(variant).validate()
+            except SettingError as error:
+                raise SettingError(f"variants.{variant}.{error.setting}", error.problem) from None
+        if self.train.domain != domains.MEC:
+            for variant in self.variants:
+                used = [name for name in MEC_ONLY_SETTINGS if np.any(getattr(self.variant_hyperparams(variant), name))]
+                if used:
+                    raise SettingError(
+                        f"variants.{variant}.{used[0]}", f"is not implemented in domain {self.train.domain!r}"
+                    )
+
+    @property
+    def episodes(self) -> int:
+        return self.train.episodes
+
+    def train_config(self, matmul_precision: str = numerics.DEFAULT_MATMUL_PRECISION) -> TrainConfig:
+        """The static program of every lane, run at ``matmul_precision``, with the hidden
+        LayerNorms only if a lane uses full normalisation."""
+        uses_hidden_norms = bool(np.any(self.hyperparams().full_normalisation))
+        return dataclasses.replace(self.train, matmul_precision=matmul_precision, hidden_norm_layers=uses_hidden_norms)
+
+    def activations(self) -> list[str]:
+        """The names of the output activations its lanes use."""
+        codes = sorted(set(np.ravel(self.hyperparams().output_activation).tolist()))
+        return [ACTIVATION_NAMES[code] for code in codes]
+
+    def lanes(self) -> list[Lane]:
+        """Every lane, in lane order (seed-major, then variant, actor LR, critic LR)."""
+        return [
+            Lane(seed, variant, a, c)
+            for seed in range(self.first_seed, self.first_seed + self.seeds)
+            for variant in self.variants
+            for a in self.actor_lrs
+            for c in self.critic_lrs
+        ]
+
+    def variant_hyperparams(self, variant: str) -> HyperParams:
+        """The scalar settings of one variant (learning rates left at 1)."""
+        return HyperParams(actor_lr=1.0, critic_lr=1.0, **{**self.mitigations, **self.variants[variant]})
+
+    def hyperparams(self) -> HyperParams:
+        """Every field with a leading lane axis (G,) (float32; the activation code int32)."""
+        per_lane = [
+            self.variant_hyperparams(lane.variant).replace(actor_lr=lane.actor_lr, critic_lr=lane.critic_lr).as_arrays()
+            for lane in self.lanes()
+        ]
+        return jax.tree.map(lambda *values: np.stack(values), *per_lane)
+
+    def lane_keys(self) -> chex.PRNGKey:
+        return jax.vmap(seed_key)(jnp.asarray([lane.seed for lane in self.lanes()], jnp.uint32))
+
+    def to_dict(self) -> dict:
+        """The flat form (JSON-ready): every field, every static setting by name."""
+        return {
+            "name": self.name,
+            "actor_lrs": list(self.actor_lrs),
+            "critic_lrs": list(self.critic_lrs),
+            "seeds": self.seeds,
+            "first_seed": self.first_seed,
+            **settings.static_values(self.train),
+            "mitigations": self.mitigations,
+            "variants": self.variants,
+            "chunk": self.chunk,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SweepDefinition":
+        """A definition from its flat form; keys left out take their defaults. A malformed
+        or unknown key is a ``SettingError`` naming it."""
+        if not isinstance(values, dict):
+            raise SettingError("definition", "must be an object (a JSON object in a file)")
+        own = {f.name for f in dataclasses.fields(cls)} - {"train"}
+        unknown = sorted(set(values) - own - set(settings.STATIC))
+        if unknown:
+            raise SettingError(
+                unknown[0],
+                "is not a sweep setting (known: the definition's "
+                f"{sorted(own)} and the program's {sorted(settings.STATIC)})",
+            )
+        for name in ("name", "actor_lrs", "critic_lrs"):
+            if name not in values:
+                raise SettingError(name, "is required")
+        train = settings.train_config({k: v for k, v in values.items() if k in settings.STATIC})
+        return cls(train=train, **{k: v for k, v in values.items() if k in own})
+
+
+def load_definition(name_or_path: str) -> SweepDefinition:
+    """A sweep definition from a JSON file, given as a path or as a name in ``sweeps/``
+    (the file's stem is its name unless it sets one). ValueError naming the file."""
+    path = pathlib.Path(name_or_path)
+    if not path.is_file():
+        path = paths.SWEEPS_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in paths.SWEEPS_DIR.glob("*.json"))
+        raise ValueError(f"no sweep definition {name_or_path!r} (named sweeps: {', '.join(known)})")
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not readable JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    try:
+        return SweepDefinition.from_dict({"name": path.stem, **values})
+    except SettingError as error:
+        raise ValueError(f'{path}: "{error.setting}" {error.problem}') from None

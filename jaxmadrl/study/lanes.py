@@ -1,0 +1,116 @@
+"""Running many lanes as one compiled program.
+
+One compiled chunk program serves every lane: ``jax.vmap`` over lanes sits inside the scan
+over episodes, so the episode counter stays unbatched and its ``cond``s remain real
+branches. It is called on all lanes at once (sharded over devices; no collectives are
+needed) or on blocks of lanes, several blocks at once on host threads — the faster way on
+the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, NamedTuple
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.scaffold import scan_episodes
+from jaxmadrl.agents.trainers import make_trainer
+from jaxmadrl.core.keys import is_key
+from jaxmadrl.core.limits import SettingError
+
+
+class Grid(NamedTuple):
+    init: Callable  # (lane keys (G,), hparams (G,)) → lane-batched TrainState
+    run_chunk: Callable  # (states, episodes (T,), hparams) → (states, metrics (T, G, ...))
+
+
+def make_grid(config: TrainConfig) -> Grid:
+    trainer = make_trainer(config)
+    run_lanes = jax.vmap(trainer.run_episode, in_axes=(0, None, 0))
+
+    def run_chunk(states, episodes, hparams):
+        return scan_episodes(run_lanes, states, episodes, hparams, config.episodes)
+
+    return Grid(init=jax.vmap(trainer.init), run_chunk=run_chunk)
+
+
+def lane_sharding(n_lanes: int, max_devices: int | None = None) -> NamedSharding:
+    """Shards a leading lane axis over as many devices as divide ``n_lanes`` evenly."""
+    devices = jax.devices()[: max_devices or None]
+    n_devices = max(d for d in range(1, len(devices) + 1) if n_lanes % d == 0)
+    mesh = Mesh(np.asarray(devices[:n_devices]), ("grid",))
+    return NamedSharding(mesh, PartitionSpec("grid"))
+
+
+# The compiled chunk program is vmapped over a lane axis of any width. A run calls it on
+# consecutive blocks of ``lanes_per_call`` lanes, several blocks at once on host threads.
+# On XLA:CPU one lane per call, one call per core at a time, is ~1.5× faster than one call over
+# every lane (batched matrix products run slower than single ones, and a single lane's
+# operations cannot keep two cores busy alone; benchmarks/RESULTS.md). Elsewhere one call
+# over every lane, sharded over the devices, is the default.
+
+
+def default_lanes_per_call(n_lanes: int) -> int:
+    return 1 if jax.default_backend() == "cpu" else n_lanes
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_workers(n_blocks: int) -> int:
+    """One worker thread per CPU this process may use, at most one per block."""
+    return max(1, min(n_blocks, usable_cpus()))
+
+
+def check_lanes_per_call(n_lanes: int, lanes_per_call: int) -> None:
+    """SettingError("lanes_per_call", …) unless it divides the lanes."""
+    if not 1 <= lanes_per_call <= n_lanes or n_lanes % lanes_per_call:
+        divisors = [d for d in range(1, n_lanes + 1) if n_lanes % d == 0]
+        raise SettingError("lanes_per_call", f"must divide the {n_lanes} lanes ({divisors}), got {lanes_per_call}")
+
+
+def split_lanes(tree, lanes_per_call: int) -> list:
+    """A tree with leading lane axis G → G / lanes_per_call trees of consecutive lanes."""
+    n_lanes = jax.tree.leaves(tree)[0].shape[0]
+    check_lanes_per_call(n_lanes, lanes_per_call)
+    return [
+        jax.tree.map(lambda x: x[start : start + lanes_per_call], tree) for start in range(0, n_lanes, lanes_per_call)
+    ]
+
+
+def join_lanes(blocks: list, axis: int = 0):
+    """The inverse of ``split_lanes`` on host: NumPy leaves (keys stay keys), the blocks'
+    lane axes (at ``axis``) concatenated."""
+
+    def join(*leaves):
+        if is_key(leaves[0]):
+            return jax.random.wrap_key_data(np.concatenate([jax.random.key_data(x) for x in leaves], axis))
+        return np.concatenate([np.asarray(x) for x in leaves], axis)
+
+    return jax.tree.map(join, *blocks)
+
+
+def run_blocks(
+    pool: ThreadPoolExecutor, compiled_chunk, states: list, episodes, hparams: list, after_call: Callable | None = None
+):
+    """One chunk for every block of lanes, the blocks on ``pool``'s threads; each block's
+    state is donated. ``after_call(block index, new state)`` runs on the same thread once
+    the block's call is done (e.g. to checkpoint it while other blocks compute).
+    Returns (new block states, metrics (T, G, ...) on host)."""
+
+    def run_one(block):
+        state, metrics = compiled_chunk(states[block], episodes, hparams[block])
+        metrics = jax.device_get(metrics)
+        if after_call is not None:
+            after_call(block, state)
+        return state, metrics
+
+    outcomes = list(pool.map(run_one, range(len(states))))
+    return [state for state, _ in outcomes], join_lanes([metrics for _, metrics in outcomes], axis=1)

@@ -1,0 +1,130 @@
+"""`python -m jaxmadrl.figures` on a tiny real sweep, and its error paths."""
+
+import json
+import shutil
+
+from cli_helpers import TINY_SWEEP, run_module
+
+from jaxmadrl.report import sizes
+from jaxmadrl.store import loading, provenance
+
+FIGURES = [
+    "fig01_stopping_heatmap",
+    "fig02_stopping_bubbles",
+    "fig03_asymmetry_over_time",
+    "fig04_gradient_norms_over_time",
+    "fig05_layer_gradients_final",
+    "fig06_final_asymmetry_vs_stopping",
+    "fig07_saturation_over_time",
+    "fig08_preactivations_over_time",
+    "fig09_final_saturation_heatmap",
+    "fig10_saturation_vs_stopping",
+    "fig11_learning_curves",
+    "fig12_reward_at_stop_vs_end",
+    "fig13_per_agent_stopping",
+    "fig14_stopping_spread",
+    "fig15_saturation_onset_vs_effective_lr",
+    "fig16_reference_vs_ours",
+]
+
+
+def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    out = tmp_path / "figures"
+    result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=5")
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted([f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")] + ["claims.md", "grid.md"])
+    grid = (out / "grid.md").read_text().splitlines()
+    assert grid[0].startswith("Environment: ")
+    assert len([line for line in grid if line.startswith("| default |")]) == 2  # one row per LR configuration
+    claims = (out / "claims.md").read_text()
+    assert "4. The critic never stops" in claims and "1. Actor LR ≥ 0.01" in claims
+    environment = json.loads((run_dir / "environment.json").read_text())
+    header = claims.splitlines()[0]
+    assert header == provenance.describe(environment) and header in result.stdout
+    assert header.startswith("Environment: commit ") and f"jax {environment[0]['versions']['jax']}" in header
+    assert "matmul precision highest" in header and "1 lane(s) per call" in header
+    assert "tanh derivative 0 from |z| = 7." in header
+    for path in out.glob("fig*"):
+        header = path.read_bytes()[:8]
+        assert header.startswith(b"\x89PNG" if path.suffix == ".png" else b"%PDF")
+        assert path.stat().st_size > 5_000
+
+
+def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp_path):
+    run_dir, _ = tiny_variant_sweep
+    out = tmp_path / "figures"
+    result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=3")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["softsign", "baseline", "fig17_variants.png", "fig17_variants.pdf", "variants.md"]
+    )
+    for variant in ("softsign", "baseline"):
+        assert len(list((out / variant).glob("fig*.png"))) == len(FIGURES)
+        claims = (out / variant / "claims.md").read_text().splitlines()
+        assert claims[0].startswith("Environment: ") and claims[2].startswith("Claims checked on 2 lanes (2 seed(s))")
+    table = (out / "variants.md").read_text().splitlines()
+    assert table[0].startswith("Environment: ")
+    rows = [line for line in table if line.startswith("| softsign") or line.startswith("| baseline")]
+    assert rows[0].startswith("| softsign | output_activation=softsign | ") and rows[1].startswith("| baseline | – | ")
+    assert all(row.count("/2 |") == 2 for row in rows)  # lanes learning: all and at actor LR ≥ 0.01
+
+
+def test_missing_run_is_one_line_exit_2(tmp_path):
+    for args in ([], [f"--run={tmp_path / 'nope'}"], [f"--run={tmp_path}"]):
+        result = run_module("jaxmadrl.figures", *args, f"--out={tmp_path / 'figs'}")
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "figs").exists()
+
+
+def test_incomplete_run_points_to_resume(tiny_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    partial = tmp_path / "partial"
+    shutil.copytree(run_dir, partial)
+    (partial / "summary.json").unlink()
+    result = run_module("jaxmadrl.figures", f"--run={partial}", f"--out={tmp_path / 'figs'}")
+    assert result.returncode == 2 and "--resume" in result.stderr
+
+
+def test_corrupt_summary_is_refused(tiny_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    summary = json.loads((broken / "summary.json").read_text())
+    summary["lanes"] = summary["lanes"][:1]
+    (broken / "summary.json").write_text(json.dumps(summary))
+    result = run_module("jaxmadrl.figures", f"--run={broken}", f"--out={tmp_path / 'figs'}")
+    assert result.returncode == 2 and "does not match" in result.stderr
+
+
+def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_variant_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    small = tmp_path / "small"
+    assert run_module("jaxmadrl.sweep", *TINY_SWEEP, "--actor_hidden=8,4", f"--out={small}").returncode == 0
+    small_critic = tmp_path / "small-critic"
+    assert run_module("jaxmadrl.sweep", *TINY_SWEEP, "--critic_hidden=16,8", f"--out={small_critic}").returncode == 0
+    out = tmp_path / "sizes"
+    result = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{small},{small_critic}", f"--out={out}")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["fig18_network_sizes.pdf", "fig18_network_sizes.png", "sizes.md"]
+    rows = [line for line in (out / "sizes.md").read_text().splitlines() if line.startswith("| actor ")]
+    # By actor then critic parameters. Actor (8, 4): 7·8+8 + 8·4+4 + 4·3+3 = 115; (64, 32):
+    # 2691. Critic of 3 agents, input 40: (16, 8) 41·16 + 17·8 + 9 = 801; (512, 128) 86785.
+    assert rows[0].startswith("| actor 8,4 / critic 512,128 | 115 | 86785 |")
+    assert rows[1].startswith("| actor 64,32 / critic 16,8 | 2691 | 801 |")
+    assert rows[2].startswith("| actor 64,32 / critic 512,128 | 2691 | 86785 |")
+    assert rows[0].count("stop ") == 2  # one cell per LR configuration
+    # The figure's rows: the actor varying at the common critic, the critic at the common actor.
+    sides = sizes.size_sides([loading.load_run(path) for path in (small_critic, run_dir, small)])
+    assert {side: [sizes.size_label(run) for run in runs] for side, runs in sides.items()} == {
+        "actor": ["actor 8,4 / critic 512,128", "actor 64,32 / critic 512,128"],
+        "critic": ["actor 64,32 / critic 16,8", "actor 64,32 / critic 512,128"],
+    }
+    twice = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{small},{run_dir}", f"--out={tmp_path / 'y'}")
+    assert twice.returncode == 2 and "the same actor and critic" in twice.stderr
+    variant_dir, _ = tiny_variant_sweep
+    mismatched = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{variant_dir}", f"--out={tmp_path / 'x'}")
+    assert mismatched.returncode == 2 and "differ only in" in mismatched.stderr
+    assert not (tmp_path / "x").exists()

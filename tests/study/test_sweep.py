@@ -1,0 +1,458 @@
+"""The grid of configurations: lane = single run, determinism, divergence isolation, and the
+sweep CLI (progress, resume after SIGKILL, several devices, bad input)."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
+from programs import assert_programs_agree
+
+from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.trainers import make_train
+from jaxmadrl.core.paths import SWEEPS_DIR
+from jaxmadrl.store import checkpoints
+from jaxmadrl.study import lanes
+from jaxmadrl.study.definition import SweepDefinition, load_definition
+
+TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
+
+
+def grid_run(definition):
+    program = lanes.make_grid(definition.train_config())
+    hparams, keys = definition.hyperparams(), definition.lane_keys()
+    states = jax.jit(program.init)(keys, hparams)
+    run_chunk = jax.jit(program.run_chunk)
+    return run_chunk, states, hparams
+
+
+VARIANTS = {"baseline": {}, "softsign-ln": {"output_activation": "softsign", "layer_norm": 1}}
+
+
+@pytest.fixture(scope="module")
+def two_seed_grid():
+    """2 seeds × 2 variants × 2 actor LRs = 8 lanes."""
+    definition = SweepDefinition.from_dict(
+        dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, variants=VARIANTS, **TINY)
+    )
+    run_chunk, states, hparams = grid_run(definition)
+    episodes = jnp.arange(definition.episodes)
+    return definition, run_chunk, states, hparams, run_chunk(states, episodes, hparams)
+
+
+def test_lane_equals_single_run(two_seed_grid):
+    definition, _, _, _, (states, metrics) = two_seed_grid
+    train = jax.jit(make_train(definition.train_config()))
+    for lane in (1, 3, 4):  # seed 0 baseline actor LR 0.1; seed 0 softsign-ln 0.1; seed 1 baseline 1e-3
+        seed, variant, actor_lr, critic_lr = definition.lanes()[lane]
+        key = jax.random.fold_in(jax.random.key(0), seed)
+        hparams = HyperParams(actor_lr=actor_lr, critic_lr=critic_lr, **definition.variants[variant]).as_arrays()
+        single_state, single = train(key, hparams)
+        # A vmapped lane and an unbatched run are different programs (tests/programs.py).
+        assert_programs_agree({name: values[:, lane] for name, values in metrics.items()}, single)
+        chex.assert_trees_all_equal_shapes(jax.tree.map(lambda x: x[lane], states), single_state)
+
+
+def test_same_seed_lanes_share_their_start_and_seeds_differ(two_seed_grid):
+    definition, _, states, _, (_, metrics) = two_seed_grid
+    lanes = definition.lanes()
+    assert [(lane.seed, lane.variant) for lane in lanes] == [
+        (seed, variant) for seed in (0, 1) for variant in VARIANTS for _ in range(2)
+    ]
+    # The first episode precedes any training: same seed and variant → same rollout,
+    # different seed → not. Every variant of a seed starts from the same weights.
+    first = metrics["train_reward"][0]
+    assert first[0] == first[1] and first[4] == first[5] and first[0] != first[4]
+    kernel = states.learner.actor_params["params"]["fc1"]["kernel"]
+    np.testing.assert_array_equal(kernel[0], kernel[3])
+    assert not np.array_equal(kernel[0], kernel[4])
+
+
+def test_variant_settings_reach_their_lanes_only(two_seed_grid):
+    definition, *_ = two_seed_grid
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.output_activation, [0, 0, 1, 1] * 2)
+    np.testing.assert_array_equal(hparams.layer_norm, [0, 0, 1, 1] * 2)
+    np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1] * 4))
+    assert hparams.output_activation.dtype == np.int32 and hparams.layer_norm.dtype == np.float32
+
+
+def test_rerun_is_bit_identical(two_seed_grid):
+    _, run_chunk, states, hparams, (_, metrics) = two_seed_grid
+    _, again = run_chunk(states, jnp.arange(TINY["episodes"]), hparams)
+    for name in metrics:
+        np.testing.assert_array_equal(metrics[name], again[name], err_msg=name)
+
+
+def key_data_as_arrays(tree):
+    return jax.tree.map(lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+
+
+def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
+    definition, run_chunk, states, hparams, (whole_states, whole_metrics) = two_seed_grid
+    episodes = jnp.arange(definition.episodes)
+    runs = {}
+    for lanes_per_call, workers in ((1, 1), (1, 3), (2, 2)):
+        with ThreadPoolExecutor(workers) as pool:
+            blocks, metrics = lanes.run_blocks(
+                pool,
+                run_chunk,
+                lanes.split_lanes(states, lanes_per_call),
+                episodes,
+                lanes.split_lanes(hparams, lanes_per_call),
+            )
+        assert len(blocks) == len(definition.lanes()) // lanes_per_call
+        runs[lanes_per_call, workers] = key_data_as_arrays((lanes.join_lanes(blocks), metrics))
+    # Running blocks at once on threads changes nothing.
+    jax.tree.map(np.testing.assert_array_equal, runs[1, 1], runs[1, 3])
+    for joined, metrics in runs.values():
+        # Programs of different lane widths round differently (tests/programs.py).
+        assert_programs_agree(metrics, whole_metrics)
+        chex.assert_trees_all_equal_shapes(joined, key_data_as_arrays(whole_states))
+
+
+def test_checkpoint_of_lane_blocks_restores_the_whole_state(tmp_path, two_seed_grid):
+    _, _, states, _, _ = two_seed_grid
+    template = jax.eval_shape(lambda: states)
+    for episodes_done, lanes_per_call in ((3, 4), (6, 2)):
+        first_lanes = list(range(0, 8, lanes_per_call))
+        for first, block in zip(first_lanes, lanes.split_lanes(states, lanes_per_call)):
+            checkpoints.save_block(tmp_path, first, block, episodes_done)
+        checkpoints.save_block(tmp_path, 0, lanes.split_lanes(states, lanes_per_call)[0], 1)  # stale
+        checkpoints.commit_checkpoint(tmp_path, first_lanes, episodes_done)
+        # the index and exactly the committed blocks remain
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [checkpoints.CHECKPOINT_INDEX]
+            + [checkpoints.block_file_name(first, episodes_done) for first in first_lanes]
+        )
+        # a later chunk killed half-way: one block written, no commit
+        checkpoints.save_block(tmp_path, 0, jax.tree.map(lambda x: x[:lanes_per_call], states), episodes_done + 3)
+        restored, done = checkpoints.load_checkpoint(tmp_path, template)
+        assert done == episodes_done
+        jax.tree.map(np.testing.assert_array_equal, key_data_as_arrays(restored), key_data_as_arrays(states))
+    wrong_width = jax.eval_shape(lambda: jax.tree.map(lambda x: x[:4], states))
+    with pytest.raises(ValueError, match="this sweep needs"):
+        checkpoints.load_checkpoint(tmp_path, wrong_width)
+
+
+@pytest.mark.parametrize("lanes_per_call", [0, 3, 9])
+def test_lanes_per_call_must_divide_the_lanes(two_seed_grid, lanes_per_call):
+    _, _, states, _, _ = two_seed_grid
+    with pytest.raises(ValueError, match="must divide the 8 lanes"):
+        lanes.split_lanes(states, lanes_per_call)
+
+
+def test_divergent_lane_is_isolated():
+    sane = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY))
+    mixed = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3, 1e6), **TINY))
+    episodes = jnp.arange(TINY["episodes"])
+    run_chunk, states, hparams = grid_run(mixed)
+    _, mixed_metrics = run_chunk(states, episodes, hparams)
+    run_chunk, states, hparams = grid_run(sane)
+    _, sane_metrics = run_chunk(states, episodes, hparams)
+    assert not np.all(np.isfinite(mixed_metrics["critic_loss"][1:, 1]))
+    assert np.all(np.isfinite(mixed_metrics["critic_loss"][1:, 0]))
+    # A 2-lane and a 1-lane program (tests/programs.py).
+    assert_programs_agree({name: values[:, :1] for name, values in mixed_metrics.items()}, sane_metrics)
+
+
+def test_named_definitions_load():
+    all16 = load_definition("all16")
+    assert len(all16.lanes()) == 16 and all16.episodes == 2000 and all16.seeds == 1
+    assert load_definition("all16-5seeds").seeds == 5
+    with pytest.raises(ValueError, match="no sweep definition"):
+        load_definition("nonexistent")
+    for path in SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
+        definition = load_definition(path.stem)
+        assert definition.hyperparams().actor_lr.shape == (len(definition.lanes()),)
+    # The hidden LayerNorms are built only into a program with a lane that uses them.
+    assert not all16.train_config().hidden_norm_layers
+    assert load_definition("mitigations").train_config().hidden_norm_layers
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+def sweep_cli(*args, devices=1, wait=True):
+    return run_module("jaxmadrl.sweep", *args, devices=devices, wait=wait)
+
+
+def load_metrics(run_dir):
+    with np.load(run_dir / "metrics.npz") as saved:
+        return dict(saved)
+
+
+def test_cli_writes_results_and_table(tiny_sweep):
+    out, result = tiny_sweep
+    assert "[60/60]" in result.stdout and "config-episodes/s" in result.stdout and "ETA" in result.stdout
+    assert "4 lanes (1 variant(s)) as 4 call(s) of 1 lane(s)" in result.stdout  # the CPU default
+    assert "actor LR \\ critic LR" in result.stdout
+    metrics = load_metrics(out)
+    assert metrics["train_reward"].shape == (4, 60) and metrics["actor_max_delta"].shape == (4, 60, 3)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(r["seed"], r["actor_lr"], r["critic_lr"]) for r in summary["lanes"]] == [
+        (0, 1e-3, 1e-2),
+        (0, 1e-1, 1e-2),
+        (1, 1e-3, 1e-2),
+        (1, 1e-1, 1e-2),
+    ]
+    assert {r["variant"] for r in summary["lanes"]} == {"default"}
+    assert all(len(r["actor_first_unchanged"]) == 3 for r in summary["lanes"])
+    header = (out / "summary.csv").read_text().splitlines()[0]
+    assert header.startswith("seed,variant,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
+    assert (out / "table.txt").read_text().startswith("actor LR")
+    # The checkpoint and the per-chunk metrics are deleted once the results are written.
+    assert sorted(p.name for p in out.iterdir()) == [
+        "environment.json",
+        "metrics.npz",
+        "run.lock",
+        "summary.csv",
+        "summary.json",
+        "sweep.json",
+        "table.txt",
+    ]
+    assert "final state kept" not in result.stdout
+
+
+def test_every_run_records_its_environment(tiny_sweep):
+    out, result = tiny_sweep
+    [record] = json.loads((out / "summary.json").read_text())["environment"]
+    assert json.loads((out / "environment.json").read_text()) == [record]
+    assert record["first_episode"] == 0 and record["backend"] == jax.default_backend()
+    assert record["lanes_per_call"] == 1 and record["workers"] >= 1 and record["devices_per_call"] == 1
+    assert record["matmul_precision"] == "highest" and record["deterministic_gpu_ops"] is True
+    assert "--xla_gpu_deterministic_ops=true" in record["xla_flags"].split()
+    assert set(record["versions"]) == {"python", "jax", "jaxlib", "flax", "optax", "chex", "numpy"}
+    assert record["versions"]["jax"] == jax.__version__ and record["cpu"]
+    assert record["commit"] is None or len(record["commit"].split("+")[0]) == 40
+    lower, upper = record["saturation_edge"]["tanh"]
+    assert 7.5 < upper < 9.5 and lower == -upper
+    assert f"tanh derivative 0 from |z| = {upper:.6g}" in result.stdout
+
+
+def test_resume_keeps_the_recorded_lane_width(tmp_path):
+    """A run of 2-lane calls on 2 devices, killed and resumed with no flags: the recorded
+    width and devices per call are kept, and the record is extended."""
+    out = tmp_path / "run"
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--lanes_per_call=2", devices=2)
+    result = sweep_cli(f"--resume={out}", devices=2)
+    assert result.returncode == 0, result.stderr
+    assert "as 2 call(s) of 2 lane(s)" in result.stdout and "on 2 device(s)" in result.stdout
+    assert "will not equal" not in result.stdout
+    first, second = json.loads((out / "summary.json").read_text())["environment"]
+    assert first["first_episode"] == 0 and second["first_episode"] > 0
+    assert first["lanes_per_call"] == second["lanes_per_call"] == 2
+    assert first["devices_per_call"] == second["devices_per_call"] == 2
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
+    out = tmp_path / "run"
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
+    result = sweep_cli(f"--resume={out}")
+    assert result.returncode == 0, result.stderr
+    assert "starting at episode 0" not in result.stdout
+    resumed, whole = load_metrics(out), load_metrics(reference)
+    for name in whole:
+        np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
+    out = tmp_path / "run"
+    index = out / "checkpoint" / checkpoints.CHECKPOINT_INDEX
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
+    result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1", "--keep_checkpoint")
+    assert result.returncode == 0, result.stderr
+    assert "as 1 call(s) of 4 lane(s)" in result.stdout
+    resumed_at = int(result.stdout.split("starting at episode ")[1].split()[0])
+    assert (
+        f"differs from the run's record in lanes_per_call 1 → 4: results from episode {resumed_at} on will "
+        "not equal an uninterrupted run"
+    ) in result.stdout
+    done = json.loads(index.read_text())["episodes_done"]
+    assert done == 60 and sorted(p.name for p in index.parent.iterdir()) == [
+        checkpoints.CHECKPOINT_INDEX,
+        checkpoints.block_file_name(0, 60),
+    ]
+    resumed, whole = load_metrics(out), load_metrics(reference)
+    assert 0 < resumed_at <= 60
+    for name in whole:
+        np.testing.assert_array_equal(resumed[name][:, :resumed_at], whole[name][:, :resumed_at], err_msg=name)
+    # After the resume the lanes run in a program of another width (tests/programs.py).
+    assert_programs_agree(resumed, whole, episode_axis=1, first_episode=resumed_at)
+
+
+def test_one_call_sharded_over_two_devices_matches_calls_of_one_lane(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
+    out = tmp_path / "run"
+    result = sweep_cli(*TINY_SWEEP, f"--out={out}", "--lanes_per_call=4", devices=2)
+    assert result.returncode == 0, result.stderr
+    assert "4 lanes (1 variant(s)) as 1 call(s) of 4 lane(s), 1 at a time, on 2 device(s)" in result.stdout
+    # One 4-lane program split over two devices against 1-lane programs (tests/programs.py).
+    assert_programs_agree(load_metrics(out), load_metrics(reference), episode_axis=1)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--actor_lrs=0,1e-3"],
+        ["--critic_lrs=-1"],
+        ["--actor_lrs=fast"],
+        ["--mode=H3"],
+        ["--seeds=0"],
+        ["--episodes=0"],
+        ["--chunk=0"],
+        ["--lanes_per_call=0"],
+        ["--lanes_per_call=3"],
+        ["--workers=0"],
+        ["--all-16", "--sweep=all16"],
+        ["--sweep=nonexistent"],
+        ["--devices=0"],
+        ["--bogus"],
+        ["positional"],
+        ["--critic_grad_clip=-1"],
+        ["--actor_hidden=a"],
+        ["--sweep=mitigations", "--variants=baseline,nope"],
+        ["--variants=baseline"],
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, bad):
+    # Tiny settings first (later flags win), so that input wrongly accepted runs briefly.
+    result = sweep_cli("--n_agents=3", "--steps_per_episode=3", "--episodes=2", *bad, f"--out={tmp_path / 'run'}")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_out_must_be_new_and_resume_must_match(tmp_path, tiny_sweep):
+    reference, _ = tiny_sweep
+    before = sorted(p.name for p in reference.iterdir())
+    assert sweep_cli(*TINY_SWEEP, f"--out={reference}").returncode == 2
+    not_a_run = sweep_cli(f"--resume={tmp_path}")
+    assert not_a_run.returncode == 2 and "not a sweep run" in not_a_run.stderr
+    other = sweep_cli(f"--resume={reference}", "--episodes=99")
+    assert other.returncode == 2 and "different sweep" in other.stderr
+    mitigated = sweep_cli(f"--resume={reference}", "--layer_norm")
+    assert mitigated.returncode == 2 and "mitigations" in mitigated.stderr
+    complete = sweep_cli(f"--resume={reference}")
+    assert complete.returncode == 0 and "is complete" in complete.stdout
+    old_format = tmp_path / "old"
+    old_format.mkdir()
+    (old_format / "sweep.json").write_text((reference / "sweep.json").read_text())
+    (old_format / "checkpoint.npz").write_bytes(b"")
+    refused = sweep_cli(f"--resume={old_format}")
+    assert refused.returncode == 2 and "older format" in refused.stderr
+    assert sorted(p.name for p in old_format.iterdir()) == ["checkpoint.npz", "sweep.json"]
+    same_settings = sweep_cli(f"--resume={reference}", "--layer_norm=false", "--actor_grad_clip=inf")
+    assert same_settings.returncode == 0 and "is complete" in same_settings.stdout
+    assert sorted(p.name for p in reference.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"actor_lrs": 0.01, "critic_lrs": [0.1]}',
+        "[1, 2]",
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": null}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "mitigations": {"layer_norm": "1"}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "actor_hidden": 64}',
+        "{not json",
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": ["a"]}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"../a": {}}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"layer_norm": 3}}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"actor_hidden": 8}}}',
+        '{"actor_lrs": [0.01], "critic_lrs": [0.1], "variants": {"a": {"output_activation": "relu"}}}',
+    ],
+)
+def test_malformed_sweep_file_is_one_line_exit_2(tmp_path, content):
+    definition = tmp_path / "bad.json"
+    definition.write_text(content)
+    result = sweep_cli(f"--sweep={definition}", f"--out={tmp_path / 'run'}")
+    assert result.returncode == 2 and result.stderr.startswith("error:"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_mitigations_apply_to_every_lane():
+    definition = SweepDefinition.from_dict(
+        dict(
+            name="t",
+            actor_lrs=(1e-3, 1e-1),
+            critic_lrs=(1e-2,),
+            seeds=2,
+            **TINY,
+            mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0},
+        )
+    )
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.layer_norm, [1.0] * 4)
+    np.testing.assert_array_equal(hparams.output_activation, [1] * 4)
+    assert hparams.output_activation.dtype == np.int32
+    np.testing.assert_array_equal(hparams.actor_grad_clip, [5.0] * 4)
+    np.testing.assert_array_equal(hparams.critic_grad_clip, [np.inf] * 4)
+    np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1, 1e-3, 1e-1]))
+    with pytest.raises(ValueError, match="unknown settings"):
+        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"dropout": 0.5}))
+    with pytest.raises(ValueError, match="layer_norm"):
+        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"layer_norm": 2}))
+
+
+def test_variant_settings_override_the_shared_ones():
+    definition = SweepDefinition.from_dict(
+        dict(
+            name="t",
+            actor_lrs=(1e-3,),
+            critic_lrs=(1e-3,),
+            **TINY,
+            mitigations={"layer_norm": 1, "actor_grad_clip": 2.0},
+            variants={"plain": {"layer_norm": 0}, "shared": {}},
+        )
+    )
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.layer_norm, [0.0, 1.0])
+    np.testing.assert_array_equal(hparams.actor_grad_clip, [2.0, 2.0])
+    assert SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,))).variants == {"default": {}}
+    mitigations = load_definition("mitigations")
+    assert len(mitigations.lanes()) == 16 * len(mitigations.variants)
+    assert mitigations.variants["softsign"] == {"output_activation": 1}
+
+
+def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
+    out, result = tiny_variant_sweep
+    assert "4 lanes (2 variant(s))" in result.stdout
+    assert "variant softsign:" in result.stdout and "variant baseline:" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["definition"]["variants"]) == ["softsign", "baseline"]
+    assert [(r["seed"], r["variant"]) for r in summary["lanes"]] == [
+        (0, "softsign"),
+        (0, "baseline"),
+        (1, "softsign"),
+        (1, "baseline"),
+    ]
+    assert load_metrics(out)["train_reward"].shape == (4, 12)
+    assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
+    # --keep_checkpoint keeps the final state, and only it.
+    index = json.loads((out / "checkpoint" / checkpoints.CHECKPOINT_INDEX).read_text())
+    assert index["episodes_done"] == 12 and index["blocks"][-1] == checkpoints.block_file_name(3, 12)
+    assert len(list((out / "checkpoint").iterdir())) == 1 + len(index["blocks"]) and not (out / "metrics").exists()
+    assert f"final state kept in {out / 'checkpoint'}" in result.stdout
+    assert (out / "table.txt").read_text().startswith("variant softsign:")
+    other = sweep_cli(f"--resume={out}", "--variants=baseline")
+    assert other.returncode == 2 and "different sweep" in other.stderr
+
+
+def test_stopping_table_columns_stay_apart_when_cells_are_narrower_than_headers():
+    from jaxmadrl.study import results
+
+    rows = [
+        {"variant": "v", "actor_lr": a, "critic_lr": c, "all_actors_stopped": 212, "diverged": False}
+        for a in (1e-4, 1e-1)
+        for c in (1e-4, 1e-3)
+    ]
+    header = results.stopping_table(rows, 2000).splitlines()[0]
+    assert header.split()[-2:] == ["0.0001", "0.001"]
