@@ -41,6 +41,15 @@ def _run(python_args, devices, wait, xla_flags, env, cwd, sigint_ignored):
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+def one_line_error(result, exit_code: int, *fragments: str) -> None:
+    """The process ended with ``exit_code`` and one line "error: …" holding every fragment."""
+    assert result.returncode == exit_code, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
 # A tiny but real sweep: 2 seeds x 2 actor LRs x 1 critic LR, 3 agents.
 TINY_SWEEP = [
     "--actor_lrs=1e-3,1e-1",

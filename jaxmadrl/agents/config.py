@@ -18,7 +18,7 @@ from flax import struct
 
 from jaxmadrl.core import numerics
 from jaxmadrl.core.activations import ACTIVATION_NAMES
-from jaxmadrl.core.limits import SettingError, check_integer, check_widths, is_number
+from jaxmadrl.core.limits import SettingError, check_integer, check_reals, check_widths, is_number
 from jaxmadrl.envs import domains
 from jaxmadrl.envs.mec import EnvParams
 
@@ -26,11 +26,16 @@ ACTOR_UPDATES = ("simultaneous", "sequential")
 EXPLORATIONS = ("gaussian", "ou")
 
 
-def setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
+def setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False, range: str | None = None):
     """A field documented once: ``help`` describes it as a flag and a sweep key. ``choices``:
     the allowed strings (for an integer code: the names of the codes, by position);
-    ``switch``: a 0/1 value, given as a boolean flag."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "switch": switch})
+    ``switch``: a 0/1 value, given as a boolean flag; ``range``: the name of a real value's
+    range (``limits.RANGES``), checked in float32."""
+    return dataclasses.field(default=default, metadata=_metadata(help, choices, switch, range))
+
+
+def _metadata(help, choices, switch, range) -> dict:
+    return {"help": help, "choices": choices, "switch": switch, "range": range}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,9 +74,10 @@ class TrainConfig:
         1.0,
         "exploration noise std (in units of half the action range) and, in MEC, random-selection "
         "probability at episode 0",
+        range="non-negative",
     )
-    epsilon_end: float = setting(0.01, "exploration epsilon approached at the end")
-    epsilon_decay: float = setting(2000.0, "episodes over which epsilon decays by a factor e")
+    epsilon_end: float = setting(0.01, "exploration epsilon approached at the end", range="non-negative")
+    epsilon_decay: float = setting(2000.0, "episodes over which epsilon decays by a factor e", range="positive")
     matmul_precision: str = setting(
         numerics.DEFAULT_MATMUL_PRECISION,
         "precision of every float32 matrix product: "
@@ -90,6 +96,7 @@ class TrainConfig:
         0.005,
         "weight of the online networks in each soft update of the target networks (domains other "
         "than mec; MEC's targets are its online networks, as in the system reproduced)",
+        range="fraction",
     )
     hidden_norm_layers: bool = setting(
         True,
@@ -117,6 +124,7 @@ class TrainConfig:
         if self.actor_update not in ACTOR_UPDATES:
             raise SettingError("actor_update", f"must be one of {list(ACTOR_UPDATES)}, got {self.actor_update!r}")
         numerics.check_matmul_precision(self.matmul_precision)
+        check_reals(self)
 
     def _check_domain_settings(self):
         """Settings that belong to one kind of domain keep their defaults in the other."""
@@ -132,8 +140,6 @@ class TrainConfig:
             raise SettingError("env", f"settings of the MEC world do not apply to domain {self.domain!r}")
         if self.actor_update != "simultaneous":
             raise SettingError("actor_update", f"must be simultaneous in domain {self.domain!r}")
-        if not (isinstance(self.tau, (int, float)) and 0 < self.tau <= 1):
-            raise SettingError("tau", f"must be in (0, 1], got {self.tau!r}")
 
     @property
     def spec(self) -> domains.DomainSpec:
@@ -146,9 +152,11 @@ class TrainConfig:
         )
 
 
-def traced_setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False):
+def traced_setting(
+    default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False, range: str | None = None
+):
     """``setting`` for a traced field (``dataclasses.MISSING``: no default, required)."""
-    return struct.field(default=default, metadata={"help": help, "choices": choices, "switch": switch})
+    return struct.field(default=default, metadata=_metadata(help, choices, switch, range))
 
 
 @struct.dataclass
@@ -161,27 +169,31 @@ class HyperParams:
     """
 
     actor_lr: chex.Numeric = traced_setting(
-        dataclasses.MISSING, "Adam learning rate of every client actor (finite, > 0)"
+        dataclasses.MISSING, "Adam learning rate of every client actor (finite, > 0)", range="positive"
     )
     critic_lr: chex.Numeric = traced_setting(
-        dataclasses.MISSING, "Adam learning rate of the master critic (finite, > 0)"
+        dataclasses.MISSING, "Adam learning rate of the master critic (finite, > 0)", range="positive"
     )
-    gamma: chex.Numeric = traced_setting(0.99, "discount factor")
-    reward_scale: chex.Numeric = traced_setting(1.0, "factor on the reward in the TD target")
+    gamma: chex.Numeric = traced_setting(0.99, "discount factor", range="unit")
+    reward_scale: chex.Numeric = traced_setting(1.0, "factor on the reward in the TD target", range="finite")
     output_activation: chex.Numeric = traced_setting(
         0, "actor output activation (traced as its code)", ACTIVATION_NAMES
     )
     layer_norm: chex.Numeric = traced_setting(0.0, "LayerNorm on the actors' output pre-activations", switch=True)
     actor_grad_clip: chex.Numeric = traced_setting(
-        math.inf, "clip each actor's own gradient to this L2 norm (inf = off)"
+        math.inf, "clip each actor's own gradient to this L2 norm (inf = off)", range="positive or inf"
     )
-    critic_grad_clip: chex.Numeric = traced_setting(math.inf, "clip the critic gradient to this L2 norm (inf = off)")
+    critic_grad_clip: chex.Numeric = traced_setting(
+        math.inf, "clip the critic gradient to this L2 norm (inf = off)", range="positive or inf"
+    )
     reward_normalisation: chex.Numeric = traced_setting(
         0.0, "standardise rewards by their running mean and std", switch=True
     )
-    output_lr_multiplier: chex.Numeric = traced_setting(1.0, "factor on the actors' output-layer learning rate")
+    output_lr_multiplier: chex.Numeric = traced_setting(
+        1.0, "factor on the actors' output-layer learning rate", range="positive"
+    )
     preactivation_penalty: chex.Numeric = traced_setting(
-        0.0, "λ: each actor's loss gains λ·mean(z²) over its output pre-activations z (0 = off)"
+        0.0, "λ: each actor's loss gains λ·mean(z²) over its output pre-activations z (0 = off)", range="non-negative"
     )
     linear_hidden: chex.Numeric = traced_setting(
         0.0, "linear hidden layers: the actors' hidden ReLUs removed (the output activation kept)", switch=True
@@ -206,12 +218,7 @@ class HyperParams:
             if bad:
                 raise SettingError(name, f"must be {requirement}, got {bad[0]!r}")
 
-        for name in ("actor_lr", "critic_lr", "output_lr_multiplier"):
-            check(name, lambda v: math.isfinite(v) and v > 0, "finite and > 0")
-        check("gamma", lambda v: 0 <= v <= 1, "in [0, 1]")
-        check("preactivation_penalty", lambda v: math.isfinite(v) and v >= 0, "finite and >= 0")
-        for name in ("actor_grad_clip", "critic_grad_clip"):
-            check(name, lambda v: v > 0, "> 0 (inf = no clipping)")
+        check_reals(self)
         for name in ("layer_norm", "reward_normalisation", "linear_hidden", "full_normalisation"):
             check(name, lambda v: v in (0, 1), "0 or 1")
         check(

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmadrl.core.limits import SettingError, check_integer
+from jaxmadrl.core.limits import SettingError, check_integer, check_reals
 
 OBS_DIM = 7
 ACTION_DIM = 3
@@ -33,9 +33,10 @@ SCALINGS = ("updated", "thesis")
 MIN_FRACTION = 0.01  # lower bound of alpha and rho
 
 
-def _static(default: Any, help: str, choices: tuple[str, ...] | None = None):
-    """A static field documented once: ``help`` describes it as a flag and a sweep key."""
-    return struct.field(pytree_node=False, default=default, metadata={"help": help, "choices": choices})
+def _static(default: Any, help: str, choices: tuple[str, ...] | None = None, range: str | None = None):
+    """A static field documented once: ``help`` describes it as a flag and a sweep key;
+    ``range``: the name of its range of values (``limits.RANGES``)."""
+    return struct.field(pytree_node=False, default=default, metadata={"help": help, "choices": choices, "range": range})
 
 
 @struct.dataclass
@@ -56,28 +57,34 @@ class EnvParams:
         "task-size scaling: updated (MB → bits as ·8·1024², local energy ∝ F²) or thesis (·8·1024, local energy ∝ F)",
         SCALINGS,
     )
-    lambda_energy: float = _static(0.5, "reward weight of energy")
-    lambda_time: float = _static(0.5, "reward weight of normalised time")
-    min_size_mb: float = _static(1.0, "smallest task size, MB")
-    max_size_mb: float = _static(50.0, "largest task size, MB")
-    min_cycles_per_bit: float = _static(300.0, "fewest CPU cycles per task bit")
-    max_cycles_per_bit: float = _static(737.5, "most CPU cycles per task bit")
-    min_deadline_s: float = _static(0.1, "shortest task deadline, s")
-    max_deadline_s: float = _static(1.0, "longest task deadline, s (deadlines are drawn below 0.9 of it)")
-    min_compute_ghz: float = _static(0.4, "slowest device CPU, GHz")
-    max_compute_ghz: float = _static(1.5, "fastest device CPU, GHz")
-    min_power_dbm: float = _static(1.0, "lowest device transmit power, dBm")
-    max_power_dbm: float = _static(24.0, "highest device transmit power, dBm")
-    server_compute_ghz: float = _static(4.0, "edge server CPU per unit, GHz")
-    k_energy_local: float = _static(5e-27, "energy factor of local computing (effective switched capacitance)")
-    min_energy_mj: float = _static(0.5, "smallest initial battery, MJ")
-    max_energy_mj: float = _static(3.2, "largest initial battery, MJ")
-    harvest_j: float = _static(0.001, "energy harvested per step, J")
-    min_gain_db: float = _static(5.0, "lowest channel gain, dB")
-    max_gain_db: float = _static(14.0, "highest channel gain, dB")
-    bandwidth_mhz: float = _static(40.0, "total uplink bandwidth, MHz")
+    lambda_energy: float = _static(0.5, "reward weight of energy", range="non-negative")
+    lambda_time: float = _static(0.5, "reward weight of normalised time", range="non-negative")
+    min_size_mb: float = _static(1.0, "smallest task size, MB", range="positive")
+    max_size_mb: float = _static(50.0, "largest task size, MB", range="positive")
+    min_cycles_per_bit: float = _static(300.0, "fewest CPU cycles per task bit", range="positive")
+    max_cycles_per_bit: float = _static(737.5, "most CPU cycles per task bit", range="positive")
+    min_deadline_s: float = _static(0.1, "shortest task deadline, s", range="positive")
+    max_deadline_s: float = _static(
+        1.0, "longest task deadline, s (deadlines are drawn below 0.9 of it)", range="positive"
+    )
+    min_compute_ghz: float = _static(0.4, "slowest device CPU, GHz", range="positive")
+    max_compute_ghz: float = _static(1.5, "fastest device CPU, GHz", range="positive")
+    min_power_dbm: float = _static(1.0, "lowest device transmit power, dBm", range="finite")
+    max_power_dbm: float = _static(24.0, "highest device transmit power, dBm", range="finite")
+    server_compute_ghz: float = _static(4.0, "edge server CPU per unit, GHz", range="positive")
+    k_energy_local: float = _static(
+        5e-27, "energy factor of local computing (effective switched capacitance)", range="positive"
+    )
+    min_energy_mj: float = _static(0.5, "smallest initial battery, MJ", range="positive")
+    max_energy_mj: float = _static(3.2, "largest initial battery, MJ", range="positive")
+    harvest_j: float = _static(0.001, "energy harvested per step, J", range="non-negative")
+    min_gain_db: float = _static(5.0, "lowest channel gain, dB", range="finite")
+    max_gain_db: float = _static(14.0, "highest channel gain, dB", range="finite")
+    bandwidth_mhz: float = _static(40.0, "total uplink bandwidth, MHz", range="positive")
     n_channels: int = _static(10, "uplink channels (H2: most offloads accepted per step)")
-    server_storage_mb: float = _static(400.0, "edge server storage, MB (accepted task sizes must fit)")
+    server_storage_mb: float = _static(
+        400.0, "edge server storage, MB (accepted task sizes must fit)", range="positive"
+    )
     n_units: int = _static(8, "server processing units (TOBM: most offloads accepted per step)")
 
     def __post_init__(self):
@@ -87,6 +94,7 @@ class EnvParams:
             raise SettingError("scaling", f"must be one of {list(SCALINGS)}, got {self.scaling!r}")
         for name in ("n_agents", "steps_per_episode", "n_channels", "n_units"):
             check_integer(name, getattr(self, name))
+        check_reals(self)
 
     @property
     def max_accepted(self) -> int:

@@ -28,7 +28,7 @@ from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.core import numerics, paths
 from jaxmadrl.core.activations import ACTIVATION_NAMES, activation_code
 from jaxmadrl.core.keys import seed_key
-from jaxmadrl.core.limits import SettingError, check_integer, is_number
+from jaxmadrl.core.limits import SettingError, check_integer, decoded_real, encoded_real, is_number
 from jaxmadrl.envs import domains
 from jaxmadrl.study import settings
 
@@ -54,6 +54,17 @@ def normalised_traced_settings(values, where: str) -> dict:
         except ValueError as error:
             raise SettingError(f"{where}.output_activation", str(error)) from None
     return values
+
+
+def _repeated_in_float32(values: tuple[float, ...]) -> float | None:
+    """The first value that equals an earlier one once both are float32, or None."""
+    seen = set()
+    with np.errstate(over="ignore"):  # an overflowing value is refused by its range
+        for value in values:
+            if float(np.float32(value)) in seen:
+                return value
+            seen.add(float(np.float32(value)))
+    return None
 
 
 class Lane(NamedTuple):
@@ -92,6 +103,11 @@ class SweepDefinition:
             if not isinstance(values, (list, tuple)) or not values or not all(is_number(v) for v in values):
                 raise SettingError(name, f"must be a non-empty list of numbers, got {values!r}")
             object.__setattr__(self, name, tuple(float(v) for v in values))
+            repeated = _repeated_in_float32(getattr(self, name))
+            if repeated is not None:
+                raise SettingError(
+                    name, f"lists {repeated!r} twice (equal as float32): each value is one configuration"
+                )
         for name in ("seeds", "chunk"):
             object.__setattr__(self, name, check_integer(name, getattr(self, name)))
         object.__setattr__(self, "first_seed", check_integer("first_seed", self.first_seed, minimum=0))
@@ -190,9 +206,9 @@ class SweepDefinition:
             "critic_lrs": list(self.critic_lrs),
             "seeds": self.seeds,
             "first_seed": self.first_seed,
-            **settings.static_values(self.train),
-            "mitigations": self.mitigations,
-            "variants": self.variants,
+            **{name: encoded_real(value) for name, value in settings.static_values(self.train).items()},
+            "mitigations": _encoded(self.mitigations),
+            "variants": {variant: _encoded(values) for variant, values in self.variants.items()},
             "chunk": self.chunk,
         }
 
@@ -213,8 +229,35 @@ class SweepDefinition:
         for name in ("name", "actor_lrs", "critic_lrs"):
             if name not in values:
                 raise SettingError(name, "is required")
+        values = _decoded(values)
         train = settings.train_config({k: v for k, v in values.items() if k in settings.STATIC})
         return cls(train=train, **{k: v for k, v in values.items() if k in own})
+
+
+def _encoded(traced: dict) -> dict:
+    return {name: encoded_real(value) for name, value in traced.items()}
+
+
+def _decoded(values: dict) -> dict:
+    """The flat form with every "inf" / "-inf" where a number belongs read as a float (the
+    strings of ``to_dict``; JSON has no such numbers)."""
+    decoded = {
+        name: decoded_real(value) if name in settings.STATIC and settings.STATIC[name].kind == "float" else value
+        for name, value in values.items()
+    }
+    for name in ("actor_lrs", "critic_lrs"):
+        if isinstance(values.get(name), list):
+            decoded[name] = [decoded_real(value) for value in values[name]]
+    if isinstance(values.get("mitigations"), dict):
+        decoded["mitigations"] = {name: decoded_real(value) for name, value in values["mitigations"].items()}
+    if isinstance(values.get("variants"), dict):
+        decoded["variants"] = {
+            variant: {name: decoded_real(value) for name, value in traced.items()}
+            if isinstance(traced, dict)
+            else traced
+            for variant, traced in values["variants"].items()
+        }
+    return decoded
 
 
 def load_definition(name_or_path: str) -> SweepDefinition:

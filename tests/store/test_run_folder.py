@@ -9,18 +9,10 @@ import signal
 import subprocess
 
 import pytest
-from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module, wait_for
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_module, wait_for
 
 from jaxmadrl.core import files
 from jaxmadrl.store.checkpoints import CHECKPOINT_INDEX
-
-
-def one_line_error(result, exit_code: int, *fragments: str) -> None:
-    assert result.returncode == exit_code, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -1,0 +1,123 @@
+"""A sweep definition: every value it accepts is written and read back as it was, and a
+value that is not meaningful in the program's float32 is refused, naming its key."""
+
+import json
+import math
+
+import pytest
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_module
+
+import jaxmadrl
+from jaxmadrl.core import files
+from jaxmadrl.core.limits import SettingError
+from jaxmadrl.study import settings
+from jaxmadrl.study.definition import SweepDefinition
+
+BASE = {"name": "round-trip", "actor_lrs": [1e-3, 1e-1], "critic_lrs": [1e-2]}
+CANDIDATES = (math.inf, -math.inf, 0.0, 1e-30, 1e-3, 0.5, 1.0, 3.0, 1e30)
+
+
+def written_and_read(definition: SweepDefinition) -> SweepDefinition:
+    """Through the JSON text of ``sweep.json``."""
+    return SweepDefinition.from_dict(json.loads(files.json_text(definition.to_dict())))
+
+
+def accepted(values: dict) -> SweepDefinition | None:
+    try:
+        return SweepDefinition.from_dict(values)
+    except SettingError:
+        return None
+
+
+def test_every_value_a_definition_accepts_round_trips():
+    """Over every real-valued setting and a ladder of values including ±inf: the flat
+    settings, and the traced ones in ``mitigations`` and in a variant."""
+    kept = 0
+    for name, setting in settings.ALL.items():
+        if setting.kind not in ("float", "switch"):
+            continue
+        for value in CANDIDATES:
+            traced = {name: value}
+            forms = (
+                [{**BASE, "mitigations": traced}, {**BASE, "variants": {"a": traced, "b": {}}}]
+                if setting.holder == "traced"
+                else [{**BASE, name: value}]
+            )
+            for form in forms:
+                definition = accepted(form)
+                if definition is not None:
+                    assert written_and_read(definition) == definition, (name, value)
+                    kept += 1
+    assert kept > 100  # the ladder is accepted for most settings
+    for clip in ("actor_grad_clip", "critic_grad_clip"):  # inf, "off", is the default and round-trips
+        assert written_and_read(SweepDefinition.from_dict({**BASE, "mitigations": {clip: math.inf}})).mitigations == {
+            clip: math.inf
+        }
+
+
+def test_a_definition_with_its_defaults_round_trips_through_the_file():
+    definition = SweepDefinition.from_dict(BASE)
+    assert written_and_read(definition) == definition
+    assert json.loads(files.json_text(definition.to_dict())) == json.loads(json.dumps(definition.to_dict()))
+
+
+@pytest.mark.parametrize(
+    "values, key",
+    [
+        ({"actor_lrs": [1e39]}, "actor_lrs"),  # inf in float32
+        ({"actor_lrs": [1e-50]}, "actor_lrs"),  # 0 in float32: the lanes would look "stopped"
+        ({"critic_lrs": [1e-39]}, "critic_lrs"),  # subnormal in float32
+        ({"actor_lrs": [1e-3, 0.001]}, "actor_lrs"),  # one configuration twice
+        ({"critic_lrs": [0.1, 0.1 + 1e-12]}, "critic_lrs"),  # distinct in float64, equal in float32
+        ({"epsilon_decay": 0}, "epsilon_decay"),
+        ({"epsilon_start": -1}, "epsilon_start"),
+        ({"server_compute_ghz": -4}, "server_compute_ghz"),
+        ({"lambda_energy": math.inf}, "lambda_energy"),
+        ({"k_energy_local": -1}, "k_energy_local"),
+        ({"min_size_mb": 60.0}, "min_size_mb"),  # above max_size_mb
+        ({"bandwidth_mhz": math.nan}, "bandwidth_mhz"),
+        ({"mitigations": {"reward_scale": math.nan}}, "mitigations.reward_scale"),
+        ({"mitigations": {"output_lr_multiplier": 1e39}}, "mitigations.output_lr_multiplier"),
+        ({"mitigations": {"gamma": 1.5}}, "mitigations.gamma"),
+        ({"variants": {"a": {"actor_grad_clip": 0}}}, "variants.a.actor_grad_clip"),
+        ({"mitigations": {"critic_grad_clip": "off"}}, "mitigations.critic_grad_clip"),
+    ],
+)
+def test_a_value_not_meaningful_in_float32_is_refused_naming_its_key(values, key):
+    with pytest.raises(SettingError) as refused:
+        SweepDefinition.from_dict({**BASE, **values})
+    assert refused.value.setting == key
+
+
+@pytest.mark.parametrize(
+    "flag, fragment",
+    [
+        ("--bandwidth_mhz=nan", "--bandwidth_mhz must be finite and > 0"),
+        ("--actor_lrs=1e-50", "--actor_lrs is 1e-50"),
+        ("--actor_lrs=1e-3,0.001", "--actor_lrs lists 0.001 twice"),
+        ("--epsilon_decay=0", "--epsilon_decay must be finite and > 0"),
+    ],
+)
+def test_the_command_refuses_it_before_writing_anything(tmp_path, flag, fragment):
+    out = tmp_path / "run"
+    one_line_error(run_module("jaxmadrl.sweep", *TINY_SWEEP, flag, f"--out={out}"), 2, fragment)
+    assert not out.exists()
+
+
+def test_a_sweep_file_key_is_named_as_in_the_file(tmp_path):
+    study = tmp_path / "study.json"
+    study.write_text(json.dumps({**BASE, "server_compute_ghz": -4, "n_agents": 3}))
+    result = run_module("jaxmadrl.sweep", f"--sweep={study}", f"--out={tmp_path / 'run'}")
+    one_line_error(result, 2, '"server_compute_ghz" must be finite and > 0')
+
+
+def test_a_run_with_infinite_clipping_is_killed_resumed_and_read(tmp_path):
+    """inf ("off") in sweep.json: the killed run resumes from its own file, finishes, and
+    its summary reads back (``load_run``)."""
+    out = tmp_path / "run"
+    clips = ["--actor_grad_clip=inf", "--critic_grad_clip=inf", "--episodes=12"]
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, *clips)
+    resumed = run_module("jaxmadrl.sweep", f"--resume={out}")
+    assert resumed.returncode == 0, resumed.stderr
+    run = jaxmadrl.load_run(out)
+    assert run.definition.mitigations == {"actor_grad_clip": math.inf, "critic_grad_clip": math.inf}
