@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from jaxmadrl.store.checkpoints import CHECKPOINT_INDEX
+from jaxmadrl.store.names import CHECKPOINT_INDEX
 
 
 def run_module(module, *args, devices=1, wait=True, xla_flags=(), env=None, cwd=None, sigint_ignored=False):

@@ -13,7 +13,7 @@ from absl import app, flags
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.core import files, numerics, signals
 from jaxmadrl.core.limits import SettingError
-from jaxmadrl.store import provenance, run_folder, runs, shards
+from jaxmadrl.store import names, provenance, run_folder, runs, shards
 from jaxmadrl.study import results, settings
 
 
@@ -170,7 +170,7 @@ def print_progress(progress: runs.Progress) -> None:
             f"{progress.compile_s:.1f} s; starting at episode {progress.first_episode}",
             flush=True,
         )
-        print(f"{provenance.numerics_line(record)}; recorded in {run_folder.ENVIRONMENT}", flush=True)
+        print(f"{provenance.numerics_line(record)}; recorded in {names.ENVIRONMENT}", flush=True)
         return
     print(
         f"[{progress.episodes_done}/{progress.episodes}] {progress.config_episodes_per_s:.1f} config-episodes/s | "
@@ -186,7 +186,7 @@ def print_result(run, run_dir: pathlib.Path, wall_s: float) -> None:
     diverged = [row["lane"] for row in run.lanes if row["diverged"]]
     if diverged:
         print(f"diverged lanes (non-finite parameters or losses): {diverged}")
-    kept = sorted(run_dir.glob(f"**/{run_folder.CHECKPOINT}"))
+    kept = sorted(run_dir.glob(f"**/{names.CHECKPOINT}"))
     print(f"results in {run_dir}" + (f"; final state kept in {', '.join(map(str, kept))}" if kept else ""))
 
 

@@ -28,7 +28,7 @@ from absl import flags, logging
 from jaxmadrl.cli import common
 from jaxmadrl.core import files
 from jaxmadrl.core.limits import SettingError
-from jaxmadrl.store import loading, run_folder, runs, shards
+from jaxmadrl.store import loading, names, run_folder, runs, shards
 from jaxmadrl.study import results, settings
 from jaxmadrl.study.definition import PAPER_LRS, SweepDefinition, load_definition, normalised_traced_settings
 
@@ -186,7 +186,7 @@ def sharded_output_dir(definition: SweepDefinition) -> pathlib.Path:
     if FLAGS.out:
         return pathlib.Path(FLAGS.out)
     if "SLURM_ARRAY_JOB_ID" in os.environ:
-        return pathlib.Path(f"sweeps/runs/{definition.name}-array{os.environ['SLURM_ARRAY_JOB_ID']}")
+        return names.new_run_dir(definition.name, f"array{os.environ['SLURM_ARRAY_JOB_ID']}")
     raise common.UsageFailure("--shard needs --out: the one run folder that every shard of the sweep writes into")
 
 
@@ -223,7 +223,7 @@ def main(argv):
                 run_dir = sharded_output_dir(definition)
             else:
                 run_dir = common.check_new_output_dir(
-                    FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+                    FLAGS.out or names.new_run_dir(definition.name, time.strftime("%Y%m%d-%H%M%S"))
                 )
     except SettingError as error:
         common.fail(f"--{error.setting} {error.problem}")

@@ -19,7 +19,7 @@ from absl import flags, logging
 
 from jaxmadrl.cli import common
 from jaxmadrl.core.limits import SettingError
-from jaxmadrl.store import run_folder
+from jaxmadrl.store import names, run_folder
 from jaxmadrl.study import settings
 from jaxmadrl.study.definition import SweepDefinition
 
@@ -76,7 +76,7 @@ def main(argv):
         else:
             definition = definition_from_flags()
             run_dir = common.check_new_output_dir(
-                FLAGS.out or f"sweeps/runs/{definition.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+                FLAGS.out or names.new_run_dir(definition.name, time.strftime("%Y%m%d-%H%M%S"))
             )
     except (ValueError, common.UsageFailure) as error:
         common.fail(str(error))

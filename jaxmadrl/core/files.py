@@ -5,19 +5,24 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import math
 import os
 import pathlib
+import stat
 import tempfile
 import time
 from typing import BinaryIO, Callable
 
-LOCK_FILE = "run.lock"
-
 
 class FolderInUse(Exception):
     """Another process holds the lock of a run folder."""
+
+
+class NotOwnFile(OSError):
+    """A path the tool writes is a symbolic link or not a regular file: it would write
+    through it, into whatever it points at."""
 
 
 def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) -> None:
@@ -31,6 +36,15 @@ def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) ->
     except BaseException:
         pathlib.Path(scratch).unlink(missing_ok=True)
         raise
+
+
+def digest(path: pathlib.Path) -> str:
+    """The SHA-256 of the file's bytes, in hex."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(2**20), b""):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def json_text(value) -> str:
@@ -56,12 +70,13 @@ def create_new_folder(path: pathlib.Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(folder: pathlib.Path, wait_s: float = 0):
-    """Holds an exclusive lock on ``folder`` (``flock`` on its ``run.lock``, which names the
-    holder's pid) for the block, waiting up to ``wait_s`` seconds for it. The OS releases
-    it when the process ends, however it ends, so a killed run never leaves a stale lock.
-    FolderInUse if another process holds it."""
-    handle = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+def locked(lock_file: pathlib.Path, wait_s: float = 0):
+    """Holds an exclusive lock (``flock``) on ``lock_file``, which names the holder's pid,
+    for the block, waiting up to ``wait_s`` seconds for it. The OS releases it when the
+    process ends, however it ends, so a killed run never leaves a stale lock. FolderInUse
+    if another process holds it; NotOwnFile if ``lock_file`` is a symbolic link or not a
+    regular file (it is opened without following links, and never written through one)."""
+    handle = open_own_file(lock_file)
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -74,7 +89,7 @@ def locked(folder: pathlib.Path, wait_s: float = 0):
             holder = os.read(handle, 32).decode(errors="replace").strip() or "unknown"
             os.close(handle)
             if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise FolderInUse(f"{folder} is in use by process {holder}") from None
+                raise FolderInUse(f"{lock_file.parent} is in use by process {holder}") from None
             raise
     try:
         os.ftruncate(handle, 0)
@@ -82,6 +97,32 @@ def locked(folder: pathlib.Path, wait_s: float = 0):
         yield
     finally:
         os.close(handle)
+
+
+def open_own_file(path: pathlib.Path) -> int:
+    """``path`` opened for reading and writing (created if missing) without following a
+    symbolic link and only if it is a regular file; NotOwnFile otherwise."""
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotOwnFile(errno.ELOOP, "a symbolic link where the tool keeps a file of its own", str(path)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        raise NotOwnFile(errno.EINVAL, "not a regular file", str(path))
+    return handle
+
+
+def check_own_entries(folder: pathlib.Path, names: tuple[str, ...]) -> None:
+    """NotOwnFile if any of ``names`` in ``folder`` — or any entry of those that are
+    folders — is a symbolic link: the tool writes there, and must not write through one."""
+    for name in names:
+        path = folder / name
+        entries = [path, *(path.iterdir() if path.is_dir() and not path.is_symlink() else ())]
+        for entry in entries:
+            if entry.is_symlink():
+                raise NotOwnFile(errno.ELOOP, "a symbolic link where the tool keeps a file of its own", str(entry))
 
 
 def io_error_text(error: OSError) -> str:

@@ -13,6 +13,7 @@ import zipfile
 
 import numpy as np
 
+from jaxmadrl.store import names
 from jaxmadrl.study.definition import Lane, SweepDefinition
 
 LANE_COLUMNS = Lane._fields
@@ -97,10 +98,10 @@ def load_run(path) -> Run:
     run_dir = pathlib.Path(path)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir} does not exist")
-    if not (run_dir / "sweep.json").is_file():
+    if not (run_dir / names.DEFINITION).is_file():
         raise RunError(f"{run_dir} is not a sweep run (no sweep.json)")
-    missing = [name for name in ("summary.json", "metrics.npz") if not (run_dir / name).is_file()]
-    if missing and (run_dir / "shards.json").is_file():
+    missing = [name for name in (names.SUMMARY, names.METRICS) if not (run_dir / name).is_file()]
+    if missing and (run_dir / names.PLAN).is_file():
         raise RunError(
             f"{run_dir} is a sharded sweep whose shards are not merged yet; once all are done, "
             f"python -m jaxmadrl.sweep --merge {run_dir}"
@@ -111,9 +112,9 @@ def load_run(path) -> Run:
             f"finish it with python -m jaxmadrl.sweep --resume {run_dir}"
         )
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = json.loads((run_dir / names.SUMMARY).read_text())
         definition = SweepDefinition.from_dict(summary["definition"])
-        with np.load(run_dir / "metrics.npz") as saved:
+        with np.load(run_dir / names.METRICS) as saved:
             metrics = dict(saved)
         lanes = [dict(row) for row in summary["lanes"]]
         shape = metrics["train_reward"].shape

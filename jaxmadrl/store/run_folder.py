@@ -1,17 +1,8 @@
-"""What a run folder holds, and reading and writing its files.
-
-A run folder holds ``sweep.json`` (the definition), ``environment.json`` (what each session
-computed with: code, versions, machine, numerics, lane width; see ``provenance``),
-``checkpoint/`` (the whole state after the last finished chunk, one file per block of
-lanes), ``metrics/chunk_*.npz`` and ``run.lock``, which one process at a time holds. When
-the run completes it holds ``metrics.npz`` (every metric as (lanes, episodes, ...)),
-``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt`` (the stopping
-table of each variant). A sharded run's folder holds one such folder per shard instead
-(``shards``), for a share of the lanes, and the same results once they are merged.
-"""
+"""What a run folder holds (``names``), and reading and writing its files."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import pathlib
@@ -22,12 +13,9 @@ import numpy as np
 
 from jaxmadrl.core import files
 from jaxmadrl.core.limits import SettingError
-from jaxmadrl.store import checkpoints
+from jaxmadrl.store import names
 from jaxmadrl.study import results
 from jaxmadrl.study.definition import SweepDefinition
-
-CHECKPOINT, DEFINITION, CHUNKS, ENVIRONMENT = "checkpoint", "sweep.json", "metrics", "environment.json"
-SUMMARY, METRICS = "summary.json", "metrics.npz"
 
 
 class RunFolderError(ValueError):
@@ -35,40 +23,58 @@ class RunFolderError(ValueError):
     it is damaged or another sweep's."""
 
 
+@contextlib.contextmanager
+def held(folder: pathlib.Path, wait_s: float = 0, held_by: str = "another sweep or resume"):
+    """Holds ``folder``'s lock for the block (``files.locked``), after checking that
+    nothing the tool writes there is a symbolic link. RunFolderError if another process
+    holds it (saying what ``held_by`` it is) or a written path is not the folder's own."""
+    try:
+        with files.locked(folder / names.LOCK, wait_s):
+            files.check_own_entries(folder, names.WRITTEN)
+            yield
+    except files.FolderInUse as error:
+        waited = f" for longer than {wait_s:g} s" if wait_s else ""
+        raise RunFolderError(f"{error}{waited} ({held_by}); wait for it to end") from None
+    except files.NotOwnFile as error:
+        raise RunFolderError(f"{error.filename} is {error.strerror}; refused") from None
+
+
 def read_definition(run_dir: pathlib.Path) -> SweepDefinition:
     """The definition of the run in ``run_dir`` (RunFolderError if there is none or it is bad)."""
-    if not (run_dir / DEFINITION).is_file():
-        raise RunFolderError(f"{run_dir} is not a sweep run (no {DEFINITION})")
+    if not (run_dir / names.DEFINITION).is_file():
+        raise RunFolderError(f"{run_dir} is not a sweep run (no {names.DEFINITION})")
     if (run_dir / "checkpoint.npz").is_file():
         raise RunFolderError(
             f"{run_dir} has a checkpoint of an older format (checkpoint.npz); this version cannot resume it"
         )
     try:
-        return SweepDefinition.from_dict(json.loads((run_dir / DEFINITION).read_text()))
+        return SweepDefinition.from_dict(json.loads((run_dir / names.DEFINITION).read_text()))
     except SettingError as error:
         raise RunFolderError(
-            f'{run_dir / DEFINITION} is not a valid sweep definition: "{error.setting}" {error.problem}'
+            f'{run_dir / names.DEFINITION} is not a valid sweep definition: "{error.setting}" {error.problem}'
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
-        raise RunFolderError(f"{run_dir / DEFINITION} is not a valid sweep definition: {error}") from None
+        raise RunFolderError(f"{run_dir / names.DEFINITION} is not a valid sweep definition: {error}") from None
 
 
 def write_definition(run_dir: pathlib.Path, definition: SweepDefinition) -> None:
-    files.write_atomically(run_dir / DEFINITION, lambda f: f.write(files.json_text(definition.to_dict()).encode()))
+    files.write_atomically(
+        run_dir / names.DEFINITION, lambda f: f.write(files.json_text(definition.to_dict()).encode())
+    )
 
 
 def is_complete(run_dir: pathlib.Path) -> bool:
-    return (run_dir / SUMMARY).is_file()
+    return (run_dir / names.SUMMARY).is_file()
 
 
 def is_resumable(run_dir: pathlib.Path) -> bool:
-    return (run_dir / CHECKPOINT / checkpoints.CHECKPOINT_INDEX).is_file()
+    return (run_dir / names.CHECKPOINT / names.CHECKPOINT_INDEX).is_file()
 
 
 def recorded_environments(run_dir: pathlib.Path) -> list[dict]:
     """The environment records of a run's earlier sessions ([] for a run made before they
     were recorded)."""
-    path = run_dir / ENVIRONMENT
+    path = run_dir / names.ENVIRONMENT
     if not path.is_file():
         return []
     try:
@@ -81,12 +87,12 @@ def recorded_environments(run_dir: pathlib.Path) -> list[dict]:
 
 
 def write_environments(run_dir: pathlib.Path, environments: list[dict]) -> None:
-    files.write_atomically(run_dir / ENVIRONMENT, lambda f: f.write(files.json_text(environments).encode()))
+    files.write_atomically(run_dir / names.ENVIRONMENT, lambda f: f.write(files.json_text(environments).encode()))
 
 
 def joined_chunk_metrics(run_dir: pathlib.Path) -> dict[str, np.ndarray]:
     """The per-chunk metrics files joined: every metric as (lanes, episodes, ...)."""
-    per_chunk = [dict(np.load(f)) for f in sorted((run_dir / CHUNKS).glob("chunk_*.npz"))]
+    per_chunk = [dict(np.load(f)) for f in sorted((run_dir / names.CHUNKS).glob(names.CHUNK_GLOB))]
     # (episodes, lanes, ...) → (lanes, episodes, ...)
     return {k: np.swapaxes(np.concatenate([c[k] for c in per_chunk]), 0, 1) for k in per_chunk[0]}
 
@@ -110,8 +116,8 @@ def lane_rows(definition: SweepDefinition, lanes: range, trackers, metrics: dict
 
 def write_summary(run_dir: pathlib.Path, summary: dict, metrics: dict) -> None:
     """``metrics.npz`` and then ``summary.json``, whose presence marks the folder complete."""
-    files.write_atomically(run_dir / METRICS, lambda f: np.savez_compressed(f, **metrics))
-    files.write_atomically(run_dir / SUMMARY, lambda f: f.write(files.json_text(summary).encode()))
+    files.write_atomically(run_dir / names.METRICS, lambda f: np.savez_compressed(f, **metrics))
+    files.write_atomically(run_dir / names.SUMMARY, lambda f: f.write(files.json_text(summary).encode()))
 
 
 def write_results(
@@ -121,8 +127,8 @@ def write_results(
     ``table.txt`` and ``summary.json``; ``environments``: the record of every session that
     computed part of it."""
     table = results.stopping_tables(rows, definition.episodes)
-    files.write_atomically(run_dir / "summary.csv", lambda f: f.write(results.summaries_csv(rows).encode()))
-    files.write_atomically(run_dir / "table.txt", lambda f: f.write((table + "\n").encode()))
+    files.write_atomically(run_dir / names.SUMMARY_CSV, lambda f: f.write(results.summaries_csv(rows).encode()))
+    files.write_atomically(run_dir / names.TABLE, lambda f: f.write((table + "\n").encode()))
     write_summary(run_dir, {"definition": definition.to_dict(), "environment": environments, "lanes": rows}, metrics)
 
 

@@ -27,8 +27,9 @@ import numpy as np
 from jaxmadrl.agents import diagnostics
 from jaxmadrl.core import files, numerics, signals, xla_flags
 from jaxmadrl.core.limits import SettingError, check_integer
-from jaxmadrl.store import checkpoints, loading, provenance, run_folder, shards
-from jaxmadrl.store.run_folder import CHECKPOINT, CHUNKS, RunFolderError, is_complete, is_resumable
+from jaxmadrl.store import checkpoints, loading, names, provenance, run_folder, shards
+from jaxmadrl.store.names import CHECKPOINT, CHUNKS
+from jaxmadrl.store.run_folder import RunFolderError, is_complete, is_resumable
 from jaxmadrl.store.shards import Shard
 from jaxmadrl.study import lanes
 from jaxmadrl.study.definition import SweepDefinition
@@ -235,82 +236,109 @@ def _run_lanes(definition, folder, share: range, resuming, execution, environmen
     ``write(metrics, rows, environments)``; a new folder is removed again if this fails
     before its first checkpoint."""
     try:
-        with files.locked(folder):
+        with run_folder.held(folder):
             _run_locked(definition, folder, share, resuming, execution, environments, write, shard, **part)
-    except files.FolderInUse as error:
-        raise RunFolderError(f"{error} (another sweep or resume); wait for it to end")
     except Exception:
         if not resuming and not is_resumable(folder) and not is_complete(folder):
             shutil.rmtree(folder, ignore_errors=True)  # nothing computed is lost
         raise
 
 
-def _restore_or_start(definition, share, folder, program, place, sharding):
-    """(block states, episodes done): from the folder's checkpoint if it has one, else a new
-    start of the lanes ``share``."""
+@dataclasses.dataclass(frozen=True)
+class _Blocks:
+    """This session's lanes as blocks of ``lanes_per_call`` lanes of one compiled program:
+    the program, where a block goes (``sharding``), each block's first lane and
+    hyperparameters."""
+
+    program: lanes.Grid
+    sharding: jax.sharding.NamedSharding
+    lanes_per_call: int
+    first_lanes: list[int]
+    hparams: list
+
+    def place(self, tree) -> list:
+        """A tree with a leading lane axis as this session's blocks, on their devices."""
+        return [jax.device_put(block, self.sharding) for block in lanes.split_lanes(tree, self.lanes_per_call)]
+
+
+def _prepare(definition: SweepDefinition, config, share: range, execution: dict) -> _Blocks:
+    lanes_per_call = execution["lanes_per_call"]
+    sharding = lanes.lane_sharding(lanes_per_call, execution["devices"])
+    blocks = _Blocks(
+        lanes.make_grid(config), sharding, lanes_per_call, list(range(share.start, share.stop, lanes_per_call)), []
+    )
+    return dataclasses.replace(blocks, hparams=blocks.place(_lanes_of(definition.hyperparams(), share)))
+
+
+def _restore_or_start(definition: SweepDefinition, share: range, folder: pathlib.Path, blocks: _Blocks):
+    """(block states, episodes done, the digests of the metrics chunks so far): from the
+    folder's checkpoint, verified, if it has one, else a new start of the lanes ``share``.
+    Chunks written after the checkpoint are removed (they are recomputed)."""
     checkpoint = folder / CHECKPOINT
     keys, hparams = definition.lane_keys()[share.start : share.stop], _lanes_of(definition.hyperparams(), share)
-    if (checkpoint / checkpoints.CHECKPOINT_INDEX).is_file():
-        template = jax.eval_shape(program.init, keys, hparams)
-        try:
-            state, done = checkpoints.load_checkpoint(checkpoint, template)
-        except ValueError as error:
-            raise RunFolderError(f"cannot resume from {checkpoint}: {error}")
-        chunks = {int(p.stem.split("_")[1]) for p in (folder / CHUNKS).glob("chunk_*.npz")}
-        expected = set(range(0, done, definition.chunk))
-        if not 0 < done <= definition.episodes or not expected <= chunks:
+    if not (checkpoint / names.CHECKPOINT_INDEX).is_file():
+        (folder / CHUNKS).mkdir(parents=True, exist_ok=True)
+        checkpoint.mkdir(exist_ok=True)
+        for stale in (folder / CHUNKS).glob(names.CHUNK_GLOB):
+            stale.unlink()
+        init = jax.jit(blocks.program.init, out_shardings=blocks.sharding)
+        return [init(k, h) for k, h in zip(blocks.place(keys), blocks.place(hparams))], 0, {}
+    template = jax.eval_shape(blocks.program.init, keys, hparams)
+    try:
+        state, done, chunks = checkpoints.load_checkpoint(checkpoint, template, definition.digest())
+    except ValueError as error:
+        raise RunFolderError(f"cannot resume from {checkpoint}: {error}")
+    if not 0 < done <= definition.episodes:
+        raise RunFolderError(f"cannot resume from {checkpoint}: it says {done} of {definition.episodes} episodes")
+    _check_chunks(folder, definition, done, chunks)
+    for stale in (folder / CHUNKS).glob(names.CHUNK_GLOB):
+        if stale.name not in chunks:
+            stale.unlink()
+    return blocks.place(state), done, chunks
+
+
+def _check_chunks(folder: pathlib.Path, definition: SweepDefinition, done: int, chunks: dict[str, str]) -> None:
+    """Every metrics chunk of the first ``done`` episodes is there, as the checkpoint
+    recorded it (they cannot be recomputed from the checkpoint, and the results need all)."""
+    expected = {names.chunk_file(first) for first in range(0, done, definition.chunk)}
+    if set(chunks) != expected:
+        raise RunFolderError(f"cannot resume from {folder / CHECKPOINT}: its record of the metrics chunks is wrong")
+    for name, sha256 in sorted(chunks.items()):
+        path = folder / CHUNKS / name
+        if not path.is_file() or files.digest(path) != sha256:
             raise RunFolderError(
-                f"cannot resume from {checkpoint}: it says {done} of {definition.episodes} "
-                f"episodes are done, but {CHUNKS}/ holds the metrics of "
-                f"{len(expected & chunks)} of those {len(expected)} chunks"
+                f"cannot resume: {path} is {'damaged' if path.is_file() else 'missing'} (its episodes' metrics "
+                "cannot be recomputed from the checkpoint); start the run anew"
             )
-        return place(state), done
-    (folder / CHUNKS).mkdir(parents=True, exist_ok=True)
-    checkpoint.mkdir(exist_ok=True)
-    init = jax.jit(program.init, out_shardings=sharding)
-    return [init(k, h) for k, h in zip(place(keys), place(hparams))], 0
 
 
 def _lanes_of(tree, share: range):
     return jax.tree.map(lambda x: x[share.start : share.stop], tree)
 
 
+def _compile(blocks: _Blocks, state, chunk: int):
+    """The chunk program of ``chunk`` episodes for one block (its state donated)."""
+    episodes = jnp.arange(chunk, dtype=jnp.int32)
+    return jax.jit(blocks.program.run_chunk, donate_argnums=0).lower(state, episodes, blocks.hparams[0]).compile()
+
+
 def _run_locked(definition, folder, share, resuming, execution, environments, write, shard, **part):
-    keep_checkpoint, on_progress = part["keep_checkpoint"], part["on_progress"]
+    """prepare → restore → compile → record the session → train chunk after chunk → finish."""
     config = definition.train_config(execution["matmul_precision"])
-    lanes_per_call = execution["lanes_per_call"]
-    program = lanes.make_grid(config)
-    sharding = lanes.lane_sharding(lanes_per_call, execution["devices"])
-
-    def placed_blocks(tree):
-        return [jax.device_put(block, sharding) for block in lanes.split_lanes(tree, lanes_per_call)]
-
-    hparams = placed_blocks(_lanes_of(definition.hyperparams(), share))
+    blocks = _prepare(definition, config, share, execution)
     start = time.perf_counter()
-    states, done = _restore_or_start(definition, share, folder, program, placed_blocks, sharding)
-    # Chunks written after the last checkpoint are recomputed.
-    for stale in (folder / CHUNKS).glob("chunk_*.npz"):
-        if int(stale.stem.split("_")[1]) >= done:
-            stale.unlink()
-    # New blocks are written before the old ones are removed: the free space must hold one
-    # more checkpoint (plus the chunk's metrics, small beside it).
-    checkpoint_bytes = checkpoints.state_bytes(states) * 21 // 20 + 2**20
+    states, done, chunks = _restore_or_start(definition, share, folder, blocks)
     if done < definition.episodes:
-        run_folder.check_free_space(folder, checkpoint_bytes)
+        run_folder.check_free_space(folder, _checkpoint_bytes(states))  # before it compiles
     chunk = min(definition.chunk, definition.episodes)
-    if done < definition.episodes:
-        run_chunk = (
-            jax.jit(program.run_chunk, donate_argnums=0)
-            .lower(states[0], jnp.arange(chunk, dtype=jnp.int32), hparams[0])
-            .compile()
-        )
+    run_chunk = _compile(blocks, states[0], chunk) if done < definition.episodes else None
     compile_s = time.perf_counter() - start
     signals.raise_if_interrupted()
     workers = min(execution["workers"] or lanes.default_workers(len(states)), len(states))
     record = provenance.environment_record(
         matmul_precision=config.matmul_precision,
-        lanes_per_call=lanes_per_call,
-        devices_per_call=sharding.mesh.size,
+        lanes_per_call=blocks.lanes_per_call,
+        devices_per_call=blocks.sharding.mesh.size,
         workers=workers,
         activations=definition.activations(),
         first_episode=done,
@@ -319,7 +347,22 @@ def _run_locked(definition, folder, share, resuming, execution, environments, wr
     changed = provenance.describe_differences(environments[-1], record) if environments else ""
     environments = [*environments, record]
     run_folder.write_environments(folder, environments)
-    run_start, first_done = time.perf_counter(), done
+    report = _reporter(definition, share, shard, blocks, done, compile_s, record, changed, part["on_progress"])
+    report(done, states)
+    states = _train(definition, folder, blocks, run_chunk, states, done, chunks, workers, report)
+    signals.raise_if_interrupted()
+    metrics = run_folder.joined_chunk_metrics(folder)
+    trackers = lanes.join_lanes([state.tracker for state in states])
+    write(metrics, run_folder.lane_rows(definition, share, trackers, metrics), environments)
+    # The results are complete: what is left over if a deletion fails does no harm.
+    shutil.rmtree(folder / CHUNKS, ignore_errors=True)  # joined into metrics.npz
+    if not part["keep_checkpoint"]:
+        shutil.rmtree(folder / CHECKPOINT, ignore_errors=True)
+
+
+def _reporter(definition, share, shard, blocks, first_done, compile_s, record, changed, on_progress):
+    """``report(episodes done, block states)``: a ``Progress`` to ``on_progress``."""
+    run_start = time.perf_counter()
 
     def report(done, states):
         tracker = lanes.join_lanes([state.tracker for state in states])
@@ -331,7 +374,7 @@ def _run_locked(definition, folder, share, resuming, execution, environments, wr
                 lanes=len(share),
                 variants=len(definition.variants),
                 calls=len(states),
-                lanes_per_call=lanes_per_call,
+                lanes_per_call=blocks.lanes_per_call,
                 episodes=definition.episodes,
                 first_episode=first_done,
                 episodes_done=done,
@@ -343,34 +386,46 @@ def _run_locked(definition, folder, share, resuming, execution, environments, wr
             )
         )
 
-    report(done, states)
-    first_lanes = list(range(share.start, share.stop, lanes_per_call))
-    checkpoint = folder / CHECKPOINT
+    return report
+
+
+def _checkpoint_bytes(states) -> int:
+    """The free space a checkpoint needs: new blocks are written before the old ones are
+    removed, so it must hold one more checkpoint (plus the chunk's metrics, small beside it)."""
+    return checkpoints.state_bytes(states) * 21 // 20 + 2**20
+
+
+def _train(definition, folder, blocks: _Blocks, run_chunk, states, done, chunks, workers, report):
+    """Chunks of episodes until the run is done, each followed by its metrics file and a
+    checkpoint whose index records the digests of both; returns the final block states."""
+    chunk = min(definition.chunk, definition.episodes)
+    checkpoint, definition_digest = folder / CHECKPOINT, definition.digest()
+    checkpoint_bytes = _checkpoint_bytes(states)
+    chunks = dict(chunks)
     pool = ThreadPoolExecutor(workers)
     try:
         while done < definition.episodes:
             n_real = min(chunk, definition.episodes - done)
             run_folder.check_free_space(folder, checkpoint_bytes)
+            saved = {}
 
             def checkpoint_block(block, state, episodes_done=done + n_real):
                 # on the block's worker thread, while other blocks compute
-                checkpoints.save_block(checkpoint, first_lanes[block], state, episodes_done)
+                first = blocks.first_lanes[block]
+                saved[first] = checkpoints.save_block(checkpoint, first, state, episodes_done)
 
             episodes = jnp.arange(done, done + chunk, dtype=jnp.int32)
-            states, metrics = lanes.run_blocks(pool, run_chunk, states, episodes, hparams, after_call=checkpoint_block)
+            states, metrics = lanes.run_blocks(
+                pool, run_chunk, states, episodes, blocks.hparams, after_call=checkpoint_block
+            )
             metrics = {name: values[:n_real] for name, values in metrics.items()}
-            files.write_atomically(folder / CHUNKS / f"chunk_{done:06d}.npz", lambda f: np.savez(f, **metrics))
+            path = folder / CHUNKS / names.chunk_file(done)
+            files.write_atomically(path, lambda f: np.savez(f, **metrics))
+            chunks[path.name] = files.digest(path)
             done += n_real
-            checkpoints.commit_checkpoint(checkpoint, first_lanes, done)
+            checkpoints.commit_checkpoint(checkpoint, saved, done, definition_digest, chunks)
             signals.raise_if_interrupted()
             report(done, states)
     finally:
         pool.shutdown(cancel_futures=True)
-    signals.raise_if_interrupted()
-    metrics = run_folder.joined_chunk_metrics(folder)
-    trackers = lanes.join_lanes([state.tracker for state in states])
-    write(metrics, run_folder.lane_rows(definition, share, trackers, metrics), environments)
-    # The results are complete: what is left over if a deletion fails does no harm.
-    shutil.rmtree(folder / CHUNKS, ignore_errors=True)  # joined into metrics.npz
-    if not keep_checkpoint:
-        shutil.rmtree(checkpoint, ignore_errors=True)
+    return states

@@ -27,12 +27,11 @@ import numpy as np
 
 from jaxmadrl.core import files, numerics
 from jaxmadrl.core.limits import SettingError, check_integer
-from jaxmadrl.store import checkpoints, provenance, run_folder
+from jaxmadrl.store import names, provenance, run_folder
 from jaxmadrl.store.run_folder import RunFolderError
 from jaxmadrl.study import lanes
 from jaxmadrl.study.definition import SweepDefinition
 
-PLAN = "shards.json"
 LOCK_WAIT_S = 600  # how long a shard waits for a sibling that sets up or merges the run folder
 
 
@@ -64,7 +63,7 @@ class Shard:
 
     @property
     def folder_name(self) -> str:
-        return f"shard-{self.index}-of-{self.count}"
+        return names.shard_folder(self.index, self.count)
 
     def lanes(self, n_lanes: int, lanes_per_call: int) -> range:
         """The lanes of this shard: a contiguous share of the ``n_lanes // lanes_per_call``
@@ -137,15 +136,15 @@ def code_version() -> dict:
 
 
 def is_sharded(run_dir: pathlib.Path) -> bool:
-    return (run_dir / PLAN).is_file()
+    return (run_dir / names.PLAN).is_file()
 
 
 def read_plan(run_dir: pathlib.Path) -> dict:
     try:
-        plan = json.loads((run_dir / PLAN).read_text())
+        plan = json.loads((run_dir / names.PLAN).read_text())
         int(plan["shards"]), int(plan["lanes_per_call"]), str(plan["matmul_precision"]), dict(plan["code"])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise RunFolderError(f"{run_dir / PLAN} is not a plan of shards: {error}") from None
+        raise RunFolderError(f"{run_dir / names.PLAN} is not a plan of shards: {error}") from None
     return plan
 
 
@@ -173,25 +172,25 @@ def join(
     removed again."""
     if matmul_precision is not None:
         numerics.check_matmul_precision(matmul_precision)
-    if (run_dir / run_folder.DEFINITION).is_file() and not is_sharded(run_dir):
+    if (run_dir / names.DEFINITION).is_file() and not is_sharded(run_dir):
         raise RunFolderError(
             f"{run_dir} holds a sweep that is not sharded; "
             + ("resume it without a shard" if resume else "choose a new folder")
         )
     if resume and not is_sharded(run_dir):
-        raise RunFolderError(f"{run_dir} is not a sharded sweep run (no {PLAN})")
+        raise RunFolderError(f"{run_dir} is not a sharded sweep run (no {names.PLAN})")
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with files.locked(run_dir, wait_s=LOCK_WAIT_S):
+        with run_folder.held(run_dir, LOCK_WAIT_S, "setting up or merging shards"):
             # The plan is written before the definition: a definition without a plan is an
             # unsharded run's.
             if not is_sharded(run_dir):
-                if (run_dir / run_folder.DEFINITION).is_file():
+                if (run_dir / names.DEFINITION).is_file():
                     raise RunFolderError(f"{run_dir} holds a sweep that is not sharded; choose a new folder")
                 _write_plan(run_dir, definition, shard, lanes_per_call, matmul_precision)
             created = False  # siblings may use it from now on
-            if not (run_dir / run_folder.DEFINITION).is_file() and definition is not None:
+            if not (run_dir / names.DEFINITION).is_file() and definition is not None:
                 run_folder.write_definition(run_dir, definition)
             recorded = run_folder.read_definition(run_dir)
             if definition is not None and definition != recorded:
@@ -207,8 +206,6 @@ def join(
                     part.mkdir()
                 except FileExistsError:
                     raise RunFolderError(f"shard {shard} of {run_dir} has already started ({part}); resume it")
-    except files.FolderInUse as error:
-        raise RunFolderError(f"{error} for longer than {LOCK_WAIT_S} s (setting up or merging shards)")
     except Exception:
         if created:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -228,7 +225,7 @@ def _write_plan(run_dir, definition: SweepDefinition, shard: Shard, lanes_per_ca
         "code": code_version(),
         "commit": provenance.project_commit(),
     }
-    files.write_atomically(run_dir / PLAN, lambda f: f.write(files.json_text(plan).encode()))
+    files.write_atomically(run_dir / names.PLAN, lambda f: f.write(files.json_text(plan).encode()))
 
 
 def check_plan(run_dir: pathlib.Path, shard: Shard, *, lanes_per_call=None, matmul_precision=None) -> dict:
@@ -274,7 +271,7 @@ def shard_states(run_dir: pathlib.Path, plan: dict) -> list[tuple[Shard, str]]:
 
 def _episodes_done(part: pathlib.Path) -> int:
     try:
-        index = json.loads((part / run_folder.CHECKPOINT / checkpoints.CHECKPOINT_INDEX).read_text())
+        index = json.loads((part / names.CHECKPOINT / names.CHECKPOINT_INDEX).read_text())
         return int(index["episodes_done"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
@@ -286,14 +283,11 @@ def merge(run_dir: pathlib.Path) -> None:
     removed. RunFolderError naming every shard that is missing or unfinished, or whose
     part was computed by other code than the plan's."""
     if not is_sharded(run_dir):
-        raise RunFolderError(f"{run_dir} is not a sharded sweep run (no {PLAN})")
-    try:
-        with files.locked(run_dir, wait_s=LOCK_WAIT_S):
-            if run_folder.is_complete(run_dir):
-                return
-            _merge_locked(run_dir)
-    except files.FolderInUse as error:
-        raise RunFolderError(f"{error} for longer than {LOCK_WAIT_S} s (setting up or merging shards)")
+        raise RunFolderError(f"{run_dir} is not a sharded sweep run (no {names.PLAN})")
+    with run_folder.held(run_dir, LOCK_WAIT_S, "setting up or merging shards"):
+        if run_folder.is_complete(run_dir):
+            return
+        _merge_locked(run_dir)
 
 
 def _merge_locked(run_dir: pathlib.Path) -> None:
@@ -305,8 +299,8 @@ def _merge_locked(run_dir: pathlib.Path) -> None:
     rows, environments, per_part = [], [], []
     for part in parts:
         try:
-            summary = json.loads((part / run_folder.SUMMARY).read_text())
-            with np.load(part / run_folder.METRICS) as saved:
+            summary = json.loads((part / names.SUMMARY).read_text())
+            with np.load(part / names.METRICS) as saved:
                 per_part.append(dict(saved))
         except (OSError, ValueError, KeyError) as error:
             raise RunFolderError(f"cannot merge {run_dir}: {part} cannot be read: {error}") from None
@@ -320,4 +314,4 @@ def _merge_locked(run_dir: pathlib.Path) -> None:
     run_folder.write_environments(run_dir, environments)
     run_folder.write_results(run_dir, definition, metrics, rows, environments)
     for part in parts:  # joined into metrics.npz
-        (part / run_folder.METRICS).unlink(missing_ok=True)
+        (part / names.METRICS).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ static setting by name (``settings.STATIC``) and the traced ones under ``mitigat
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 import re
@@ -197,6 +198,10 @@ class SweepDefinition:
 
     def lane_keys(self) -> chex.PRNGKey:
         return jax.vmap(seed_key)(jnp.asarray([lane.seed for lane in self.lanes()], jnp.uint32))
+
+    def digest(self) -> str:
+        """A SHA-256 (hex) of what the definition computes: equal definitions, equal digests."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, allow_nan=False).encode()).hexdigest()
 
     def to_dict(self) -> dict:
         """The flat form (JSON-ready): every field, every static setting by name."""

@@ -8,11 +8,13 @@ import shutil
 import signal
 import subprocess
 
+import numpy as np
 import pytest
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_module, wait_for
 
 from jaxmadrl.core import files
-from jaxmadrl.store.checkpoints import CHECKPOINT_INDEX
+from jaxmadrl.store import names
+from jaxmadrl.store.names import CHECKPOINT_INDEX
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def test_second_resume_is_refused_and_sigterm_stops_the_first_resumably(tmp_path
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--episodes=100000")  # runs for minutes
     # A kill -9 leaves no stale lock: the folder resumes.
     resuming = run_module("jaxmadrl.sweep", f"--resume={out}", wait=False)
-    wait_for(lambda: (out / files.LOCK_FILE).read_text().strip() == str(resuming.pid), resuming)
+    wait_for(lambda: (out / names.LOCK).read_text().strip() == str(resuming.pid), resuming)
     refused = run_module("jaxmadrl.sweep", f"--resume={out}")
     one_line_error(refused, 2, f"is in use by process {resuming.pid}")
     # SIGTERM once the resumed run is past compiling, in its loop of chunks.
@@ -179,8 +181,11 @@ def test_integer_settings_have_clear_bounds_named_by_their_flag(tmp_path, module
     [
         ("empty block", "is damaged or not this sweep's"),
         ("random block", "is damaged or not this sweep's"),
-        ("index beyond the run", "it says 99 of 12 episodes are done"),
+        ("block of other numbers", "is damaged or not this sweep's: its contents differ"),
+        ("index beyond the run", "which is not a block after 99 episodes"),
+        ("index episodes edited", "which is not a block after 6 episodes"),
         ("index not JSON", "is not a checkpoint index"),
+        ("learning rate edited in sweep.json", "was computed for another definition than the run's sweep.json"),
     ],
 )
 def test_damaged_checkpoint_is_refused_in_one_line(tmp_path, tiny_variant_sweep, damage, message):
@@ -190,18 +195,39 @@ def test_damaged_checkpoint_is_refused_in_one_line(tmp_path, tiny_variant_sweep,
     (damaged / "summary.json").unlink()  # as if killed while writing its results
     checkpoint = damaged / "checkpoint"
     index = json.loads((checkpoint / CHECKPOINT_INDEX).read_text())
-    block = checkpoint / index["blocks"][0]
+    block = checkpoint / index["blocks"][0]["file"]
     if damage == "empty block":
         block.write_bytes(b"")
     elif damage == "random block":
         block.write_bytes(os.urandom(4096))
-    elif damage == "index beyond the run":
-        (checkpoint / CHECKPOINT_INDEX).write_text(json.dumps({**index, "episodes_done": 99}))
-    else:
+    elif damage == "block of other numbers":  # a valid file of the right shapes, e.g. another run's
+        with np.load(block) as saved:
+            arrays = {name: saved[name] + np.ones((), saved[name].dtype) for name in saved.files}
+        with open(block, "wb") as file:
+            np.savez(file, **arrays)
+    elif damage in ("index beyond the run", "index episodes edited"):
+        episodes = 99 if damage == "index beyond the run" else 6
+        (checkpoint / CHECKPOINT_INDEX).write_text(json.dumps({**index, "episodes_done": episodes}))
+    elif damage == "index not JSON":
         (checkpoint / CHECKPOINT_INDEX).write_text("{half")
+    else:
+        definition = json.loads((damaged / "sweep.json").read_text())
+        (damaged / "sweep.json").write_text(json.dumps({**definition, "actor_lrs": [0.2]}))
     result = run_module("jaxmadrl.sweep", f"--resume={damaged}")
     one_line_error(result, 2, "cannot resume from", message)
     assert not (damaged / "summary.json").exists()
+
+
+def test_a_truncated_metrics_chunk_is_refused_before_training(tmp_path):
+    """Its episodes cannot be recomputed from the checkpoint: the resume says so at once,
+    instead of training every remaining episode and then failing, on every later resume."""
+    out = tmp_path / "run"
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--episodes=100000")
+    chunk = sorted((out / "metrics").glob("chunk_*.npz"))[0]
+    chunk.write_bytes(chunk.read_bytes()[:100])
+    result = run_module("jaxmadrl.sweep", f"--resume={out}")
+    one_line_error(result, 2, f"cannot resume: {chunk} is damaged")
+    assert "compiled" not in result.stdout
 
 
 # ----------------------------------------------------------------------------- 6. sweep files

@@ -15,7 +15,7 @@ from programs import assert_programs_agree
 from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.core.paths import SWEEPS_DIR
-from jaxmadrl.store import checkpoints
+from jaxmadrl.store import checkpoints, names
 from jaxmadrl.study import lanes
 from jaxmadrl.study.definition import SweepDefinition, load_definition
 
@@ -113,30 +113,6 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
         # Programs of different lane widths round differently (tests/programs.py).
         assert_programs_agree(metrics, whole_metrics)
         chex.assert_trees_all_equal_shapes(joined, key_data_as_arrays(whole_states))
-
-
-def test_checkpoint_of_lane_blocks_restores_the_whole_state(tmp_path, two_seed_grid):
-    _, _, states, _, _ = two_seed_grid
-    template = jax.eval_shape(lambda: states)
-    for episodes_done, lanes_per_call in ((3, 4), (6, 2)):
-        first_lanes = list(range(0, 8, lanes_per_call))
-        for first, block in zip(first_lanes, lanes.split_lanes(states, lanes_per_call)):
-            checkpoints.save_block(tmp_path, first, block, episodes_done)
-        checkpoints.save_block(tmp_path, 0, lanes.split_lanes(states, lanes_per_call)[0], 1)  # stale
-        checkpoints.commit_checkpoint(tmp_path, first_lanes, episodes_done)
-        # the index and exactly the committed blocks remain
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-            [checkpoints.CHECKPOINT_INDEX]
-            + [checkpoints.block_file_name(first, episodes_done) for first in first_lanes]
-        )
-        # a later chunk killed half-way: one block written, no commit
-        checkpoints.save_block(tmp_path, 0, jax.tree.map(lambda x: x[:lanes_per_call], states), episodes_done + 3)
-        restored, done = checkpoints.load_checkpoint(tmp_path, template)
-        assert done == episodes_done
-        jax.tree.map(np.testing.assert_array_equal, key_data_as_arrays(restored), key_data_as_arrays(states))
-    wrong_width = jax.eval_shape(lambda: jax.tree.map(lambda x: x[:4], states))
-    with pytest.raises(ValueError, match="this sweep needs"):
-        checkpoints.load_checkpoint(tmp_path, wrong_width)
 
 
 @pytest.mark.parametrize("lanes_per_call", [0, 3, 9])
@@ -265,7 +241,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
 def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
-    index = out / "checkpoint" / checkpoints.CHECKPOINT_INDEX
+    index = out / "checkpoint" / names.CHECKPOINT_INDEX
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
     result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1", "--keep_checkpoint")
     assert result.returncode == 0, result.stderr
@@ -277,7 +253,7 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     ) in result.stdout
     done = json.loads(index.read_text())["episodes_done"]
     assert done == 60 and sorted(p.name for p in index.parent.iterdir()) == [
-        checkpoints.CHECKPOINT_INDEX,
+        names.CHECKPOINT_INDEX,
         checkpoints.block_file_name(0, 60),
     ]
     resumed, whole = load_metrics(out), load_metrics(reference)
@@ -437,7 +413,7 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
     assert load_metrics(out)["train_reward"].shape == (4, 12)
     assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
     # --keep_checkpoint keeps the final state, and only it.
-    index = json.loads((out / "checkpoint" / checkpoints.CHECKPOINT_INDEX).read_text())
+    index = json.loads((out / "checkpoint" / names.CHECKPOINT_INDEX).read_text())
     assert index["episodes_done"] == 12 and index["blocks"][-1] == checkpoints.block_file_name(3, 12)
     assert len(list((out / "checkpoint").iterdir())) == 1 + len(index["blocks"]) and not (out / "metrics").exists()
     assert f"final state kept in {out / 'checkpoint'}" in result.stdout
