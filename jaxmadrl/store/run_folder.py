@@ -30,11 +30,19 @@ def held(folder: pathlib.Path, wait_s: float = 0, held_by: str = "another sweep 
     holds it (saying what ``held_by`` it is) or a written path is not the folder's own."""
     try:
         with files.locked(folder / names.LOCK, wait_s):
-            files.check_own_entries(folder, names.WRITTEN)
+            check_own(folder)
             yield
     except files.FolderInUse as error:
         waited = f" for longer than {wait_s:g} s" if wait_s else ""
         raise RunFolderError(f"{error}{waited} ({held_by}); wait for it to end") from None
+    except files.NotOwnFile as error:
+        raise RunFolderError(f"{error.filename} is {error.strerror}; refused") from None
+
+
+def check_own(folder: pathlib.Path) -> None:
+    """RunFolderError if an entry the tool writes in ``folder`` is a symbolic link."""
+    try:
+        files.check_own_entries(folder, names.WRITTEN)
     except files.NotOwnFile as error:
         raise RunFolderError(f"{error.filename} is {error.strerror}; refused") from None
 

@@ -113,6 +113,7 @@ def run_sweep(
         matmul_precision=matmul_precision,
     )  # the execution settings; the GPU determinism is requested apart, before a backend starts
     if resume:
+        run_folder.check_own(run_dir)
         recorded = run_folder.read_definition(run_dir)
         if definition is not None and definition != recorded:
             raise RunFolderError(f"{run_dir} holds another sweep ({recorded.name}) than the one given")

@@ -230,6 +230,21 @@ def test_a_truncated_metrics_chunk_is_refused_before_training(tmp_path):
     assert "compiled" not in result.stdout
 
 
+@pytest.mark.parametrize("entry", ["run.lock", "checkpoint", "environment.json"])
+def test_a_symbolic_link_in_a_run_folder_is_never_written_through(tmp_path, tiny_variant_sweep, entry):
+    run_dir, _ = tiny_variant_sweep
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    (folder / "summary.json").unlink()  # unfinished: a resume would write into it
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (folder / entry).unlink(missing_ok=True) if not (folder / entry).is_dir() else shutil.rmtree(folder / entry)
+    (folder / entry).symlink_to(victim)
+    result = run_module("jaxmadrl.sweep", f"--resume={folder}")
+    one_line_error(result, 2, f"{folder / entry} is a symbolic link where the tool keeps a file of its own")
+    assert victim.read_text() == "precious\n"
+
+
 # ----------------------------------------------------------------------------- 6. sweep files
 
 
