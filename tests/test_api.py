@@ -166,3 +166,20 @@ def test_reward_at_stop_averages_the_seeds_that_stopped():
         definition=definition, lanes=[{**row, "all_actors_stopped": None} for row in lanes], metrics={}
     )
     assert np.isnan(plots.rewards_at_stop(never, reward)[0])
+
+
+def test_entry_points_name_an_input_of_the_wrong_kind(tmp_path):
+    definition = {"name": "d", "actor_lrs": [1e-3], "critic_lrs": [1e-3]}
+    with pytest.raises(SettingError, match="definition must be a SweepDefinition .* got dict"):
+        jaxmadrl.run_sweep(definition, tmp_path / "run")
+    with pytest.raises(SettingError, match="out_dir must be a path, got int"):
+        jaxmadrl.run_sweep(SweepDefinition.from_dict(definition), 3)
+    with pytest.raises(SettingError, match="config must be a TrainConfig, got NoneType"):
+        jaxmadrl.make_train(None)
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(jaxmadrl.RunError, match="is a file, not a run folder"):
+        jaxmadrl.load_run(a_file)
+    with pytest.raises(jaxmadrl.RunError, match="takes the path of a run folder, got dict"):
+        jaxmadrl.load_run({})
+    assert not (tmp_path / "run").exists()

@@ -215,10 +215,18 @@ def parse_flags(argv: list[str]) -> list[str]:
         fail(str(error))
 
 
-def check_new_output_dir(path: str) -> pathlib.Path:
+def check_new_output_dir(path) -> pathlib.Path:
+    """``path`` as a new run folder's: UsageFailure naming --out if it exists, if a part of
+    it is a file, or if it cannot be a path on this system (e.g. a name over 255 bytes)."""
     out = pathlib.Path(path)
-    if out.exists():
-        raise UsageFailure(f"--out {out} already exists; choose a new directory")
+    try:
+        if out.exists():
+            raise UsageFailure(f"--out {out} already exists; choose a new directory")
+        file = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+    except OSError as error:
+        raise UsageFailure(f"--out {out}: {error.strerror or error}") from None
+    if file is not None:
+        raise UsageFailure(f"--out {out}: {file} is a file, not a folder")
     return out
 
 

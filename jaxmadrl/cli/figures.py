@@ -15,6 +15,7 @@ numbers (``variants.md``). Runs that differ only in network sizes are compared w
 from __future__ import annotations
 
 import pathlib
+import warnings
 
 import numpy as np
 from absl import flags, logging
@@ -92,12 +93,37 @@ def fig_variants(run: loading.Run, out):
     return drawing.save(fig, out, "fig17_variants", dpi=120)
 
 
-def write_run(run: loading.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+class Output:
+    """What a figures command writes: the files written, and what it skipped because the
+    run cannot show it (too short, no training yet, diverged, ...), each with the reason."""
+
+    def __init__(self):
+        self.paths: list[pathlib.Path] = []
+        self.skipped: list[str] = []
+
+    def draw(self, name: str, make, *args) -> None:
+        """``make(*args)`` → written paths; a figure the run's data cannot make is skipped."""
+        try:
+            self.paths += make(*args)
+        except (ValueError, KeyError, IndexError, ZeroDivisionError) as error:
+            plt.close("all")
+            self.skipped.append(f"{name} ({str(error).splitlines()[0] if str(error) else type(error).__name__})")
+
+    def write(self, path: pathlib.Path, text_of, *args) -> None:
+        """The text file ``path`` of ``text_of(*args)``, or skipped as ``draw`` skips."""
+
+        def written():
+            drawing.write_text(path, text_of(*args))
+            return [path]
+
+        self.draw(path.name, written)
+
+
+def write_run(run: loading.Run, out: pathlib.Path, window: int, output: Output, prefix: str = "") -> None:
     """The figures and the per-configuration table (grid.md) of a run with one variant; in
     the MEC domain also the comparison with the reference (fig16) and the paper's claims
-    (claims.md)."""
+    (claims.md). ``prefix`` names the variant in what is skipped."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
     paper_only = (plots.fig_reference_vs_ours,) if run.definition.train.domain == domains.MEC else ()
     for make in (
         plots.fig_stopping_heatmap,
@@ -115,27 +141,27 @@ def write_run(run: loading.Run, out: pathlib.Path, window: int) -> list[pathlib.
         plots.fig_onset_vs_effective_lr,
         *paper_only,
     ):
-        paths += make(run, out)
-    paths += plots.fig_learning_curves(run, out, window)
-    paths += plots.fig_reward_at_stop_vs_end(run, out, window)
-    drawing.write_text(out / "grid.md", analysis.describe_grid(run))
-    paths.append(out / "grid.md")
+        output.draw(prefix + make.__name__.removeprefix("fig_"), make, run, out)
+    for make in (plots.fig_learning_curves, plots.fig_reward_at_stop_vs_end):
+        output.draw(prefix + make.__name__.removeprefix("fig_"), make, run, out, window)
+    output.write(out / "grid.md", analysis.describe_grid, run)
     if paper_only:  # the paper's claims are about the MEC system
-        drawing.write_text(out / "claims.md", analysis.check_claims(run))
-        paths.append(out / "claims.md")
-    return paths
+        output.write(out / "claims.md", analysis.check_claims, run)
 
 
-def write_all(run: loading.Run, out: pathlib.Path, window: int) -> list[pathlib.Path]:
+def write_all(run: loading.Run, out: pathlib.Path, window: int) -> Output:
     """``write_run`` for a one-variant run; otherwise per variant in ``out/<variant>/``, plus
     the side-by-side figure and ``variants.md`` in ``out``."""
+    output = Output()
     if len(run.variants) == 1:
-        return write_run(run, out, window)
+        write_run(run, out, window, output)
+        return output
     out.mkdir(parents=True, exist_ok=True)
-    paths = [p for variant in run.variants for p in write_run(run.only_variant(variant), out / variant, window)]
-    paths += fig_variants(run, out)
-    drawing.write_text(out / "variants.md", analysis.compare_variants(run))
-    return paths + [out / "variants.md"]
+    for variant in run.variants:
+        write_run(run.only_variant(variant), out / variant, window, output, f"{variant}/")
+    output.draw("variants", fig_variants, run, out)
+    output.write(out / "variants.md", analysis.compare_variants, run)
+    return output
 
 
 def fig_network_sizes(runs: list[loading.Run], out):
@@ -178,6 +204,9 @@ def fig_network_sizes(runs: list[loading.Run], out):
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)
+    # Means over empty or all-NaN selections (a lane that never stopped, episodes before
+    # training) are NaN by design and drawn as gaps; NumPy's warnings about them are noise.
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     if len(argv) > 1:
         common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.smooth < 1:
@@ -199,10 +228,13 @@ def main(argv):
     try:
         if FLAGS.compare_sizes:
             out.mkdir(parents=True, exist_ok=True)
-            drawing.write_text(out / "sizes.md", sizes.compare_sizes(runs))
-            paths = fig_network_sizes(runs, out) + [out / "sizes.md"]
+            output = Output()
+            output.write(out / "sizes.md", sizes.compare_sizes, runs)
+            output.draw("network_sizes", fig_network_sizes, runs, out)
         else:
-            paths = write_all(run, out, FLAGS.smooth)
+            output = write_all(run, out, FLAGS.smooth)
     except OSError as error:  # every file is written whole or not at all
         common.fail(f"cannot write the figures: {files.io_error_text(error)}", common.IO_EXIT_CODE)
-    print(f"wrote {len(paths)} files to {FLAGS.out}")
+    print(f"wrote {len(output.paths)} files to {FLAGS.out}")
+    if output.skipped:
+        print(f"skipped {len(output.skipped)} that this run cannot show: {'; '.join(output.skipped)}")

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import stat
 import tempfile
 import time
@@ -36,6 +37,18 @@ def write_atomically(path: pathlib.Path, write: Callable[[BinaryIO], object]) ->
     except BaseException:
         pathlib.Path(scratch).unlink(missing_ok=True)
         raise
+
+
+# The scratch file of ``write_atomically``: "." + the file's name + "." + mkstemp's 8 characters.
+SCRATCH = re.compile(r"\..+\.[a-z0-9_]{8}")
+
+
+def remove_scratch(folder: pathlib.Path) -> None:
+    """Removes the scratch files that a process killed in ``write_atomically`` left in
+    ``folder`` (call it only while holding the folder, so that no live writer owns them)."""
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        if SCRATCH.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
 
 
 def digest(path: pathlib.Path) -> str:

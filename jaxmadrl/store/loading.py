@@ -95,7 +95,11 @@ class Run:
 def load_run(path) -> Run:
     """The finished run in the folder ``path`` (``run_sweep``'s, ``python -m jaxmadrl.sweep``'s
     or ``train``'s). RunError, naming the folder, if it is not one."""
+    if not isinstance(path, (str, pathlib.PurePath)):
+        raise RunError(f"load_run takes the path of a run folder, got {type(path).__name__}")
     run_dir = pathlib.Path(path)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run folder")
     if not run_dir.is_dir():
         raise RunError(f"{run_dir} does not exist")
     if not (run_dir / names.DEFINITION).is_file():

@@ -26,11 +26,14 @@ class RunFolderError(ValueError):
 @contextlib.contextmanager
 def held(folder: pathlib.Path, wait_s: float = 0, held_by: str = "another sweep or resume"):
     """Holds ``folder``'s lock for the block (``files.locked``), after checking that
-    nothing the tool writes there is a symbolic link. RunFolderError if another process
+    nothing the tool writes there is a symbolic link and removing the scratch files of
+    writes that a killed process left. RunFolderError if another process
     holds it (saying what ``held_by`` it is) or a written path is not the folder's own."""
     try:
         with files.locked(folder / names.LOCK, wait_s):
             check_own(folder)
+            for scratched in (folder, folder / names.CHECKPOINT, folder / names.CHUNKS):
+                files.remove_scratch(scratched)  # left by a process killed while writing
             yield
     except files.FolderInUse as error:
         waited = f" for longer than {wait_s:g} s" if wait_s else ""
@@ -85,12 +88,13 @@ def recorded_environments(run_dir: pathlib.Path) -> list[dict]:
     path = run_dir / names.ENVIRONMENT
     if not path.is_file():
         return []
+    remedy = "remove it to continue without the record of the earlier sessions"
     try:
         records = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RunFolderError(f"{path} cannot be read: {error}")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path} cannot be read ({error}); {remedy}") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise RunFolderError(f"{path} is not a list of environment records")
+        raise RunFolderError(f"{path} is not a list of environment records; {remedy}")
     return records
 
 

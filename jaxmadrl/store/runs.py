@@ -104,6 +104,13 @@ def run_sweep(
     damaged or another sweep's; a shard that does not belong there) and OSError (the disk);
     a new run's folder is removed again if the run fails before its first checkpoint.
     """
+    if definition is not None and not isinstance(definition, SweepDefinition):
+        raise SettingError(
+            "definition",
+            f"must be a SweepDefinition (SweepDefinition.from_dict makes one), got {type(definition).__name__}",
+        )
+    if not isinstance(out_dir, (str, pathlib.PurePath)):
+        raise SettingError("out_dir", f"must be a path, got {type(out_dir).__name__}")
     run_dir = pathlib.Path(out_dir)
     shard = shards.as_shard(shard)
     given = dict(

@@ -37,7 +37,7 @@ DEFAULT_VARIANT = "default"
 PAPER_LRS = (1e-4, 1e-3, 1e-2, 1e-1)  # the paper's actor and critic learning rates (its 4×4 grid)
 # Traced settings that only the MEC learner implements.
 MEC_ONLY_SETTINGS = ("reward_normalisation", "full_normalisation")
-VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a sweep's and a variant's name: a folder name
 
 
 def normalised_traced_settings(values, where: str) -> dict:
@@ -116,8 +116,12 @@ class SweepDefinition:
             raise SettingError(
                 "first_seed", f"+ seeds must be at most 2**32 (seeds are uint32), got {self.first_seed} + {self.seeds}"
             )
-        if not isinstance(self.name, str):
-            raise SettingError("name", f"must be a string, got {self.name!r}")
+        if not isinstance(self.name, str) or not VARIANT_NAME.fullmatch(self.name) or len(self.name) > 200:
+            raise SettingError(
+                "name",
+                "must be at most 200 letters, digits, '.', '_' or '-', starting with a letter or digit (it "
+                f"names the run's folder), got {self.name!r}",
+            )
         if not isinstance(self.train, TrainConfig):
             raise SettingError("train", f"must be a TrainConfig, got {self.train!r}")
         if self.train.matmul_precision != numerics.DEFAULT_MATMUL_PRECISION:

@@ -5,6 +5,7 @@ import shutil
 
 from cli_helpers import TINY_SWEEP, run_module
 
+import jaxmadrl
 from jaxmadrl.report import sizes
 from jaxmadrl.store import loading, provenance
 
@@ -128,3 +129,21 @@ def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_varian
     mismatched = run_module("jaxmadrl.figures", f"--compare_sizes={run_dir},{variant_dir}", f"--out={tmp_path / 'x'}")
     assert mismatched.returncode == 2 and "differ only in" in mismatched.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_figures_of_runs_too_short_to_show_everything_draw_the_rest_and_say_what_they_skipped(tmp_path):
+    """A 1-episode run (no training yet, so no gradients) and a diverged run: exit 0, the
+    figures that exist, one line naming what was skipped, no traceback or warning."""
+    base = {"actor_lrs": [1e-3], "critic_lrs": [1e-2], "n_agents": 3, "steps_per_episode": 3, "chunk": 5}
+    for name, extra in (("one-episode", {"episodes": 1}), ("diverged", {"episodes": 4, "actor_lrs": [1e30]})):
+        run_dir = tmp_path / name
+        jaxmadrl.run_sweep(jaxmadrl.SweepDefinition.from_dict({**base, "name": name, **extra}), run_dir)
+        out = tmp_path / f"{name}-figures"
+        result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}")
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        written = [line for line in result.stdout.splitlines() if line.startswith("wrote ")]
+        assert written and (out / "grid.md").is_file() and (out / "fig01_stopping_heatmap.png").is_file()
+        skipped = [line for line in result.stdout.splitlines() if line.startswith("skipped ")]
+        assert len(skipped) <= 1
+        if name == "one-episode":
+            assert skipped and "layer_gradients_final" in skipped[0]

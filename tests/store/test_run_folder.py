@@ -245,6 +245,23 @@ def test_a_symbolic_link_in_a_run_folder_is_never_written_through(tmp_path, tiny
     assert victim.read_text() == "precious\n"
 
 
+def test_a_damaged_environment_record_is_one_line_and_scratch_files_are_removed(tmp_path, tiny_variant_sweep):
+    """A binary environment.json names itself and its remedy; the hidden scratch file of a
+    write that a kill -9 interrupted is removed by the next process that holds the folder."""
+    run_dir, _ = tiny_variant_sweep
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    (folder / "summary.json").unlink()
+    scratch = folder / ".metrics.npz.k2j4x_9a"
+    scratch.write_bytes(b"half a file")
+    (folder / "environment.json").write_bytes(os.urandom(64) + b"\xff")
+    result = run_module("jaxmadrl.sweep", f"--resume={folder}")
+    one_line_error(result, 2, f"{folder / 'environment.json'} cannot be read", "remove it to continue")
+    (folder / "environment.json").unlink()
+    run_module("jaxmadrl.sweep", f"--resume={folder}")  # holds the folder, then stops at its missing chunks
+    assert not scratch.exists()
+
+
 # ----------------------------------------------------------------------------- 6. sweep files
 
 

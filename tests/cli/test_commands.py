@@ -1,0 +1,23 @@
+"""Every command ends bad input in one line naming the input at fault, and exit 2."""
+
+import json
+
+import pytest
+from cli_helpers import TINY_SWEEP, one_line_error, run_module
+
+
+@pytest.mark.parametrize("module", ["jaxmadrl.sweep", "jaxmadrl.train"])
+def test_an_out_path_that_cannot_be_a_folder_is_one_line(tmp_path, module):
+    too_long = tmp_path / ("x" * 300) / "run"
+    one_line_error(run_module(module, *TINY_SWEEP[3:], f"--out={too_long}"), 2, "--out", "File name too long")
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    one_line_error(run_module(module, *TINY_SWEEP[3:], f"--out={a_file / 'run'}"), 2, f"{a_file} is a file")
+
+
+def test_a_sweep_name_that_cannot_name_a_folder_is_refused(tmp_path):
+    study = tmp_path / "study.json"
+    study.write_text(json.dumps({"name": "a\u0000b", "actor_lrs": [1e-3], "critic_lrs": [1e-3]}))
+    result = run_module("jaxmadrl.sweep", f"--sweep={study}", f"--out={tmp_path / 'run'}")
+    one_line_error(result, 2, '"name" must be at most 200 letters')
+    assert not (tmp_path / "run").exists()
