@@ -17,6 +17,7 @@ from typing import Callable, NamedTuple
 import chex
 import jax.numpy as jnp
 
+from jaxmadrl.core.limits import SettingError
 from jaxmadrl.envs.mec import ACTION_DIM, OBS_DIM, EnvParams
 
 MEC = "mec"
@@ -89,16 +90,22 @@ def to_bounds(spec: DomainSpec, actions: chex.Array) -> chex.Array:
 
 
 def environment(domain: str) -> Environment:
-    """The environment of a foreign domain, from its package (ImportError naming the extra
-    if it is not installed)."""
+    """The environment of a foreign domain, from its package. SettingError naming the
+    domain if the package is not installed, or is installed but fails to import (a
+    dependency of its own missing or broken), saying which."""
     spec = FOREIGN[domain]
+    builder = {"gymnax": _gymnax_environment, "jaxmarl": _jaxmarl_environment}[spec.package]
     try:
-        builder = {"gymnax": _gymnax_environment, "jaxmarl": _jaxmarl_environment}[spec.package]
         return builder(spec)
     except ImportError as error:
-        raise ImportError(
-            f"domain {domain!r} needs the {spec.package} package: pip install -e '.[domains]' ({error})"
-        ) from None
+        if isinstance(error, ModuleNotFoundError) and error.name == spec.package:
+            problem = f"needs the {spec.package} package, which is not installed: pip install -e '.[domains]'"
+        else:
+            problem = (
+                f"needs the {spec.package} package, which is installed but failed to import: {error!r}; "
+                "pip install -e '.[domains]' installs a working set (add -c constraints.txt for the tested one)"
+            )
+        raise SettingError("domain", f"{domain!r} {problem}") from None
 
 
 def _gymnax_environment(spec: DomainSpec) -> Environment:

@@ -3,6 +3,8 @@
 that belong to one kind of domain only."""
 
 import dataclasses
+import importlib.abc
+import sys
 
 import chex
 import gymnax
@@ -329,3 +331,32 @@ def test_resumed_run_of_another_domain_equals_an_uninterrupted_one(tmp_path):
     assert [record["first_episode"] for record in resumed.environment] == [0, 2]
     chex.assert_trees_all_equal(resumed.metrics, whole.metrics)
     assert resumed.lanes == whole.lanes
+
+
+class _FailingImport(importlib.abc.MetaPathFinder):
+    """Imports of ``package`` fail as if a dependency of its own were missing."""
+
+    def __init__(self, package: str):
+        self.package = package
+
+    def find_spec(self, name, path, target=None):
+        if name == self.package:
+            raise ModuleNotFoundError("No module named 'six'", name="six")
+        return None
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_missing_package_is_told_apart_from_one_that_fails_to_import(monkeypatch, broken):
+    for name in [name for name in sys.modules if name == "gymnax" or name.startswith("gymnax.")]:
+        monkeypatch.delitem(sys.modules, name)
+    if broken:
+        monkeypatch.setattr(sys, "meta_path", [_FailingImport("gymnax"), *sys.meta_path])
+    else:
+        monkeypatch.setitem(sys.modules, "gymnax", None)  # not installed
+    with pytest.raises(SettingError) as refused:
+        domains.environment("Pendulum-v1")
+    assert refused.value.setting == "domain"
+    if broken:
+        assert "installed but failed to import: ModuleNotFoundError(\"No module named 'six'\")" in refused.value.problem
+    else:
+        assert "which is not installed: pip install -e '.[domains]'" in refused.value.problem
