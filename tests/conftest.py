@@ -1,7 +1,7 @@
 import pathlib
 import sys
 
-# Test helpers (e.g. the SPEC oracle) live beside the tests.
+# Test helpers (e.g. the oracle of docs/SPEC.md §1) live beside the tests.
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 

@@ -1,4 +1,4 @@
-"""An independent, scalar float64 reading of the environment step of SPEC §1.
+"""An independent, scalar float64 reading of the environment step of docs/SPEC.md §1.
 
 Written with plain Python loops straight from the specification's wording, to check the
 vectorised, lax-based environment against numbers computed another way.

@@ -4,23 +4,22 @@ and an exit code."""
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import sys
 import time
 
 from absl import app, flags
 
-from jaxmadrl.agents.config import TrainConfig
-from jaxmadrl.core import files, numerics, signals
+from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
-from jaxmadrl.store import names, provenance, run_folder, runs, shards
+from jaxmadrl.store import execution, names, provenance, run_folder, runs, shards
 from jaxmadrl.study import results, settings
 
 
 def define_setting_flags() -> None:
     """One flag per setting of the training program and per traced setting (``settings``),
-    named and described as the field it sets, defaulting to the field's default; and the
-    flags of how a run computes."""
+    named and described as the field it sets, defaulting to the field's default."""
     for setting in settings.ALL.values():
         kind, default, help = setting.kind, setting.default, as_sentence(setting.help)
         if kind == "widths":
@@ -36,21 +35,27 @@ def define_setting_flags() -> None:
             flags.DEFINE_float(setting.name, default, help)
         else:
             flags.DEFINE_string(setting.name, default, help)
-    precision = TrainConfig.__dataclass_fields__["matmul_precision"]
-    flags.DEFINE_enum(
-        "matmul_precision",
-        None,
-        list(numerics.MATMUL_PRECISIONS),
-        f"{as_sentence(precision.metadata['help'])} Default: {precision.default}; a resume keeps the "
-        "run's setting. Recorded with the run.",
-    )
-    flags.DEFINE_bool(
-        "deterministic_ops",
-        None,
-        "Deterministic GPU reductions and scatters "
-        "(--xla_gpu_deterministic_ops); XLA:CPU is deterministic either way. Default: on, unless "
-        "XLA_FLAGS sets it; a resume keeps the run's setting. Recorded with the run.",
-    )
+
+
+def define_execution_flags(names: tuple[str, ...] = execution.NAMES) -> None:
+    """One flag per execution setting in ``names`` (``execution.Execution``), named and
+    described as its field; left out, the setting is the field's default (None: the run's
+    recorded value on a resume, else the default the help names)."""
+    for field in dataclasses.fields(execution.Execution):
+        if field.name not in names:
+            continue
+        help, choices = as_sentence(field.metadata["help"]), field.metadata["choices"]
+        if choices:
+            flags.DEFINE_enum(field.name, field.default, list(choices), help)
+        elif field.type in ("bool", "bool | None"):
+            flags.DEFINE_bool(field.name, field.default, help)
+        else:
+            flags.DEFINE_integer(field.name, field.default, help)
+
+
+def given_execution() -> dict:
+    """The execution settings given on the command line, by name (as ``run_sweep`` takes them)."""
+    return {name: flags.FLAGS[name].value for name in execution.NAMES if name in flags.FLAGS}
 
 
 def as_sentence(help: str) -> str:
@@ -74,16 +79,12 @@ def given_settings() -> tuple[dict, dict]:
     return static, traced
 
 
-def define_run_flags(default_out: str) -> None:
-    """Flags of a command that writes a run folder (``runs``)."""
+def define_run_flags(default_out: str, execution_names: tuple[str, ...] = execution.NAMES) -> None:
+    """Flags of a command that writes a run folder (``runs``): where, and the execution
+    settings ``execution_names``."""
     flags.DEFINE_string("out", None, f"New run folder (default {default_out}).")
     flags.DEFINE_string("resume", None, "Continue the run in this folder from its last checkpoint.")
-    flags.DEFINE_bool(
-        "keep_checkpoint",
-        False,
-        "Keep the final state (weights, optimisers, replay; about as large "
-        "as a checkpoint) in RUN/checkpoint/ when the run completes; by default it is deleted.",
-    )
+    define_execution_flags(execution_names)
 
 
 def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, shard=None) -> None:
@@ -95,10 +96,6 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, 
     if resuming and run_folder.is_complete(run_dir):
         print_complete(run_dir)
         return
-    execution = {
-        name: flags.FLAGS[name].value if name in flags.FLAGS and flags.FLAGS[name].present else None
-        for name in ("lanes_per_call", "devices", "workers", "matmul_precision", "deterministic_ops")
-    }
     started = time.perf_counter()
     resume_command = f"python -m {module} --resume {run_dir}" + (f" --shard {shard}" if shard else "")
     try:
@@ -107,9 +104,8 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, 
             run_dir,
             resume=resuming,
             shard=shard,
-            keep_checkpoint=flags.FLAGS.keep_checkpoint,
             on_progress=print_progress,
-            **execution,
+            **given_execution(),
         )
         signals.raise_if_interrupted()  # a signal whose exception was discarded still ends the run
     except SettingError as error:

@@ -50,16 +50,7 @@ flags.DEFINE_list("variants", None, "Run only these variants of the sweep defini
 common.define_setting_flags()
 flags.adopt_module_key_flags(common)
 flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")
-common.define_run_flags("sweeps/runs/<name>-<timestamp>")
-flags.DEFINE_integer("devices", None, "Use at most this many devices for the lane axis (default: all).")
-flags.DEFINE_integer(
-    "lanes_per_call",
-    None,
-    "Lanes per call of the compiled chunk program; must divide the "
-    "lanes. Default: 1 on the CPU (fastest there), all lanes on other backends; a resume keeps "
-    "the run's.",
-)
-flags.DEFINE_integer("workers", None, "Calls run at once on host threads (default: min(calls, CPU count)).")
+common.define_run_flags(f"{names.RUNS_DIR}/<name>-<timestamp>")
 flags.DEFINE_string(
     "shard",
     None,

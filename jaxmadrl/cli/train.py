@@ -28,7 +28,10 @@ flags.DEFINE_float("critic_lr", 1e-3, common.as_sentence(settings.LEARNING_RATE_
 flags.DEFINE_integer(
     "seed", 0, "Seed in [0, 2**32): weights, world and exploration; the same as the sweep's seed of that number."
 )
-common.define_run_flags("sweeps/runs/train-<actor_lr>-<critic_lr>-<timestamp>")
+common.define_run_flags(
+    f"{names.RUNS_DIR}/train-<actor_lr>-<critic_lr>-<timestamp>",
+    ("matmul_precision", "deterministic_ops", "keep_checkpoint"),
+)
 common.define_setting_flags()
 flags.adopt_module_key_flags(common)
 flags.DEFINE_integer("chunk", 100, "Episodes per compiled call: one progress line and checkpoint each.")

@@ -43,7 +43,7 @@ def _verdict(holds: bool, partly: bool = False) -> str:
 
 
 def check_claims(run: Run) -> str:
-    """The paper's claims (SPEC §6), each with a verdict and the numbers of this run, as
+    """The paper's claims (docs/SPEC.md §6), each with a verdict and the numbers of this run, as
     Markdown. Stopping episodes are per lane; ranges are over lanes (seeds included)."""
     E = run.episodes
     rows = run.lanes

@@ -25,9 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmadrl.agents import diagnostics
-from jaxmadrl.core import files, numerics, signals, xla_flags
-from jaxmadrl.core.limits import SettingError, check_integer
-from jaxmadrl.store import checkpoints, loading, names, provenance, run_folder, shards
+from jaxmadrl.core import files, signals
+from jaxmadrl.core.limits import SettingError
+from jaxmadrl.store import checkpoints, execution, loading, names, provenance, run_folder, shards
 from jaxmadrl.store.names import CHECKPOINT, CHUNKS
 from jaxmadrl.store.run_folder import RunFolderError, is_complete, is_resumable
 from jaxmadrl.store.shards import Shard
@@ -104,6 +104,41 @@ def run_sweep(
     damaged or another sweep's; a shard that does not belong there) and OSError (the disk);
     a new run's folder is removed again if the run fails before its first checkpoint.
     """
+    run_dir, shard = _checked_place(definition, out_dir), shards.as_shard(shard)
+    given = execution.Execution(
+        lanes_per_call=lanes_per_call,
+        devices=devices,
+        workers=workers,
+        matmul_precision=matmul_precision,
+        deterministic_ops=deterministic_ops,
+        keep_checkpoint=keep_checkpoint,
+    )
+    on_progress = on_progress or (lambda progress: None)
+    if resume:
+        definition = _recorded_definition(run_dir, definition)
+        if is_complete(run_dir):
+            return loading.load_run(run_dir)
+    elif definition is None:
+        raise SettingError("definition", "is required for a new run")
+    if shard is not None:
+        return _run_shard(definition, run_dir, shard, resume, given, on_progress)
+    n_lanes = len(definition.lanes())
+    environments = run_folder.recorded_environments(run_dir) if resume else []
+    last = environments[-1] if environments else {}
+    execution.request_determinism(deterministic_ops, last)
+    chosen = execution.resolved(given, last, n_lanes)
+    if not resume:
+        _create(run_dir, definition)
+
+    def write(metrics, rows, environments):
+        run_folder.write_results(run_dir, definition, metrics, rows, environments)
+
+    _run_lanes(definition, run_dir, range(n_lanes), resume, chosen, environments, write, None, on_progress)
+    return loading.load_run(run_dir)
+
+
+def _checked_place(definition, out_dir) -> pathlib.Path:
+    """``out_dir`` as a path; SettingError if ``definition`` or ``out_dir`` is of the wrong kind."""
     if definition is not None and not isinstance(definition, SweepDefinition):
         raise SettingError(
             "definition",
@@ -111,53 +146,29 @@ def run_sweep(
         )
     if not isinstance(out_dir, (str, pathlib.PurePath)):
         raise SettingError("out_dir", f"must be a path, got {type(out_dir).__name__}")
-    run_dir = pathlib.Path(out_dir)
-    shard = shards.as_shard(shard)
-    given = dict(
-        lanes_per_call=lanes_per_call,
-        devices=devices,
-        workers=workers,
-        matmul_precision=matmul_precision,
-    )  # the execution settings; the GPU determinism is requested apart, before a backend starts
-    if resume:
-        run_folder.check_own(run_dir)
-        recorded = run_folder.read_definition(run_dir)
-        if definition is not None and definition != recorded:
-            raise RunFolderError(f"{run_dir} holds another sweep ({recorded.name}) than the one given")
-        definition = recorded
-        if is_complete(run_dir):
-            return loading.load_run(run_dir)
-        if shard is None and shards.is_sharded(run_dir):
-            plan = shards.read_plan(run_dir)
-            raise RunFolderError(
-                f"{run_dir} is a sweep split into {plan['shards']} shards: resume one of them (shard i/"
-                f"{plan['shards']}) or merge them once all are done"
-            )
-    elif definition is None:
-        raise SettingError("definition", "is required for a new run")
-    part = dict(keep_checkpoint=keep_checkpoint, on_progress=on_progress or (lambda progress: None))
-    if shard is not None:
-        return _run_shard(definition, run_dir, shard, resume, given, deterministic_ops, **part)
-    n_lanes = len(definition.lanes())
-    environments = run_folder.recorded_environments(run_dir) if resume else []
-    _request_determinism(deterministic_ops, environments[-1] if environments else {})
-    execution = _execution(environments[-1] if environments else {}, n_lanes, **given)
-    if not resume:
-        try:
-            files.create_new_folder(run_dir)
-        except FileExistsError:
-            raise RunFolderError(f"{run_dir} already exists; choose a new folder")
-        try:
-            run_folder.write_definition(run_dir, definition)
-        except OSError:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise
+    return pathlib.Path(out_dir)
 
-    def write(metrics, rows, environments):
-        run_folder.write_results(run_dir, definition, metrics, rows, environments)
 
-    _run_lanes(definition, run_dir, range(n_lanes), resume, execution, environments, write=write, **part)
-    return loading.load_run(run_dir)
+def _recorded_definition(run_dir: pathlib.Path, given: SweepDefinition | None) -> SweepDefinition:
+    """The definition of the run to resume in ``run_dir`` (which ``given``, if any, must be)."""
+    run_folder.check_own(run_dir)
+    recorded = run_folder.read_definition(run_dir)
+    if given is not None and given != recorded:
+        raise RunFolderError(f"{run_dir} holds another sweep ({recorded.name}) than the one given")
+    return recorded
+
+
+def _create(run_dir: pathlib.Path, definition: SweepDefinition) -> None:
+    """The new run folder with its definition, or nothing (RunFolderError if it exists)."""
+    try:
+        files.create_new_folder(run_dir)
+    except FileExistsError:
+        raise RunFolderError(f"{run_dir} already exists; choose a new folder")
+    try:
+        run_folder.write_definition(run_dir, definition)
+    except OSError:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def merge_shards(out_dir) -> loading.Run:
@@ -168,84 +179,44 @@ def merge_shards(out_dir) -> loading.Run:
     return loading.load_run(out_dir)
 
 
-def _run_shard(definition, run_dir, shard, resume, given, deterministic_ops, **part) -> loading.Run | None:
+def _run_shard(definition, run_dir, shard, resume, given: execution.Execution, on_progress) -> loading.Run | None:
     """``run_sweep`` of one shard: its lanes in its folder, then the merge if it is the last."""
     part_dir = run_dir / shard.folder_name
     recorded = run_folder.recorded_environments(part_dir) if resume and part_dir.is_dir() else []
-    _request_determinism(deterministic_ops, recorded[-1] if recorded else {})
+    execution.request_determinism(given.deterministic_ops, recorded[-1] if recorded else {})
     definition, plan = shards.join(
         definition,
         run_dir,
         shard,
         resume=resume,
-        lanes_per_call=given["lanes_per_call"],
-        matmul_precision=given["matmul_precision"],
+        lanes_per_call=given.lanes_per_call,
+        matmul_precision=given.matmul_precision,
     )
     if not run_folder.is_complete(part_dir):
         environments = run_folder.recorded_environments(part_dir)
-        chosen = {**given, "lanes_per_call": plan["lanes_per_call"], "matmul_precision": plan["matmul_precision"]}
-        execution = _execution(environments[-1] if environments else {}, len(definition.lanes()), **chosen)
+        planned = dataclasses.replace(
+            given, lanes_per_call=plan["lanes_per_call"], matmul_precision=plan["matmul_precision"]
+        )
+        chosen = execution.resolved(planned, environments[-1] if environments else {}, len(definition.lanes()))
         share = shard.lanes(len(definition.lanes()), plan["lanes_per_call"])
 
         def write(metrics, rows, environments):
             shards.write_part(part_dir, shard, metrics, rows, environments)
 
-        _run_lanes(definition, part_dir, share, resume, execution, environments, write=write, shard=shard, **part)
+        _run_lanes(definition, part_dir, share, resume, chosen, environments, write, shard, on_progress)
     if all(state == "done" for _, state in shards.shard_states(run_dir, plan)):
         shards.merge(run_dir)
         return loading.load_run(run_dir)
     return None
 
 
-# Settings that change how lanes round, and the field of the environment record that holds
-# each: left at None, a resume takes the recorded value.
-RECORDED_EXECUTION = {
-    "lanes_per_call": "lanes_per_call",
-    "devices": "devices_per_call",
-    "matmul_precision": "matmul_precision",
-}
-RECORDED_DETERMINISM = "deterministic_gpu_ops"
-
-
-def _request_determinism(given: bool | None, recorded: dict) -> None:
-    """Asks for the given GPU determinism, else the recorded one; before anything starts a
-    backend (e.g. the default lane width, which depends on it)."""
-    chosen = given if given is not None else recorded.get(RECORDED_DETERMINISM)
-    if chosen is not None:
-        try:
-            xla_flags.request_deterministic_gpu_ops(chosen)
-        except RuntimeError as error:
-            raise SettingError("deterministic_ops", f"cannot be changed now: {error}") from None
-
-
-def _execution(recorded: dict, n_lanes: int, **given) -> dict:
-    """The execution settings of a run of ``n_lanes`` lanes: each given value, else the
-    recorded one (the recorded devices per call only with the recorded lanes per call),
-    else the default."""
-    if given["lanes_per_call"] not in (None, recorded.get("lanes_per_call")):
-        recorded = {k: v for k, v in recorded.items() if k != "devices_per_call"}  # it was for the old width
-    chosen = {
-        name: recorded.get(RECORDED_EXECUTION[name]) if value is None and name in RECORDED_EXECUTION else value
-        for name, value in given.items()
-    }
-    if chosen["matmul_precision"] is None:
-        chosen["matmul_precision"] = numerics.DEFAULT_MATMUL_PRECISION
-    for name in ("lanes_per_call", "devices", "workers"):
-        if chosen[name] is not None:
-            chosen[name] = check_integer(name, chosen[name])
-    numerics.check_matmul_precision(chosen["matmul_precision"])
-    chosen["lanes_per_call"] = chosen["lanes_per_call"] or lanes.default_lanes_per_call(n_lanes)
-    lanes.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
-    return chosen
-
-
-def _run_lanes(definition, folder, share: range, resuming, execution, environments, *, write, shard=None, **part):
+def _run_lanes(definition, folder, share: range, resuming, chosen, environments, write, shard, on_progress):
     """Runs the lanes ``share`` of ``definition`` in ``folder`` under its lock, then
     ``write(metrics, rows, environments)``; a new folder is removed again if this fails
     before its first checkpoint."""
     try:
         with run_folder.held(folder):
-            _run_locked(definition, folder, share, resuming, execution, environments, write, shard, **part)
+            _run_locked(definition, folder, share, chosen, environments, write, shard, on_progress)
     except Exception:
         if not resuming and not is_resumable(folder) and not is_complete(folder):
             shutil.rmtree(folder, ignore_errors=True)  # nothing computed is lost
@@ -269,9 +240,9 @@ class _Blocks:
         return [jax.device_put(block, self.sharding) for block in lanes.split_lanes(tree, self.lanes_per_call)]
 
 
-def _prepare(definition: SweepDefinition, config, share: range, execution: dict) -> _Blocks:
-    lanes_per_call = execution["lanes_per_call"]
-    sharding = lanes.lane_sharding(lanes_per_call, execution["devices"])
+def _prepare(definition: SweepDefinition, config, share: range, chosen: execution.Execution) -> _Blocks:
+    lanes_per_call = chosen.lanes_per_call
+    sharding = lanes.lane_sharding(lanes_per_call, chosen.devices)
     blocks = _Blocks(
         lanes.make_grid(config), sharding, lanes_per_call, list(range(share.start, share.stop, lanes_per_call)), []
     )
@@ -330,10 +301,10 @@ def _compile(blocks: _Blocks, state, chunk: int):
     return jax.jit(blocks.program.run_chunk, donate_argnums=0).lower(state, episodes, blocks.hparams[0]).compile()
 
 
-def _run_locked(definition, folder, share, resuming, execution, environments, write, shard, **part):
+def _run_locked(definition, folder, share, chosen: execution.Execution, environments, write, shard, on_progress):
     """prepare → restore → compile → record the session → train chunk after chunk → finish."""
-    config = definition.train_config(execution["matmul_precision"])
-    blocks = _prepare(definition, config, share, execution)
+    config = definition.train_config(chosen.matmul_precision)
+    blocks = _prepare(definition, config, share, chosen)
     start = time.perf_counter()
     states, done, chunks = _restore_or_start(definition, share, folder, blocks)
     if done < definition.episodes:
@@ -342,7 +313,7 @@ def _run_locked(definition, folder, share, resuming, execution, environments, wr
     run_chunk = _compile(blocks, states[0], chunk) if done < definition.episodes else None
     compile_s = time.perf_counter() - start
     signals.raise_if_interrupted()
-    workers = min(execution["workers"] or lanes.default_workers(len(states)), len(states))
+    workers = min(chosen.workers or lanes.default_workers(len(states)), len(states))
     record = provenance.environment_record(
         matmul_precision=config.matmul_precision,
         lanes_per_call=blocks.lanes_per_call,
@@ -355,7 +326,7 @@ def _run_locked(definition, folder, share, resuming, execution, environments, wr
     changed = provenance.describe_differences(environments[-1], record) if environments else ""
     environments = [*environments, record]
     run_folder.write_environments(folder, environments)
-    report = _reporter(definition, share, shard, blocks, done, compile_s, record, changed, part["on_progress"])
+    report = _reporter(definition, share, shard, blocks, done, compile_s, record, changed, on_progress)
     report(done, states)
     states = _train(definition, folder, blocks, run_chunk, states, done, chunks, workers, report)
     signals.raise_if_interrupted()
@@ -364,7 +335,7 @@ def _run_locked(definition, folder, share, resuming, execution, environments, wr
     write(metrics, run_folder.lane_rows(definition, share, trackers, metrics), environments)
     # The results are complete: what is left over if a deletion fails does no harm.
     shutil.rmtree(folder / CHUNKS, ignore_errors=True)  # joined into metrics.npz
-    if not part["keep_checkpoint"]:
+    if not chosen.keep_checkpoint:
         shutil.rmtree(folder / CHECKPOINT, ignore_errors=True)
 
 

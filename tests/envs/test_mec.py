@@ -31,7 +31,7 @@ def single_device(**overrides):
     return arrays
 
 
-# Worked by hand from SPEC §1: 1 MB, 300 cycles/bit, 1 GHz at alpha = 1; 30 dBm at rho = 1
+# Worked by hand from docs/SPEC.md §1: 1 MB, 300 cycles/bit, 1 GHz at alpha = 1; 30 dBm at rho = 1
 # is 1 W, and 0 dB gain gives SNR 1, so the rate is 40e6 * log2(2) / 10 = 4e6 bit/s.
 @pytest.mark.parametrize(
     "scaling, expected",

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxmadrl.agents import diagnostics
+from jaxmadrl.agents import diagnostics, metric_schema
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import Critic, Networks, ensemble_outputs, init_params, with_default_output_init
 from jaxmadrl.agents.normalisation import (
@@ -181,7 +181,7 @@ def critic_loss(critic_params, networks: Networks, batch: Transition, targets, w
     pair_mask = jnp.concatenate([mask, ~jnp.any(mask, axis=-1, keepdims=True)], axis=-1)
     w = weights[:, None]
     # The importance weight multiplies Q and y before squaring, so it enters squared: this
-    # is the reference's loss (an MSE over the stacked w·Q and w·y; SPEC §4), kept as it is.
+    # is the reference's loss (an MSE over the stacked w·Q and w·y; docs/SPEC.md §4), kept as it is.
     weighted = jnp.square(w * pair_q - w * targets[:, None])
     n_pairs = jnp.sum(pair_mask)
     loss = jnp.sum(jnp.where(pair_mask, weighted, 0.0)) / n_pairs
@@ -390,4 +390,4 @@ def train_step(
         "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
         **diagnostics.preactivation_stats(actors.z, apply_output_activation(actors.z, hparams.output_activation)),
     }
-    return new_learner, aux["errors"], metrics
+    return new_learner, aux["errors"], metric_schema.checked(metric_schema.CCM, metrics, "update")

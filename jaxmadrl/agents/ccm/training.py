@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmadrl.agents import diagnostics, replay
+from jaxmadrl.agents import diagnostics, metric_schema, replay
 from jaxmadrl.agents.ccm import rollout
 from jaxmadrl.agents.ccm.learner import LearnerState, Transition, init_learner, observe_episode, train_step
 from jaxmadrl.agents.config import HyperParams, TrainConfig
@@ -112,7 +112,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
             **{f"eval_{name}": value for name, value in eval_summary.items()},
             **train_metrics,
         }
-        return state, metrics
+        return state, metric_schema.checked(metric_schema.CCM, metrics)
 
     return assemble_trainer(init, run_episode, config)
 

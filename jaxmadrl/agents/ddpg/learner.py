@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxmadrl.agents import diagnostics, replay
+from jaxmadrl.agents import diagnostics, metric_schema, replay
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import OUTPUT_INIT_BOUND, ActorEnsemble, Linear, ensemble_outputs
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
@@ -198,7 +198,7 @@ def update(learner: LearnerState, batch: Transition, hparams: HyperParams, confi
         "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
         **diagnostics.preactivation_stats(z, apply_output_activation(z, hparams.output_activation)),
     }
-    return new_learner, metrics
+    return new_learner, metric_schema.checked(metric_schema.DDPG, metrics, "update")
 
 
 def make_trainer(config: TrainConfig) -> Trainer:
@@ -300,6 +300,6 @@ def make_trainer(config: TrainConfig) -> Trainer:
             "eval_reward": eval_reward,
             **update_metrics,
         }
-        return state, metrics
+        return state, metric_schema.checked(metric_schema.DDPG, metrics)
 
     return assemble_trainer(init, run_episode, config)
