@@ -26,7 +26,7 @@ from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.scaffold import networks_of
 from jaxmadrl.study.definition import PAPER_LRS, SweepDefinition
-from jaxmadrl.study.lanes import lane_sharding, make_grid, run_blocks, split_lanes
+from jaxmadrl.study.grid import lane_sharding, make_grid, run_blocks, split_lanes
 
 
 def benchmark_definition(n_lanes: int, chunk: int, chunk_calls: int, static: dict[str, Any]) -> SweepDefinition:
@@ -141,7 +141,7 @@ def compile_train_step(fixture: Fixture, hparams: HyperParams | None = None) -> 
 
 @dataclasses.dataclass
 class GridProgram:
-    """``lanes.make_grid(config).run_chunk`` compiled for ``lanes`` lanes, state donated."""
+    """``grid.make_grid(config).run_chunk`` compiled for ``lanes`` lanes, state donated."""
 
     lanes: int
     compiled: Any
@@ -169,7 +169,7 @@ def compile_grid(config: TrainConfig, hparams: HyperParams, keys, chunk: int) ->
 
 class ChunkRunner:
     """Runs consecutive chunks of episodes with one compiled grid program on blocks of its
-    lane width, ``workers`` blocks at a time on host threads (``lanes.run_blocks``, as the
+    lane width, ``workers`` blocks at a time on host threads (``grid.run_blocks``, as the
     sweep does). Each call = one chunk of ``bench.chunk`` episodes for every block."""
 
     def __init__(self, program: GridProgram, bench: "Bench", workers: int):
@@ -217,7 +217,7 @@ class Bench:
 
     @functools.cached_property
     def grids(self) -> tuple[GridProgram, GridProgram]:
-        """(1-lane grid, G-lane grid), both compiled from ``lanes.make_grid(config)``."""
+        """(1-lane grid, G-lane grid), both compiled from ``grid.make_grid(config)``."""
         return (
             compile_grid(self.config, take_lanes(self.hparams, slice(1)), self.keys[:1], self.chunk),
             compile_grid(self.config, self.hparams, self.keys, self.chunk),

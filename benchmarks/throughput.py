@@ -43,7 +43,7 @@ from jaxmadrl.agents.ccm.learner import actor_loss, critic_loss, td_targets
 from jaxmadrl.cli import common
 from jaxmadrl.envs import mec as env
 from jaxmadrl.study import settings
-from jaxmadrl.study.lanes import default_workers
+from jaxmadrl.study.grid import default_workers
 
 SECTIONS = ("env", "train", "grid", "compile", "flops", "profile")
 STATIC_FLAGS = ("n_agents", "steps_per_episode", "batch_size", "replay_capacity", "actor_update")  # by name
@@ -139,7 +139,7 @@ def section_train(bench: Bench) -> None:
 
 def section_grid(bench: Bench) -> None:
     """End-to-end config-episodes/s of the grid chunk, three ways: G lanes in one call; G
-    one-lane calls of the 1-lane program, ``lanes.default_workers`` at a time on threads (the
+    one-lane calls of the 1-lane program, ``grid.default_workers`` at a time on threads (the
     sweep's CPU default); the same G calls one after another."""
     single, multi = bench.grids
     g, chunk, workers = bench.n_lanes, FLAGS.episodes, default_workers(bench.n_lanes)

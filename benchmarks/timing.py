@@ -25,7 +25,7 @@ import jaxlib
 import numpy as np
 import optax
 
-from jaxmadrl.study.lanes import usable_cpus
+from jaxmadrl.study.grid import usable_cpus
 
 
 @dataclasses.dataclass

@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.core.activations import apply_output_activation
 from jaxmadrl.envs.domains import FOREIGN, MEC
 from jaxmadrl.envs.mec import ACTION_DIM, OBS_DIM
@@ -58,8 +58,8 @@ class Actor(nn.Module):
     (``apply_output_activation``), so that z is at hand for the saturation diagnostics.
     """
 
-    action_dim: int = 3
-    hidden: Sequence[int] = (64, 32)
+    action_dim: int = ACTION_DIM
+    hidden: Sequence[int] = TrainConfig.actor_hidden
     hidden_norms: bool = True  # built at all; without them ``hidden_norm`` must be 0
 
     @nn.compact
@@ -114,9 +114,9 @@ class Critic(nn.Module):
     """
 
     n_agents: int
-    obs_dim: int = 7
-    action_dim: int = 3
-    hidden: Sequence[int] = (512, 128)
+    obs_dim: int = OBS_DIM
+    action_dim: int = ACTION_DIM
+    hidden: Sequence[int] = TrainConfig.critic_hidden
     hidden_norms: bool = True  # built at all; without them ``hidden_norm`` must be 0
 
     def setup(self):
@@ -168,8 +168,8 @@ class Networks:
 
 def make_networks(
     n_agents: int,
-    actor_hidden: Sequence[int] = (64, 32),
-    critic_hidden: Sequence[int] = (512, 128),
+    actor_hidden: Sequence[int] = TrainConfig.actor_hidden,
+    critic_hidden: Sequence[int] = TrainConfig.critic_hidden,
     obs_dim: int = OBS_DIM,
     action_dim: int = ACTION_DIM,
     hidden_norms: bool = True,

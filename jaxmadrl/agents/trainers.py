@@ -15,7 +15,7 @@ from jaxmadrl.core.limits import SettingError
 from jaxmadrl.envs import domains
 
 
-def make_trainer(config: TrainConfig) -> Trainer:
+def trainer_of(config: TrainConfig) -> Trainer:
     """The ``Trainer`` of the program ``config`` fixes, by its domain. SettingError if
     ``config`` is not a ``TrainConfig``."""
     if not isinstance(config, TrainConfig):
@@ -26,4 +26,4 @@ def make_trainer(config: TrainConfig) -> Trainer:
 def make_train(config: TrainConfig) -> Callable:
     """The whole run as one pure function ``train(key, hparams) → (final state, metrics)``;
     each metric has a leading axis of ``config.episodes``."""
-    return make_trainer(config).train
+    return trainer_of(config).train

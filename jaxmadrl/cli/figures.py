@@ -44,21 +44,28 @@ def fig_variants(run: loading.Run, out):
     parts = [run.only_variant(v) for v in run.variants]
     rewards = np.array([analysis.mean_last_evaluations(p, r["lane"]) for p in parts for r in p.lanes])
     rows = [
-        ("all-actors stopping episode", lambda p, lane: p.stop(lane), drawing.spread_text, "RdYlGn", 0, run.episodes),
         (
-            "evaluation reward, last 10",
+            "all-actors stopping episode",
+            lambda p, lane: p.stop(lane),
+            drawing.cell_spread_text,
+            "RdYlGn",
+            0,
+            run.episodes,
+        ),
+        (
+            f"evaluation reward, last {analysis.LAST}",
             lambda p, lane: analysis.mean_last_evaluations(p, lane),
-            (lambda cell: drawing.spread_text(cell / 1e3, "{:.1f}k"))
+            (lambda cell: drawing.cell_spread_text(cell / 1e3, "{:.1f}k"))
             if np.abs(rewards).max() >= 1e3
-            else (lambda cell: drawing.spread_text(cell, "{:.0f}")),
+            else (lambda cell: drawing.cell_spread_text(cell, "{:.0f}")),
             "viridis",
             rewards.min(),
             rewards.max(),
         ),
         (
-            "output saturation, last 10 episodes",
+            f"output saturation, last {analysis.LAST} episodes",
             lambda p, lane: analysis.mean_last_saturation(p, lane),
-            lambda cell: drawing.spread_text(cell, "{:.2f}"),
+            lambda cell: drawing.cell_spread_text(cell, "{:.2f}"),
             "magma_r",
             0,
             1,
@@ -186,7 +193,7 @@ def fig_network_sizes(runs: list[loading.Run], out):
                 if cells.shape[1] > 1:
                     ax.fill_between(x, cells.min(1), cells.max(1), color=style["color"], alpha=0.12, lw=0)
         for ax, ylabel in (
-            (row[0], "evaluation reward, last 10 evaluations"),
+            (row[0], f"evaluation reward, last {analysis.LAST} evaluations"),
             (row[1], f"all-actors stopping episode ({reference.episodes} = never)"),
         ):
             ax.set_xscale("log")

@@ -45,61 +45,93 @@ def _verdict(holds: bool, partly: bool = False) -> str:
 def check_claims(run: Run) -> str:
     """The paper's claims (docs/SPEC.md §6), each with a verdict and the numbers of this run, as
     Markdown. Stopping episodes are per lane; ranges are over lanes (seeds included)."""
-    E = run.episodes
-    rows = run.lanes
-    stop = {r["lane"]: run.stop(r["lane"]) for r in rows}
+    stop = {r["lane"]: run.stop(r["lane"]) for r in run.lanes}
     lines = [
         provenance.describe(run.environment),
         "",
-        f"Claims checked on {len(rows)} lanes ({run.seeds} seed(s)), {E} episodes; "
-        f"stopping episode {E} = never stopped.",
+        f"Claims checked on {len(run.lanes)} lanes ({run.seeds} seed(s)), {run.episodes} episodes; "
+        f"stopping episode {run.episodes} = never stopped.",
         "",
     ]
+    for claim in (
+        _claim_high_actor_lr_stops,
+        _claim_low_lrs_keep_updating,
+        _claim_high_critic_lr_induces_stopping,
+        _claim_critic_never_stops,
+        _claim_gradient_ratio,
+        _claim_saturation_correlates,
+        _claim_preactivations_leave_the_range,
+    ):
+        lines += claim(run, stop)
+    return "\n".join(lines) + "\n"
 
-    high = [r["lane"] for r in rows if r["actor_lr"] >= 0.01]
-    if high:
-        stops = [stop[lane] for lane in high]
-        within = sum(160 <= s <= 300 for s in stops)
-        lines.append(
-            f"1. Actor LR ≥ 0.01 → every actor stops within ~160–300 episodes: "
-            f"**{_verdict(within == len(stops), within > 0)}** — {within}/{len(stops)} lanes in [160, 300]; "
-            f"stopping episodes {min(stops)}–{max(stops)} (median {np.median(stops):.0f})."
-        )
-    low = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] <= 0.01]
-    if low:
-        never = sum(stop[lane] == E for lane in low)
-        stopped = sorted(stop[lane] for lane in low if stop[lane] < E)
-        lines.append(
-            f"2. Actor LR ≤ 0.001 with critic LR ≤ 0.01 → actors keep updating to the end: "
-            f"**{_verdict(never == len(low), never > 0)}** — {never}/{len(low)} lanes never had all "
-            f"actors stop" + (f"; the others stopped at {stopped}." if stopped else ".")
-        )
-    low_critic_high = [r["lane"] for r in rows if r["actor_lr"] <= 0.001 and r["critic_lr"] >= 0.1]
-    if low_critic_high:
-        induced = sum(stop[lane] < E for lane in low_critic_high)
-        trained = run.metrics["trained"][low_critic_high].astype(bool)
-        no_actor_gradient = trained & (run.metrics["actor_grad_norm"][low_critic_high] == 0)
-        dead_first_layer = trained & (run.metrics["critic_grad_norm_layers"][low_critic_high][..., 0] == 0)
-        both = int(np.sum(no_actor_gradient & dead_first_layer))
-        lines.append(
-            f"3. Critic LR 0.1 can induce stopping (at actor LR ≤ 0.001): **{_verdict(induced > 0)}** — "
-            f"{induced}/{len(low_critic_high)} such lanes stopped "
-            f"({sorted(stop[lane] for lane in low_critic_high)}). In {both} of their "
-            f"{int(np.sum(no_actor_gradient))} trained episodes with an actor gradient of exactly 0, the "
-            f"critic's first layer (the only one the actions enter) also had a gradient of exactly 0 — no ReLU "
-            f"passing gradient for the whole batch — so ∂Q/∂a = 0 whatever the actors' saturation."
-        )
-    critic_stopped = [r["lane"] for r in rows if r["critic_first_unchanged"] is not None]
-    lines.append(
+
+def _high_actor_lr_lanes(run: Run) -> list[int]:
+    return [r["lane"] for r in run.lanes if r["actor_lr"] >= 0.01]
+
+
+def _claim_high_actor_lr_stops(run: Run, stop: dict) -> list[str]:
+    high = _high_actor_lr_lanes(run)
+    if not high:
+        return []
+    stops = [stop[lane] for lane in high]
+    within = sum(160 <= s <= 300 for s in stops)
+    return [
+        f"1. Actor LR ≥ 0.01 → every actor stops within ~160–300 episodes: "
+        f"**{_verdict(within == len(stops), within > 0)}** — {within}/{len(stops)} lanes in [160, 300]; "
+        f"stopping episodes {min(stops)}–{max(stops)} (median {np.median(stops):.0f})."
+    ]
+
+
+def _claim_low_lrs_keep_updating(run: Run, stop: dict) -> list[str]:
+    low = [r["lane"] for r in run.lanes if r["actor_lr"] <= 0.001 and r["critic_lr"] <= 0.01]
+    if not low:
+        return []
+    never = sum(stop[lane] == run.episodes for lane in low)
+    stopped = sorted(stop[lane] for lane in low if stop[lane] < run.episodes)
+    return [
+        f"2. Actor LR ≤ 0.001 with critic LR ≤ 0.01 → actors keep updating to the end: "
+        f"**{_verdict(never == len(low), never > 0)}** — {never}/{len(low)} lanes never had all "
+        f"actors stop" + (f"; the others stopped at {stopped}." if stopped else ".")
+    ]
+
+
+def _claim_high_critic_lr_induces_stopping(run: Run, stop: dict) -> list[str]:
+    lanes = [r["lane"] for r in run.lanes if r["actor_lr"] <= 0.001 and r["critic_lr"] >= 0.1]
+    if not lanes:
+        return []
+    induced = sum(stop[lane] < run.episodes for lane in lanes)
+    trained = run.metrics["trained"][lanes].astype(bool)
+    no_actor_gradient = trained & (run.metrics["actor_grad_norm"][lanes] == 0)
+    dead_first_layer = trained & (run.metrics["critic_grad_norm_layers"][lanes][..., 0] == 0)
+    both = int(np.sum(no_actor_gradient & dead_first_layer))
+    return [
+        f"3. Critic LR 0.1 can induce stopping (at actor LR ≤ 0.001): **{_verdict(induced > 0)}** — "
+        f"{induced}/{len(lanes)} such lanes stopped "
+        f"({sorted(stop[lane] for lane in lanes)}). In {both} of their "
+        f"{int(np.sum(no_actor_gradient))} trained episodes with an actor gradient of exactly 0, the "
+        f"critic's first layer (the only one the actions enter) also had a gradient of exactly 0 — no ReLU "
+        f"passing gradient for the whole batch — so ∂Q/∂a = 0 whatever the actors' saturation."
+    ]
+
+
+def _claim_critic_never_stops(run: Run, stop: dict) -> list[str]:
+    critic_stopped = [r["lane"] for r in run.lanes if r["critic_first_unchanged"] is not None]
+    return [
         f"4. The critic never stops: **{_verdict(not critic_stopped)}** — critic weights unchanged in some "
-        f"episode in {len(critic_stopped)}/{len(rows)} lanes."
-    )
+        f"episode in {len(critic_stopped)}/{len(run.lanes)} lanes."
+    ]
+
+
+def _claim_gradient_ratio(run: Run, stop: dict) -> list[str]:
+    """Claim 5 in two definitions: the gradient each update used (this project's), and the
+    one the reference logs, its gradient buffers after the loop over agents
+    (``learner.ActorUpdate``); and the factor between them."""
     trained = run.metrics["trained"].astype(bool)
-    # Two definitions: the gradient each update used (this project's), and the one the
-    # reference logs, its gradient buffers after the loop over agents (``learner.ActorUpdate``).
     definitions = [("grad_ratio", "of the gradients the updates used")]
     if "accumulated_grad_ratio" in run.metrics:  # runs made before it was measured lack it
         definitions.append(("accumulated_grad_ratio", "accumulated over the actor loop, as the reference logs it"))
+    lines = []
     for name, meaning in definitions:
         ratio = run.metrics[name][trained]
         positive = ratio[np.isfinite(ratio) & (ratio > 0)]
@@ -126,29 +158,36 @@ def check_claims(run: Run) -> str:
                 f"{both.sum()} trained episodes with both non-zero; 1st–99th percentile "
                 f"{np.percentile(factor, 1):.3g}…{np.percentile(factor, 99):.3g})."
             )
-    final_saturation = np.array([run.metrics["saturation"][r["lane"], -1] for r in rows])
-    stops = np.array([stop[r["lane"]] for r in rows], float)
+    return lines
+
+
+def _claim_saturation_correlates(run: Run, stop: dict) -> list[str]:
+    final_saturation = np.array([run.metrics["saturation"][r["lane"], -1] for r in run.lanes])
+    stops = np.array([stop[r["lane"]] for r in run.lanes], float)
     if np.std(final_saturation) > 0 and np.std(stops) > 0:
         r_value = np.corrcoef(final_saturation, stops)[0, 1]
-        lines.append(
+        return [
             f"6. Final saturation correlates with the stopping episode (|r| > 0.9): "
             f"**{_verdict(abs(r_value) > 0.9, abs(r_value) > 0.5)}** — Pearson r = {r_value:.3f} "
-            f"over {len(rows)} lanes (negative: more saturation, earlier stop)."
-        )
-    else:
-        lines.append(
-            f"6. Final saturation correlates with the stopping episode: **not testable** here — final "
-            f"saturation {np.unique(final_saturation).round(3).tolist()} and stopping episodes "
-            f"{np.unique(stops).astype(int).tolist()} do not both vary."
-        )
-    if high:
-        spread = np.maximum(np.abs(run.metrics["preact_max"][high, -1]), np.abs(run.metrics["preact_min"][high, -1]))
-        lines.append(
-            f"7. High actor LR drives output pre-activations far outside [−2, 2]: "
-            f"**{_verdict(bool(np.all(spread > 2)))}** — final max |z| at actor LR ≥ 0.01: "
-            f"{spread.min():.3g}…{spread.max():.3g}."
-        )
-    return "\n".join(lines) + "\n"
+            f"over {len(run.lanes)} lanes (negative: more saturation, earlier stop)."
+        ]
+    return [
+        f"6. Final saturation correlates with the stopping episode: **not testable** here — final "
+        f"saturation {np.unique(final_saturation).round(3).tolist()} and stopping episodes "
+        f"{np.unique(stops).astype(int).tolist()} do not both vary."
+    ]
+
+
+def _claim_preactivations_leave_the_range(run: Run, stop: dict) -> list[str]:
+    high = _high_actor_lr_lanes(run)
+    if not high:
+        return []
+    spread = np.maximum(np.abs(run.metrics["preact_max"][high, -1]), np.abs(run.metrics["preact_min"][high, -1]))
+    return [
+        f"7. High actor LR drives output pre-activations far outside [−2, 2]: "
+        f"**{_verdict(bool(np.all(spread > 2)))}** — final max |z| at actor LR ≥ 0.01: "
+        f"{spread.min():.3g}…{spread.max():.3g}."
+    ]
 
 
 def mean_last_evaluations(run: Run, lane: int, evaluations: int = LAST) -> float:
@@ -167,7 +206,7 @@ def reward_text(value: float) -> str:
     return f"{value / 1e3:.1f}k" if abs(value) >= 1e3 else f"{value:.1f}"
 
 
-def spread_text(values) -> str:
+def reward_spread_text(values) -> str:
     """Rewards as median [min…max]."""
     return f"{reward_text(np.median(values))} [{reward_text(min(values))}…{reward_text(max(values))}]"
 
@@ -202,7 +241,7 @@ def describe_grid(run: Run) -> str:
             ]
             lines.append(
                 f"| {variant} | {a:g} | {c:g} | {np.median(stops):.0f} [{min(stops)}…{max(stops)}] | "
-                f"{critic_text} | {spread_text([mean_last_evaluations(part, lane) for lane in lanes])} | "
+                f"{critic_text} | {reward_spread_text([mean_last_evaluations(part, lane) for lane in lanes])} | "
                 f"{np.median([mean_last_saturation(part, lane) for lane in lanes]):.2f} | "
                 f"{np.median(ratios):.2g} | {np.median(largest):.3g} |"
             )
@@ -241,6 +280,6 @@ def compare_variants(run: Run) -> str:
         saturation = np.median([mean_last_saturation(part, lane) for lane in lanes])
         lines.append(
             f"| {variant} | {settings} | {learning}/{len(lanes)} | {learning_high}/{len(high)} | "
-            f"{median_stop} | {spread_text(rewards)} | {saturation:.2f} |"
+            f"{median_stop} | {reward_spread_text(rewards)} | {saturation:.2f} |"
         )
     return "\n".join(lines) + "\n"

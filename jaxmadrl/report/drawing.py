@@ -94,7 +94,8 @@ def heatmap(
     return image
 
 
-def spread_text(cell: np.ndarray, fmt: str = "{:.0f}") -> str:
+def cell_spread_text(cell: np.ndarray, fmt: str = "{:.0f}") -> str:
+    """A heatmap cell's values over seeds: the median and, below it, [min–max]."""
     cell = cell[np.isfinite(cell)]
     if cell.size == 0:
         return "–"

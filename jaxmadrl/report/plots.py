@@ -12,6 +12,7 @@ from jaxmadrl.report.analysis import reference_stopping, saturation_onset
 from jaxmadrl.report.drawing import (
     LOG_FLOOR,
     actor_colour,
+    cell_spread_text,
     config_style,
     heatmap,
     legend_outside,
@@ -21,7 +22,6 @@ from jaxmadrl.report.drawing import (
     seed_band,
     seeds_note,
     smooth,
-    spread_text,
 )
 from jaxmadrl.store.loading import Run
 
@@ -33,7 +33,7 @@ def fig_stopping_heatmap(run: Run, out):
         run,
         run.per_config(run.stop),
         f"All-actors stopping episode ({run.episodes} = never)",
-        spread_text,
+        cell_spread_text,
         "RdYlGn",
         0,
         run.episodes,
@@ -158,7 +158,7 @@ def fig_saturation_over_time(run: Run, out):
     ax.axhline(SATURATION_LEVEL, color="black", linestyle="--", lw=0.8)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel(f"fraction of actor outputs with |output| > {SATURATION_LEVEL}")
-    ax.set_title("Actor output saturation over training" + seeds_note(run) + "; dashed: 0.9")
+    ax.set_title("Actor output saturation over training" + seeds_note(run) + f"; dashed: {SATURATION_LEVEL}")
     legend_outside(ax)
     return save(fig, out, "fig07_saturation_over_time")
 
@@ -189,7 +189,7 @@ def fig_final_saturation_heatmap(run: Run, out):
         run,
         run.per_config(lambda lane: run.metrics["saturation"][lane, -1]),
         "Final output saturation",
-        lambda cell: spread_text(cell, "{:.2f}"),
+        lambda cell: cell_spread_text(cell, "{:.2f}"),
         "magma_r",
         0,
         1,
@@ -337,7 +337,7 @@ def fig_reference_vs_ours(run: Run, out):
         run,
         reference,
         "Reference (PyTorch, paper Table 3, 2000 episodes)",
-        spread_text,
+        cell_spread_text,
         "RdYlGn",
         0,
         top,
@@ -348,7 +348,7 @@ def fig_reference_vs_ours(run: Run, out):
         run,
         ours,
         f"This reproduction ({run.seeds} seed(s), {run.episodes} episodes)",
-        spread_text,
+        cell_spread_text,
         "RdYlGn",
         0,
         top,

@@ -70,7 +70,7 @@ def compare_sizes(runs: list[loading.Run]) -> str:
         *(f"{size_label(run)}: {provenance.describe(run.environment)}" for run in runs),
         "",
         f"Network sizes compared on the same seeds ({reference.seeds} seed(s)), {reference.episodes} "
-        f"episodes. Cells: evaluation reward of the last 10 evaluations, median [min–max] over seeds; "
+        f"episodes. Cells: evaluation reward of the last {analysis.LAST} evaluations, median [min–max] over seeds; "
         f"then the all-actors stopping episode ({reference.episodes} = never).",
         "",
         "| networks | params per actor | params of the critic | "
@@ -84,7 +84,7 @@ def compare_sizes(runs: list[loading.Run]) -> str:
             lanes = run.select(actor_lr=a, critic_lr=c)
             rewards = [analysis.mean_last_evaluations(run, lane) for lane in lanes]
             stops = [run.stop(lane) for lane in lanes]
-            cells.append(f"{analysis.spread_text(rewards)}; stop {np.median(stops):.0f}")
+            cells.append(f"{analysis.reward_spread_text(rewards)}; stop {np.median(stops):.0f}")
         lines.append(
             f"| {size_label(run)} | {' | '.join(map(str, parameter_counts(run)))} | " + " | ".join(cells) + " |"
         )

@@ -11,7 +11,7 @@ import dataclasses
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.core import numerics, xla_flags
 from jaxmadrl.core.limits import SettingError, check_integer
-from jaxmadrl.study import lanes
+from jaxmadrl.study import grid
 
 
 def _setting(help: str, default=None, choices: tuple[str, ...] | None = None):
@@ -79,6 +79,6 @@ def resolved(given: Execution, recorded: dict, n_lanes: int) -> Execution:
     chosen["matmul_precision"] = numerics.check_matmul_precision(
         chosen["matmul_precision"] or numerics.DEFAULT_MATMUL_PRECISION
     )
-    chosen["lanes_per_call"] = chosen["lanes_per_call"] or lanes.default_lanes_per_call(n_lanes)
-    lanes.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
+    chosen["lanes_per_call"] = chosen["lanes_per_call"] or grid.default_lanes_per_call(n_lanes)
+    grid.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
     return dataclasses.replace(given, **chosen)

@@ -31,7 +31,7 @@ from jaxmadrl.store import checkpoints, execution, loading, names, provenance, r
 from jaxmadrl.store.names import CHECKPOINT, CHUNKS
 from jaxmadrl.store.run_folder import RunFolderError, is_complete, is_resumable
 from jaxmadrl.store.shards import Shard
-from jaxmadrl.study import lanes
+from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
 
 
@@ -198,7 +198,7 @@ def _run_shard(definition, run_dir, shard, resume, given: execution.Execution, o
             given, lanes_per_call=plan["lanes_per_call"], matmul_precision=plan["matmul_precision"]
         )
         chosen = execution.resolved(planned, environments[-1] if environments else {}, len(definition.lanes()))
-        share = shard.lanes(len(definition.lanes()), plan["lanes_per_call"])
+        share = shard.lane_range(len(definition.lanes()), plan["lanes_per_call"])
 
         def write(metrics, rows, environments):
             shards.write_part(part_dir, shard, metrics, rows, environments)
@@ -229,7 +229,7 @@ class _Blocks:
     the program, where a block goes (``sharding``), each block's first lane and
     hyperparameters."""
 
-    program: lanes.Grid
+    program: grid.Grid
     sharding: jax.sharding.NamedSharding
     lanes_per_call: int
     first_lanes: list[int]
@@ -237,14 +237,14 @@ class _Blocks:
 
     def place(self, tree) -> list:
         """A tree with a leading lane axis as this session's blocks, on their devices."""
-        return [jax.device_put(block, self.sharding) for block in lanes.split_lanes(tree, self.lanes_per_call)]
+        return [jax.device_put(block, self.sharding) for block in grid.split_lanes(tree, self.lanes_per_call)]
 
 
 def _prepare(definition: SweepDefinition, config, share: range, chosen: execution.Execution) -> _Blocks:
     lanes_per_call = chosen.lanes_per_call
-    sharding = lanes.lane_sharding(lanes_per_call, chosen.devices)
+    sharding = grid.lane_sharding(lanes_per_call, chosen.devices)
     blocks = _Blocks(
-        lanes.make_grid(config), sharding, lanes_per_call, list(range(share.start, share.stop, lanes_per_call)), []
+        grid.make_grid(config), sharding, lanes_per_call, list(range(share.start, share.stop, lanes_per_call)), []
     )
     return dataclasses.replace(blocks, hparams=blocks.place(_lanes_of(definition.hyperparams(), share)))
 
@@ -313,7 +313,7 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
     run_chunk = _compile(blocks, states[0], chunk) if done < definition.episodes else None
     compile_s = time.perf_counter() - start
     signals.raise_if_interrupted()
-    workers = min(chosen.workers or lanes.default_workers(len(states)), len(states))
+    workers = min(chosen.workers or grid.default_workers(len(states)), len(states))
     record = provenance.environment_record(
         matmul_precision=config.matmul_precision,
         lanes_per_call=blocks.lanes_per_call,
@@ -331,7 +331,7 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
     states = _train(definition, folder, blocks, run_chunk, states, done, chunks, workers, report)
     signals.raise_if_interrupted()
     metrics = run_folder.joined_chunk_metrics(folder)
-    trackers = lanes.join_lanes([state.tracker for state in states])
+    trackers = grid.join_lanes([state.tracker for state in states])
     write(metrics, run_folder.lane_rows(definition, share, trackers, metrics), environments)
     # The results are complete: what is left over if a deletion fails does no harm.
     shutil.rmtree(folder / CHUNKS, ignore_errors=True)  # joined into metrics.npz
@@ -344,7 +344,7 @@ def _reporter(definition, share, shard, blocks, first_done, compile_s, record, c
     run_start = time.perf_counter()
 
     def report(done, states):
-        tracker = lanes.join_lanes([state.tracker for state in states])
+        tracker = grid.join_lanes([state.tracker for state in states])
         all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
         on_progress(
             Progress(
@@ -394,7 +394,7 @@ def _train(definition, folder, blocks: _Blocks, run_chunk, states, done, chunks,
                 saved[first] = checkpoints.save_block(checkpoint, first, state, episodes_done)
 
             episodes = jnp.arange(done, done + chunk, dtype=jnp.int32)
-            states, metrics = lanes.run_blocks(
+            states, metrics = grid.run_blocks(
                 pool, run_chunk, states, episodes, blocks.hparams, after_call=checkpoint_block
             )
             metrics = {name: values[:n_real] for name, values in metrics.items()}

@@ -29,7 +29,7 @@ from jaxmadrl.core import files, numerics
 from jaxmadrl.core.limits import SettingError, check_integer
 from jaxmadrl.store import names, provenance, run_folder
 from jaxmadrl.store.run_folder import RunFolderError
-from jaxmadrl.study import lanes
+from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
 
 LOCK_WAIT_S = 600  # how long a shard waits for a sibling that sets up or merges the run folder
@@ -65,7 +65,7 @@ class Shard:
     def folder_name(self) -> str:
         return names.shard_folder(self.index, self.count)
 
-    def lanes(self, n_lanes: int, lanes_per_call: int) -> range:
+    def lane_range(self, n_lanes: int, lanes_per_call: int) -> range:
         """The lanes of this shard: a contiguous share of the ``n_lanes // lanes_per_call``
         calls (SettingError if there are fewer calls than shards)."""
         calls = n_lanes // lanes_per_call
@@ -120,10 +120,10 @@ def from_slurm(environ=os.environ) -> tuple[Shard, str] | None:
     return Shard((task - first) // step, count), f"from the SLURM job array ({shown})"
 
 
-def default_lanes_per_call(n_lanes: int, count: int) -> int:
+def default_shard_lanes_per_call(n_lanes: int, count: int) -> int:
     """1 on the CPU; elsewhere the widest divisor of the lanes that still makes a call per
     shard (one call per shard where ``count`` divides the lanes)."""
-    if lanes.default_lanes_per_call(n_lanes) == 1:
+    if grid.default_lanes_per_call(n_lanes) == 1:
         return 1
     return max(d for d in range(1, n_lanes + 1) if n_lanes % d == 0 and n_lanes // d >= count)
 
@@ -215,9 +215,9 @@ def join(
 
 def _write_plan(run_dir, definition: SweepDefinition, shard: Shard, lanes_per_call, matmul_precision) -> None:
     n_lanes = len(definition.lanes())
-    width = lanes_per_call or default_lanes_per_call(n_lanes, shard.count)
-    lanes.check_lanes_per_call(n_lanes, width)
-    shard.lanes(n_lanes, width)
+    width = lanes_per_call or default_shard_lanes_per_call(n_lanes, shard.count)
+    grid.check_lanes_per_call(n_lanes, width)
+    shard.lane_range(n_lanes, width)
     plan = {
         "shards": shard.count,
         "lanes_per_call": width,

@@ -9,6 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmadrl.agents import networks
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.ddpg import learner as ddpg
 from jaxmadrl.agents.networks import (
     OUTPUT_INIT_BOUND,
     Actor,
@@ -482,3 +485,15 @@ def test_default_output_init_rescales_only_the_output_layer_when_enabled(default
             rtol=1e-6,
         )
     assert_uniform_fill(rescaled["params"]["fc3"]["kernel"], 1.0 / math.sqrt(32))
+
+
+def test_parameter_counts():
+    assert networks.parameter_counts(TrainConfig(domain="Pendulum-v1", actor_hidden=(4,), critic_hidden=(2,))) == (
+        (3 + 1) * 4 + (4 + 1) * 1,
+        (3 + 1 + 1) * 2 + (2 + 1) * 1,
+    )
+    mpe = TrainConfig(domain="MPE_simple_spread_v3", actor_hidden=(4,), critic_hidden=(2,))
+    assert networks.parameter_counts(mpe) == ((18 + 1) * 4 + (4 + 1) * 5, (3 * 23 + 1) * 2 + 3)
+    learner = ddpg.init_learner(jax.random.key(0), mpe)
+    sizes = [leaf.size for leaf in jax.tree.leaves(learner.critic_params)]
+    assert sum(sizes) == networks.parameter_counts(mpe)[1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxmadrl.core import numerics, xla_flags
-from jaxmadrl.study import lanes
+from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
 
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=4, chunk=2)
@@ -19,7 +19,7 @@ TINY = dict(n_agents=3, steps_per_episode=3, episodes=4, chunk=2)
 
 def lowered_chunk_text(precision: str) -> str:
     definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), **TINY))
-    program = lanes.make_grid(definition.train_config(precision))
+    program = grid.make_grid(definition.train_config(precision))
     hparams = definition.hyperparams()
     states = jax.eval_shape(program.init, definition.lane_keys(), hparams)
     return jax.jit(program.run_chunk).lower(states, jnp.arange(2, dtype=jnp.int32), hparams).as_text()

@@ -26,14 +26,14 @@ RESULTS = ("metrics.npz", "summary.json", "summary.csv", "table.txt")
 
 def test_shards_split_the_calls_into_contiguous_shares():
     for n_lanes, lanes_per_call, count in [(16, 1, 3), (16, 4, 3), (12, 2, 6), (7, 1, 7), (560, 10, 8)]:
-        shares = [Shard(i, count).lanes(n_lanes, lanes_per_call) for i in range(count)]
+        shares = [Shard(i, count).lane_range(n_lanes, lanes_per_call) for i in range(count)]
         assert [lane for share in shares for lane in share] == list(range(n_lanes))
         assert all(len(share) > 0 and share.start % lanes_per_call == 0 for share in shares)
         sizes = [len(share) // lanes_per_call for share in shares]
         assert max(sizes) - min(sizes) <= 1
-    assert [Shard(i, 3).lanes(4, 1) for i in range(3)] == [range(0, 1), range(1, 2), range(2, 4)]
+    assert [Shard(i, 3).lane_range(4, 1) for i in range(3)] == [range(0, 1), range(1, 2), range(2, 4)]
     with pytest.raises(SettingError, match="make 2 call"):
-        Shard(0, 3).lanes(4, 2)
+        Shard(0, 3).lane_range(4, 2)
 
 
 @pytest.mark.parametrize("text", ["3/3", "-1/3", "1", "a/b", "1/0", "0/100001"])

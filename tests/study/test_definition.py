@@ -4,15 +4,18 @@ value that is not meaningful in the program's float32 is refused, naming its key
 import json
 import math
 
+import numpy as np
 import pytest
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_module
 
 import jaxmadrl
 from jaxmadrl.core import files
 from jaxmadrl.core.limits import SettingError
+from jaxmadrl.core.paths import SWEEPS_DIR
 from jaxmadrl.study import settings
-from jaxmadrl.study.definition import SweepDefinition
+from jaxmadrl.study.definition import SweepDefinition, load_definition
 
+TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
 BASE = {"name": "round-trip", "actor_lrs": [1e-3, 1e-1], "critic_lrs": [1e-2]}
 CANDIDATES = (math.inf, -math.inf, 0.0, 1e-30, 1e-3, 0.5, 1.0, 3.0, 1e30)
 
@@ -121,3 +124,61 @@ def test_a_run_with_infinite_clipping_is_killed_resumed_and_read(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     run = jaxmadrl.load_run(out)
     assert run.definition.mitigations == {"actor_grad_clip": math.inf, "critic_grad_clip": math.inf}
+
+
+def test_named_definitions_load():
+    all16 = load_definition("all16")
+    assert len(all16.lanes()) == 16 and all16.episodes == 2000 and all16.seeds == 1
+    assert load_definition("all16-5seeds").seeds == 5
+    with pytest.raises(ValueError, match="no sweep definition"):
+        load_definition("nonexistent")
+    for path in SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
+        definition = load_definition(path.stem)
+        assert definition.hyperparams().actor_lr.shape == (len(definition.lanes()),)
+    # The hidden LayerNorms are built only into a program with a lane that uses them.
+    assert not all16.train_config().hidden_norm_layers
+    assert load_definition("mitigations").train_config().hidden_norm_layers
+
+
+def test_mitigations_apply_to_every_lane():
+    definition = SweepDefinition.from_dict(
+        dict(
+            name="t",
+            actor_lrs=(1e-3, 1e-1),
+            critic_lrs=(1e-2,),
+            seeds=2,
+            **TINY,
+            mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0},
+        )
+    )
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.layer_norm, [1.0] * 4)
+    np.testing.assert_array_equal(hparams.output_activation, [1] * 4)
+    assert hparams.output_activation.dtype == np.int32
+    np.testing.assert_array_equal(hparams.actor_grad_clip, [5.0] * 4)
+    np.testing.assert_array_equal(hparams.critic_grad_clip, [np.inf] * 4)
+    np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1, 1e-3, 1e-1]))
+    with pytest.raises(ValueError, match="unknown settings"):
+        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"dropout": 0.5}))
+    with pytest.raises(ValueError, match="layer_norm"):
+        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"layer_norm": 2}))
+
+
+def test_variant_settings_override_the_shared_ones():
+    definition = SweepDefinition.from_dict(
+        dict(
+            name="t",
+            actor_lrs=(1e-3,),
+            critic_lrs=(1e-3,),
+            **TINY,
+            mitigations={"layer_norm": 1, "actor_grad_clip": 2.0},
+            variants={"plain": {"layer_norm": 0}, "shared": {}},
+        )
+    )
+    hparams = definition.hyperparams()
+    np.testing.assert_array_equal(hparams.layer_norm, [0.0, 1.0])
+    np.testing.assert_array_equal(hparams.actor_grad_clip, [2.0, 2.0])
+    assert SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,))).variants == {"default": {}}
+    mitigations = load_definition("mitigations")
+    assert len(mitigations.lanes()) == 16 * len(mitigations.variants)
+    assert mitigations.variants["softsign"] == {"output_activation": 1}

@@ -18,6 +18,8 @@ Metrics are fixed-size per episode; a quantity not computed in an episode is NaN
 
 from __future__ import annotations
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -46,75 +48,80 @@ class TrainState:
 
 def make_trainer(config: TrainConfig) -> Trainer:
     networks = networks_of(config)
-    n_agents, env_params = config.env.n_agents, config.env
+    return assemble_trainer(
+        functools.partial(_init, networks, config), functools.partial(_run_episode, networks, config), config
+    )
 
-    def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
-        k_params, k_world, k_eval, k_run = jax.random.split(key, 4)
-        example = Transition(
-            obs=jnp.zeros((n_agents, env.OBS_DIM)),
-            actions=jnp.zeros((n_agents, env.ACTION_DIM)),
-            selected=jnp.zeros((n_agents,)),
-            reward=jnp.zeros(()),
-            next_obs=jnp.zeros((n_agents, env.OBS_DIM)),
-            done=jnp.zeros(()),
-        )
-        return TrainState(
-            learner=init_learner(k_params, networks, n_agents, hparams.full_normalisation),
-            memory=replay.init_replay(example, config.replay_capacity),
-            world=env.make_world(k_world, env_params),
-            tracker=diagnostics.init_stop_tracker(n_agents, config.episodes_before_train),
-            key=k_run,
-            eval_key=k_eval,
-        )
 
-    def learn(state: TrainState, key, episode_number, hparams):
-        memory, batch, indices, weights = replay.sample(state.memory, key, config.batch_size)
-        learner, errors, metrics = train_step(state.learner, batch, weights, hparams, networks, config)
-        memory = replay.update_priorities(memory, indices, errors)
-        tracker = diagnostics.update_stop_tracker(
-            state.tracker, episode_number, metrics["actor_max_delta"], metrics["critic_max_delta"]
-        )
-        return state.replace(learner=learner, memory=memory, tracker=tracker), metrics
+def _init(networks: Networks, config: TrainConfig, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
+    n_agents = config.env.n_agents
+    k_params, k_world, k_eval, k_run = jax.random.split(key, 4)
+    example = Transition(
+        obs=jnp.zeros((n_agents, env.OBS_DIM)),
+        actions=jnp.zeros((n_agents, env.ACTION_DIM)),
+        selected=jnp.zeros((n_agents,)),
+        reward=jnp.zeros(()),
+        next_obs=jnp.zeros((n_agents, env.OBS_DIM)),
+        done=jnp.zeros(()),
+    )
+    return TrainState(
+        learner=init_learner(k_params, networks, n_agents, hparams.full_normalisation),
+        memory=replay.init_replay(example, config.replay_capacity),
+        world=env.make_world(k_world, config.env),
+        tracker=diagnostics.init_stop_tracker(n_agents, config.episodes_before_train),
+        key=k_run,
+        eval_key=k_eval,
+    )
 
-    def evaluate(state: TrainState, hparams: HyperParams):
-        return rollout.evaluate(state.eval_key, state.world, state.learner, networks, config, hparams)
 
-    def run_episode(state: TrainState, episode: chex.Array, hparams: HyperParams):
-        key, k_episode, k_sample = jax.random.split(state.key, 3)
-        epsilon = config.epsilon(episode)
-        memory, learner, summary = explore_episode(
-            k_episode, state.world, state.learner, state.memory, networks, config, hparams, epsilon
-        )
-        state = state.replace(memory=memory, learner=learner, key=key)
+def _learn(networks: Networks, config: TrainConfig, state: TrainState, key, episode_number, hparams):
+    """The episode's train step on a prioritised batch; priorities and stop tracker updated."""
+    memory, batch, indices, weights = replay.sample(state.memory, key, config.batch_size)
+    learner, errors, metrics = train_step(state.learner, batch, weights, hparams, networks, config)
+    memory = replay.update_priorities(memory, indices, errors)
+    tracker = diagnostics.update_stop_tracker(
+        state.tracker, episode_number, metrics["actor_max_delta"], metrics["critic_max_delta"]
+    )
+    return state.replace(learner=learner, memory=memory, tracker=tracker), metrics
 
-        episode_number = episode + 1  # episodes completed, counting this one
-        trains = episode_number > config.episodes_before_train
-        skip_metrics = nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
-        state, train_metrics = jax.lax.cond(
-            trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
-        )
 
-        eval_summary = jax.lax.cond(
-            evaluates(config, episode_number),
-            evaluate,
-            lambda s, h: nan_like(jax.eval_shape(evaluate, s, h)),
-            state,
-            hparams,
-        )
+def _evaluate(networks: Networks, config: TrainConfig, state: TrainState, hparams: HyperParams):
+    return rollout.evaluate(state.eval_key, state.world, state.learner, networks, config, hparams)
 
-        metrics = {
-            "train_reward": summary["reward"],
-            "server_overflow": summary["server_overflow"],
-            "energy_violation": summary["energy_violation"],
-            "time_violation": summary["time_violation"],
-            "epsilon": epsilon,
-            "trained": trains,
-            **{f"eval_{name}": value for name, value in eval_summary.items()},
-            **train_metrics,
-        }
-        return state, metric_schema.checked(metric_schema.CCM, metrics)
 
-    return assemble_trainer(init, run_episode, config)
+def _run_episode(networks: Networks, config: TrainConfig, state: TrainState, episode: chex.Array, hparams):
+    learn, evaluate = functools.partial(_learn, networks, config), functools.partial(_evaluate, networks, config)
+    key, k_episode, k_sample = jax.random.split(state.key, 3)
+    epsilon = config.epsilon(episode)
+    memory, learner, summary = explore_episode(
+        k_episode, state.world, state.learner, state.memory, networks, config, hparams, epsilon
+    )
+    state = state.replace(memory=memory, learner=learner, key=key)
+
+    episode_number = episode + 1  # episodes completed, counting this one
+    trains = episode_number > config.episodes_before_train
+    skip_metrics = nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
+    state, train_metrics = jax.lax.cond(
+        trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
+    )
+    eval_summary = jax.lax.cond(
+        evaluates(config, episode_number),
+        evaluate,
+        lambda s, h: nan_like(jax.eval_shape(evaluate, s, h)),
+        state,
+        hparams,
+    )
+    metrics = {
+        "train_reward": summary["reward"],
+        "server_overflow": summary["server_overflow"],
+        "energy_violation": summary["energy_violation"],
+        "time_violation": summary["time_violation"],
+        "epsilon": epsilon,
+        "trained": trains,
+        **{f"eval_{name}": value for name, value in eval_summary.items()},
+        **train_metrics,
+    }
+    return state, metric_schema.checked(metric_schema.CCM, metrics)
 
 
 def explore_episode(

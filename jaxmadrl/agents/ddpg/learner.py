@@ -26,6 +26,8 @@ switches are ignored, and a sweep definition of another domain refuses them.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Sequence
 
 import chex
@@ -201,105 +203,138 @@ def update(learner: LearnerState, batch: Transition, hparams: HyperParams, confi
     return new_learner, metric_schema.checked(metric_schema.DDPG, metrics, "update")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Program:
+    """What the functions of one training program share: its config, its domain's shape
+    and environment, and the actor ensemble."""
+
+    config: TrainConfig
+    spec: domains.DomainSpec
+    environment: domains.Environment
+    actor: nn.Module
+
+    @property
+    def action_shape(self) -> tuple[int, int]:
+        return (self.spec.n_agents, self.spec.action_dim)
+
+
 def make_trainer(config: TrainConfig) -> Trainer:
     """The training program of a foreign domain, with the interface and metric names of
-    ``training.make_trainer``."""
-    spec = config.spec
-    environment = domains.environment(config.domain)
-    actor, _ = networks_of(config)
-    action_shape = (spec.n_agents, spec.action_dim)
+    ``ccm.training.make_trainer``."""
+    program = _Program(config, config.spec, domains.environment(config.domain), networks_of(config)[0])
+    return assemble_trainer(functools.partial(_init, program), functools.partial(_run_episode, program), config)
 
-    def init(key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
-        k_params, k_eval, k_run = jax.random.split(key, 3)
-        obs = jnp.zeros((spec.n_agents, spec.obs_dim))
-        example = Transition(obs, jnp.zeros(action_shape), jnp.float32(0), obs, jnp.float32(0))
-        return TrainState(
-            learner=init_learner(k_params, config),
-            memory=replay.init_replay(example, config.replay_capacity),
-            tracker=diagnostics.init_stop_tracker(spec.n_agents, config.episodes_before_train),
-            key=k_run,
-            eval_key=k_eval,
-        )
 
-    def act(learner, obs, key, hparams, policy: str, noise, noise_std):
-        """→ (actions (N, A) in [-1, 1], the exploration noise carried to the next step)."""
-        if policy == "random":
-            return jax.random.uniform(key, action_shape, minval=-1.0, maxval=1.0), noise
-        actions, _ = ensemble_outputs(actor, learner.actor_params, obs, hparams)
-        if policy == "greedy":
-            return actions, noise
-        noise = next_noise(config.exploration, noise, jax.random.normal(key, action_shape), noise_std)
-        return jnp.clip(actions + noise, -1.0, 1.0), noise
+def _init(program: _Program, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
+    config, spec = program.config, program.spec
+    k_params, k_eval, k_run = jax.random.split(key, 3)
+    obs = jnp.zeros((spec.n_agents, spec.obs_dim))
+    example = Transition(obs, jnp.zeros(program.action_shape), jnp.float32(0), obs, jnp.float32(0))
+    return TrainState(
+        learner=init_learner(k_params, config),
+        memory=replay.init_replay(example, config.replay_capacity),
+        tracker=diagnostics.init_stop_tracker(spec.n_agents, config.episodes_before_train),
+        key=k_run,
+        eval_key=k_eval,
+    )
 
-    def play(key, learner, memory, hparams, policy: str, learns: bool, noise_std=0.0):
-        """One episode → (learner, memory, return of the episode begun at the reset,
-        per-update metrics (T, ...) or None). ``memory`` None: nothing stored."""
-        k_reset, k_steps = jax.random.split(key)
-        obs, env_state = environment.reset(k_reset)
 
-        def one_step(carry, key):
-            learner, memory, obs, env_state, noise, running, episode_return = carry
-            k_act, k_env, k_batch = jax.random.split(key, 3)
-            actions, noise = act(learner, obs, k_act, hparams, policy, noise, noise_std)
-            step = environment.step(k_env, env_state, actions)
-            episode_return = episode_return + jnp.where(running, step.reward, 0.0)
-            running = running & ~step.done
-            metrics = None
-            if memory is not None:
-                stored = Transition(obs, actions, step.reward, step.next_obs, step.terminated.astype(jnp.float32))
-                memory = replay.add(memory, stored, jnp.float32(0))
-            if learns:
-                batch = replay.sample_uniform(memory, k_batch, config.batch_size)
-                learner, metrics = update(learner, batch, hparams, config)
-            return (learner, memory, step.obs, step.state, noise, running, episode_return), metrics
+def _act(program: _Program, learner, obs, key, hparams, policy: str, noise, noise_std):
+    """→ (actions (N, A) in [-1, 1], the exploration noise carried to the next step)."""
+    if policy == "random":
+        return jax.random.uniform(key, program.action_shape, minval=-1.0, maxval=1.0), noise
+    actions, _ = ensemble_outputs(program.actor, learner.actor_params, obs, hparams)
+    if policy == "greedy":
+        return actions, noise
+    noise = next_noise(program.config.exploration, noise, jax.random.normal(key, program.action_shape), noise_std)
+    return jnp.clip(actions + noise, -1.0, 1.0), noise
 
-        start = (learner, memory, obs, env_state, jnp.zeros(action_shape), jnp.bool_(True), jnp.float32(0))
-        (learner, memory, *_, episode_return), metrics = jax.lax.scan(
-            one_step, start, jax.random.split(k_steps, spec.steps_per_episode)
-        )
-        return learner, memory, episode_return, metrics
 
-    def learning_episode(state: TrainState, key, episode_number, hparams, noise_std):
-        learner, memory, episode_return, per_update = play(
-            key, state.learner, state.memory, hparams, "noisy", True, noise_std
-        )
-        metrics = jax.tree.map(lambda values: values[-1], per_update)
-        for name in ("actor_max_delta", "critic_max_delta"):
-            metrics[name] = jnp.max(per_update[name], axis=0)
-        tracker = diagnostics.update_stop_tracker(
-            state.tracker, episode_number, metrics["actor_max_delta"], metrics["critic_max_delta"]
-        )
-        return state.replace(learner=learner, memory=memory, tracker=tracker), episode_return, metrics
+def _play(program: _Program, key, learner, memory, hparams, policy: str, learns: bool, noise_std=0.0):
+    """One episode → (learner, memory, return of the episode begun at the reset,
+    per-update metrics (T, ...) or None). ``memory`` None: nothing stored."""
+    config, environment = program.config, program.environment
+    k_reset, k_steps = jax.random.split(key)
+    obs, env_state = environment.reset(k_reset)
 
-    def random_episode(state: TrainState, key, episode_number, hparams, noise_std):
-        skipped = nan_like(jax.eval_shape(learning_episode, state, key, episode_number, hparams, noise_std)[2])
-        _, memory, episode_return, _ = play(key, state.learner, state.memory, hparams, "random", False)
-        return state.replace(memory=memory), episode_return, skipped
+    def one_step(carry, key):
+        learner, memory, obs, env_state, noise, running, episode_return = carry
+        k_act, k_env, k_batch = jax.random.split(key, 3)
+        actions, noise = _act(program, learner, obs, k_act, hparams, policy, noise, noise_std)
+        step = environment.step(k_env, env_state, actions)
+        episode_return = episode_return + jnp.where(running, step.reward, 0.0)
+        running = running & ~step.done
+        metrics = None
+        if memory is not None:
+            stored = Transition(obs, actions, step.reward, step.next_obs, step.terminated.astype(jnp.float32))
+            memory = replay.add(memory, stored, jnp.float32(0))
+        if learns:
+            batch = replay.sample_uniform(memory, k_batch, config.batch_size)
+            learner, metrics = update(learner, batch, hparams, config)
+        return (learner, memory, step.obs, step.state, noise, running, episode_return), metrics
 
-    def evaluate(state: TrainState, hparams: HyperParams):
-        keys = jax.random.split(state.eval_key, config.eval_episodes)
-        returns = jax.vmap(lambda key: play(key, state.learner, None, hparams, "greedy", False)[2])(keys)
-        return jnp.mean(returns)
+    start = (learner, memory, obs, env_state, jnp.zeros(program.action_shape), jnp.bool_(True), jnp.float32(0))
+    (learner, memory, *_, episode_return), metrics = jax.lax.scan(
+        one_step, start, jax.random.split(k_steps, program.spec.steps_per_episode)
+    )
+    return learner, memory, episode_return, metrics
 
-    def run_episode(state: TrainState, episode: chex.Array, hparams: HyperParams):
-        key, k_episode = jax.random.split(state.key)
-        state = state.replace(key=key)
-        episode_number = episode + 1  # episodes completed, counting this one
-        trains = episode_number > config.episodes_before_train
-        noise_std = config.epsilon(episode)
-        state, episode_return, update_metrics = jax.lax.cond(
-            trains, learning_episode, random_episode, state, k_episode, episode_number, hparams, noise_std
-        )
-        eval_reward = jax.lax.cond(
-            evaluates(config, episode_number), evaluate, lambda *_: jnp.float32(jnp.nan), state, hparams
-        )
-        metrics = {
-            "train_reward": episode_return,
-            "epsilon": noise_std,
-            "trained": trains,
-            "eval_reward": eval_reward,
-            **update_metrics,
-        }
-        return state, metric_schema.checked(metric_schema.DDPG, metrics)
 
-    return assemble_trainer(init, run_episode, config)
+def _learning_episode(program: _Program, state: TrainState, key, episode_number, hparams, noise_std):
+    learner, memory, episode_return, per_update = _play(
+        program, key, state.learner, state.memory, hparams, "noisy", True, noise_std
+    )
+    metrics = jax.tree.map(lambda values: values[-1], per_update)
+    for name in ("actor_max_delta", "critic_max_delta"):
+        metrics[name] = jnp.max(per_update[name], axis=0)
+    tracker = diagnostics.update_stop_tracker(
+        state.tracker, episode_number, metrics["actor_max_delta"], metrics["critic_max_delta"]
+    )
+    return state.replace(learner=learner, memory=memory, tracker=tracker), episode_return, metrics
+
+
+def _random_episode(program: _Program, state: TrainState, key, episode_number, hparams, noise_std):
+    learning = functools.partial(_learning_episode, program)
+    skipped = nan_like(jax.eval_shape(learning, state, key, episode_number, hparams, noise_std)[2])
+    _, memory, episode_return, _ = _play(program, key, state.learner, state.memory, hparams, "random", False)
+    return state.replace(memory=memory), episode_return, skipped
+
+
+def _evaluate(program: _Program, state: TrainState, hparams: HyperParams):
+    keys = jax.random.split(state.eval_key, program.config.eval_episodes)
+    returns = jax.vmap(lambda key: _play(program, key, state.learner, None, hparams, "greedy", False)[2])(keys)
+    return jnp.mean(returns)
+
+
+def _run_episode(program: _Program, state: TrainState, episode: chex.Array, hparams: HyperParams):
+    config = program.config
+    key, k_episode = jax.random.split(state.key)
+    state = state.replace(key=key)
+    episode_number = episode + 1  # episodes completed, counting this one
+    trains = episode_number > config.episodes_before_train
+    noise_std = config.epsilon(episode)
+    state, episode_return, update_metrics = jax.lax.cond(
+        trains,
+        functools.partial(_learning_episode, program),
+        functools.partial(_random_episode, program),
+        state,
+        k_episode,
+        episode_number,
+        hparams,
+        noise_std,
+    )
+    eval_reward = jax.lax.cond(
+        evaluates(config, episode_number),
+        functools.partial(_evaluate, program),
+        lambda *_: jnp.float32(jnp.nan),
+        state,
+        hparams,
+    )
+    metrics = {
+        "train_reward": episode_return,
+        "epsilon": noise_std,
+        "trained": trains,
+        "eval_reward": eval_reward,
+        **update_metrics,
+    }
+    return state, metric_schema.checked(metric_schema.DDPG, metrics)

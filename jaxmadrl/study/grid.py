@@ -19,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.agents.scaffold import scan_episodes
-from jaxmadrl.agents.trainers import make_trainer
+from jaxmadrl.agents.trainers import trainer_of
 from jaxmadrl.core.keys import is_key
 from jaxmadrl.core.limits import SettingError
 
@@ -30,7 +30,7 @@ class Grid(NamedTuple):
 
 
 def make_grid(config: TrainConfig) -> Grid:
-    trainer = make_trainer(config)
+    trainer = trainer_of(config)
     run_lanes = jax.vmap(trainer.run_episode, in_axes=(0, None, 0))
 
     def run_chunk(states, episodes, hparams):

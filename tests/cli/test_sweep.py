@@ -1,154 +1,15 @@
-"""The grid of configurations: lane = single run, determinism, divergence isolation, and the
-sweep CLI (progress, resume after SIGKILL, several devices, bad input)."""
+"""`python -m jaxmadrl.sweep`: its results and table, the environment record, resume after SIGKILL
+or with other lane blocks, several devices, bad input, variants as one program."""
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
-import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
 from programs import assert_programs_agree
 
-from jaxmadrl.agents.config import HyperParams
-from jaxmadrl.agents.trainers import make_train
-from jaxmadrl.core.paths import SWEEPS_DIR
 from jaxmadrl.store import checkpoints, names
-from jaxmadrl.study import lanes
-from jaxmadrl.study.definition import SweepDefinition, load_definition
-
-TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
-
-
-def grid_run(definition):
-    program = lanes.make_grid(definition.train_config())
-    hparams, keys = definition.hyperparams(), definition.lane_keys()
-    states = jax.jit(program.init)(keys, hparams)
-    run_chunk = jax.jit(program.run_chunk)
-    return run_chunk, states, hparams
-
-
-VARIANTS = {"baseline": {}, "softsign-ln": {"output_activation": "softsign", "layer_norm": 1}}
-
-
-@pytest.fixture(scope="module")
-def two_seed_grid():
-    """2 seeds × 2 variants × 2 actor LRs = 8 lanes."""
-    definition = SweepDefinition.from_dict(
-        dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, variants=VARIANTS, **TINY)
-    )
-    run_chunk, states, hparams = grid_run(definition)
-    episodes = jnp.arange(definition.episodes)
-    return definition, run_chunk, states, hparams, run_chunk(states, episodes, hparams)
-
-
-def test_lane_equals_single_run(two_seed_grid):
-    definition, _, _, _, (states, metrics) = two_seed_grid
-    train = jax.jit(make_train(definition.train_config()))
-    for lane in (1, 3, 4):  # seed 0 baseline actor LR 0.1; seed 0 softsign-ln 0.1; seed 1 baseline 1e-3
-        seed, variant, actor_lr, critic_lr = definition.lanes()[lane]
-        key = jax.random.fold_in(jax.random.key(0), seed)
-        hparams = HyperParams(actor_lr=actor_lr, critic_lr=critic_lr, **definition.variants[variant]).as_arrays()
-        single_state, single = train(key, hparams)
-        # A vmapped lane and an unbatched run are different programs (tests/programs.py).
-        assert_programs_agree({name: values[:, lane] for name, values in metrics.items()}, single)
-        chex.assert_trees_all_equal_shapes(jax.tree.map(lambda x: x[lane], states), single_state)
-
-
-def test_same_seed_lanes_share_their_start_and_seeds_differ(two_seed_grid):
-    definition, _, states, _, (_, metrics) = two_seed_grid
-    lanes = definition.lanes()
-    assert [(lane.seed, lane.variant) for lane in lanes] == [
-        (seed, variant) for seed in (0, 1) for variant in VARIANTS for _ in range(2)
-    ]
-    # The first episode precedes any training: same seed and variant → same rollout,
-    # different seed → not. Every variant of a seed starts from the same weights.
-    first = metrics["train_reward"][0]
-    assert first[0] == first[1] and first[4] == first[5] and first[0] != first[4]
-    kernel = states.learner.actor_params["params"]["fc1"]["kernel"]
-    np.testing.assert_array_equal(kernel[0], kernel[3])
-    assert not np.array_equal(kernel[0], kernel[4])
-
-
-def test_variant_settings_reach_their_lanes_only(two_seed_grid):
-    definition, *_ = two_seed_grid
-    hparams = definition.hyperparams()
-    np.testing.assert_array_equal(hparams.output_activation, [0, 0, 1, 1] * 2)
-    np.testing.assert_array_equal(hparams.layer_norm, [0, 0, 1, 1] * 2)
-    np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1] * 4))
-    assert hparams.output_activation.dtype == np.int32 and hparams.layer_norm.dtype == np.float32
-
-
-def test_rerun_is_bit_identical(two_seed_grid):
-    _, run_chunk, states, hparams, (_, metrics) = two_seed_grid
-    _, again = run_chunk(states, jnp.arange(TINY["episodes"]), hparams)
-    for name in metrics:
-        np.testing.assert_array_equal(metrics[name], again[name], err_msg=name)
-
-
-def key_data_as_arrays(tree):
-    return jax.tree.map(lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
-
-
-def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
-    definition, run_chunk, states, hparams, (whole_states, whole_metrics) = two_seed_grid
-    episodes = jnp.arange(definition.episodes)
-    runs = {}
-    for lanes_per_call, workers in ((1, 1), (1, 3), (2, 2)):
-        with ThreadPoolExecutor(workers) as pool:
-            blocks, metrics = lanes.run_blocks(
-                pool,
-                run_chunk,
-                lanes.split_lanes(states, lanes_per_call),
-                episodes,
-                lanes.split_lanes(hparams, lanes_per_call),
-            )
-        assert len(blocks) == len(definition.lanes()) // lanes_per_call
-        runs[lanes_per_call, workers] = key_data_as_arrays((lanes.join_lanes(blocks), metrics))
-    # Running blocks at once on threads changes nothing.
-    jax.tree.map(np.testing.assert_array_equal, runs[1, 1], runs[1, 3])
-    for joined, metrics in runs.values():
-        # Programs of different lane widths round differently (tests/programs.py).
-        assert_programs_agree(metrics, whole_metrics)
-        chex.assert_trees_all_equal_shapes(joined, key_data_as_arrays(whole_states))
-
-
-@pytest.mark.parametrize("lanes_per_call", [0, 3, 9])
-def test_lanes_per_call_must_divide_the_lanes(two_seed_grid, lanes_per_call):
-    _, _, states, _, _ = two_seed_grid
-    with pytest.raises(ValueError, match="must divide the 8 lanes"):
-        lanes.split_lanes(states, lanes_per_call)
-
-
-def test_divergent_lane_is_isolated():
-    sane = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY))
-    mixed = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3, 1e6), **TINY))
-    episodes = jnp.arange(TINY["episodes"])
-    run_chunk, states, hparams = grid_run(mixed)
-    _, mixed_metrics = run_chunk(states, episodes, hparams)
-    run_chunk, states, hparams = grid_run(sane)
-    _, sane_metrics = run_chunk(states, episodes, hparams)
-    assert not np.all(np.isfinite(mixed_metrics["critic_loss"][1:, 1]))
-    assert np.all(np.isfinite(mixed_metrics["critic_loss"][1:, 0]))
-    # A 2-lane and a 1-lane program (tests/programs.py).
-    assert_programs_agree({name: values[:, :1] for name, values in mixed_metrics.items()}, sane_metrics)
-
-
-def test_named_definitions_load():
-    all16 = load_definition("all16")
-    assert len(all16.lanes()) == 16 and all16.episodes == 2000 and all16.seeds == 1
-    assert load_definition("all16-5seeds").seeds == 5
-    with pytest.raises(ValueError, match="no sweep definition"):
-        load_definition("nonexistent")
-    for path in SWEEPS_DIR.glob("*.json"):  # every named sweep is valid
-        definition = load_definition(path.stem)
-        assert definition.hyperparams().actor_lr.shape == (len(definition.lanes()),)
-    # The hidden LayerNorms are built only into a program with a lane that uses them.
-    assert not all16.train_config().hidden_norm_layers
-    assert load_definition("mitigations").train_config().hidden_norm_layers
-
 
 # --- the command line -----------------------------------------------------------------
 
@@ -354,50 +215,6 @@ def test_malformed_sweep_file_is_one_line_exit_2(tmp_path, content):
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
-def test_mitigations_apply_to_every_lane():
-    definition = SweepDefinition.from_dict(
-        dict(
-            name="t",
-            actor_lrs=(1e-3, 1e-1),
-            critic_lrs=(1e-2,),
-            seeds=2,
-            **TINY,
-            mitigations={"layer_norm": 1, "output_activation": 1, "actor_grad_clip": 5.0},
-        )
-    )
-    hparams = definition.hyperparams()
-    np.testing.assert_array_equal(hparams.layer_norm, [1.0] * 4)
-    np.testing.assert_array_equal(hparams.output_activation, [1] * 4)
-    assert hparams.output_activation.dtype == np.int32
-    np.testing.assert_array_equal(hparams.actor_grad_clip, [5.0] * 4)
-    np.testing.assert_array_equal(hparams.critic_grad_clip, [np.inf] * 4)
-    np.testing.assert_array_equal(hparams.actor_lr, np.float32([1e-3, 1e-1, 1e-3, 1e-1]))
-    with pytest.raises(ValueError, match="unknown settings"):
-        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"dropout": 0.5}))
-    with pytest.raises(ValueError, match="layer_norm"):
-        SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), mitigations={"layer_norm": 2}))
-
-
-def test_variant_settings_override_the_shared_ones():
-    definition = SweepDefinition.from_dict(
-        dict(
-            name="t",
-            actor_lrs=(1e-3,),
-            critic_lrs=(1e-3,),
-            **TINY,
-            mitigations={"layer_norm": 1, "actor_grad_clip": 2.0},
-            variants={"plain": {"layer_norm": 0}, "shared": {}},
-        )
-    )
-    hparams = definition.hyperparams()
-    np.testing.assert_array_equal(hparams.layer_norm, [0.0, 1.0])
-    np.testing.assert_array_equal(hparams.actor_grad_clip, [2.0, 2.0])
-    assert SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,))).variants == {"default": {}}
-    mitigations = load_definition("mitigations")
-    assert len(mitigations.lanes()) == 16 * len(mitigations.variants)
-    assert mitigations.variants["softsign"] == {"output_activation": 1}
-
-
 def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
     out, result = tiny_variant_sweep
     assert "4 lanes (2 variant(s))" in result.stdout
@@ -420,15 +237,3 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
     assert (out / "table.txt").read_text().startswith("variant softsign:")
     other = sweep_cli(f"--resume={out}", "--variants=baseline")
     assert other.returncode == 2 and "different sweep" in other.stderr
-
-
-def test_stopping_table_columns_stay_apart_when_cells_are_narrower_than_headers():
-    from jaxmadrl.study import results
-
-    rows = [
-        {"variant": "v", "actor_lr": a, "critic_lr": c, "all_actors_stopped": 212, "diverged": False}
-        for a in (1e-4, 1e-1)
-        for c in (1e-4, 1e-3)
-    ]
-    header = results.stopping_table(rows, 2000).splitlines()[0]
-    assert header.split()[-2:] == ["0.0001", "0.001"]
