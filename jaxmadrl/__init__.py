@@ -12,8 +12,9 @@ The public API (a notebook's way in; the command lines are built on it)::
 - ``SweepDefinition``, ``load_definition``: what a sweep computes (``study.definition``);
 - ``TrainConfig``, ``EnvParams``, ``HyperParams``: the static program, the MEC environment
   and the traced hyperparameters (``agents.config``, ``envs.mec``);
-- ``run_sweep``, ``Progress``, ``merge_shards``: running one in a run folder, or its shards
-  (``store.runs``); ``Shard`` (``store.shards``); ``RunFolderError`` (``store.run_folder``);
+- ``run_sweep``, ``merge_shards``: running one in a run folder, or its shards (``store.runs``),
+  reporting a ``Progress`` (``store.progress``); ``Shard`` (``store.shards``);
+  ``RunFolderError`` (``store.run_folder``);
 - ``load_run``, ``Run``, ``RunError``: reading a finished run (``store.loading``);
 - ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``agents.trainers``; any domain);
 - ``SettingError``: a bad setting, naming it (``core.limits``).
@@ -37,7 +38,7 @@ if "--xla_gpu_deterministic_ops" not in _os.environ.get("XLA_FLAGS", ""):
 _PUBLIC = {
     "EnvParams": "jaxmadrl.envs.mec",
     "HyperParams": "jaxmadrl.agents.config",
-    "Progress": "jaxmadrl.store.runs",
+    "Progress": "jaxmadrl.store.progress",
     "Run": "jaxmadrl.store.loading",
     "RunError": "jaxmadrl.store.loading",
     "RunFolderError": "jaxmadrl.store.run_folder",

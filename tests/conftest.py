@@ -55,3 +55,10 @@ def tiny_variant_sweep(tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr
     return out, result
+
+
+def pytest_collection_modifyitems(items):
+    """Full-size mechanism checks are slow too: the inner loop (-m "not slow") leaves them out."""
+    for item in items:
+        if item.get_closest_marker("fullsize"):
+            item.add_marker(pytest.mark.slow)

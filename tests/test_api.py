@@ -29,6 +29,7 @@ def readme_notebook_example() -> str:
     return re.search(r"<!-- notebook example -->\n```python\n(.*?)```", text, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_readme_notebook_example_runs_as_written(tmp_path):
     code = readme_notebook_example()
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
@@ -79,6 +80,7 @@ def test_settings_are_named_and_checked_once():
         SweepDefinition(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), train=TrainConfig(matmul_precision="high"))
 
 
+@pytest.mark.slow
 def test_every_setting_is_a_flag_with_its_fields_help():
     result = run_module("jaxmadrl.sweep", "--helpfull")
     assert result.returncode == 0
@@ -90,6 +92,7 @@ def test_every_setting_is_a_flag_with_its_fields_help():
 # ----------------------------------------------------------------------------- the API on run folders
 
 
+@pytest.mark.slow
 def test_run_sweep_resumes_its_own_sweep_only(tmp_path):
     definition = SweepDefinition.from_dict(
         {

@@ -14,6 +14,7 @@ from absl import app, flags
 from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import execution, names, provenance, run_folder, runs, shards
+from jaxmadrl.store.progress import Progress
 from jaxmadrl.study import results, settings
 
 
@@ -148,7 +149,7 @@ def print_waiting(run_dir: pathlib.Path, shard, module: str, wall_s: float) -> N
     )
 
 
-def print_progress(progress: runs.Progress) -> None:
+def print_progress(progress: Progress) -> None:
     """A sweep's progress as a log: after compiling, what runs how; then a line per chunk."""
     if progress.episodes_done == progress.first_episode:
         if progress.changed:

@@ -17,13 +17,12 @@ from __future__ import annotations
 import pathlib
 import warnings
 
-import numpy as np
 from absl import flags, logging
 
 from jaxmadrl.cli import common
 from jaxmadrl.core import files
 from jaxmadrl.envs import domains
-from jaxmadrl.report import analysis, drawing, plots, sizes
+from jaxmadrl.report import analysis, comparison_plots, drawing, plots, sizes
 from jaxmadrl.report.drawing import plt
 from jaxmadrl.store import loading, provenance
 
@@ -37,67 +36,6 @@ flags.DEFINE_list(
 flags.DEFINE_string("out", "figures", "Where to write the figures.")
 flags.DEFINE_integer("smooth", 50, "Moving-average window (episodes) for reward curves.")
 FLAGS = flags.FLAGS
-
-
-def fig_variants(run: loading.Run, out):
-    """One column per variant: stopping episode, final evaluation reward, final saturation."""
-    parts = [run.only_variant(v) for v in run.variants]
-    rewards = np.array([analysis.mean_last_evaluations(p, r["lane"]) for p in parts for r in p.lanes])
-    rows = [
-        (
-            "all-actors stopping episode",
-            lambda p, lane: p.stop(lane),
-            drawing.cell_spread_text,
-            "RdYlGn",
-            0,
-            run.episodes,
-        ),
-        (
-            f"evaluation reward, last {analysis.LAST}",
-            lambda p, lane: analysis.mean_last_evaluations(p, lane),
-            (lambda cell: drawing.cell_spread_text(cell / 1e3, "{:.1f}k"))
-            if np.abs(rewards).max() >= 1e3
-            else (lambda cell: drawing.cell_spread_text(cell, "{:.0f}")),
-            "viridis",
-            rewards.min(),
-            rewards.max(),
-        ),
-        (
-            f"output saturation, last {analysis.LAST} episodes",
-            lambda p, lane: analysis.mean_last_saturation(p, lane),
-            lambda cell: drawing.cell_spread_text(cell, "{:.2f}"),
-            "magma_r",
-            0,
-            1,
-        ),
-    ]
-    fig, axes = plt.subplots(
-        len(rows), len(parts), figsize=(2.9 * len(parts) + 1.5, 2.9 * len(rows)), squeeze=False, layout="constrained"
-    )
-    for i, (label, value, fmt, cmap, vmin, vmax) in enumerate(rows):
-        for j, part in enumerate(parts):
-            ax = axes[i, j]
-            image = drawing.heatmap(
-                ax,
-                part,
-                part.per_config(lambda lane: value(part, lane)),
-                part.variants[0] if i == 0 else "",
-                fmt,
-                cmap,
-                vmin,
-                vmax,
-                colorbar_label=None,
-            )
-            if i < len(rows) - 1:
-                ax.set_xlabel("")
-            if j > 0:
-                ax.set_ylabel("")
-        fig.colorbar(image, ax=axes[i].tolist(), label=label, shrink=0.9)
-    fig.suptitle(
-        f"Variants side by side: {run.seeds} seed(s), {run.episodes} episodes\n"
-        f"(stopping {run.episodes} = never; cells: median [range over seeds])"
-    )
-    return drawing.save(fig, out, "fig17_variants", dpi=120)
 
 
 class Output:
@@ -166,47 +104,9 @@ def write_all(run: loading.Run, out: pathlib.Path, window: int) -> Output:
     out.mkdir(parents=True, exist_ok=True)
     for variant in run.variants:
         write_run(run.only_variant(variant), out / variant, window, output, f"{variant}/")
-    output.draw("variants", fig_variants, run, out)
+    output.draw("variants", comparison_plots.fig_variants, run, out)
     output.write(out / "variants.md", analysis.compare_variants, run)
     return output
-
-
-def fig_network_sizes(runs: list[loading.Run], out):
-    """Evaluation reward (last 10 evaluations) and all-actors stopping episode against the
-    parameters of the network that varies: a row with the actor varying (critic at its most
-    common size), a row with the critic varying (actor at its most common size), where the
-    runs have them; one line per LR configuration, median over seeds, band = range."""
-    reference = runs[0]
-    sides = sizes.size_sides(runs)
-    fig, axes = plt.subplots(len(sides), 2, figsize=(12, 4.2 * len(sides)), layout="constrained", squeeze=False)
-    for row, (side, group) in zip(axes, sides.items()):
-        index = 0 if side == "actor" else 1
-        x = [sizes.parameter_counts(run)[index] for run in group]
-        widths = [",".join(map(str, sizes.hidden_widths(run)[index])) for run in group]
-        fixed = ",".join(map(str, sizes.hidden_widths(group[0])[1 - index]))
-        other = "critic" if side == "actor" else "actor"
-        for a, c in reference.configs():
-            style = drawing.config_style(reference, a, c)
-            for ax, value in ((row[0], analysis.mean_last_evaluations), (row[1], lambda run, lane: run.stop(lane))):
-                cells = np.array([[value(run, lane) for lane in run.select(actor_lr=a, critic_lr=c)] for run in group])
-                ax.plot(x, np.median(cells, 1), marker="o", **style)
-                if cells.shape[1] > 1:
-                    ax.fill_between(x, cells.min(1), cells.max(1), color=style["color"], alpha=0.12, lw=0)
-        for ax, ylabel in (
-            (row[0], f"evaluation reward, last {analysis.LAST} evaluations"),
-            (row[1], f"all-actors stopping episode ({reference.episodes} = never)"),
-        ):
-            ax.set_xscale("log")
-            ax.set_xticks(x, [f"{n}\n({w})" for n, w in zip(x, widths)], fontsize=7)
-            ax.minorticks_off()
-            ax.set_xlabel(f"parameters {'per actor' if side == 'actor' else 'of the critic'} ({other} {fixed})")
-            ax.set_ylabel(ylabel)
-        row[0].legend(fontsize=7)
-    fig.suptitle(
-        f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
-        "median over seeds, band = range)"
-    )
-    return drawing.save(fig, out, "fig18_network_sizes")
 
 
 def main(argv):
@@ -237,7 +137,7 @@ def main(argv):
             out.mkdir(parents=True, exist_ok=True)
             output = Output()
             output.write(out / "sizes.md", sizes.compare_sizes, runs)
-            output.draw("network_sizes", fig_network_sizes, runs, out)
+            output.draw("network_sizes", comparison_plots.fig_network_sizes, runs, out)
         else:
             output = write_all(run, out, FLAGS.smooth)
     except OSError as error:  # every file is written whole or not at all

@@ -99,6 +99,24 @@ class SweepDefinition:
     chunk: int = 100
 
     def __post_init__(self):
+        """Checks every field (SettingError naming it) and normalises the lists and settings."""
+        self._check_lanes()
+        if not isinstance(self.name, str) or not VARIANT_NAME.fullmatch(self.name) or len(self.name) > 200:
+            raise SettingError(
+                "name",
+                "must be at most 200 letters, digits, '.', '_' or '-', starting with a letter or digit (it "
+                f"names the run's folder), got {self.name!r}",
+            )
+        if not isinstance(self.train, TrainConfig):
+            raise SettingError("train", f"must be a TrainConfig, got {self.train!r}")
+        if self.train.matmul_precision != numerics.DEFAULT_MATMUL_PRECISION:
+            raise SettingError(
+                "train.matmul_precision", "is chosen per run (run_sweep's matmul_precision), not in the definition"
+            )
+        self._check_traced_settings()
+
+    def _check_lanes(self) -> None:
+        """The learning-rate lists, seeds and chunk."""
         for name in ("actor_lrs", "critic_lrs"):
             values = getattr(self, name)
             if not isinstance(values, (list, tuple)) or not values or not all(is_number(v) for v in values):
@@ -116,18 +134,9 @@ class SweepDefinition:
             raise SettingError(
                 "first_seed", f"+ seeds must be at most 2**32 (seeds are uint32), got {self.first_seed} + {self.seeds}"
             )
-        if not isinstance(self.name, str) or not VARIANT_NAME.fullmatch(self.name) or len(self.name) > 200:
-            raise SettingError(
-                "name",
-                "must be at most 200 letters, digits, '.', '_' or '-', starting with a letter or digit (it "
-                f"names the run's folder), got {self.name!r}",
-            )
-        if not isinstance(self.train, TrainConfig):
-            raise SettingError("train", f"must be a TrainConfig, got {self.train!r}")
-        if self.train.matmul_precision != numerics.DEFAULT_MATMUL_PRECISION:
-            raise SettingError(
-                "train.matmul_precision", "is chosen per run (run_sweep's matmul_precision), not in the definition"
-            )
+
+    def _check_traced_settings(self) -> None:
+        """``mitigations`` and ``variants``: names, values (with the learning rates) and domain."""
         object.__setattr__(self, "mitigations", normalised_traced_settings(self.mitigations, "mitigations"))
         if not isinstance(self.variants, dict):
             raise SettingError("variants", f"must be an object mapping names to settings, got {self.variants!r}")
@@ -155,9 +164,9 @@ class SweepDefinition:
                 self.variant_hyperparams(variant).validate()
             except SettingError as error:
                 raise SettingError(f"variants.{variant}.{error.setting}", error.problem) from None
-        if self.train.domain != domains.MEC:
-            for variant in self.variants:
-                used = [name for name in MEC_ONLY_SETTINGS if np.any(getattr(self.variant_hyperparams(variant), name))]
+            if self.train.domain != domains.MEC:
+                hparams = self.variant_hyperparams(variant)
+                used = [name for name in MEC_ONLY_SETTINGS if np.any(getattr(hparams, name))]
                 if used:
                     raise SettingError(
                         f"variants.{variant}.{used[0]}", f"is not implemented in domain {self.train.domain!r}"

@@ -5,6 +5,8 @@ import json
 import pytest
 from cli_helpers import TINY_SWEEP, one_line_error, run_module
 
+pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
+
 
 @pytest.mark.parametrize("module", ["jaxmadrl.sweep", "jaxmadrl.train"])
 def test_an_out_path_that_cannot_be_a_folder_is_one_line(tmp_path, module):

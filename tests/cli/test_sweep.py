@@ -11,6 +11,8 @@ from programs import assert_programs_agree
 
 from jaxmadrl.store import checkpoints, names
 
+pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
+
 # --- the command line -----------------------------------------------------------------
 
 

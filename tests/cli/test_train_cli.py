@@ -56,6 +56,7 @@ def test_writes_a_one_lane_run_folder(tmp_path):
     assert environment["lanes_per_call"] == 1 and set(environment["saturation_edge"]) == {"softsign"}
 
 
+@pytest.mark.slow
 def test_seed_n_is_the_sweeps_lane_of_seed_n(tmp_path, tiny_sweep):
     """train --seed=1 and the sweep's seed-1 lane are the same program on the same key (GPU
     determinism, opted out of here through XLA_FLAGS, changes nothing on the CPU)."""

@@ -9,6 +9,8 @@ import sys
 import pytest
 from cli_helpers import run_module, run_script
 
+pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
+
 TRAIN = ["--n_agents=3", "--steps_per_episode=3", "--episodes=400", "--chunk=2"]
 
 # A command started with a garbage-collector callback that raises ``signum`` in this

@@ -99,6 +99,7 @@ def test_settings_of_one_kind_of_domain_are_refused_in_the_other():
         )
 
 
+@pytest.mark.slow
 def test_sweep_and_figures_of_another_domain(tmp_path):
     """The same commands: a Pendulum sweep, then its figures — without the MEC paper's
     claims and reference comparison, with the per-configuration table."""
@@ -130,6 +131,7 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
     assert [row.split(" | ")[1:3] for row in rows] == [["0.001", "0.1"], ["0.1", "0.1"]]
 
 
+@pytest.mark.slow
 def test_resumed_run_of_another_domain_equals_an_uninterrupted_one(tmp_path):
     """Checkpoints hold a DDPG program's whole state (replay, target networks, keys): stopped
     after its first chunk and resumed, a run gives the uninterrupted run's results bit for

@@ -3,11 +3,14 @@
 import json
 import shutil
 
+import pytest
 from cli_helpers import TINY_SWEEP, run_module
 
 import jaxmadrl
 from jaxmadrl.report import sizes
 from jaxmadrl.store import loading, provenance
+
+pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
 
 FIGURES = [
     "fig01_stopping_heatmap",

@@ -16,6 +16,8 @@ from jaxmadrl.core import files
 from jaxmadrl.store import names
 from jaxmadrl.store.names import CHECKPOINT_INDEX
 
+pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
+
 
 @pytest.fixture
 def tmpfs(tmp_path):

@@ -103,6 +103,7 @@ def bit_identical(run_dir, reference):
         assert (run_dir / name).read_text() == (reference / name).read_text(), name
 
 
+@pytest.mark.slow
 def test_three_shards_at_once_merge_into_the_unsharded_run(tmp_path, tiny_sweep):
     """Three shard processes at once — one given --shard, two finding theirs in SLURM array
     variables, one of those naming the folder after the array's job id — and the last to
@@ -141,6 +142,7 @@ def test_three_shards_at_once_merge_into_the_unsharded_run(tmp_path, tiny_sweep)
     assert "3 shards" in (tmp_path / "figures" / "claims.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_killed_shard_resumes_and_the_last_shard_merges(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
@@ -161,6 +163,7 @@ def test_a_killed_shard_resumes_and_the_last_shard_merges(tmp_path, tiny_sweep):
     assert again.returncode == 0 and "merged 4 lanes" in again.stdout
 
 
+@pytest.mark.slow
 def test_shards_over_two_devices_merge_into_the_two_device_run(tmp_path):
     """Each shard one call of 2 lanes split over 2 forced host devices, against the
     unsharded run of 2-lane calls on 2 devices."""
@@ -183,6 +186,7 @@ def test_shards_over_two_devices_merge_into_the_two_device_run(tmp_path):
 TINY_DEFINITION = dict(name="t", actor_lrs=[1e-3, 1e-1], critic_lrs=[1e-2], n_agents=3, steps_per_episode=3, episodes=4)
 
 
+@pytest.mark.slow
 def test_shards_that_do_not_belong_together_are_refused(tmp_path):
     out = tmp_path / "run"
     definition = SweepDefinition.from_dict(TINY_DEFINITION)
@@ -213,6 +217,7 @@ def test_shards_that_do_not_belong_together_are_refused(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["run.lock", "shard-0-of-2", "shards.json", "sweep.json"]
 
 
+@pytest.mark.slow
 def test_shard_cli_refuses_a_folder_it_cannot_share(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     copy = tmp_path / "unsharded"
@@ -226,6 +231,7 @@ def test_shard_cli_refuses_a_folder_it_cannot_share(tmp_path, tiny_sweep):
     assert result.returncode == 2 and "is not a sharded sweep run" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_sbatch_script_starts_or_resumes_its_shard(tmp_path):
     """sweeps/slurm/sweep.sbatch with a stand-in ``python`` that prints its arguments."""
     bin_dir = tmp_path / "bin"

@@ -101,12 +101,14 @@ def test_a_value_not_meaningful_in_float32_is_refused_naming_its_key(values, key
         ("--epsilon_decay=0", "--epsilon_decay must be finite and > 0"),
     ],
 )
+@pytest.mark.slow
 def test_the_command_refuses_it_before_writing_anything(tmp_path, flag, fragment):
     out = tmp_path / "run"
     one_line_error(run_module("jaxmadrl.sweep", *TINY_SWEEP, flag, f"--out={out}"), 2, fragment)
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_file_key_is_named_as_in_the_file(tmp_path):
     study = tmp_path / "study.json"
     study.write_text(json.dumps({**BASE, "server_compute_ghz": -4, "n_agents": 3}))
@@ -114,6 +116,7 @@ def test_a_sweep_file_key_is_named_as_in_the_file(tmp_path):
     one_line_error(result, 2, '"server_compute_ghz" must be finite and > 0')
 
 
+@pytest.mark.slow
 def test_a_run_with_infinite_clipping_is_killed_resumed_and_read(tmp_path):
     """inf ("off") in sweep.json: the killed run resumes from its own file, finishes, and
     its summary reads back (``load_run``)."""
