@@ -16,6 +16,7 @@ from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import execution, names, provenance, run_folder, runs, shards
 from jaxmadrl.store.progress import Progress
 from jaxmadrl.study import results, settings
+from jaxmadrl.study.definition import SweepDefinition
 
 
 def define_setting_flags() -> None:
@@ -81,10 +82,15 @@ def given_settings() -> tuple[dict, dict]:
 
 
 def define_run_flags(default_out: str, execution_names: tuple[str, ...] = execution.NAMES) -> None:
-    """Flags of a command that writes a run folder (``runs``): where, and the execution
-    settings ``execution_names``."""
+    """Flags of a command that writes a run folder (``runs``): where, how many episodes a
+    compiled call takes, and the execution settings ``execution_names``."""
     flags.DEFINE_string("out", None, f"New run folder (default {default_out}).")
     flags.DEFINE_string("resume", None, "Continue the run in this folder from its last checkpoint.")
+    flags.DEFINE_integer(
+        "chunk",
+        SweepDefinition.__dataclass_fields__["chunk"].default,
+        "Episodes per compiled call: one progress line and checkpoint each.",
+    )
     define_execution_flags(execution_names)
 
 

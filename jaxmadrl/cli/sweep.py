@@ -49,11 +49,6 @@ flags.DEFINE_integer("first_seed", 0, "The first seed (seeds first_seed … firs
 flags.DEFINE_list("variants", None, "Run only these variants of the sweep definition (comma-separated names).")
 common.define_setting_flags()
 flags.adopt_module_key_flags(common)
-flags.DEFINE_integer(
-    "chunk",
-    SweepDefinition.__dataclass_fields__["chunk"].default,
-    "Episodes per compiled call: one progress line and checkpoint each.",
-)
 common.define_run_flags(f"{names.RUNS_DIR}/<name>-<timestamp>")
 flags.DEFINE_string(
     "shard",

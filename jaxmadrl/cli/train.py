@@ -34,11 +34,6 @@ common.define_run_flags(
 )
 common.define_setting_flags()
 flags.adopt_module_key_flags(common)
-flags.DEFINE_integer(
-    "chunk",
-    SweepDefinition.__dataclass_fields__["chunk"].default,
-    "Episodes per compiled call: one progress line and checkpoint each.",
-)
 FLAGS = flags.FLAGS
 
 # Flags that define what is computed; a resume takes them from the run.
