@@ -135,18 +135,34 @@ def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_varian
 
 
 def test_figures_of_runs_too_short_to_show_everything_draw_the_rest_and_say_what_they_skipped(tmp_path):
-    """A 1-episode run (no training yet, so no gradients) and a diverged run: exit 0, the
-    figures that exist, one line naming what was skipped, no traceback or warning."""
+    """A 1-episode run and one shorter than episodes_before_train (no training yet, so no
+    gradients), a diverged run and one whose lane table lacks keys: exit 0, the figures that
+    exist, one line naming what was skipped, no traceback or warning."""
     base = {"actor_lrs": [1e-3], "critic_lrs": [1e-2], "n_agents": 3, "steps_per_episode": 3, "chunk": 5}
-    for name, extra in (("one-episode", {"episodes": 1}), ("diverged", {"episodes": 4, "actor_lrs": [1e30]})):
+    runs = (
+        ("one-episode", {"episodes": 1}),
+        ("before-training", {"episodes": 3, "episodes_before_train": 5}),
+        ("diverged", {"episodes": 4, "actor_lrs": [1e30]}),
+        ("lane-keys-missing", None),  # the diverged run's folder, its summary.json edited by hand
+    )
+    for name, extra in runs:
         run_dir = tmp_path / name
-        jaxmadrl.run_sweep(jaxmadrl.SweepDefinition.from_dict({**base, "name": name, **extra}), run_dir)
+        if extra is not None:
+            jaxmadrl.run_sweep(jaxmadrl.SweepDefinition.from_dict({**base, "name": name, **extra}), run_dir)
+        else:
+            shutil.copytree(tmp_path / "diverged", run_dir)
+            summary = json.loads((run_dir / "summary.json").read_text())
+            for lane in summary["lanes"]:
+                del lane["all_actors_stopped"], lane["final_saturation"]
+            (run_dir / "summary.json").write_text(json.dumps(summary))
         out = tmp_path / f"{name}-figures"
         result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}")
         assert result.returncode == 0 and result.stderr == "", result.stderr
         written = [line for line in result.stdout.splitlines() if line.startswith("wrote ")]
-        assert written and (out / "grid.md").is_file() and (out / "fig01_stopping_heatmap.png").is_file()
+        assert written and (out / "fig03_asymmetry_over_time.png").is_file()
         skipped = [line for line in result.stdout.splitlines() if line.startswith("skipped ")]
         assert len(skipped) <= 1
-        if name == "one-episode":
+        if name in ("one-episode", "before-training"):
             assert skipped and "layer_gradients_final" in skipped[0]
+        if name == "lane-keys-missing":
+            assert skipped and "stopping_heatmap" in skipped[0]
