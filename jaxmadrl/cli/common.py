@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
+from jaxmadrl.cli import failing
 from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import execution, names, provenance, run_folder, runs, shards
@@ -74,7 +74,7 @@ def given_settings() -> tuple[dict, dict]:
             continue
         value = flags.FLAGS[name].value
         if setting.kind == "widths":
-            value = widths(name)
+            value = failing.widths(name)
         elif setting.kind == "switch":
             value = float(value)
         (traced if setting.holder == "traced" else static)[name] = value
@@ -116,15 +116,15 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, 
         )
         signals.raise_if_interrupted()  # a signal whose exception was discarded still ends the run
     except SettingError as error:
-        fail(f"--{error.setting} {error.problem}")
+        failing.fail(f"--{error.setting} {error.problem}")
     except run_folder.RunFolderError as error:
-        fail(str(error))
+        failing.fail(str(error))
     except OSError as error:
         part = run_dir / shard.folder_name if shard else run_dir
         resume = f"; the last checkpoint is intact: {resume_command}"
-        fail(
+        failing.fail(
             f"cannot write the run: {files.io_error_text(error)}" + (resume if run_folder.is_resumable(part) else ""),
-            IO_EXIT_CODE,
+            failing.IO_EXIT_CODE,
         )
     except KeyboardInterrupt as interrupt:
         signals.exit_interrupted(interrupt, f"continue with: {resume_command}")
@@ -139,7 +139,7 @@ def print_complete(run_dir: pathlib.Path) -> None:
     try:
         print(f"{run_dir} is complete:\n{(run_dir / 'table.txt').read_text()}", end="")
     except OSError as error:
-        fail(files.io_error_text(error))
+        failing.fail(files.io_error_text(error))
 
 
 def print_waiting(run_dir: pathlib.Path, shard, module: str, wall_s: float) -> None:
@@ -191,51 +191,3 @@ def print_result(run, run_dir: pathlib.Path, wall_s: float) -> None:
         print(f"diverged lanes (non-finite parameters or losses): {diverged}")
     kept = sorted(run_dir.glob(f"**/{names.CHECKPOINT}"))
     print(f"results in {run_dir}" + (f"; final state kept in {', '.join(map(str, kept))}" if kept else ""))
-
-
-USAGE_EXIT_CODE = 2
-IO_EXIT_CODE = 1  # the input was fine; the disk (full, read-only, no permission) was not
-
-
-class UsageFailure(Exception):
-    """Bad input: reported as one line and exit code 2."""
-
-
-def fail(message: str, exit_code: int = USAGE_EXIT_CODE):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(exit_code)
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl flag parsing that reports a bad flag as one line and exits with code 2, and
-    answers --help (-h, --helpshort) and --helpfull on stdout with exit code 0."""
-    asked = {"--help", "-h", "-?", "--helpshort", "--helpfull"} & set(argv[1:])
-    if asked:
-        app.usage(shorthelp="--helpfull" not in asked, writeto_stdout=True, exitcode=0)
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        fail(str(error))
-
-
-def check_new_output_dir(path) -> pathlib.Path:
-    """``path`` as a new run folder's: UsageFailure naming --out if it exists, if a part of
-    it is a file, or if it cannot be a path on this system (e.g. a name over 255 bytes)."""
-    out = pathlib.Path(path)
-    try:
-        if out.exists():
-            raise UsageFailure(f"--out {out} already exists; choose a new directory")
-        file = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
-    except OSError as error:
-        raise UsageFailure(f"--out {out}: {error.strerror or error}") from None
-    if file is not None:
-        raise UsageFailure(f"--out {out}: {file} is a file, not a folder")
-    return out
-
-
-def widths(flag_name: str) -> tuple[int, ...]:
-    """A list flag of layer widths as integers; UsageFailure if it is not one."""
-    try:
-        return tuple(int(v) for v in flags.FLAGS[flag_name].value)
-    except ValueError:
-        raise UsageFailure(f"--{flag_name} must be comma-separated integers, got {flags.FLAGS[flag_name].value}")

@@ -19,7 +19,7 @@ import warnings
 
 from absl import flags, logging
 
-from jaxmadrl.cli import common
+from jaxmadrl.cli import failing
 from jaxmadrl.core import files
 from jaxmadrl.envs import domains
 from jaxmadrl.report import analysis, comparison_plots, drawing, plots, sizes
@@ -115,9 +115,9 @@ def main(argv):
     # training) are NaN by design and drawn as gaps; NumPy's warnings about them are noise.
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+        failing.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.smooth < 1:
-        common.fail(f"--smooth must be >= 1, got {FLAGS.smooth}")
+        failing.fail(f"--smooth must be >= 1, got {FLAGS.smooth}")
     try:
         if bool(FLAGS.run) == bool(FLAGS.compare_sizes):
             raise loading.RunError("give either --run (a finished sweep run folder) or --compare_sizes, and not both")
@@ -128,7 +128,7 @@ def main(argv):
         if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
             raise loading.RunError(f"--out {FLAGS.out} exists and is not a directory")
     except loading.RunError as error:
-        common.fail(str(error))
+        failing.fail(str(error))
     out = pathlib.Path(FLAGS.out)
     for shown in runs if FLAGS.compare_sizes else [run]:
         print(provenance.describe(shown.environment))
@@ -141,7 +141,7 @@ def main(argv):
         else:
             output = write_all(run, out, FLAGS.smooth)
     except OSError as error:  # every file is written whole or not at all
-        common.fail(f"cannot write the figures: {files.io_error_text(error)}", common.IO_EXIT_CODE)
+        failing.fail(f"cannot write the figures: {files.io_error_text(error)}", failing.IO_EXIT_CODE)
     print(f"wrote {len(output.paths)} files to {FLAGS.out}")
     if output.skipped:
         print(f"skipped {len(output.skipped)} that this run cannot show: {'; '.join(output.skipped)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 
+from jaxmadrl.cli import failing
 from jaxmadrl.core import signals
 
 
@@ -20,9 +21,7 @@ def launch(module_name: str) -> None:
     try:
         from absl import app
 
-        from jaxmadrl.cli import common
-
         module = importlib.import_module(module_name)
-        app.run(module.main, flags_parser=common.parse_flags)
+        app.run(module.main, flags_parser=failing.parse_flags)
     except KeyboardInterrupt as interrupt:
         signals.exit_interrupted(interrupt)

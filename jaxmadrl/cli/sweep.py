@@ -25,7 +25,7 @@ import jax
 import numpy as np
 from absl import flags, logging
 
-from jaxmadrl.cli import common
+from jaxmadrl.cli import common, failing
 from jaxmadrl.core import files
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import loading, names, run_folder, runs, shards
@@ -70,7 +70,7 @@ def _floats(flag_name: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in FLAGS[flag_name].value)
     except ValueError:
-        raise common.UsageFailure(f"--{flag_name} must be comma-separated numbers, got {FLAGS[flag_name].value}")
+        raise failing.UsageFailure(f"--{flag_name} must be comma-separated numbers, got {FLAGS[flag_name].value}")
 
 
 def _flag_value(name: str):
@@ -87,7 +87,7 @@ def _flag_overrides() -> dict:
 
 def definition_from_flags() -> SweepDefinition:
     if FLAGS["all-16"].value and FLAGS.sweep:
-        raise common.UsageFailure("give either --all-16 or --sweep, not both")
+        raise failing.UsageFailure("give either --all-16 or --sweep, not both")
     named = "all16" if FLAGS["all-16"].value else FLAGS.sweep
     if named:
         base = load_definition(named).to_dict()
@@ -99,7 +99,7 @@ def definition_from_flags() -> SweepDefinition:
     if FLAGS.variants:
         unknown = [v for v in FLAGS.variants if v not in base.get("variants", {})]
         if unknown:
-            raise common.UsageFailure(
+            raise failing.UsageFailure(
                 f"--variants: {unknown} not in the sweep's variants {list(base.get('variants', {}))}"
             )
         base["variants"] = {v: base["variants"][v] for v in FLAGS.variants}
@@ -108,7 +108,7 @@ def definition_from_flags() -> SweepDefinition:
     try:
         return SweepDefinition.from_dict(base)
     except SettingError as error:
-        raise common.UsageFailure(setting_message(error, f"sweep {named!r}" if named else None))
+        raise failing.UsageFailure(setting_message(error, f"sweep {named!r}" if named else None))
 
 
 def setting_message(error: SettingError, source: str | None) -> str:
@@ -124,7 +124,7 @@ def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:
     """The run's own definition; UsageFailure if a flag asks for a different sweep (a flag
     that gives a setting its recorded value, or its default where none is recorded, is fine)."""
     if FLAGS["all-16"].value or FLAGS.sweep or FLAGS.out:
-        raise common.UsageFailure("--resume takes the definition from the run; drop --all-16/--sweep/--out")
+        raise failing.UsageFailure("--resume takes the definition from the run; drop --all-16/--sweep/--out")
     recorded = run_folder.read_definition(run_dir)
     values = recorded.to_dict()
     overrides = _flag_overrides()
@@ -134,7 +134,7 @@ def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:
     try:
         asked = SweepDefinition.from_dict({**values, **overrides})
     except SettingError as error:
-        raise common.UsageFailure(setting_message(error, None))
+        raise failing.UsageFailure(setting_message(error, None))
     differences = [
         name
         for name, value in asked.to_dict().items()
@@ -149,7 +149,7 @@ def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:
         differences.append("mitigations")
     if differences:
         name = differences[0]
-        raise common.UsageFailure(
+        raise failing.UsageFailure(
             f"--resume {run_dir} belongs to a different sweep: its {name} is "
             f"{values[name]}, not {asked.to_dict()[name]}"
         )
@@ -177,20 +177,20 @@ def sharded_output_dir(definition: SweepDefinition) -> pathlib.Path:
         return pathlib.Path(FLAGS.out)
     if "SLURM_ARRAY_JOB_ID" in os.environ:
         return names.new_run_dir(definition.name, f"array{os.environ['SLURM_ARRAY_JOB_ID']}")
-    raise common.UsageFailure("--shard needs --out: the one run folder that every shard of the sweep writes into")
+    raise failing.UsageFailure("--shard needs --out: the one run folder that every shard of the sweep writes into")
 
 
 def merge(run_dir: pathlib.Path) -> None:
     named = (*DEFINITION_FLAGS, *settings.ALL, "all-16", "sweep", "variants", "out", "resume", "shard")
     given = [name for name in named if FLAGS[name].present]
     if given:
-        common.fail(f"--merge takes everything from the run; drop --{given[0]}")
+        failing.fail(f"--merge takes everything from the run; drop --{given[0]}")
     try:
         run = runs.merge_shards(run_dir)
     except (run_folder.RunFolderError, loading.RunError) as error:
-        common.fail(str(error))
+        failing.fail(str(error))
     except OSError as error:
-        common.fail(f"cannot write the merged run: {files.io_error_text(error)}", common.IO_EXIT_CODE)
+        failing.fail(f"cannot write the merged run: {files.io_error_text(error)}", failing.IO_EXIT_CODE)
     print(f"merged {len(run.lanes)} lanes of {run_dir}:")
     print(results.stopping_tables(run.lanes, run.episodes))
 
@@ -198,7 +198,7 @@ def merge(run_dir: pathlib.Path) -> None:
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+        failing.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.merge:
         merge(pathlib.Path(FLAGS.merge))
         return
@@ -212,11 +212,11 @@ def main(argv):
             if shard is not None:
                 run_dir = sharded_output_dir(definition)
             else:
-                run_dir = common.check_new_output_dir(
+                run_dir = failing.check_new_output_dir(
                     FLAGS.out or names.new_run_dir(definition.name, time.strftime("%Y%m%d-%H%M%S"))
                 )
     except SettingError as error:
-        common.fail(f"--{error.setting} {error.problem}")
-    except (ValueError, common.UsageFailure) as error:
-        common.fail(str(error))
+        failing.fail(f"--{error.setting} {error.problem}")
+    except (ValueError, failing.UsageFailure) as error:
+        failing.fail(str(error))
     common.run_command("jaxmadrl.sweep", definition, run_dir, resuming=bool(FLAGS.resume), shard=shard)

@@ -17,7 +17,7 @@ import time
 
 from absl import flags, logging
 
-from jaxmadrl.cli import common
+from jaxmadrl.cli import common, failing
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import names, run_folder
 from jaxmadrl.study import settings
@@ -59,27 +59,27 @@ def definition_from_flags() -> SweepDefinition:
         setting = {"actor_lrs": "actor_lr", "critic_lrs": "critic_lr", "first_seed": "seed"}.get(
             error.setting, error.setting.removeprefix("mitigations.")
         )
-        raise common.UsageFailure(f"--{setting} {error.problem}")
+        raise failing.UsageFailure(f"--{setting} {error.problem}")
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+        failing.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
         if FLAGS.resume:
             given = [f"--{name}" for name in DEFINITION_FLAGS if FLAGS[name].present]
             if given or FLAGS.out:
-                raise common.UsageFailure(
+                raise failing.UsageFailure(
                     f"--resume takes the settings from the run; drop {', '.join(given or ['--out'])}"
                 )
             run_dir = pathlib.Path(FLAGS.resume)
             definition = run_folder.read_definition(run_dir)
         else:
             definition = definition_from_flags()
-            run_dir = common.check_new_output_dir(
+            run_dir = failing.check_new_output_dir(
                 FLAGS.out or names.new_run_dir(definition.name, time.strftime("%Y%m%d-%H%M%S"))
             )
-    except (ValueError, common.UsageFailure) as error:
-        common.fail(str(error))
+    except (ValueError, failing.UsageFailure) as error:
+        failing.fail(str(error))
     common.run_command("jaxmadrl.train", definition, run_dir, resuming=bool(FLAGS.resume))

@@ -75,11 +75,19 @@ def write_definition(run_dir: pathlib.Path, definition: SweepDefinition) -> None
 
 
 def is_complete(run_dir: pathlib.Path) -> bool:
-    return (run_dir / names.SUMMARY).is_file()
+    return _is_file(run_dir / names.SUMMARY)
 
 
 def is_resumable(run_dir: pathlib.Path) -> bool:
-    return (run_dir / names.CHECKPOINT / names.CHECKPOINT_INDEX).is_file()
+    return _is_file(run_dir / names.CHECKPOINT / names.CHECKPOINT_INDEX)
+
+
+def _is_file(path: pathlib.Path) -> bool:
+    """``path.is_file()``, False also where the path cannot exist (e.g. a name too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def recorded_environments(run_dir: pathlib.Path) -> list[dict]:

@@ -10,8 +10,9 @@ pytestmark = pytest.mark.slow  # every test here runs a command in a fresh proce
 
 @pytest.mark.parametrize("module", ["jaxmadrl.sweep", "jaxmadrl.train"])
 def test_an_out_path_that_cannot_be_a_folder_is_one_line(tmp_path, module):
-    too_long = tmp_path / ("x" * 300) / "run"
-    one_line_error(run_module(module, *TINY_SWEEP[3:], f"--out={too_long}"), 2, "--out", "File name too long")
+    for too_long in (tmp_path / ("x" * 300) / "run", tmp_path / "new" / ("x" * 300)):
+        one_line_error(run_module(module, *TINY_SWEEP[3:], f"--out={too_long}"), 2, "--out", "File name too long")
+        assert not (tmp_path / "new").exists()
     a_file = tmp_path / "file"
     a_file.write_text("")
     one_line_error(run_module(module, *TINY_SWEEP[3:], f"--out={a_file / 'run'}"), 2, f"{a_file} is a file")

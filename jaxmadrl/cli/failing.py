@@ -1,0 +1,61 @@
+"""Bad input and unusable output places as one line and an exit code, and flag parsing
+that says so; what every command needs before it knows what it will run."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+from absl import app, flags
+
+USAGE_EXIT_CODE = 2
+IO_EXIT_CODE = 1  # the input was fine; the disk (full, read-only, no permission) was not
+NAME_MAX = 255  # bytes in one name of a path, on the file systems a run is written to
+
+
+class UsageFailure(Exception):
+    """Bad input: reported as one line and exit code 2."""
+
+
+def fail(message: str, exit_code: int = USAGE_EXIT_CODE):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(exit_code)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl flag parsing that reports a bad flag as one line and exits with code 2, and
+    answers --help (-h, --helpshort) and --helpfull on stdout with exit code 0."""
+    asked = {"--help", "-h", "-?", "--helpshort", "--helpfull"} & set(argv[1:])
+    if asked:
+        app.usage(shorthelp="--helpfull" not in asked, writeto_stdout=True, exitcode=0)
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(str(error))
+
+
+def check_new_output_dir(path) -> pathlib.Path:
+    """``path`` as a new run folder's: UsageFailure naming --out if it exists, if a part of
+    it is a file, or if it cannot be a path on this system (e.g. a name over 255 bytes)."""
+    out = pathlib.Path(path)
+    too_long = [part for part in out.parts if len(os.fsencode(part)) > NAME_MAX]
+    if too_long:
+        raise UsageFailure(f"--out {out}: a name in it is over {NAME_MAX} bytes (File name too long)")
+    try:
+        if out.exists():
+            raise UsageFailure(f"--out {out} already exists; choose a new directory")
+        file = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+    except OSError as error:
+        raise UsageFailure(f"--out {out}: {error.strerror or error}") from None
+    if file is not None:
+        raise UsageFailure(f"--out {out}: {file} is a file, not a folder")
+    return out
+
+
+def widths(flag_name: str) -> tuple[int, ...]:
+    """A list flag of layer widths as integers; UsageFailure if it is not one."""
+    try:
+        return tuple(int(v) for v in flags.FLAGS[flag_name].value)
+    except ValueError:
+        raise UsageFailure(f"--{flag_name} must be comma-separated integers, got {flags.FLAGS[flag_name].value}")
