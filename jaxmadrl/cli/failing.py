@@ -23,10 +23,15 @@ def fail(message: str, exit_code: int = USAGE_EXIT_CODE):
     sys.exit(exit_code)
 
 
-def parse_flags(argv: list[str]) -> list[str]:
+def parse_flags(argv: list[str], module=None) -> list[str]:
     """absl flag parsing that reports a bad flag as one line and exits with code 2, and
-    answers --help (-h, --helpshort) and --helpfull on stdout with exit code 0."""
+    answers --help (-h, --helpshort: ``module``'s docstring and flags) and --helpfull
+    (every flag) on stdout with exit code 0."""
     asked = {"--help", "-h", "-?", "--helpshort", "--helpfull"} & set(argv[1:])
+    if asked and module is not None:
+        shown = flags.FLAGS.get_help() if "--helpfull" in asked else flags.FLAGS.module_help(module.__name__)
+        print(f"{module.__doc__}\n{shown}\n\nTry --helpfull to get a list of all flags.")
+        sys.exit(0)
     if asked:
         app.usage(shorthelp="--helpfull" not in asked, writeto_stdout=True, exitcode=0)
     try:

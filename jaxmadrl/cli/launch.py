@@ -8,9 +8,9 @@ resume a run) catches the interrupt itself."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 
-from jaxmadrl.cli import failing
 from jaxmadrl.core import signals
 
 
@@ -19,9 +19,11 @@ def launch(module_name: str) -> None:
     parsing (a bad flag: one line, exit 2)."""
     signals.interrupt_on_signals()
     try:
-        from absl import app
+        from absl import app  # imported only now: a signal during these imports is handled
+
+        from jaxmadrl.cli import failing
 
         module = importlib.import_module(module_name)
-        app.run(module.main, flags_parser=failing.parse_flags)
+        app.run(module.main, flags_parser=functools.partial(failing.parse_flags, module=module))
     except KeyboardInterrupt as interrupt:
         signals.exit_interrupted(interrupt)

@@ -86,6 +86,12 @@ def run_sweep(
         definition = _recorded_definition(run_dir, definition)
         if is_complete(run_dir):
             return loading.load_run(run_dir)
+        if shard is None and shards.is_sharded(run_dir):
+            plan = shards.read_plan(run_dir)
+            raise RunFolderError(
+                f"{run_dir} is a sweep split into {plan['shards']} shards: resume one of them (shard i/"
+                f"{plan['shards']}) or merge them once all are done"
+            )
     elif definition is None:
         raise SettingError("definition", "is required for a new run")
     if shard is not None:

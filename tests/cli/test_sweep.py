@@ -9,7 +9,7 @@ import pytest
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
 from programs import assert_programs_agree
 
-from jaxmadrl.store import checkpoints, names
+from jaxmadrl.store import names
 
 pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
 
@@ -117,7 +117,7 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     done = json.loads(index.read_text())["episodes_done"]
     assert done == 60 and sorted(p.name for p in index.parent.iterdir()) == [
         names.CHECKPOINT_INDEX,
-        checkpoints.block_file_name(0, 60),
+        names.block_file(0, 60),
     ]
     resumed, whole = load_metrics(out), load_metrics(reference)
     assert 0 < resumed_at <= 60
@@ -233,7 +233,7 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
     assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
     # --keep_checkpoint keeps the final state, and only it.
     index = json.loads((out / "checkpoint" / names.CHECKPOINT_INDEX).read_text())
-    assert index["episodes_done"] == 12 and index["blocks"][-1] == checkpoints.block_file_name(3, 12)
+    assert index["episodes_done"] == 12 and index["blocks"][-1]["file"] == names.block_file(3, 12)
     assert len(list((out / "checkpoint").iterdir())) == 1 + len(index["blocks"]) and not (out / "metrics").exists()
     assert f"final state kept in {out / 'checkpoint'}" in result.stdout
     assert (out / "table.txt").read_text().startswith("variant softsign:")
