@@ -23,6 +23,10 @@ from jaxmadrl.envs import domains
 from jaxmadrl.envs.mec import EnvParams
 
 ACTOR_UPDATES = ("simultaneous", "sequential")
+# The learners (``metric_schema`` tags them the same); "auto": ccm in mec, ddpg elsewhere.
+MEC_LEARNERS = ("ccm",)
+FOREIGN_LEARNERS = ("ddpg", "td3", "sac")
+LEARNERS = ("auto", *MEC_LEARNERS, *FOREIGN_LEARNERS)
 EXPLORATIONS = ("gaussian", "ou")
 
 
@@ -34,8 +38,8 @@ def setting(default, help: str, choices: tuple[str, ...] | None = None, switch: 
     return dataclasses.field(default=default, metadata=_metadata(help, choices, switch, range))
 
 
-def _metadata(help, choices, switch, range) -> dict:
-    return {"help": help, "choices": choices, "switch": switch, "range": range}
+def _metadata(help, choices, switch, range, learners=None) -> dict:
+    return {"help": help, "choices": choices, "switch": switch, "range": range, "learners": learners}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +55,12 @@ class TrainConfig:
         "the environment: the MEC world (mec, with the Client-Master learner) or one from another "
         "package, trained by DDPG (one agent) or MADDPG (several) with tanh actors",
         domains.NAMES,
+    )
+    learner: str = setting(
+        "auto",
+        "the learner: ccm (CCM-MADRL, in mec), or in another domain ddpg (DDPG; MADDPG for several "
+        "agents), td3 or sac, each with a centralised critic; auto: ccm in mec, ddpg elsewhere",
+        LEARNERS,
     )
     episodes: int = setting(2000, "training episodes")
     batch_size: int = setting(64, "replay batch size (<= replay_capacity)")
@@ -128,6 +138,11 @@ class TrainConfig:
 
     def _check_domain_settings(self):
         """Settings that belong to one kind of domain keep their defaults in the other."""
+        if self.learner not in LEARNERS:
+            raise SettingError("learner", f"must be one of {list(LEARNERS)}, got {self.learner!r}")
+        allowed = MEC_LEARNERS if self.domain == domains.MEC else FOREIGN_LEARNERS
+        if self.learner_name not in allowed:
+            raise SettingError("learner", f"{self.learner!r} does not train in domain {self.domain!r}: {list(allowed)}")
         if self.domain == domains.MEC:
             if self.tau != 0.005:
                 raise SettingError("tau", "applies only to domains other than mec (MEC has no target lag)")
@@ -142,6 +157,13 @@ class TrainConfig:
             raise SettingError("actor_update", f"must be simultaneous in domain {self.domain!r}")
 
     @property
+    def learner_name(self) -> str:
+        """The learner this program trains ("auto" resolved by the domain)."""
+        if self.learner != "auto":
+            return self.learner
+        return MEC_LEARNERS[0] if self.domain == domains.MEC else FOREIGN_LEARNERS[0]
+
+    @property
     def spec(self) -> domains.DomainSpec:
         """The shape of the program's domain (agents, observation and action sizes, steps)."""
         return domains.spec_of(self.domain, self.env)
@@ -153,10 +175,20 @@ class TrainConfig:
 
 
 def traced_setting(
-    default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False, range: str | None = None
+    default,
+    help: str,
+    choices: tuple[str, ...] | None = None,
+    switch: bool = False,
+    range: str | None = None,
+    learners: tuple[str, ...] | None = None,
 ):
-    """``setting`` for a traced field (``dataclasses.MISSING``: no default, required)."""
-    return struct.field(default=default, metadata=_metadata(help, choices, switch, range))
+    """``setting`` for a traced field (``dataclasses.MISSING``: no default, required);
+    ``learners``: the only learners that implement it (None: all), the others refuse any
+    value but the default."""
+    return struct.field(default=default, metadata=_metadata(help, choices, switch, range, learners))
+
+
+NOT_SAC = ("ccm", "ddpg", "td3")
 
 
 @struct.dataclass
@@ -177,9 +209,11 @@ class HyperParams:
     gamma: chex.Numeric = traced_setting(0.99, "discount factor", range="unit")
     reward_scale: chex.Numeric = traced_setting(1.0, "factor on the reward in the TD target", range="finite")
     output_activation: chex.Numeric = traced_setting(
-        0, "actor output activation (traced as its code)", ACTIVATION_NAMES
+        0, "actor output activation (traced as its code; SAC squashes by tanh)", ACTIVATION_NAMES, learners=NOT_SAC
     )
-    layer_norm: chex.Numeric = traced_setting(0.0, "LayerNorm on the actors' output pre-activations", switch=True)
+    layer_norm: chex.Numeric = traced_setting(
+        0.0, "LayerNorm on the actors' output pre-activations", switch=True, learners=NOT_SAC
+    )
     actor_grad_clip: chex.Numeric = traced_setting(
         math.inf, "clip each actor's own gradient to this L2 norm (inf = off)", range="positive or inf"
     )
@@ -187,7 +221,7 @@ class HyperParams:
         math.inf, "clip the critic gradient to this L2 norm (inf = off)", range="positive or inf"
     )
     reward_normalisation: chex.Numeric = traced_setting(
-        0.0, "standardise rewards by their running mean and std", switch=True
+        0.0, "standardise rewards by their running mean and std", switch=True, learners=("ccm",)
     )
     output_lr_multiplier: chex.Numeric = traced_setting(
         1.0, "factor on the actors' output-layer learning rate", range="positive"
@@ -204,6 +238,37 @@ class HyperParams:
         "layer of actors and critic (none before the output activation), actors' output layer at "
         "PyTorch's default initial scale",
         switch=True,
+        learners=("ccm",),
+    )
+    policy_delay: chex.Numeric = traced_setting(
+        2.0,
+        "TD3: the actors and the target networks update on every this-many-th critic update (an integer >= 1)",
+        range="positive",
+        learners=("td3",),
+    )
+    target_noise: chex.Numeric = traced_setting(
+        0.2,
+        "TD3: std of the Gaussian noise on the target actions (target policy smoothing; actions in [-1, 1])",
+        range="non-negative",
+        learners=("td3",),
+    )
+    target_noise_clip: chex.Numeric = traced_setting(
+        0.5, "TD3: the smoothing noise is clipped to +- this", range="non-negative", learners=("td3",)
+    )
+    entropy_temperature: chex.Numeric = traced_setting(
+        1.0,
+        "SAC: the entropy temperature alpha, fixed, or the learned one's initial value",
+        range="positive",
+        learners=("sac",),
+    )
+    learned_temperature: chex.Numeric = traced_setting(
+        1.0,
+        "SAC: learn alpha towards the target entropy -(action dims per agent x agents) instead of keeping it fixed",
+        switch=True,
+        learners=("sac",),
+    )
+    temperature_lr: chex.Numeric = traced_setting(
+        3e-4, "SAC: Adam learning rate of log alpha", range="positive", learners=("sac",)
     )
 
     def validate(self) -> "HyperParams":
@@ -219,8 +284,15 @@ class HyperParams:
                 raise SettingError(name, f"must be {requirement}, got {bad[0]!r}")
 
         check_reals(self)
-        for name in ("layer_norm", "reward_normalisation", "linear_hidden", "full_normalisation"):
+        for name in (
+            "layer_norm",
+            "reward_normalisation",
+            "linear_hidden",
+            "full_normalisation",
+            "learned_temperature",
+        ):
             check(name, lambda v: v in (0, 1), "0 or 1")
+        check("policy_delay", lambda v: float(v).is_integer() and 1 <= v <= 2**31 - 1, "an integer >= 1")
         check(
             "output_activation",
             lambda v: v in range(len(ACTIVATION_NAMES)),

@@ -53,6 +53,18 @@ def critic_grad_norms(critic_grads) -> chex.Array:
     )
 
 
+def actor_gradient_metrics(actor_grads) -> dict[str, chex.Array]:
+    """The stacked actors' gradient norms: per layer and in total, RMS over agents, and
+    each agent's total."""
+    layers = actor_grad_norms(actor_grads)
+    totals = actor_total_norms(actor_grads, layers)
+    return {
+        "actor_grad_norm": rms_over_agents(totals),
+        "actor_grad_norm_layers": rms_over_agents(layers),
+        "actor_grad_norm_agents": totals,
+    }
+
+
 def tree_norm(tree) -> chex.Array:
     """L2 norm over every leaf of a tree → scalar."""
     return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)))

@@ -8,7 +8,8 @@ the names listed here, and the README's metric table is ``markdown_table()``. Wh
 quantity has no meaning for a learner, the learner does not produce it: the metric is
 absent from its runs, not zero. Formulas: ``docs/SPEC.md`` §5.
 
-Shapes: "" a scalar, "N" one value per agent (actor), "L" one per layer (input first).
+Shapes: "" a scalar, "N" one value per agent (actor), "L" one per layer (input first), "C"
+one per critic (twin critics).
 Groups: "episode" (every episode), "update" (the episode's train step; NaN in an episode
 without one), "evaluation" (greedy evaluation; NaN in an episode that has none).
 """
@@ -21,8 +22,11 @@ import chex
 
 from jaxmadrl.agents.diagnostics import SATURATION_LEVEL as LEVEL
 
-CCM, DDPG = "ccm", "ddpg"  # CCM-MADRL in the MEC world; DDPG / MADDPG elsewhere
-BOTH = (CCM, DDPG)
+CCM = "ccm"  # CCM-MADRL in the MEC world
+DDPG, TD3, SAC = "ddpg", "td3", "sac"  # the replay learners elsewhere (DDPG: MADDPG for several agents)
+REPLAY = (DDPG, TD3, SAC)
+ALL = (CCM, *REPLAY)
+TWINS = (TD3, SAC)  # twin critics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Metric:
     shape: str
     unit: str
     meaning: str
-    learners: tuple[str, ...] = BOTH
+    learners: tuple[str, ...] = ALL
 
 
 SCHEMA = (
@@ -40,20 +44,39 @@ SCHEMA = (
     Metric("server_overflow", "episode", "", "fraction", "steps whose selection exceeded a server limit", (CCM,)),
     Metric("energy_violation", "episode", "", "fraction", "mean over steps of the battery-violation share", (CCM,)),
     Metric("time_violation", "episode", "", "fraction", "mean over steps of the deadline-violation share", (CCM,)),
-    Metric("epsilon", "episode", "", "1", "exploration ε (MEC: random-selection probability; else noise std)"),
+    Metric(
+        "epsilon",
+        "episode",
+        "",
+        "1",
+        "exploration ε (MEC: random-selection probability; else noise std)",
+        (CCM, DDPG, TD3),
+    ),
     Metric("trained", "episode", "", "bool", "whether a train step followed the episode"),
     Metric("eval_reward", "evaluation", "", "reward", "mean return of the fixed greedy evaluation episodes"),
     Metric("eval_server_overflow", "evaluation", "", "fraction", "server_overflow of the evaluation", (CCM,)),
     Metric("eval_energy_violation", "evaluation", "", "fraction", "energy_violation of the evaluation", (CCM,)),
     Metric("eval_time_violation", "evaluation", "", "fraction", "time_violation of the evaluation", (CCM,)),
-    Metric("critic_loss", "update", "", "reward²", "the critic's (importance-weighted) mean squared TD error"),
-    Metric("mean_q", "update", "", "reward", "mean Q of the batch's taken actions"),
-    Metric("td_error", "update", "", "reward", "mean |Q − target| over the batch"),
+    Metric(
+        "critic_loss", "update", "", "reward²", "the critic's (importance-weighted) mean squared TD error; twins: sum"
+    ),
+    Metric("mean_q", "update", "", "reward", "mean Q of the batch's taken actions (over twins too)"),
+    Metric("td_error", "update", "", "reward", "mean |Q − target| over the batch (over twins too)"),
     Metric("actor_grad_norm", "update", "", "L2", "RMS over agents of each actor's gradient norm (before clipping)"),
     Metric("actor_grad_norm_layers", "update", "L", "L2", "RMS over agents of each actor layer's gradient norm"),
     Metric("actor_grad_norm_agents", "update", "N", "L2", "each actor's gradient norm"),
-    Metric("critic_grad_norm", "update", "", "L2", "the critic's gradient norm (before clipping)"),
-    Metric("critic_grad_norm_layers", "update", "L", "L2", "each critic layer's gradient norm; 0 in layer 1: dead"),
+    Metric("critic_grad_norm", "update", "", "L2", "the critic's gradient norm (before clipping); twins: RMS"),
+    Metric(
+        "critic_grad_norm_layers", "update", "L", "L2", "each critic layer's gradient norm (twins: RMS); 0 in 1: dead"
+    ),
+    Metric(
+        "critic_input_grad_norm",
+        "update",
+        "C",
+        "L2",
+        "each twin critic's first-layer gradient norm (where actions enter); 0: that critic is dead",
+        TWINS,
+    ),
     Metric("grad_ratio", "update", "", "1", "actor_grad_norm / critic_grad_norm"),
     Metric(
         "accumulated_actor_grad_norm",
@@ -81,6 +104,10 @@ SCHEMA = (
     Metric("preact_abs_gt2", "update", "", "fraction", "share of |z| > 2"),
     Metric("saturation", "update", "", "fraction", f"share of outputs a of the activation in use with |a| > {LEVEL}"),
     Metric("tanh_saturation", "update", "", "fraction", f"share of |tanh(z)| > {LEVEL} (the paper's measure)"),
+    Metric("mean_head_abs_gt2", "update", "", "fraction", "SAC: share of |μ| > 2 of the mean head μ", (SAC,)),
+    Metric("mean_head_saturation", "update", "", "fraction", f"SAC: share of |tanh(μ)| > {LEVEL}", (SAC,)),
+    Metric("temperature", "update", "", "1", "SAC: the entropy temperature α the update used", (SAC,)),
+    Metric("entropy", "update", "", "nats", "SAC: −mean log π(a|s) (joint over agents) of fresh actions", (SAC,)),
 )
 METRICS = {metric.name: metric for metric in SCHEMA}
 GROUPS = ("episode", "evaluation", "update")

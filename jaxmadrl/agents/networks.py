@@ -236,24 +236,31 @@ def critic_parameter_count(n_agents: int, critic_hidden: Sequence[int]) -> int:
 
 
 def parameter_counts(config) -> tuple[int, int]:
-    """(dense parameters of one actor, of the critic) of a ``TrainConfig``'s networks (the
+    """(dense parameters of one actor, of one critic) of a ``TrainConfig``'s networks (the
     optional LayerNorms' not counted)."""
     if config.domain == MEC:
         return actor_parameter_count(config.actor_hidden), critic_parameter_count(
             config.env.n_agents, config.critic_hidden
         )
     spec = FOREIGN[config.domain]
+    outputs = 2 * spec.action_dim if config.learner_name == "sac" else spec.action_dim  # SAC: mean and log-std
     return (
-        parameter_count((spec.obs_dim, *config.actor_hidden, spec.action_dim)),
+        parameter_count((spec.obs_dim, *config.actor_hidden, outputs)),
         parameter_count((spec.n_agents * (spec.obs_dim + spec.action_dim), *config.critic_hidden, 1)),
     )
+
+
+def ensemble_preactivations(actor: nn.Module, actor_params, x: chex.Array, hparams: HyperParams) -> chex.Array:
+    """The stacked actors' output pre-activations z (..., N, A) on their inputs x (..., N, O);
+    any traced mitigation applies."""
+    z = actor.apply(
+        actor_params, jnp.moveaxis(x, -2, 0), hparams.layer_norm, hparams.linear_hidden, hparams.full_normalisation
+    )
+    return jnp.moveaxis(z, 0, -2)
 
 
 def ensemble_outputs(actor: nn.Module, actor_params, x: chex.Array, hparams: HyperParams):
     """The stacked actors on their inputs x (..., N, O) → (outputs (..., N, A) of the output
     activation, pre-activations z (..., N, A)); any traced mitigation applies."""
-    z = actor.apply(
-        actor_params, jnp.moveaxis(x, -2, 0), hparams.layer_norm, hparams.linear_hidden, hparams.full_normalisation
-    )
-    z = jnp.moveaxis(z, 0, -2)
+    z = ensemble_preactivations(actor, actor_params, x, hparams)
     return apply_output_activation(z, hparams.output_activation), z

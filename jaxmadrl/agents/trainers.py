@@ -1,7 +1,7 @@
-"""The training program of a ``TrainConfig``, whatever its domain: the Client-Master
-learner in the MEC world (``training``), DDPG/MADDPG elsewhere (``ddpg``). Both give a
-``scaffold.Trainer`` with the same metric names, so the grid, checkpoints, results and
-figures serve every domain."""
+"""The training program of a ``TrainConfig``, by its learner: the Client-Master learner in
+the MEC world (``ccm.training``), DDPG/MADDPG and TD3 (``ddpg``) or SAC (``sac``)
+elsewhere. Each gives a ``scaffold.Trainer`` whose metrics are the schema's for its
+learner, so the grid, checkpoints, results and figures serve every one."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from typing import Callable
 from jaxmadrl.agents.ccm import training
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.agents.ddpg import learner as ddpg
+from jaxmadrl.agents.sac import learner as sac
 from jaxmadrl.agents.scaffold import Trainer
 from jaxmadrl.core.limits import SettingError
-from jaxmadrl.envs import domains
+
+MAKERS = {"ccm": training.make_trainer, "ddpg": ddpg.make_trainer, "td3": ddpg.make_trainer, "sac": sac.make_trainer}
 
 
 def trainer_of(config: TrainConfig) -> Trainer:
-    """The ``Trainer`` of the program ``config`` fixes, by its domain. SettingError if
+    """The ``Trainer`` of the program ``config`` fixes, by its learner. SettingError if
     ``config`` is not a ``TrainConfig``."""
     if not isinstance(config, TrainConfig):
         raise SettingError("config", f"must be a TrainConfig, got {type(config).__name__}")
-    return (training.make_trainer if config.domain == domains.MEC else ddpg.make_trainer)(config)
+    return MAKERS[config.learner_name](config)
 
 
 def make_train(config: TrainConfig) -> Callable:

@@ -197,8 +197,11 @@ def mean_last_evaluations(run: Run, lane: int, evaluations: int = LAST) -> float
 
 
 def mean_last_saturation(run: Run, lane: int, episodes: int = LAST) -> float:
-    """Saturation of the output activation in use, mean over the last ``episodes`` episodes."""
-    return float(np.mean(run.metrics["saturation"][lane, -episodes:]))
+    """Saturation of the output activation in use, mean over the trained episodes among the
+    last ``episodes`` (NaN if none trained)."""
+    values = run.metrics["saturation"][lane, -episodes:]
+    trained = values[np.isfinite(values)]
+    return float(np.mean(trained)) if trained.size else float("nan")
 
 
 def reward_text(value: float) -> str:

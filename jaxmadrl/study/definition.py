@@ -30,13 +30,10 @@ from jaxmadrl.core import numerics, paths
 from jaxmadrl.core.activations import ACTIVATION_NAMES, activation_code
 from jaxmadrl.core.keys import seed_key
 from jaxmadrl.core.limits import SettingError, check_integer, decoded_real, encoded_real, is_number
-from jaxmadrl.envs import domains
 from jaxmadrl.study import settings
 
 DEFAULT_VARIANT = "default"
 PAPER_LRS = (1e-4, 1e-3, 1e-2, 1e-1)  # the paper's actor and critic learning rates (its 4×4 grid)
-# Traced settings that only the MEC learner implements.
-MEC_ONLY_SETTINGS = ("reward_normalisation", "full_normalisation")
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a sweep's and a variant's name: a folder name
 
 
@@ -164,13 +161,19 @@ class SweepDefinition:
                 self.variant_hyperparams(variant).validate()
             except SettingError as error:
                 raise SettingError(f"variants.{variant}.{error.setting}", error.problem) from None
-            if self.train.domain != domains.MEC:
-                hparams = self.variant_hyperparams(variant)
-                used = [name for name in MEC_ONLY_SETTINGS if np.any(getattr(hparams, name))]
-                if used:
-                    raise SettingError(
-                        f"variants.{variant}.{used[0]}", f"is not implemented in domain {self.train.domain!r}"
-                    )
+            self._check_learner_settings(variant)
+
+    def _check_learner_settings(self, variant: str) -> None:
+        """A traced setting that only some learners implement keeps its default in the others."""
+        learner, hparams = self.train.learner_name, self.variant_hyperparams(variant)
+        for field in dataclasses.fields(HyperParams):
+            implemented_by = field.metadata["learners"]
+            if implemented_by and learner not in implemented_by and getattr(hparams, field.name) != field.default:
+                raise SettingError(
+                    f"variants.{variant}.{field.name}",
+                    f"is not implemented by learner {learner!r} (domain {self.train.domain!r}), only by "
+                    f"{', '.join(implemented_by)}",
+                )
 
     @property
     def episodes(self) -> int:

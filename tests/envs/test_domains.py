@@ -132,14 +132,16 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
 
 
 @pytest.mark.slow
-def test_resumed_run_of_another_domain_equals_an_uninterrupted_one(tmp_path):
-    """Checkpoints hold a DDPG program's whole state (replay, target networks, keys): stopped
-    after its first chunk and resumed, a run gives the uninterrupted run's results bit for
-    bit (the same compiled program)."""
+@pytest.mark.parametrize("learner", ["ddpg", "td3", "sac"])
+def test_resumed_run_of_another_domain_equals_an_uninterrupted_one(tmp_path, learner):
+    """Checkpoints hold a replay learner's whole state (replay, target networks, TD3's update
+    count, SAC's temperature, keys): stopped after its first chunk and resumed, a run gives
+    the uninterrupted run's results bit for bit (the same compiled program)."""
     definition = SweepDefinition.from_dict(
         dict(
             name="t",
             domain="Pendulum-v1",
+            learner=learner,
             actor_lrs=[1e-3],
             critic_lrs=[1e-1],
             episodes=4,

@@ -185,3 +185,37 @@ def test_variant_settings_override_the_shared_ones():
     mitigations = load_definition("mitigations")
     assert len(mitigations.lanes()) == 16 * len(mitigations.variants)
     assert mitigations.variants["softsign"] == {"output_activation": 1}
+
+
+PENDULUM = {**BASE, "domain": "Pendulum-v1"}
+
+
+@pytest.mark.parametrize(
+    "values, key, fragment",
+    [
+        ({"learner": "td3"}, "learner", "'td3' does not train in domain 'mec'"),
+        ({**PENDULUM, "learner": "ccm"}, "learner", "'ccm' does not train in domain 'Pendulum-v1'"),
+        ({**PENDULUM, "learner": "ppo2"}, "learner", "must be one of"),
+        ({**PENDULUM, "mitigations": {"policy_delay": 1}}, "variants.default.policy_delay", "only by td3"),
+        ({"mitigations": {"entropy_temperature": 0.1}}, "variants.default.entropy_temperature", "only by sac"),
+        (
+            {**PENDULUM, "learner": "sac", "variants": {"soft": {"output_activation": "softsign"}}},
+            "variants.soft.output_activation",
+            "not implemented by learner 'sac'",
+        ),
+        ({**PENDULUM, "learner": "td3", "mitigations": {"policy_delay": 1.5}}, "mitigations.policy_delay", "integer"),
+        ({**PENDULUM, "mitigations": {"full_normalisation": 1}}, "variants.default.full_normalisation", "only by ccm"),
+    ],
+)
+def test_a_learner_refuses_what_it_does_not_implement(values, key, fragment):
+    with pytest.raises(SettingError) as refused:
+        SweepDefinition.from_dict({**BASE, **values})
+    assert refused.value.setting == key and fragment in refused.value.problem, refused.value
+
+
+def test_each_learner_accepts_its_own_settings():
+    for learner, own in (("td3", {"policy_delay": 1, "target_noise": 0.0}), ("sac", {"learned_temperature": 0})):
+        definition = SweepDefinition.from_dict({**PENDULUM, "learner": learner, "variants": {"own": own, "plain": {}}})
+        assert written_and_read(definition) == definition and definition.train.learner_name == learner
+    assert SweepDefinition.from_dict(PENDULUM).train.learner_name == "ddpg"
+    assert SweepDefinition.from_dict(BASE).train.learner_name == "ccm"

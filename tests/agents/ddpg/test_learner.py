@@ -10,6 +10,7 @@ import numpy as np
 from domain_configs import PENDULUM, SMALL, small_config
 from programs import MANY_UPDATES_RTOL, assert_programs_agree
 
+from jaxmadrl.agents import off_policy
 from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.ddpg import learner as ddpg
 from jaxmadrl.agents.trainers import make_train, trainer_of
@@ -22,14 +23,14 @@ def test_td_targets_soft_targets_and_update_metrics():
     hparams = HyperParams(actor_lr=1e-2, critic_lr=1e-2, gamma=0.9, reward_scale=2.0)
     learner = ddpg.init_learner(jax.random.key(0), config)
     key_obs, key_actions, key_next = jax.random.split(jax.random.key(1), 3)
-    batch = ddpg.Transition(
+    batch = off_policy.Transition(
         obs=jax.random.normal(key_obs, (8, 1, 3)),
         actions=jax.random.uniform(key_actions, (8, 1, 1), minval=-1, maxval=1),
         reward=jnp.arange(8.0),
         next_obs=jax.random.normal(key_next, (8, 1, 3)),
         terminated=jnp.array([1.0, 0.0] * 4),
     )
-    new, metrics = jax.jit(ddpg.update, static_argnums=3)(learner, batch, hparams, config)
+    new, metrics = jax.jit(ddpg.update, static_argnums=4)(learner, batch, jax.random.key(2), hparams, config)
 
     # The loss written out: y = 2·r + 0.9·(1 − terminated)·Q'(s', tanh(actor'(s'))), in float64.
     actor, critic = ddpg.networks_of(config)
@@ -126,8 +127,8 @@ def test_multi_agent_lane_equals_single_run():
 def test_exploration_noise_formulas():
     noise, shock = jnp.array([[0.5, -1.0]]), jnp.array([[1.0, 2.0]])
     ou = 0.5 * np.sqrt(0.01) * np.array([[1.0, 2.0]]) + np.array([[0.5, -1.0]]) * (1 - 0.15 * 0.01)
-    np.testing.assert_allclose(ddpg.next_noise("ou", noise, shock, 0.5), ou, rtol=1e-6)
-    np.testing.assert_allclose(ddpg.next_noise("gaussian", noise, shock, 0.5), [[0.5, 1.0]])
+    np.testing.assert_allclose(off_policy.next_noise("ou", noise, shock, 0.5), ou, rtol=1e-6)
+    np.testing.assert_allclose(off_policy.next_noise("gaussian", noise, shock, 0.5), [[0.5, 1.0]])
 
 
 def test_ou_exploration_is_correlated_and_gaussian_is_not():
