@@ -1,5 +1,8 @@
+import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 # Test helpers (e.g. the oracle of docs/SPEC.md §1) live beside the tests.
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -55,6 +58,23 @@ def tiny_variant_sweep(tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr
     return out, result
+
+
+def pytest_configure(config):
+    """One persistent XLA compilation cache for the session, shared by the test processes and
+    every command a test starts (they inherit the environment): the same program is compiled
+    once, not in every process that runs it. A loaded executable is the one compiled, so what
+    a test computes is unchanged. A cache the caller names (JAX_COMPILATION_CACHE_DIR) is used
+    as it is; otherwise a fresh one is made here and removed at the end."""
+    if hasattr(config, "workerinput") or "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return  # an xdist worker inherits the controller's
+    cache = tempfile.mkdtemp(prefix="jaxmadrl-tests-xla-cache-")
+    config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
+    os.environ.update(
+        JAX_COMPILATION_CACHE_DIR=cache,
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
 
 
 def pytest_collection_modifyitems(items):

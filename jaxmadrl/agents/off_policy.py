@@ -30,7 +30,7 @@ from flax import struct
 
 from jaxmadrl.agents import diagnostics, metric_schema, replay
 from jaxmadrl.agents.config import HyperParams, TrainConfig
-from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like
+from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, traced_once
 from jaxmadrl.envs import domains
 
 # Ornstein-Uhlenbeck exploration (``config.exploration == "ou"``), as DDPG's authors used it
@@ -183,11 +183,9 @@ def _learning_episode(program: _Program, state: TrainState, key, episode_number,
     return state.replace(learner=learner, memory=memory, tracker=tracker), episode_return, metrics
 
 
-def _random_episode(program: _Program, state: TrainState, key, episode_number, hparams, noise_std):
-    learning = functools.partial(_learning_episode, program)
-    skipped = nan_like(jax.eval_shape(learning, state, key, episode_number, hparams, noise_std)[2])
+def _random_episode(program: _Program, skipped_metrics, state: TrainState, key, episode_number, hparams, noise_std):
     _, memory, episode_return, _ = _play(program, key, state.learner, state.memory, hparams, "random", False)
-    return state.replace(memory=memory), episode_return, skipped
+    return state.replace(memory=memory), episode_return, skipped_metrics
 
 
 def _evaluate(program: _Program, state: TrainState, hparams: HyperParams):
@@ -203,16 +201,10 @@ def _run_episode(program: _Program, state: TrainState, episode: chex.Array, hpar
     episode_number = episode + 1  # episodes completed, counting this one
     trains = episode_number > config.episodes_before_train
     noise_std = config.epsilon(episode)
-    state, episode_return, update_metrics = jax.lax.cond(
-        trains,
-        functools.partial(_learning_episode, program),
-        functools.partial(_random_episode, program),
-        state,
-        k_episode,
-        episode_number,
-        hparams,
-        noise_std,
-    )
+    operands = (state, k_episode, episode_number, hparams, noise_std)
+    learning, shapes = traced_once(functools.partial(_learning_episode, program), *operands)
+    random = functools.partial(_random_episode, program, nan_like(shapes[2]))
+    state, episode_return, update_metrics = jax.lax.cond(trains, learning, random, *operands)
     eval_reward = jax.lax.cond(
         evaluates(config, episode_number),
         functools.partial(_evaluate, program),

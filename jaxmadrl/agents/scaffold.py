@@ -4,10 +4,11 @@ padding, and the evaluation schedule."""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import chex
 import jax
+import jax.extend
 import jax.numpy as jnp
 
 from jaxmadrl.agents.config import HyperParams, TrainConfig
@@ -27,6 +28,16 @@ def nan_like(tree):
     return jax.tree.map(
         lambda x: jnp.full(x.shape, jnp.nan if jnp.issubdtype(x.dtype, jnp.floating) else 0, x.dtype), tree
     )
+
+
+def traced_once(fn: Callable, *args) -> tuple[Callable, Any]:
+    """``fn`` traced once at ``args`` → (a function of the same arguments that computes the
+    recorded program, the shapes and dtypes of ``fn``'s outputs). A branch that needs the
+    other branch's output shapes (a ``lax.cond`` whose untaken side is NaN) calls the first
+    instead of ``fn``: the same operations, without tracing ``fn`` a second time."""
+    closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
+    run_flat, treedef = jax.extend.core.jaxpr_as_fun(closed), jax.tree.structure(shapes)
+    return (lambda *operands: jax.tree.unflatten(treedef, run_flat(*jax.tree.leaves(operands)))), shapes
 
 
 def networks_of(config: TrainConfig) -> Networks:
@@ -66,9 +77,8 @@ def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, t
     int32). Indices ≥ ``total_episodes`` are padding: state unchanged, NaN metrics."""
 
     def run_or_pad(state, episode):
-        pad_metrics = nan_like(jax.eval_shape(run_episode, state, episode, hparams)[1])
-        return jax.lax.cond(
-            episode < total_episodes, run_episode, lambda s, *_: (s, pad_metrics), state, episode, hparams
-        )
+        run, shapes = traced_once(run_episode, state, episode, hparams)
+        pad_metrics = nan_like(shapes[1])
+        return jax.lax.cond(episode < total_episodes, run, lambda s, *_: (s, pad_metrics), state, episode, hparams)
 
     return jax.lax.scan(run_or_pad, state, episodes)

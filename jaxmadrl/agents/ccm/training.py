@@ -30,7 +30,7 @@ from jaxmadrl.agents.ccm import rollout
 from jaxmadrl.agents.ccm.learner import LearnerState, Transition, init_learner, observe_episode, train_step
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import Networks
-from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, networks_of
+from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, networks_of, traced_once
 from jaxmadrl.envs import mec as env
 
 
@@ -100,16 +100,14 @@ def _run_episode(networks: Networks, config: TrainConfig, state: TrainState, epi
 
     episode_number = episode + 1  # episodes completed, counting this one
     trains = episode_number > config.episodes_before_train
-    skip_metrics = nan_like(jax.eval_shape(learn, state, k_sample, episode_number, hparams)[1])
+    learn, learn_shapes = traced_once(learn, state, k_sample, episode_number, hparams)
+    skip_metrics = nan_like(learn_shapes[1])
     state, train_metrics = jax.lax.cond(
         trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
     )
+    evaluate, eval_shapes = traced_once(evaluate, state, hparams)
     eval_summary = jax.lax.cond(
-        evaluates(config, episode_number),
-        evaluate,
-        lambda s, h: nan_like(jax.eval_shape(evaluate, s, h)),
-        state,
-        hparams,
+        evaluates(config, episode_number), evaluate, lambda *_: nan_like(eval_shapes), state, hparams
     )
     metrics = {
         "train_reward": summary["reward"],
