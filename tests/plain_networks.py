@@ -23,9 +23,10 @@ def dense64(params: dict, x: np.ndarray) -> np.ndarray:
 
 
 def member(params: dict, index: int) -> dict:
-    """One network of parameters stacked on a leading axis (an actor of the ensemble, a
-    twin critic)."""
-    return {"params": {name: {k: np.asarray(v)[index] for k, v in layer.items()} for name, layer in params.items()}}
+    """The dense layers of one network of parameters stacked on a leading axis (an actor of
+    the ensemble, a twin critic)."""
+    layers = layer_names({"params": params})
+    return {"params": {name: {k: np.asarray(v)[index] for k, v in params[name].items()} for name in layers}}
 
 
 def actors64(actor_params: dict, obs: np.ndarray) -> np.ndarray:

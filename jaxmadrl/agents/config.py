@@ -25,17 +25,26 @@ from jaxmadrl.envs.mec import EnvParams
 ACTOR_UPDATES = ("simultaneous", "sequential")
 # The learners (``metric_schema`` tags them the same); "auto": ccm in mec, ddpg elsewhere.
 MEC_LEARNERS = ("ccm",)
-FOREIGN_LEARNERS = ("ddpg", "td3", "sac")
+FOREIGN_LEARNERS = ("ddpg", "td3", "sac", "ppo")
+POLICY_MEANS = ("unbounded", "tanh")
 LEARNERS = ("auto", *MEC_LEARNERS, *FOREIGN_LEARNERS)
 EXPLORATIONS = ("gaussian", "ou")
 
 
-def setting(default, help: str, choices: tuple[str, ...] | None = None, switch: bool = False, range: str | None = None):
+def setting(
+    default,
+    help: str,
+    choices: tuple[str, ...] | None = None,
+    switch: bool = False,
+    range: str | None = None,
+    learners: tuple[str, ...] | None = None,
+):
     """A field documented once: ``help`` describes it as a flag and a sweep key. ``choices``:
     the allowed strings (for an integer code: the names of the codes, by position);
     ``switch``: a 0/1 value, given as a boolean flag; ``range``: the name of a real value's
-    range (``limits.RANGES``), checked in float32."""
-    return dataclasses.field(default=default, metadata=_metadata(help, choices, switch, range))
+    range (``limits.RANGES``), checked in float32; ``learners``: the only learners that use
+    it (None: all), the others refuse any value but the default."""
+    return dataclasses.field(default=default, metadata=_metadata(help, choices, switch, range, learners))
 
 
 def _metadata(help, choices, switch, range, learners=None) -> dict:
@@ -59,7 +68,7 @@ class TrainConfig:
     learner: str = setting(
         "auto",
         "the learner: ccm (CCM-MADRL, in mec), or in another domain ddpg (DDPG; MADDPG for several "
-        "agents), td3 or sac, each with a centralised critic; auto: ccm in mec, ddpg elsewhere",
+        "agents), td3, sac or ppo, each with a centralised critic; auto: ccm in mec, ddpg elsewhere",
         LEARNERS,
     )
     episodes: int = setting(2000, "training episodes")
@@ -108,6 +117,20 @@ class TrainConfig:
         "than mec; MEC's targets are its online networks, as in the system reproduced)",
         range="fraction",
     )
+    rollout_envs: int = setting(
+        8, "PPO: environments stepped side by side in each episode's rollout", learners=("ppo",)
+    )
+    update_epochs: int = setting(10, "PPO: passes over each episode's rollout", learners=("ppo",))
+    minibatches: int = setting(
+        4, "PPO: minibatches per pass (they split the rollout's steps x environments evenly)", learners=("ppo",)
+    )
+    policy_mean: str = setting(
+        "unbounded",
+        "PPO: the Gaussian's mean head unbounded, the action clipped to the bounds on its way to the "
+        "environment (the Baselines PPO), or tanh-bounded (so that it can saturate)",
+        POLICY_MEANS,
+        learners=("ppo",),
+    )
     hidden_norm_layers: bool = setting(
         True,
         "build the hidden LayerNorms that full normalisation switches on; a program without "
@@ -116,7 +139,16 @@ class TrainConfig:
     )
 
     def __post_init__(self):
-        for name in ("episodes", "batch_size", "replay_capacity", "eval_every", "eval_episodes"):
+        for name in (
+            "episodes",
+            "batch_size",
+            "replay_capacity",
+            "eval_every",
+            "eval_episodes",
+            "rollout_envs",
+            "update_epochs",
+            "minibatches",
+        ):
             check_integer(name, getattr(self, name))
         check_integer("episodes_before_train", self.episodes_before_train, minimum=0)
         if self.domain not in domains.NAMES:
@@ -136,13 +168,26 @@ class TrainConfig:
         numerics.check_matmul_precision(self.matmul_precision)
         check_reals(self)
 
-    def _check_domain_settings(self):
-        """Settings that belong to one kind of domain keep their defaults in the other."""
+    def _check_learner_settings(self):
+        """The learner trains in the domain, and settings of other learners keep their defaults."""
         if self.learner not in LEARNERS:
             raise SettingError("learner", f"must be one of {list(LEARNERS)}, got {self.learner!r}")
         allowed = MEC_LEARNERS if self.domain == domains.MEC else FOREIGN_LEARNERS
         if self.learner_name not in allowed:
             raise SettingError("learner", f"{self.learner!r} does not train in domain {self.domain!r}: {list(allowed)}")
+        for field in dataclasses.fields(self):
+            users = field.metadata.get("learners")
+            if users and self.learner_name not in users and getattr(self, field.name) != field.default:
+                raise SettingError(field.name, f"applies only to learner {', '.join(users)}, not {self.learner_name!r}")
+        if self.policy_mean not in POLICY_MEANS:
+            raise SettingError("policy_mean", f"must be one of {list(POLICY_MEANS)}, got {self.policy_mean!r}")
+        rollout = self.rollout_envs * domains.spec_of(self.domain, self.env).steps_per_episode
+        if self.learner_name == "ppo" and rollout % self.minibatches:
+            raise SettingError("minibatches", f"({self.minibatches}) must divide the rollout's {rollout} samples")
+
+    def _check_domain_settings(self):
+        """Settings that belong to one kind of domain keep their defaults in the other."""
+        self._check_learner_settings()
         if self.domain == domains.MEC:
             if self.tau != 0.005:
                 raise SettingError("tau", "applies only to domains other than mec (MEC has no target lag)")
@@ -269,6 +314,18 @@ class HyperParams:
     )
     temperature_lr: chex.Numeric = traced_setting(
         3e-4, "SAC: Adam learning rate of log alpha", range="positive", learners=("sac",)
+    )
+    gae_lambda: chex.Numeric = traced_setting(
+        0.95, "PPO: lambda of the generalised advantage estimate", range="unit", learners=("ppo",)
+    )
+    clip_ratio: chex.Numeric = traced_setting(
+        0.2,
+        "PPO: the surrogate objective clips the probability ratio to 1 +- this",
+        range="positive",
+        learners=("ppo",),
+    )
+    entropy_coef: chex.Numeric = traced_setting(
+        0.0, "PPO: weight of the policy's entropy bonus in the actor loss", range="non-negative", learners=("ppo",)
     )
 
     def validate(self) -> "HyperParams":

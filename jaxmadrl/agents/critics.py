@@ -21,15 +21,16 @@ from jaxmadrl.agents.networks import OUTPUT_INIT_BOUND, Linear
 
 
 class CentralCritic(nn.Module):
-    """Q(all observations (..., N, O), all actions (..., N, A)) → (...): dense layers
-    ``fc1 … fcK`` with ReLU (PyTorch's default initialisation), output layer U(±3e-3)."""
+    """Q(all observations (..., N, O), all actions (..., N, A)) → (...), or without actions
+    the state value V(all observations): dense layers ``fc1 … fcK`` with ReLU (PyTorch's
+    default initialisation), output layer U(±3e-3)."""
 
     hidden: Sequence[int] = (256, 256)
 
     @nn.compact
-    def __call__(self, obs, actions):
+    def __call__(self, obs, actions=None):
         flat = lambda x: x.reshape(*x.shape[:-2], -1)
-        x = jnp.concatenate([flat(obs), flat(actions)], axis=-1)
+        x = flat(obs) if actions is None else jnp.concatenate([flat(obs), flat(actions)], axis=-1)
         for i, width in enumerate(self.hidden):
             x = nn.relu(Linear(width, name=f"fc{i + 1}")(x))
         return Linear(1, init_bound=OUTPUT_INIT_BOUND, name=f"fc{len(self.hidden) + 1}")(x)[..., 0]

@@ -24,8 +24,9 @@ from jaxmadrl.agents.diagnostics import SATURATION_LEVEL as LEVEL
 
 CCM = "ccm"  # CCM-MADRL in the MEC world
 DDPG, TD3, SAC = "ddpg", "td3", "sac"  # the replay learners elsewhere (DDPG: MADDPG for several agents)
-REPLAY = (DDPG, TD3, SAC)
-ALL = (CCM, *REPLAY)
+PPO = "ppo"  # on-policy, with a state-value critic
+ALL = (CCM, DDPG, TD3, SAC, PPO)
+Q_LEARNERS = (CCM, DDPG, TD3, SAC)  # critics of actions
 TWINS = (TD3, SAC)  # twin critics
 
 
@@ -58,10 +59,14 @@ SCHEMA = (
     Metric("eval_energy_violation", "evaluation", "", "fraction", "energy_violation of the evaluation", (CCM,)),
     Metric("eval_time_violation", "evaluation", "", "fraction", "time_violation of the evaluation", (CCM,)),
     Metric(
-        "critic_loss", "update", "", "reward²", "the critic's (importance-weighted) mean squared TD error; twins: sum"
+        "critic_loss",
+        "update",
+        "",
+        "reward²",
+        "the critic's (importance-weighted) mean squared TD error; twins: sum; PPO: (V − return)²",
     ),
-    Metric("mean_q", "update", "", "reward", "mean Q of the batch's taken actions (over twins too)"),
-    Metric("td_error", "update", "", "reward", "mean |Q − target| over the batch (over twins too)"),
+    Metric("mean_q", "update", "", "reward", "mean Q of the batch's taken actions (over twins too)", Q_LEARNERS),
+    Metric("td_error", "update", "", "reward", "mean |Q − target| over the batch (over twins too)", Q_LEARNERS),
     Metric("actor_grad_norm", "update", "", "L2", "RMS over agents of each actor's gradient norm (before clipping)"),
     Metric("actor_grad_norm_layers", "update", "L", "L2", "RMS over agents of each actor layer's gradient norm"),
     Metric("actor_grad_norm_agents", "update", "N", "L2", "each actor's gradient norm"),
@@ -107,7 +112,16 @@ SCHEMA = (
     Metric("mean_head_abs_gt2", "update", "", "fraction", "SAC: share of |μ| > 2 of the mean head μ", (SAC,)),
     Metric("mean_head_saturation", "update", "", "fraction", f"SAC: share of |tanh(μ)| > {LEVEL}", (SAC,)),
     Metric("temperature", "update", "", "1", "SAC: the entropy temperature α the update used", (SAC,)),
-    Metric("entropy", "update", "", "nats", "SAC: −mean log π(a|s) (joint over agents) of fresh actions", (SAC,)),
+    Metric(
+        "entropy",
+        "update",
+        "",
+        "nats",
+        "the policy's entropy, joint over agents: SAC −mean log π(a|s) of fresh actions, PPO the Gaussian's",
+        (SAC, PPO),
+    ),
+    Metric("approx_kl", "update", "", "nats", "PPO: mean (ρ − 1) − log ρ over the minibatch, ρ the ratio", (PPO,)),
+    Metric("clip_fraction", "update", "", "fraction", "PPO: share of the minibatch with |ρ − 1| > clip_ratio", (PPO,)),
 )
 METRICS = {metric.name: metric for metric in SCHEMA}
 GROUPS = ("episode", "evaluation", "update")

@@ -244,9 +244,10 @@ def parameter_counts(config) -> tuple[int, int]:
         )
     spec = FOREIGN[config.domain]
     outputs = 2 * spec.action_dim if config.learner_name == "sac" else spec.action_dim  # SAC: mean and log-std
+    critic_inputs = spec.n_agents * (spec.obs_dim + (0 if config.learner_name == "ppo" else spec.action_dim))
     return (
-        parameter_count((spec.obs_dim, *config.actor_hidden, outputs)),
-        parameter_count((spec.n_agents * (spec.obs_dim + spec.action_dim), *config.critic_hidden, 1)),
+        parameter_count((spec.obs_dim, *config.actor_hidden, outputs)),  # PPO's log-std (A) not counted
+        parameter_count((critic_inputs, *config.critic_hidden, 1)),
     )
 
 

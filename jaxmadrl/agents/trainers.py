@@ -1,6 +1,6 @@
 """The training program of a ``TrainConfig``, by its learner: the Client-Master learner in
-the MEC world (``ccm.training``), DDPG/MADDPG and TD3 (``ddpg``) or SAC (``sac``)
-elsewhere. Each gives a ``scaffold.Trainer`` whose metrics are the schema's for its
+the MEC world (``ccm.training``), DDPG/MADDPG and TD3 (``ddpg``), SAC (``sac``) or PPO
+(``ppo``) elsewhere. Each gives a ``scaffold.Trainer`` whose metrics are the schema's for its
 learner, so the grid, checkpoints, results and figures serve every one."""
 
 from __future__ import annotations
@@ -10,11 +10,18 @@ from typing import Callable
 from jaxmadrl.agents.ccm import training
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.agents.ddpg import learner as ddpg
+from jaxmadrl.agents.ppo import learner as ppo
 from jaxmadrl.agents.sac import learner as sac
 from jaxmadrl.agents.scaffold import Trainer
 from jaxmadrl.core.limits import SettingError
 
-MAKERS = {"ccm": training.make_trainer, "ddpg": ddpg.make_trainer, "td3": ddpg.make_trainer, "sac": sac.make_trainer}
+MAKERS = {
+    "ccm": training.make_trainer,
+    "ddpg": ddpg.make_trainer,
+    "td3": ddpg.make_trainer,
+    "sac": sac.make_trainer,
+    "ppo": ppo.make_trainer,
+}
 
 
 def trainer_of(config: TrainConfig) -> Trainer:

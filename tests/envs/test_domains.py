@@ -132,11 +132,11 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("learner", ["ddpg", "td3", "sac"])
+@pytest.mark.parametrize("learner", ["ddpg", "td3", "sac", "ppo"])
 def test_resumed_run_of_another_domain_equals_an_uninterrupted_one(tmp_path, learner):
-    """Checkpoints hold a replay learner's whole state (replay, target networks, TD3's update
-    count, SAC's temperature, keys): stopped after its first chunk and resumed, a run gives
-    the uninterrupted run's results bit for bit (the same compiled program)."""
+    """Checkpoints hold a learner's whole state (replay, target networks, TD3's update count,
+    SAC's temperature, PPO's log-stds, keys): stopped after its first chunk and resumed, a
+    run gives the uninterrupted run's results bit for bit (the same compiled program)."""
     definition = SweepDefinition.from_dict(
         dict(
             name="t",
@@ -149,6 +149,7 @@ def test_resumed_run_of_another_domain_equals_an_uninterrupted_one(tmp_path, lea
             eval_every=2,
             eval_episodes=1,
             **{k: list(v) if isinstance(v, tuple) else v for k, v in SMALL.items()},
+            **({"rollout_envs": 2} if learner == "ppo" else {}),
         )
     )
     whole = run_sweep(definition, tmp_path / "whole")

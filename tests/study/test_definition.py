@@ -205,6 +205,10 @@ PENDULUM = {**BASE, "domain": "Pendulum-v1"}
         ),
         ({**PENDULUM, "learner": "td3", "mitigations": {"policy_delay": 1.5}}, "mitigations.policy_delay", "integer"),
         ({**PENDULUM, "mitigations": {"full_normalisation": 1}}, "variants.default.full_normalisation", "only by ccm"),
+        ({**PENDULUM, "rollout_envs": 4}, "rollout_envs", "applies only to learner ppo, not 'ddpg'"),
+        ({**PENDULUM, "learner": "ppo", "minibatches": 7}, "minibatches", "must divide the rollout's 1600 samples"),
+        ({**PENDULUM, "learner": "ppo", "policy_mean": "sigmoid"}, "policy_mean", "must be one of"),
+        ({**PENDULUM, "learner": "ppo", "mitigations": {"gae_lambda": 1.5}}, "mitigations.gae_lambda", "[0, 1]"),
     ],
 )
 def test_a_learner_refuses_what_it_does_not_implement(values, key, fragment):
@@ -214,7 +218,11 @@ def test_a_learner_refuses_what_it_does_not_implement(values, key, fragment):
 
 
 def test_each_learner_accepts_its_own_settings():
-    for learner, own in (("td3", {"policy_delay": 1, "target_noise": 0.0}), ("sac", {"learned_temperature": 0})):
+    for learner, own in (
+        ("td3", {"policy_delay": 1, "target_noise": 0.0}),
+        ("sac", {"learned_temperature": 0}),
+        ("ppo", {"entropy_coef": 0.01, "clip_ratio": 0.1}),
+    ):
         definition = SweepDefinition.from_dict({**PENDULUM, "learner": learner, "variants": {"own": own, "plain": {}}})
         assert written_and_read(definition) == definition and definition.train.learner_name == learner
     assert SweepDefinition.from_dict(PENDULUM).train.learner_name == "ddpg"

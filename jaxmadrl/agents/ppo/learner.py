@@ -1,0 +1,281 @@
+"""PPO on an environment of another package (``domains``), instrumented as every learner is.
+
+One program episode is one PPO iteration: a rollout of ``spec.steps_per_episode`` steps in
+each of ``config.rollout_envs`` environments started from a reset, generalised advantage
+estimates, then ``update_epochs`` passes over the rollout in ``minibatches`` shuffled
+minibatches, each an Adam step of every actor (its own Adam, as in every learner) and of
+the value network. Actor n's policy is N(μ_n(s), σ_n²) per action dimension, σ_n = exp of
+a learned state-independent log-std (initially 0); μ is the ensemble's output pre-activation
+z (``policy_mean`` "unbounded", the Baselines PPO) or tanh(z) ("tanh"). The sample goes to
+the environment clipped to [-1, 1]; its log-density is the unclipped Gaussian's, joint over
+agents. The value network V(all observations) is the centralised critic without actions.
+
+    δ_t = r_t + γ·(1 − terminated_t)·V(s'_t) − V(s_t),  A_t = δ_t + γλ·(1 − done_t)·A_{t+1}
+    actor:  −mean min(ρ·Â, clip(ρ, 1 ± ε)·Â) − c_H·H[π] + λ_pre·N·mean(z²),  ρ = π(a|s)/π_old(a|s)
+    value:  mean (V(s) − (A + V_old(s)))²
+
+Â is A standardised within the minibatch; s'_t is the true next observation (bootstrapped
+through a time limit, not through a termination). An episode's metrics are those of its
+last minibatch, ``actor_max_delta``/``critic_max_delta`` the largest over all its steps;
+``train_reward`` is the mean over environments of the rollout's episode begun at the reset.
+Evaluation acts by clip(μ, −1, 1). The pre-activation instruments read the mean head's z.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxmadrl.agents import critics, diagnostics, metric_schema
+from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations
+from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
+from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, traced_once
+from jaxmadrl.envs import domains
+
+LOG_STD = "log_std"  # the actors' log-std, an (N, A) leaf beside their dense layers
+HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
+
+
+@struct.dataclass
+class LearnerState:
+    """Actor parameters (leading agent axis N; ``params[LOG_STD]`` (N, A) among them), the
+    value network's, and their Adam states."""
+
+    actor_params: chex.ArrayTree
+    actor_opt_state: optax.OptState
+    critic_params: chex.ArrayTree
+    critic_opt_state: optax.OptState
+
+
+@struct.dataclass
+class Rollout:
+    """T steps of E environments, (T, E, ...): obs (N, O), actions (N, A) as sampled
+    (unclipped), their joint log π, V(obs), reward, terminated and done (0/1)."""
+
+    obs: chex.Array
+    actions: chex.Array
+    log_prob: chex.Array
+    value: chex.Array
+    reward: chex.Array
+    next_value: chex.Array
+    terminated: chex.Array
+    done: chex.Array
+
+
+@struct.dataclass
+class TrainState:
+    learner: LearnerState
+    tracker: diagnostics.StopTracker
+    key: chex.PRNGKey
+    eval_key: chex.PRNGKey  # fixed: every evaluation plays the same episodes
+
+
+@dataclasses.dataclass(frozen=True)
+class _Program:
+    config: TrainConfig
+    spec: domains.DomainSpec
+    environment: domains.Environment
+    actor: nn.Module
+    critic: nn.Module
+
+
+def networks_of(config: TrainConfig) -> tuple[nn.Module, nn.Module]:
+    """(the actor ensemble's mean heads, the value network)."""
+    actor = ActorEnsemble(action_dim=config.spec.action_dim, hidden=tuple(config.actor_hidden), hidden_norms=False)
+    return actor, critics.CentralCritic(hidden=tuple(config.critic_hidden))
+
+
+def init_learner(key: chex.PRNGKey, config: TrainConfig) -> LearnerState:
+    spec = config.spec
+    actor, critic = networks_of(config)
+    k_actor, k_critic = jax.random.split(key)
+    obs = jnp.zeros((spec.n_agents, spec.obs_dim))
+    actor_params = actor.init(k_actor, obs, 0.0, 0.0, 0.0)
+    actor_params = {"params": {**actor_params["params"], LOG_STD: jnp.zeros((spec.n_agents, spec.action_dim))}}
+    critic_params = critic.init(k_critic, obs)
+    actor_opt_state, critic_opt_state = adam_states(actor_params, critic_params)
+    return LearnerState(actor_params, actor_opt_state, critic_params, critic_opt_state)
+
+
+def policy_mean(actor: nn.Module, actor_params, obs, hparams: HyperParams, config: TrainConfig):
+    """(μ (..., N, A), the mean head's pre-activation z) on obs (..., N, O)."""
+    dense = {"params": {k: v for k, v in actor_params["params"].items() if k != LOG_STD}}
+    z = ensemble_preactivations(actor, dense, obs, hparams)
+    return (jnp.tanh(z) if config.policy_mean == "tanh" else z), z
+
+
+def log_prob(mean, log_std, actions) -> chex.Array:
+    """Joint log-density (...) of actions (..., N, A) under N(mean, exp(log_std)²)."""
+    return jnp.sum(-0.5 * jnp.square((actions - mean) * jnp.exp(-log_std)) - log_std - HALF_LOG_2PI, axis=(-2, -1))
+
+
+def entropy(log_std) -> chex.Array:
+    """The joint Gaussian entropy (nats) of log-stds (N, A)."""
+    return jnp.sum(0.5 + HALF_LOG_2PI + log_std)
+
+
+def advantages(rollout: Rollout, hparams: HyperParams) -> tuple[chex.Array, chex.Array]:
+    """GAE(λ) over the rollout's time axis → (advantages, returns = advantages + V), (T, E)."""
+    deltas = rollout.reward + hparams.gamma * (1.0 - rollout.terminated) * rollout.next_value - rollout.value
+
+    def backwards(following, step):
+        delta, done = step
+        advantage = delta + hparams.gamma * hparams.gae_lambda * (1.0 - done) * following
+        return advantage, advantage
+
+    _, gae = jax.lax.scan(backwards, jnp.zeros_like(deltas[0]), (deltas, rollout.done), reverse=True)
+    return gae, gae + rollout.value
+
+
+def actor_loss(actor_params, actor, batch: Rollout, standardised, hparams: HyperParams, config: TrainConfig):
+    """The clipped surrogate with the entropy bonus and the pre-activation penalty →
+    (loss, (z, μ, ratio))."""
+    mean, z = policy_mean(actor, actor_params, batch.obs, hparams, config)
+    log_std = actor_params["params"][LOG_STD]
+    ratio = jnp.exp(log_prob(mean, log_std, batch.actions) - batch.log_prob)
+    clipped = jnp.clip(ratio, 1.0 - hparams.clip_ratio, 1.0 + hparams.clip_ratio)
+    surrogate = jnp.mean(jnp.minimum(ratio * standardised, clipped * standardised))
+    penalty = hparams.preactivation_penalty * z.shape[-2] * jnp.mean(jnp.square(z))
+    return -surrogate - hparams.entropy_coef * entropy(log_std) + penalty, (z, mean, ratio)
+
+
+def value_loss(critic_params, critic, obs, returns):
+    values = critic.apply(critic_params, obs)
+    return jnp.mean(jnp.square(values - returns))
+
+
+def update(learner: LearnerState, batch: Rollout, returns, gae, hparams: HyperParams, config: TrainConfig):
+    """One minibatch step (leading axis B) of the actors and of the value network →
+    (learner, metrics); gradient norms are those before any clipping."""
+    actor, critic = networks_of(config)
+    standardised = (gae - jnp.mean(gae)) / (jnp.std(gae) + 1e-8)
+    (_, (z, mean, ratio)), actor_grads = jax.value_and_grad(actor_loss, has_aux=True)(
+        learner.actor_params, actor, batch, standardised, hparams, config
+    )
+    actor_params, actor_opt_state = actor_step(
+        learner.actor_params, learner.actor_opt_state, clip_per_agent(actor_grads, hparams.actor_grad_clip), hparams
+    )
+    loss, critic_grads = jax.value_and_grad(value_loss)(learner.critic_params, critic, batch.obs, returns)
+    updates, critic_opt_state = adam(hparams.critic_lr).update(
+        clip_global(critic_grads, hparams.critic_grad_clip), learner.critic_opt_state, learner.critic_params
+    )
+    critic_params = optax.apply_updates(learner.critic_params, updates)
+    metrics = {
+        "critic_loss": loss,
+        **diagnostics.actor_gradient_metrics(actor_grads),
+        **critics.critic_gradient_metrics(critic_grads),
+        "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actor_params),
+        "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
+        **diagnostics.preactivation_stats(z, mean),
+        "entropy": entropy(learner.actor_params["params"][LOG_STD]),
+        "approx_kl": jnp.mean((ratio - 1.0) - jnp.log(ratio)),
+        "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > hparams.clip_ratio),
+    }
+    metrics["grad_ratio"] = diagnostics.gradient_ratio(metrics["actor_grad_norm"], metrics["critic_grad_norm"])
+    new = LearnerState(actor_params, actor_opt_state, critic_params, critic_opt_state)
+    return new, metric_schema.checked(metric_schema.PPO, metrics, "update")
+
+
+def make_trainer(config: TrainConfig) -> Trainer:
+    """The training program of PPO in a foreign domain."""
+    actor, critic = networks_of(config)
+    program = _Program(config, config.spec, domains.environment(config.domain), actor, critic)
+    return assemble_trainer(functools.partial(_init, program), functools.partial(_run_episode, program), config)
+
+
+def _init(program: _Program, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
+    k_params, k_eval, k_run = jax.random.split(key, 3)
+    tracker = diagnostics.init_stop_tracker(program.spec.n_agents, program.config.episodes_before_train)
+    return TrainState(init_learner(k_params, program.config), tracker, k_run, k_eval)
+
+
+def _rollout(program: _Program, learner: LearnerState, key, hparams, envs: int, greedy: bool):
+    """``envs`` environments from a reset for one episode's steps → (Rollout (T, E, ...),
+    each environment's return of the episode begun at the reset (E,))."""
+    spec, environment = program.spec, program.environment
+    k_reset, k_steps = jax.random.split(key)
+    obs, env_state = jax.vmap(environment.reset)(jax.random.split(k_reset, envs))
+    log_std = learner.actor_params["params"][LOG_STD]
+
+    def one_step(carry, key):
+        obs, env_state, running, returns = carry
+        k_act, k_env = jax.random.split(key)
+        mean, _ = policy_mean(program.actor, learner.actor_params, obs, hparams, program.config)
+        actions = mean if greedy else mean + jnp.exp(log_std) * jax.random.normal(k_act, mean.shape)
+        step = jax.vmap(environment.step)(jax.random.split(k_env, envs), env_state, jnp.clip(actions, -1.0, 1.0))
+        returns = returns + jnp.where(running, step.reward, 0.0)
+        record = Rollout(
+            obs=obs,
+            actions=actions,
+            log_prob=log_prob(mean, log_std, actions),
+            value=program.critic.apply(learner.critic_params, obs),
+            reward=step.reward,
+            next_value=program.critic.apply(learner.critic_params, step.next_obs),
+            terminated=step.terminated.astype(jnp.float32),
+            done=step.done.astype(jnp.float32),
+        )
+        return (step.obs, step.state, running & ~step.done, returns), record
+
+    start = (obs, env_state, jnp.ones(envs, bool), jnp.zeros(envs))
+    (*_, returns), rollout = jax.lax.scan(one_step, start, jax.random.split(k_steps, spec.steps_per_episode))
+    return rollout, returns
+
+
+def _learn(program: _Program, learner: LearnerState, rollout: Rollout, key, hparams):
+    """``update_epochs`` shuffled passes over the rollout → (learner, the last minibatch's
+    metrics with the largest weight changes of all)."""
+    config = program.config
+    gae, returns = advantages(rollout, hparams)
+    flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), (rollout, returns, gae))
+    samples = flat[1].shape[0]
+
+    def one_epoch(learner, key):
+        order = jax.random.permutation(key, samples).reshape(config.minibatches, -1)
+
+        def one_minibatch(learner, indices):
+            batch, batch_returns, batch_gae = jax.tree.map(lambda x: x[indices], flat)
+            return update(learner, batch, batch_returns, batch_gae, hparams, config)
+
+        return jax.lax.scan(one_minibatch, learner, order)
+
+    learner, per_step = jax.lax.scan(one_epoch, learner, jax.random.split(key, config.update_epochs))
+    metrics = jax.tree.map(lambda values: values[-1, -1], per_step)
+    for name in ("actor_max_delta", "critic_max_delta"):
+        metrics[name] = jnp.max(per_step[name], axis=(0, 1))
+    return learner, metrics
+
+
+def _run_episode(program: _Program, state: TrainState, episode: chex.Array, hparams: HyperParams):
+    config = program.config
+    key, k_rollout, k_learn = jax.random.split(state.key, 3)
+    rollout, returns = _rollout(program, state.learner, k_rollout, hparams, config.rollout_envs, greedy=False)
+    episode_number = episode + 1  # episodes completed, counting this one
+    trains = episode_number > config.episodes_before_train
+    learn, shapes = traced_once(functools.partial(_learn, program), state.learner, rollout, k_learn, hparams)
+    skipped = nan_like(shapes[1])
+    learner, update_metrics = jax.lax.cond(
+        trains, learn, lambda learner, *_: (learner, skipped), state.learner, rollout, k_learn, hparams
+    )
+    tracker = jax.lax.cond(
+        trains,
+        lambda: diagnostics.update_stop_tracker(
+            state.tracker, episode_number, update_metrics["actor_max_delta"], update_metrics["critic_max_delta"]
+        ),
+        lambda: state.tracker,
+    )
+    state = state.replace(learner=learner, tracker=tracker, key=key)
+    eval_reward = jax.lax.cond(
+        evaluates(config, episode_number),
+        lambda: jnp.mean(_rollout(program, learner, state.eval_key, hparams, config.eval_episodes, greedy=True)[1]),
+        lambda: jnp.float32(jnp.nan),
+    )
+    metrics = {"train_reward": jnp.mean(returns), "trained": trains, "eval_reward": eval_reward, **update_metrics}
+    return state, metric_schema.checked(metric_schema.PPO, metrics)
