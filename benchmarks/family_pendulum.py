@@ -1,12 +1,14 @@
-"""Our side of the family check: jaxmadrl's TD3 and SAC on gymnax Pendulum-v1 at the settings
+"""Our side of the family check: jaxmadrl's DDPG, TD3, SAC and PPO on gymnax Pendulum-v1 at the settings
 rejax is run with in ``rejax_pendulum.py`` (ReLU (64, 64) actor and critics, Adam 1e-3,
 γ 0.99, batch 256, replay 20,000 after 2,000 random steps, soft targets τ 0.005, one update
 per step; TD3: exploration noise 0.1, smoothing 0.2 clipped at 0.5, policy delay 2; SAC:
-α learned from 1 at the same rate), several seeds as lanes of one program. Prints one JSON
+α learned from 1 at the same rate; PPO: γ 0.9, 8 environments × 200 steps, 10 epochs of 32
+minibatches), several seeds as lanes of one program. Prints one JSON
 line per learner: each seed's final greedy return (the mean of 10 evaluation episodes) and
 the speed.
 
-    python benchmarks/family_pendulum.py --learners=td3,sac --seeds=5 --steps=20000
+    python benchmarks/family_pendulum.py --learners=ddpg,td3,sac --seeds=5 --steps=20000
+    python benchmarks/family_pendulum.py --learners=ppo --seeds=5 --steps=48000
     python benchmarks/family_pendulum.py --check_dynamics=rejax_dynamics.json
 
 ``--check_dynamics`` compares the Pendulum steps that ``rejax_pendulum.py --dynamics``
@@ -37,11 +39,14 @@ SETTINGS = dict(
     epsilon_end=0.1,
     eval_episodes=10,
 )
-OWN = {"td3": {}, "sac": {"temperature_lr": 1e-3}}
+OWN = {"ddpg": {}, "td3": {}, "sac": {"temperature_lr": 1e-3}, "ppo": {"gamma": 0.9}}
+# PPO: 8 environments x 200 steps per iteration, 10 epochs of 32 minibatches, from the first episode
+PPO_SETTINGS = dict(rollout_envs=8, update_epochs=10, minibatches=32, episodes_before_train=0)
 
 
 def run(learner: str, seeds: int, steps: int) -> dict:
-    episodes = steps // EPISODE_STEPS
+    settings = {**SETTINGS, **PPO_SETTINGS} if learner == "ppo" else SETTINGS
+    episodes = steps // (EPISODE_STEPS * settings.get("rollout_envs", 1))
     definition = SweepDefinition.from_dict(
         dict(
             name=f"family-{learner}",
@@ -53,7 +58,7 @@ def run(learner: str, seeds: int, steps: int) -> dict:
             eval_every=episodes,
             chunk=episodes,
             mitigations=OWN[learner],
-            **SETTINGS,
+            **settings,
         )
     )
     program = grid.make_grid(definition.train_config())
@@ -107,7 +112,7 @@ def check_dynamics(path: str) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learners", default="td3,sac")
+    parser.add_argument("--learners", default="ddpg,td3,sac")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--check_dynamics", default=None)
