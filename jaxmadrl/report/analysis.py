@@ -223,7 +223,8 @@ def describe_grid(run: Run) -> str:
     lines = [
         provenance.describe(run.environment),
         "",
-        f"{run.seeds} seed(s), {E} episodes; stopping {E} = never. Cells: median [min…max] over seeds.",
+        f"{run.definition.train.learner_name} in {run.definition.train.domain}: {run.seeds} seed(s), {E} episodes; "
+        f"stopping {E} = never. Cells: median [min…max] over seeds.",
         "",
         "| variant | actor LR | critic LR | all actors stopped | critic unchanged | eval reward | "
         "saturation | grad ratio | final max abs z |",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import chex
 import flax.linen as nn
@@ -41,7 +42,7 @@ from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_l
 from jaxmadrl.envs import domains
 
 LOG_STD = "log_std"  # the actors' log-std, an (N, A) leaf beside their dense layers
-HALF_LOG_2PI = 0.5 * jnp.log(2.0 * jnp.pi)
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 @struct.dataclass
