@@ -62,7 +62,7 @@ class TrainConfig:
     domain: str = setting(
         domains.MEC,
         "the environment: the MEC world (mec, with the Client-Master learner) or one from another "
-        "package, trained by DDPG (one agent) or MADDPG (several) with tanh actors",
+        "package, trained by the learner that learner names",
         domains.NAMES,
     )
     learner: str = setting(

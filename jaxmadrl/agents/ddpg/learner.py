@@ -1,6 +1,7 @@
-"""DDPG (one agent) and MADDPG (several agents, one centralised critic) with tanh actors, on
-an environment of another package (``domains``), instrumented as the MEC learner is; the
-program around it (acting, replay, episodes) is ``off_policy``'s.
+"""DDPG (one agent), MADDPG (several agents, one centralised critic) and TD3 with tanh
+actors, on an environment of another package (``domains``), instrumented as the MEC learner
+is; the program around it (acting, replay, episodes) is ``off_policy``'s. TD3 is the same
+update with twin critics, target policy smoothing and a delayed actor (``docs/SPEC.md`` §7.1).
 
 The actors are the project's stacked actor ensemble (``networks.ActorEnsemble``, one member
 per agent) with every traced actor-side mitigation; the critic is a plain network
