@@ -62,7 +62,7 @@ class TrainConfig:
     domain: str = setting(
         domains.MEC,
         "the environment: the MEC world (mec, with the Client-Master learner) or one from another "
-        "package, trained by the learner that learner names",
+        "package, trained by the learner the setting learner chooses",
         domains.NAMES,
     )
     learner: str = setting(
