@@ -60,20 +60,29 @@ def tiny_variant_sweep(tmp_path_factory):
     return out, result
 
 
+CACHE_RACE_WARNING = "Error reading persistent compilation cache entry"
+
+
 def pytest_configure(config):
     """One persistent XLA compilation cache for the session, shared by the test processes and
     every command a test starts (they inherit the environment): the same program is compiled
     once, not in every process that runs it. A loaded executable is the one compiled, so what
     a test computes is unchanged. A cache the caller names (JAX_COMPILATION_CACHE_DIR) is used
     as it is; otherwise a fresh one is made here and removed at the end."""
+    config.addinivalue_line("filterwarnings", f"ignore:{CACHE_RACE_WARNING}:UserWarning")
     if hasattr(config, "workerinput") or "JAX_COMPILATION_CACHE_DIR" in os.environ:
         return  # an xdist worker inherits the controller's
     cache = tempfile.mkdtemp(prefix="jaxmadrl-tests-xla-cache-")
     config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
+    # JAX writes an entry in place, so a process may read one that another is still writing;
+    # it then warns and compiles the program itself (the same executable). That warning
+    # says nothing about the code under test, and a command's stderr is part of what tests check.
+    ignored = f"ignore:{CACHE_RACE_WARNING}:UserWarning"
     os.environ.update(
         JAX_COMPILATION_CACHE_DIR=cache,
         JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
         JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+        PYTHONWARNINGS=",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), ignored])),
     )
 
 
