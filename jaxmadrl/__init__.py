@@ -16,6 +16,8 @@ The public API (a notebook's way in; the command lines are built on it)::
   reporting a ``Progress`` (``store.progress``); ``Shard`` (``store.shards``);
   ``RunFolderError`` (``store.run_folder``);
 - ``load_run``, ``Run``, ``RunError``: reading a finished run (``store.loading``);
+- ``reference_world``: the reference implementation's devices for any N (``envs.mec``);
+  ``world="reference"`` trains on them;
 - ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``agents.trainers``; any domain);
 - ``SettingError``: a bad setting, naming it (``core.limits``).
 
@@ -50,6 +52,7 @@ _PUBLIC = {
     "load_run": "jaxmadrl.store.loading",
     "make_train": "jaxmadrl.agents.trainers",
     "merge_shards": "jaxmadrl.store.runs",
+    "reference_world": "jaxmadrl.envs.mec",
     "run_sweep": "jaxmadrl.store.runs",
 }
 __all__ = sorted(_PUBLIC)

@@ -196,8 +196,10 @@ class TrainConfig:
             return
         if self.exploration not in EXPLORATIONS:
             raise SettingError("exploration", f"must be one of {list(EXPLORATIONS)}, got {self.exploration!r}")
-        if self.env != EnvParams():
-            raise SettingError("env", f"settings of the MEC world do not apply to domain {self.domain!r}")
+        default = EnvParams()
+        changed = [f.name for f in dataclasses.fields(default) if getattr(self.env, f.name) != getattr(default, f.name)]
+        if changed:
+            raise SettingError(changed[0], f"is a setting of the MEC world, not of domain {self.domain!r}")
         if self.actor_update != "simultaneous":
             raise SettingError("actor_update", f"must be simultaneous in domain {self.domain!r}")
 

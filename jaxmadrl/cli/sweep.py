@@ -117,7 +117,7 @@ def setting_message(error: SettingError, source: str | None) -> str:
     flag = error.setting.removeprefix("mitigations.")
     if flag in FLAGS and (FLAGS[flag].present or source is None):
         return f"--{flag} {error.problem}"
-    return f'{source}: "{error.setting}" {error.problem}'
+    return f'{source}: "{error.setting}" {error.problem}' if source else f'"{error.setting}" {error.problem}'
 
 
 def definition_for_resume(run_dir: pathlib.Path) -> SweepDefinition:

@@ -22,6 +22,7 @@ from typing import Any
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxmadrl.core.limits import SettingError, check_integer, check_reals
@@ -30,6 +31,8 @@ OBS_DIM = 7
 ACTION_DIM = 3
 MODES = ("H2", "TOBM")
 SCALINGS = ("updated", "thesis")
+WORLDS = ("drawn", "reference")
+REFERENCE_WORLD_SEED = 42  # the reference implementation's MecEnv(N, env_seed=42)
 MIN_FRACTION = 0.01  # lower bound of alpha and rho
 
 
@@ -56,6 +59,12 @@ class EnvParams:
         "updated",
         "task-size scaling: updated (MB → bits as ·8·1024², local energy ∝ F²) or thesis (·8·1024, local energy ∝ F)",
         SCALINGS,
+    )
+    world: str = _static(
+        "drawn",
+        "the devices: drawn (from each seed's key) or reference (the reference implementation's "
+        f"NumPy world, seed {REFERENCE_WORLD_SEED}, the same for every seed)",
+        WORLDS,
     )
     lambda_energy: float = _static(0.5, "reward weight of energy", range="non-negative")
     lambda_time: float = _static(0.5, "reward weight of normalised time", range="non-negative")
@@ -92,6 +101,8 @@ class EnvParams:
             raise SettingError("mode", f"must be one of {list(MODES)}, got {self.mode!r}")
         if self.scaling not in SCALINGS:
             raise SettingError("scaling", f"must be one of {list(SCALINGS)}, got {self.scaling!r}")
+        if self.world not in WORLDS:
+            raise SettingError("world", f"must be one of {list(WORLDS)}, got {self.world!r}")
         for name in ("n_agents", "steps_per_episode", "n_channels", "n_units"):
             check_integer(name, getattr(self, name))
         check_reals(self)
@@ -129,7 +140,10 @@ class EnvState:
 
 
 def make_world(key: chex.PRNGKey, params: EnvParams) -> World:
-    """Draws the devices' power, gain, compute and initial battery uniformly."""
+    """Draws the devices' power, gain, compute and initial battery uniformly; with
+    ``params.world == "reference"`` the reference's world instead (``key`` unused)."""
+    if params.world == "reference":
+        return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), reference_world(params.n_agents, params=params))
     k_power, k_energy, k_gain, k_compute = jax.random.split(key, 4)
     shape = (params.n_agents,)
     uniform = jax.random.uniform
@@ -139,6 +153,25 @@ def make_world(key: chex.PRNGKey, params: EnvParams) -> World:
         compute_ghz=uniform(k_compute, shape, minval=params.min_compute_ghz, maxval=params.max_compute_ghz),
         initial_energy_mj=uniform(k_energy, shape, minval=params.min_energy_mj, maxval=params.max_energy_mj),
     )
+
+
+def reference_world(n_agents: int, seed: int = REFERENCE_WORLD_SEED, params: EnvParams | None = None) -> World:
+    """The world of the reference implementation, float64 NumPy arrays of shape (N,): NumPy's
+    legacy generator seeded with ``seed`` draws, device after device, the transmit power
+    (dBm), initial battery (MJ), channel gain (dB) and compute (GHz), each uniform in
+    ``params``' range (default ``EnvParams()``, the reference's ranges)."""
+    params = params or EnvParams()
+    ranges = (
+        (params.min_power_dbm, params.max_power_dbm),
+        (params.min_energy_mj, params.max_energy_mj),
+        (params.min_gain_db, params.max_gain_db),
+        (params.min_compute_ghz, params.max_compute_ghz),
+    )
+    generator = np.random.RandomState(seed)
+    unit = generator.random_sample((n_agents, len(ranges)))  # row n: device n's four draws
+    low, high = np.array(ranges).T
+    power, energy, gain, compute = (low + (high - low) * unit).T
+    return World(power_dbm=power, gain_db=gain, compute_ghz=compute, initial_energy_mj=energy)
 
 
 def _draw_tasks(key: chex.PRNGKey, params: EnvParams):

@@ -79,8 +79,10 @@ def test_an_episode_ends_exactly_at_the_environments_limit(name):
 def test_settings_of_one_kind_of_domain_are_refused_in_the_other():
     with pytest.raises(SettingError, match="tau"):
         TrainConfig(tau=0.01)
-    with pytest.raises(SettingError, match="env"):
+    with pytest.raises(SettingError, match="n_agents is a setting of the MEC world"):
         TrainConfig(domain="Pendulum-v1", env=EnvParams(n_agents=3))
+    with pytest.raises(SettingError, match="world is a setting of the MEC world"):
+        TrainConfig(domain="Pendulum-v1", env=EnvParams(world="reference"))
     with pytest.raises(SettingError, match="actor_update"):
         TrainConfig(domain="Pendulum-v1", actor_update="sequential")
     with pytest.raises(SettingError, match="domain"):

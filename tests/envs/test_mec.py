@@ -193,6 +193,43 @@ def test_reset_draws_in_range():
     assert int(state.step) == 0
 
 
+def _numpy_reference_world(n_agents, seed):
+    """The reference implementation's world, drawn as it draws it: NumPy's global legacy
+    generator seeded once, then per device power, initial energy, gain and compute."""
+    np.random.seed(seed)
+    draws = [
+        [np.random.uniform(low, high) for low, high in ((1, 24), (0.5, 3.2), (5, 14), (0.4, 1.5))]
+        for _ in range(n_agents)
+    ]
+    power, energy, gain, compute = np.array(draws).T
+    return power, gain, compute, energy
+
+
+@pytest.mark.parametrize("n_agents, seed", [(1, 42), (3, 42), (50, 42), (7, 0)])
+def test_reference_world_is_the_reference_numpy_draw(n_agents, seed):
+    world = env.reference_world(n_agents, seed=seed)
+    expected = _numpy_reference_world(n_agents, seed)
+    for got, want in zip((world.power_dbm, world.gain_db, world.compute_ghz, world.initial_energy_mj), expected):
+        assert got.dtype == np.float64 and got.shape == (n_agents,)
+        np.testing.assert_array_equal(got, want)  # bit for bit
+    # A world of fewer devices is the first devices of a larger one, as in the reference.
+    np.testing.assert_array_equal(
+        env.reference_world(3, seed=seed).power_dbm, env.reference_world(50, seed=seed).power_dbm[:3]
+    )
+
+
+def test_world_reference_ignores_the_key_and_is_float32():
+    params = env.EnvParams(n_agents=5, world="reference")
+    first, second = (env.make_world(jax.random.key(k), params) for k in (1, 2))
+    chex.assert_trees_all_equal(first, second)
+    chex.assert_type(first.power_dbm, jnp.float32)
+    expected = _numpy_reference_world(5, 42)
+    for got, want in zip((first.power_dbm, first.gain_db, first.compute_ghz, first.initial_energy_mj), expected):
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+    drawn = env.make_world(jax.random.key(1), env.EnvParams(n_agents=5))
+    assert not np.array_equal(drawn.power_dbm, first.power_dbm)
+
+
 def test_jit_vmap_many_envs_without_retracing():
     params = env.EnvParams()
     n_envs = 1024
@@ -242,7 +279,15 @@ def test_actor_output_to_fraction_bounds():
 
 
 @pytest.mark.parametrize(
-    "field, value", [("mode", "H3"), ("scaling", "metric"), ("n_agents", 0), ("steps_per_episode", 0), ("n_units", -1)]
+    "field, value",
+    [
+        ("mode", "H3"),
+        ("scaling", "metric"),
+        ("world", "moon"),
+        ("n_agents", 0),
+        ("steps_per_episode", 0),
+        ("n_units", -1),
+    ],
 )
 def test_bad_params_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):

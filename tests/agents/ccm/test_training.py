@@ -14,6 +14,7 @@ from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import OUTPUT_INIT_BOUND
 from jaxmadrl.agents.scaffold import networks_of
 from jaxmadrl.agents.trainers import make_train
+from jaxmadrl.envs import mec as env
 from jaxmadrl.envs.mec import EnvParams
 
 EPISODES, STEPS = 6, 3
@@ -77,6 +78,16 @@ def test_full_normalisation_is_a_traced_variant(tiny_train, tiny_run):
         state.learner.actor_params["params"]["hidden_norm1"]["scale"],
         baseline_state.learner.actor_params["params"]["hidden_norm1"]["scale"],
     )
+
+
+def test_every_seed_of_the_reference_world_trains_on_the_reference_devices():
+    config = TrainConfig(**{**TINY.__dict__, "env": EnvParams(n_agents=3, steps_per_episode=STEPS, world="reference")})
+    init = jax.jit(make_trainer(config).init)
+    worlds = [init(jax.random.key(seed), hparams(1e-3, 1e-3)).world for seed in (0, 1)]
+    reference = jax.tree.map(lambda x: x.astype(np.float32), env.reference_world(3))
+    chex.assert_trees_all_equal(worlds[0], worlds[1], reference)
+    drawn = jax.jit(make_trainer(TINY).init)(jax.random.key(0), hparams(1e-3, 1e-3)).world
+    assert not np.array_equal(drawn.power_dbm, worlds[0].power_dbm)
 
 
 def test_same_key_is_bit_identical(tiny_train, tiny_run):
