@@ -288,6 +288,49 @@ def h2_finish_times(offloaded: chex.Array, t_offload: chex.Array, t_process: che
     return jnp.zeros_like(finish_sorted).at[order].set(finish_sorted)
 
 
+def episode_summary(step_infos: dict[str, chex.Array]) -> dict[str, chex.Array]:
+    """Per-step infos, each (T,) → the episode's reward (their sum) and its violation rates
+    "server_overflow", "energy_violation", "time_violation" (their means)."""
+    return {
+        "reward": jnp.sum(step_infos["reward"]),
+        **{name: jnp.mean(step_infos[name]) for name in ("server_overflow", "energy_violation", "time_violation")},
+    }
+
+
+@struct.dataclass
+class DeviceCosts:
+    """What each device's task costs computed locally and offloaded, all (N,): times in s,
+    energies in J. ``t_process`` is the server's processing time alone (no queue)."""
+
+    t_local: chex.Array
+    t_offload: chex.Array
+    t_process: chex.Array
+    e_local: chex.Array
+    e_offload: chex.Array
+
+
+def device_costs(state: EnvState, action: chex.Array, params: EnvParams) -> DeviceCosts:
+    """The model's times and energies of the current tasks at the action's compute fraction
+    alpha (``action[:, 1]``) and power fraction rho (``action[:, 2]``); the decision column
+    is not read."""
+    world = state.world
+    compute_hz = world.compute_ghz * 1e9 * action[:, 1]
+    power_w = 10.0 ** ((world.power_dbm - 30.0) / 10.0) * action[:, 2]
+    snr = power_w * 10.0 ** (world.gain_db / 10.0)
+    rate_bps = params.bandwidth_mhz * 1e6 * jnp.log1p(snr) / math.log(2.0) / params.n_channels
+    bits = state.size_mb * params.bits_per_mb
+    cycles = bits * state.cycles_per_bit
+    t_offload = bits / rate_bps
+    frequency_factor = compute_hz**2 if params.scaling == "updated" else compute_hz
+    return DeviceCosts(
+        t_local=cycles / compute_hz,
+        t_offload=t_offload,
+        t_process=cycles / (params.server_compute_ghz * 1e9),
+        e_local=params.k_energy_local * cycles * frequency_factor,
+        e_offload=power_w * t_offload,
+    )
+
+
 def step(key: chex.PRNGKey, state: EnvState, action: chex.Array, params: EnvParams):
     """Advances one step.
 
@@ -302,31 +345,17 @@ def step(key: chex.PRNGKey, state: EnvState, action: chex.Array, params: EnvPara
       agents share), done (bool scalar: step counter reached ``steps_per_episode``), info dict with
       "energy_violation" and "time_violation": fractions of agents penalised this step.
     """
-    n = params.n_agents
-    chex.assert_shape(action, (n, ACTION_DIM))
+    chex.assert_shape(action, (params.n_agents, ACTION_DIM))
     world = state.world
     offload = action[:, 0]
-    compute_hz = world.compute_ghz * 1e9 * action[:, 1]
-    power_w = 10.0 ** ((world.power_dbm - 30.0) / 10.0) * action[:, 2]
-    snr = power_w * 10.0 ** (world.gain_db / 10.0)
-    rate_bps = params.bandwidth_mhz * 1e6 * jnp.log1p(snr) / math.log(2.0) / params.n_channels
-    bits = state.size_mb * params.bits_per_mb
-    cycles = bits * state.cycles_per_bit
-    t_process = cycles / (params.server_compute_ghz * 1e9)
-    t_local = cycles / compute_hz
-    t_offload = bits / rate_bps
-
+    costs = device_costs(state, action, params)
     if params.mode == "H2":
-        t_remote = h2_finish_times(offload == 1, t_offload, t_process, params.n_units)
+        t_remote = h2_finish_times(offload == 1, costs.t_offload, costs.t_process, params.n_units)
     else:
-        t_remote = t_offload + t_process
-    time = (1.0 - offload) * t_local + offload * t_remote
+        t_remote = costs.t_offload + costs.t_process
+    time = (1.0 - offload) * costs.t_local + offload * t_remote
     time = jnp.minimum(time, params.max_deadline_s) / params.max_deadline_s
-
-    frequency_factor = compute_hz**2 if params.scaling == "updated" else compute_hz
-    e_local = params.k_energy_local * cycles * frequency_factor
-    e_offload = power_w * t_offload
-    energy = (1.0 - offload) * e_local + offload * e_offload
+    energy = (1.0 - offload) * costs.e_local + offload * costs.e_offload
 
     battery = jnp.clip(state.battery_mj - energy * 1e-6 + params.harvest_j * 1e-6, 0.0, params.max_energy_mj)
     time = jnp.where(battery <= 0.0, 1.0, time)

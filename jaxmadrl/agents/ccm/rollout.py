@@ -62,14 +62,6 @@ def act_and_step(
     return next_obs, next_state, transition, step_info, (joint, q)
 
 
-def _episode_summary(step_infos) -> dict[str, chex.Array]:
-    """Per-step infos (T,) → episode reward (sum) and violation rates (means)."""
-    return {
-        "reward": jnp.sum(step_infos["reward"]),
-        **{name: jnp.mean(step_infos[name]) for name in ("server_overflow", "energy_violation", "time_violation")},
-    }
-
-
 def training_episode(
     key: chex.PRNGKey,
     world: env.World,
@@ -111,7 +103,7 @@ def training_episode(
     (_, _, input_stats), (transitions, step_infos, critic_values) = jax.lax.scan(
         one_step, (env_state, obs, learner.actor_input_stats), jax.random.split(k_steps, env_params.steps_per_episode)
     )
-    return transitions, critic_values, input_stats, _episode_summary(step_infos)
+    return transitions, critic_values, input_stats, env.episode_summary(step_infos)
 
 
 def greedy_episode(
@@ -136,7 +128,7 @@ def greedy_episode(
         return (env_state, next_obs), step_info
 
     _, step_infos = jax.lax.scan(one_step, (env_state, obs), jax.random.split(k_steps, env_params.steps_per_episode))
-    return _episode_summary(step_infos)
+    return env.episode_summary(step_infos)
 
 
 def evaluate(

@@ -15,7 +15,8 @@ import chex
 import jax
 import jax.numpy as jnp
 from flax import struct
-from jax import lax
+
+from jaxmadrl.envs.admission import admit, exceeds_limits
 
 
 @struct.dataclass
@@ -32,46 +33,6 @@ class OffloadSelection:
 
     selected: jax.Array
     constraint_exceeded: jax.Array
-
-
-def _greedy_selection(
-    proposed: jax.Array,
-    q_values: jax.Array,
-    task_sizes: jax.Array,
-    max_accepted: int,
-    storage_mb: float,
-) -> jax.Array:
-    """Accepts proposers in descending Q order while both limits allow it.
-
-    Args:
-        proposed: bool (N,).
-        q_values: float32 (N,), master critic value per agent.
-        task_sizes: float32 (N,), MB.
-        max_accepted: maximum number of accepted agents.
-        storage_mb: server storage in MB; the accepted size must stay strictly
-            below it.
-
-    Returns:
-        float32 (N,) 0/1 mask of accepted agents.
-    """
-    masked_q = jnp.where(proposed, q_values, -jnp.inf)
-    # Reversing a stable ascending argsort reproduces the reference visiting
-    # order exactly: among equal Q the higher agent index comes first.
-    visit_order = jnp.argsort(masked_q, stable=True)[::-1]
-
-    def visit(carry, agent):
-        accepted_count, accepted_mb = carry
-        is_proposer, size_mb = agent
-        accept = is_proposer & (accepted_count < max_accepted) & (accepted_mb + size_mb < storage_mb)
-        carry = (
-            accepted_count + accept.astype(jnp.int32),
-            accepted_mb + jnp.where(accept, size_mb, 0.0),
-        )
-        return carry, accept
-
-    initial_carry = (jnp.zeros((), jnp.int32), jnp.zeros((), task_sizes.dtype))
-    _, accepted_in_visit_order = lax.scan(visit, initial_carry, (proposed[visit_order], task_sizes[visit_order]))
-    return jnp.zeros(proposed.shape, jnp.float32).at[visit_order].set(accepted_in_visit_order.astype(jnp.float32))
 
 
 def _random_selection(
@@ -118,7 +79,7 @@ def select_offloading(
     (more than ``max_accepted``) or the storage (size sum > ``storage_mb``):
     with probability ``epsilon`` (only when ``explore``) a random selection is
     made (see :func:`_random_selection`), otherwise a greedy one by Q-value
-    (see :func:`_greedy_selection`). Otherwise every proposer is accepted.
+    (``envs.admission.admit`` in descending Q order). Otherwise every proposer is accepted.
 
     Args:
         key: PRNG key, used for the exploration coin and the random draw.
@@ -143,9 +104,7 @@ def select_offloading(
     chex.assert_rank([epsilon, explore], 0)
 
     proposed = actor_actions[:, 0] >= 0
-    num_proposers = jnp.sum(proposed)
-    proposed_mb = jnp.sum(jnp.where(proposed, task_sizes, 0.0))
-    constraint_exceeded = (num_proposers > 0) & ((num_proposers > max_accepted) | (proposed_mb > storage_mb))
+    constraint_exceeded = exceeds_limits(proposed, task_sizes, max_accepted, storage_mb)
 
     coin_key, draw_key = jax.random.split(key)
     take_random = explore & (jax.random.uniform(coin_key) <= epsilon)
@@ -153,7 +112,7 @@ def select_offloading(
     constrained_selection = jnp.where(
         take_random,
         _random_selection(draw_key, task_sizes, max_accepted, storage_mb),
-        _greedy_selection(proposed, q_values, task_sizes, max_accepted, storage_mb),
+        admit(proposed, q_values, task_sizes, max_accepted, storage_mb),
     )
     selected = jnp.where(constraint_exceeded, constrained_selection, proposed.astype(jnp.float32))
     return OffloadSelection(selected=selected, constraint_exceeded=constraint_exceeded)

@@ -1,0 +1,63 @@
+"""A MEC run's rewards against the heuristic policies (``envs.heuristics``) on the same worlds
+and the same evaluation episodes: what a reward of −35,000 means."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+from jaxmadrl.agents.ccm.training import make_trainer
+from jaxmadrl.core.keys import seed_key
+from jaxmadrl.envs import domains, heuristics
+from jaxmadrl.store.loading import Run
+
+
+def heuristic_rewards(run: Run) -> dict[str, dict[int, float]]:
+    """Heuristic → seed → its mean evaluation reward on that seed's world and evaluation
+    episodes (the lanes of a seed share both). MEC runs only (ValueError otherwise)."""
+    if run.definition.train.domain != domains.MEC:
+        raise ValueError(f"heuristics exist for the MEC world only, not {run.definition.train.domain!r}")
+    config = run.definition.train_config()
+    seeds = sorted({row["seed"] for row in run.lanes})
+    hparams = run.definition.variant_hyperparams(run.variants[0])
+    init = jax.jit(jax.vmap(lambda key: make_trainer(config).init(key, hparams)))
+    states = init(jax.vmap(seed_key)(np.asarray(seeds, np.uint32)))
+    rewards = {}
+    for name in heuristics.HEURISTICS:
+        evaluate = functools.partial(heuristics.evaluate, name, params=config.env, episodes=config.eval_episodes)
+        summaries = jax.jit(jax.vmap(evaluate))(states.eval_key, states.world)
+        rewards[name] = dict(zip(seeds, np.asarray(summaries["reward"], float).tolist()))
+    return rewards
+
+
+def describe_baselines(run: Run, rewards: dict[str, dict[int, float]] | None = None) -> str:
+    """Markdown: per seed (world), each heuristic's evaluation reward next to the learners'
+    last evaluation reward (min / median / max over the seed's lanes), and in how many lanes
+    the learner beats each heuristic."""
+    rewards = rewards or heuristic_rewards(run)
+    names = list(heuristics.HEURISTICS)
+    config = run.definition.train
+    lines = [
+        f"Heuristics against the learners' last evaluation ({config.eval_episodes} fixed greedy episodes "
+        f"of {config.env.steps_per_episode} steps, world {config.env.world!r}; rewards are episode sums).",
+        "",
+        "| seed | " + " | ".join(names) + " | learners: min | median | max |",
+        "|---" * (len(names) + 4) + "|",
+    ]
+    for seed in sorted(rewards[names[0]]):
+        ours = [run.lanes[lane]["last_eval_reward"] for lane in run.select(seed=seed)]
+        ours = [np.nan if value is None else value for value in ours]
+        cells = [f"{rewards[name][seed]:.1f}" for name in names]
+        learners = [f"{np.nanmin(ours):.1f}", f"{np.nanmedian(ours):.1f}", f"{np.nanmax(ours):.1f}"]
+        lines.append(f"| {seed} | " + " | ".join(cells + learners) + " |")
+    lines += ["", "Lanes whose last evaluation beats the heuristic on their own world:", ""]
+    for name in names:
+        beaten = [
+            row["last_eval_reward"] > rewards[name][row["seed"]]
+            for row in run.lanes
+            if row["last_eval_reward"] is not None and np.isfinite(row["last_eval_reward"])
+        ]
+        lines.append(f"- {name}: {sum(beaten)}/{len(beaten)}")
+    return "\n".join(lines) + "\n"
