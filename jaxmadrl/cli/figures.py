@@ -22,7 +22,7 @@ from absl import flags, logging
 from jaxmadrl.cli import failing
 from jaxmadrl.core import files
 from jaxmadrl.envs import domains
-from jaxmadrl.report import analysis, comparison_plots, drawing, plots, sizes
+from jaxmadrl.report import analysis, baselines, comparison_plots, drawing, plots, sizes
 from jaxmadrl.report.drawing import plt
 from jaxmadrl.store import loading, provenance
 
@@ -66,8 +66,9 @@ class Output:
 
 def write_run(run: loading.Run, out: pathlib.Path, window: int, output: Output, prefix: str = "") -> None:
     """The figures and the per-configuration table (grid.md) of a run with one variant; in
-    the MEC domain also the comparison with the reference (fig16) and the paper's claims
-    (claims.md). ``prefix`` names the variant in what is skipped."""
+    the MEC domain also the comparison with the reference (fig16), the paper's claims
+    (claims.md) and the heuristic policies on the same worlds (baselines.md, and reference
+    lines in fig11). ``prefix`` names the variant in what is skipped."""
     out.mkdir(parents=True, exist_ok=True)
     paper_only = (plots.fig_reference_vs_ours,) if run.definition.train.domain == domains.MEC else ()
     for make in (
@@ -87,11 +88,13 @@ def write_run(run: loading.Run, out: pathlib.Path, window: int, output: Output, 
         *paper_only,
     ):
         output.draw(prefix + make.__name__.removeprefix("fig_"), make, run, out)
-    for make in (plots.fig_learning_curves, plots.fig_reward_at_stop_vs_end):
-        output.draw(prefix + make.__name__.removeprefix("fig_"), make, run, out, window)
+    rewards = baselines.heuristic_rewards(run) if paper_only else None
+    output.draw(prefix + "learning_curves", plots.fig_learning_curves, run, out, window, rewards)
+    output.draw(prefix + "reward_at_stop_vs_end", plots.fig_reward_at_stop_vs_end, run, out, window)
     output.write(out / "grid.md", analysis.describe_grid, run)
-    if paper_only:  # the paper's claims are about the MEC system
+    if paper_only:  # the paper's claims and the heuristics are about the MEC system
         output.write(out / "claims.md", analysis.check_claims, run)
+        output.write(out / "baselines.md", baselines.describe_baselines, run, rewards)
 
 
 def write_all(run: loading.Run, out: pathlib.Path, window: int) -> Output:

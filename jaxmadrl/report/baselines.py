@@ -8,7 +8,7 @@ import functools
 import jax
 import numpy as np
 
-from jaxmadrl.agents.ccm.training import make_trainer
+from jaxmadrl.agents.ccm.training import world_and_eval_key
 from jaxmadrl.core.keys import seed_key
 from jaxmadrl.envs import domains, heuristics
 from jaxmadrl.store.loading import Run
@@ -19,16 +19,22 @@ def heuristic_rewards(run: Run) -> dict[str, dict[int, float]]:
     episodes (the lanes of a seed share both). MEC runs only (ValueError otherwise)."""
     if run.definition.train.domain != domains.MEC:
         raise ValueError(f"heuristics exist for the MEC world only, not {run.definition.train.domain!r}")
-    config = run.definition.train_config()
+    config = run.definition.train
     seeds = sorted({row["seed"] for row in run.lanes})
-    hparams = run.definition.variant_hyperparams(run.variants[0])
-    init = jax.jit(jax.vmap(lambda key: make_trainer(config).init(key, hparams)))
-    states = init(jax.vmap(seed_key)(np.asarray(seeds, np.uint32)))
+    keys = jax.vmap(seed_key)(np.asarray(seeds, np.uint32))
+
+    @jax.jit
+    def evaluate_all(keys):  # one program: worlds, evaluation keys and every heuristic
+        worlds, eval_keys = jax.vmap(lambda key: world_and_eval_key(key, config.env))(keys)
+        episodes = {"params": config.env, "episodes": config.eval_episodes}
+        return {
+            name: jax.vmap(functools.partial(heuristics.evaluate, name, **episodes))(eval_keys, worlds)
+            for name in heuristics.HEURISTICS
+        }
+
     rewards = {}
-    for name in heuristics.HEURISTICS:
-        evaluate = functools.partial(heuristics.evaluate, name, params=config.env, episodes=config.eval_episodes)
-        summaries = jax.jit(jax.vmap(evaluate))(states.eval_key, states.world)
-        rewards[name] = dict(zip(seeds, np.asarray(summaries["reward"], float).tolist()))
+    for name, summary in evaluate_all(keys).items():
+        rewards[name] = dict(zip(seeds, np.asarray(summary["reward"], float).tolist()))
     return rewards
 
 

@@ -210,7 +210,12 @@ def fig_saturation_vs_stopping(run: Run, out):
     )
 
 
-def fig_learning_curves(run: Run, out, window: int):
+HEURISTIC_STYLES = {"all_local": "-", "offload_all": "--", "random": "-.", "greedy": (0, (1, 1))}
+
+
+def fig_learning_curves(run: Run, out, window: int, heuristic_rewards: dict[str, dict[int, float]] | None = None):
+    """The training reward per configuration; with ``heuristic_rewards`` (heuristic → seed →
+    evaluation reward, ``report.baselines``) their means over seeds as grey reference lines."""
     fig, ax = plt.subplots(figsize=(9, 5))
     reward = smooth(run.metrics["train_reward"], window)
     plot_over_time(ax, run, reward)
@@ -218,8 +223,12 @@ def fig_learning_curves(run: Run, out, window: int):
         stop = np.median([run.stop(lane) for lane in run.select(actor_lr=a, critic_lr=c)])
         if stop < run.episodes:
             ax.axvline(stop, color=actor_colour(run, a), linestyle=":", lw=0.9)
+    for name, per_seed in (heuristic_rewards or {}).items():
+        mean = np.mean(list(per_seed.values()))
+        ax.axhline(mean, color="0.45", lw=1.0, linestyle=HEURISTIC_STYLES[name], label=f"{name} ({mean:,.0f})")
     ax.set_ylabel(f"training episode reward ({window}-episode moving average)")
-    ax.set_title("Learning curves; dotted: all-actors stopping episode" + seeds_note(run))
+    grey = "\ngrey: heuristic policies on the lanes' evaluation episodes, mean over seeds" if heuristic_rewards else ""
+    ax.set_title("Learning curves; dotted: all-actors stopping episode" + seeds_note(run) + grey, fontsize=9)
     legend_outside(ax)
     return save(fig, out, "fig11_learning_curves")
 

@@ -128,7 +128,7 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
     assert figures.returncode == 0, figures.stderr
     written = {path.name for path in out.iterdir()}
     assert "grid.md" in written and "fig13_per_agent_stopping.png" in written
-    assert "claims.md" not in written and "fig16_reference_vs_ours.png" not in written
+    assert "claims.md" not in written and "baselines.md" not in written and "fig16_reference_vs_ours.png" not in written
     rows = [line for line in (out / "grid.md").read_text().splitlines() if line.startswith("| default |")]
     assert [row.split(" | ")[1:3] for row in rows] == [["0.001", "0.1"], ["0.1", "0.1"]]
 

@@ -38,7 +38,10 @@ def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
     result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=5")
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in out.iterdir())
-    assert written == sorted([f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")] + ["claims.md", "grid.md"])
+    assert written == sorted(
+        [f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")] + ["baselines.md", "claims.md", "grid.md"]
+    )
+    assert "| seed | all_local | offload_all | random | greedy |" in (out / "baselines.md").read_text()
     grid = (out / "grid.md").read_text().splitlines()
     assert grid[0].startswith("Environment: ")
     assert len([line for line in grid if line.startswith("| default |")]) == 2  # one row per LR configuration

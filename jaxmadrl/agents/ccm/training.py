@@ -53,9 +53,21 @@ def make_trainer(config: TrainConfig) -> Trainer:
     )
 
 
+def _split_run_key(key: chex.PRNGKey) -> tuple[chex.PRNGKey, ...]:
+    """A lane's run key → (parameters, world, evaluation episodes, the run's own) keys."""
+    return tuple(jax.random.split(key, 4))
+
+
+def world_and_eval_key(key: chex.PRNGKey, env_params: env.EnvParams) -> tuple[env.World, chex.PRNGKey]:
+    """The world a lane with run key ``key`` trains on and the key of its evaluation
+    episodes, without building the rest of its state (the heuristics are run on them)."""
+    _, k_world, k_eval, _ = _split_run_key(key)
+    return env.make_world(k_world, env_params), k_eval
+
+
 def _init(networks: Networks, config: TrainConfig, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
     n_agents = config.env.n_agents
-    k_params, k_world, k_eval, k_run = jax.random.split(key, 4)
+    k_params, k_world, k_eval, k_run = _split_run_key(key)
     example = Transition(
         obs=jnp.zeros((n_agents, env.OBS_DIM)),
         actions=jnp.zeros((n_agents, env.ACTION_DIM)),
