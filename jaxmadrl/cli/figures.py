@@ -22,7 +22,7 @@ from absl import flags, logging
 from jaxmadrl.cli import failing
 from jaxmadrl.core import files
 from jaxmadrl.envs import domains
-from jaxmadrl.report import analysis, baselines, comparison_plots, drawing, plots, sizes
+from jaxmadrl.report import analysis, baselines, comparison_plots, drawing, plots, reference_run, sizes
 from jaxmadrl.report.drawing import plt
 from jaxmadrl.store import loading, provenance
 
@@ -66,9 +66,9 @@ class Output:
 
 def write_run(run: loading.Run, out: pathlib.Path, window: int, output: Output, prefix: str = "") -> None:
     """The figures and the per-configuration table (grid.md) of a run with one variant; in
-    the MEC domain also the comparison with the reference (fig16), the paper's claims
-    (claims.md) and the heuristic policies on the same worlds (baselines.md, and reference
-    lines in fig11). ``prefix`` names the variant in what is skipped."""
+    the MEC domain also the comparison with the reference (fig16; its logged run: fig19 and
+    reference_run.md), the paper's claims (claims.md) and the heuristic policies on the same
+    worlds (baselines.md, and reference lines in fig11). ``prefix`` names the variant in what is skipped."""
     out.mkdir(parents=True, exist_ok=True)
     paper_only = (plots.fig_reference_vs_ours,) if run.definition.train.domain == domains.MEC else ()
     for make in (
@@ -95,6 +95,8 @@ def write_run(run: loading.Run, out: pathlib.Path, window: int, output: Output, 
     if paper_only:  # the paper's claims and the heuristics are about the MEC system
         output.write(out / "claims.md", analysis.check_claims, run)
         output.write(out / "baselines.md", baselines.describe_baselines, run, rewards)
+        output.draw(prefix + "reference_logged_run", reference_run.fig_reference_logged_run, run, out)
+        output.write(out / "reference_run.md", reference_run.describe_reference_run, run)
 
 
 def write_all(run: loading.Run, out: pathlib.Path, window: int) -> Output:
