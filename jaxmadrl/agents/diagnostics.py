@@ -94,7 +94,8 @@ def preactivation_stats(z: chex.Array, outputs: chex.Array) -> dict[str, chex.Ar
 
     ``saturation``: fraction of outputs with |output| > ``SATURATION_LEVEL``;
     ``tanh_saturation``: the same fraction for tanh(z), whatever activation is in use (the
-    paper's measure; equal to ``saturation`` for tanh actors).
+    paper's measure; equal to ``saturation`` for tanh actors); ``output_mean``/``min``/``max``:
+    of the outputs (the reference logs them for tanh).
     """
     return {
         "preact_mean": jnp.mean(z),
@@ -104,6 +105,9 @@ def preactivation_stats(z: chex.Array, outputs: chex.Array) -> dict[str, chex.Ar
         "saturation": jnp.mean(jnp.abs(outputs) > SATURATION_LEVEL),
         "tanh_saturation": jnp.mean(jnp.abs(jnp.tanh(z)) > SATURATION_LEVEL),
         "preact_abs_gt2": jnp.mean(jnp.abs(z) > 2.0),
+        "output_mean": jnp.mean(outputs),
+        "output_min": jnp.min(outputs),
+        "output_max": jnp.max(outputs),
     }
 
 

@@ -95,21 +95,27 @@ def _reward_rows(run: Run) -> tuple[list[str], int]:
 
 
 def _output_rows(run: Run) -> list[str]:
+    """Logged against ours: saturation, z std and max, and the output mean where the run has it
+    (recorded since 2026-12-02)."""
+    columns = [
+        ("saturation", "saturation", "saturation"),
+        ("z std", "std", "preact_std"),
+        ("z max", "max", "preact_max"),
+    ]
+    columns += [("output mean", "output_mean", "output_mean")] if "output_mean" in run.metrics else []
     rows = [
-        "| actor LR | critic LR | episode | logged: saturation | ours | logged: z std | ours | logged: z max | ours |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| actor LR | critic LR | episode | " + " | ".join(f"logged: {label} | ours" for label, _, _ in columns) + " |",
+        "|---" * (3 + 2 * len(columns)) + "|",
     ]
     for a, c in shared_configs(run):
         tracked = {row["episode"]: row for row in logged_run()[a, c]["tracked"]}
         lanes = run.select(actor_lr=a, critic_lr=c)
         for episode in (e for e in LOGGED_EPISODES if e in tracked and e <= run.episodes):
-            ours = {name: run.metrics[name][lanes, episode - 1] for name in ("saturation", "preact_std", "preact_max")}
-            row = tracked[episode]
-            rows.append(
-                f"| {a:g} | {c:g} | {episode} | {row['saturation']:.2f} | {np.median(ours['saturation']):.2f} | "
-                f"{row['std']:.2f} | {np.median(ours['preact_std']):.2f} | {row['max']:.2f} | "
-                f"{np.median(ours['preact_max']):.2f} |"
-            )
+            cells = [
+                f"{tracked[episode][logged]:.2f} | {np.median(run.metrics[ours][lanes, episode - 1]):.2f}"
+                for _, logged, ours in columns
+            ]
+            rows.append(f"| {a:g} | {c:g} | {episode} | " + " | ".join(cells) + " |")
     return rows
 
 

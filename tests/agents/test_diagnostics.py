@@ -155,6 +155,9 @@ def test_preactivation_stats_hand_values():
         "saturation",
         "tanh_saturation",
         "preact_abs_gt2",
+        "output_mean",
+        "output_min",
+        "output_max",
     }
     for value in stats.values():
         chex.assert_shape(value, ())
@@ -164,6 +167,11 @@ def test_preactivation_stats_hand_values():
     assert float(stats["preact_max"]) == 2.5
     assert float(stats["saturation"]) == float(stats["tanh_saturation"]) == pytest.approx(0.5)
     assert float(stats["preact_abs_gt2"]) == pytest.approx(2 / 6)
+    tanh = [math.tanh(v) for v in (-3.0, -1.48, 1.46, 0.0, 2.5, 0.52)]
+    assert float(stats["output_mean"]) == pytest.approx(sum(tanh) / 6, abs=1e-6)
+    assert float(stats["output_min"]) == pytest.approx(math.tanh(-3.0)) and float(stats["output_max"]) == pytest.approx(
+        math.tanh(2.5)
+    )
 
 
 def test_saturation_is_that_of_the_activation_in_use():

@@ -44,7 +44,7 @@ def run_around_the_reference(offsets, episodes=2000):
         for i in range(len(offsets))
     ]
     rewards = np.stack([reference + offset for offset in offsets])
-    outputs = {name: np.zeros_like(rewards) for name in ("saturation", "preact_std", "preact_max")}
+    outputs = {name: np.zeros_like(rewards) for name in ("saturation", "preact_std", "preact_max", "output_mean")}
     return jaxmadrl.Run(definition=definition, lanes=lanes, metrics={"train_reward": rewards, **outputs})
 
 
@@ -68,6 +68,7 @@ def test_the_reference_inside_or_outside_our_seeds(offsets, inside):
     assert f"every window in {int(inside == 20)} of 1 configurations" in text
     assert "| 0.0001 | 0.01 | -35.9k → -11.9k |" in text and text.count(f"| {inside}/20 |") == 1
     # The output statistics at episodes 10, 50, 100 and 200: the logged value next to ours.
+    assert "| logged: output mean | ours |" in text
     assert [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| 0.0001 | 0.01 | ")][2:] == [
         "10",
         "50",
