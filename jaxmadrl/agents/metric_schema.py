@@ -99,6 +99,17 @@ SCHEMA = (
         "the reference's logged critic norm: clipped loss gradient plus every actor pass",
         (CCM,),
     ),
+    Metric(
+        "accumulated_actor_grad_norm_layers",
+        "update",
+        "L",
+        "L2",
+        "accumulated_actor_grad_norm per layer (RMS over agents), as the reference logs it",
+        (CCM,),
+    ),
+    Metric(
+        "accumulated_critic_grad_norm_layers", "update", "L", "L2", "accumulated_critic_grad_norm per layer", (CCM,)
+    ),
     Metric("accumulated_grad_ratio", "update", "", "1", "accumulated actor / critic norm", (CCM,)),
     Metric("actor_max_delta", "update", "N", "weight", "each actor's largest |Δθ| in the update; 0: unchanged"),
     Metric("critic_max_delta", "update", "", "weight", "the critic's largest |Δθ| in the update; 0: unchanged"),

@@ -119,6 +119,32 @@ def _output_rows(run: Run) -> list[str]:
     return rows
 
 
+def _gradient_rows(run: Run) -> list[str]:
+    """Logged against ours: the accumulated actor and critic norms per layer (fc1, fc2, fc3),
+    where the run has them (recorded since 2026-12-02)."""
+    if "accumulated_actor_grad_norm_layers" not in run.metrics:
+        return ["(this run predates the per-layer accumulated norms; rerun it to compare them)"]
+    rows = [
+        "| actor LR | critic LR | episode | logged: actor per layer | ours | logged: critic per layer | ours |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    text = lambda values: ", ".join(f"{value:.3g}" for value in values)
+    for a, c in shared_configs(run):
+        tracked = {row["episode"]: row for row in logged_run()[a, c]["tracked"]}
+        lanes = run.select(actor_lr=a, critic_lr=c)
+        for episode in (e for e in LOGGED_EPISODES if e in tracked and e <= run.episodes):
+            ours = {
+                side: np.median(run.metrics[f"accumulated_{side}_grad_norm_layers"][lanes, episode - 1], axis=0)
+                for side in ("actor", "critic")
+            }
+            logged = tracked[episode]
+            rows.append(
+                f"| {a:g} | {c:g} | {episode} | {text(logged['actor_grad_layers'])} | {text(ours['actor'])} | "
+                f"{text(logged['critic_grad_layers'])} | {text(ours['critic'])} |"
+            )
+    return rows
+
+
 def describe_reference_run(run: Run) -> str:
     """Markdown: stopping (Table 3, the logged run, ours), reward windows, output statistics."""
     configs = shared_configs(run)
@@ -145,6 +171,10 @@ def describe_reference_run(run: Run) -> str:
                 "10 episodes before the logged one, ours are the episode's own)",
                 "",
                 *_output_rows(run),
+                "",
+                "## Accumulated gradient norms per layer at logged episodes (ours: median over seeds)",
+                "",
+                *_gradient_rows(run),
             ]
         )
         + "\n"

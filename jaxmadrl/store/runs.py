@@ -86,20 +86,29 @@ def run_sweep(
         definition = _recorded_definition(run_dir, definition)
         if is_complete(run_dir):
             return loading.load_run(run_dir)
-        if shard is None and shards.is_sharded(run_dir):
-            plan = shards.read_plan(run_dir)
-            raise RunFolderError(
-                f"{run_dir} is a sweep split into {plan['shards']} shards: resume one of them (shard i/"
-                f"{plan['shards']}) or merge them once all are done"
-            )
+        _refuse_resuming_a_sharded_sweep_whole(run_dir, shard)
     elif definition is None:
         raise SettingError("definition", "is required for a new run")
     if shard is not None:
         return _run_shard(definition, run_dir, shard, resume, given, on_progress)
+    return _run_whole(definition, run_dir, resume, given, on_progress)
+
+
+def _refuse_resuming_a_sharded_sweep_whole(run_dir: pathlib.Path, shard: Shard | None) -> None:
+    if shard is None and shards.is_sharded(run_dir):
+        plan = shards.read_plan(run_dir)
+        raise RunFolderError(
+            f"{run_dir} is a sweep split into {plan['shards']} shards: resume one of them (shard i/"
+            f"{plan['shards']}) or merge them once all are done"
+        )
+
+
+def _run_whole(definition, run_dir, resume: bool, given: execution.Execution, on_progress) -> loading.Run:
+    """Every lane of an unsharded run, created or resumed in ``run_dir``."""
     n_lanes = len(definition.lanes())
     environments = run_folder.recorded_environments(run_dir) if resume else []
     last = environments[-1] if environments else {}
-    execution.request_determinism(deterministic_ops, last)
+    execution.request_determinism(given.deterministic_ops, last)
     chosen = execution.resolved(given, last, n_lanes)
     if not resume:
         _create(run_dir, definition)

@@ -45,7 +45,8 @@ def run_around_the_reference(offsets, episodes=2000):
     ]
     rewards = np.stack([reference + offset for offset in offsets])
     outputs = {name: np.zeros_like(rewards) for name in ("saturation", "preact_std", "preact_max", "output_mean")}
-    return jaxmadrl.Run(definition=definition, lanes=lanes, metrics={"train_reward": rewards, **outputs})
+    layers = {f"accumulated_{side}_grad_norm_layers": np.ones((*rewards.shape, 3)) for side in ("actor", "critic")}
+    return jaxmadrl.Run(definition=definition, lanes=lanes, metrics={"train_reward": rewards, **outputs, **layers})
 
 
 def plain_window_means(values, window):
@@ -69,7 +70,10 @@ def test_the_reference_inside_or_outside_our_seeds(offsets, inside):
     assert "| 0.0001 | 0.01 | -35.9k → -11.9k |" in text and text.count(f"| {inside}/20 |") == 1
     # The output statistics at episodes 10, 50, 100 and 200: the logged value next to ours.
     assert "| logged: output mean | ours |" in text
-    assert [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| 0.0001 | 0.01 | ")][2:] == [
+    logged = reference_run.logged_run()[1e-4, 1e-2]["tracked"][9]  # episode 100
+    cells = ", ".join(f"{value:.3g}" for value in logged["actor_grad_layers"])
+    assert f"| 0.0001 | 0.01 | 100 | {cells} | 1, 1, 1 |" in text
+    assert [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| 0.0001 | 0.01 | ")][2:6] == [
         "10",
         "50",
         "100",

@@ -325,6 +325,33 @@ def _update_actors_sequentially(learner, networks, critic_params, obs, weights, 
     )
 
 
+def _gradient_metrics(actors: ActorUpdate, critic_grads, clipped_critic_grads) -> dict[str, chex.Array]:
+    """The update's gradient norms (before any clipping), and the reference's logged norms:
+    its .grad buffers after the loop over agents (``ActorUpdate``), in total and per layer."""
+    critic_norms = diagnostics.critic_grad_norms(critic_grads)
+    actor_rms = diagnostics.rms_over_agents(actors.total_norms)
+    critic_total = diagnostics.total_norm(critic_norms)
+    accumulated_actor_layers = diagnostics.actor_grad_norms(actors.accumulated)
+    accumulated_actor = diagnostics.rms_over_agents(
+        diagnostics.actor_total_norms(actors.accumulated, accumulated_actor_layers)
+    )
+    accumulated_critic_grads = jax.tree.map(jnp.add, clipped_critic_grads, actors.critic_grads)
+    accumulated_critic = diagnostics.tree_norm(accumulated_critic_grads)
+    return {
+        "actor_grad_norm": actor_rms,
+        "actor_grad_norm_layers": diagnostics.rms_over_agents(actors.layer_norms),
+        "actor_grad_norm_agents": actors.total_norms,
+        "critic_grad_norm": critic_total,
+        "critic_grad_norm_layers": critic_norms,
+        "grad_ratio": diagnostics.gradient_ratio(actor_rms, critic_total),
+        "accumulated_actor_grad_norm": accumulated_actor,
+        "accumulated_actor_grad_norm_layers": diagnostics.rms_over_agents(accumulated_actor_layers),
+        "accumulated_critic_grad_norm": accumulated_critic,
+        "accumulated_critic_grad_norm_layers": diagnostics.critic_grad_norms(accumulated_critic_grads),
+        "accumulated_grad_ratio": diagnostics.gradient_ratio(accumulated_actor, accumulated_critic),
+    }
+
+
 def train_step(
     learner: LearnerState,
     batch: Transition,
@@ -365,27 +392,11 @@ def train_step(
         actor_input_stats=actors.input_stats,
     )
 
-    critic_norms = diagnostics.critic_grad_norms(critic_grads)
-    actor_rms = diagnostics.rms_over_agents(actors.total_norms)
-    critic_total = diagnostics.total_norm(critic_norms)
-    # The reference's logged norms (its .grad buffers after the actor loop; see ActorUpdate).
-    accumulated_actor = diagnostics.rms_over_agents(
-        diagnostics.actor_total_norms(actors.accumulated, diagnostics.actor_grad_norms(actors.accumulated))
-    )
-    accumulated_critic = diagnostics.tree_norm(jax.tree.map(jnp.add, clipped_critic_grads, actors.critic_grads))
     metrics = {
         "critic_loss": loss,
         "mean_q": aux["mean_q"],
         "td_error": aux["td_error"],
-        "actor_grad_norm": actor_rms,
-        "actor_grad_norm_layers": diagnostics.rms_over_agents(actors.layer_norms),
-        "actor_grad_norm_agents": actors.total_norms,
-        "critic_grad_norm": critic_total,
-        "critic_grad_norm_layers": critic_norms,
-        "grad_ratio": diagnostics.gradient_ratio(actor_rms, critic_total),
-        "accumulated_actor_grad_norm": accumulated_actor,
-        "accumulated_critic_grad_norm": accumulated_critic,
-        "accumulated_grad_ratio": diagnostics.gradient_ratio(accumulated_actor, accumulated_critic),
+        **_gradient_metrics(actors, critic_grads, clipped_critic_grads),
         "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actors.params),
         "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
         **diagnostics.preactivation_stats(actors.z, apply_output_activation(actors.z, hparams.output_activation)),

@@ -308,17 +308,26 @@ def reference_buffers(setup, sequential: bool):
         assert_trees_close(new.actor_params, params)
     per_actor = np.sqrt(sum(np.sum(np.square(b).reshape(N, -1), axis=1) for b in jax.tree.leaves(actor_buffers)))
     critic = np.sqrt(sum(np.sum(np.square(b)) for b in jax.tree.leaves(critic_buffer)))
-    return metrics, np.sqrt(np.mean(np.square(per_actor))), critic
+    # Per layer as the reference logs them: √(mean over agents of ‖layer‖²), and ‖layer‖.
+    dense = lambda buffer: sorted((n for n in buffer["params"] if n.startswith("fc")), key=lambda n: int(n[2:]))
+    squares = lambda layer, axis: sum(np.sum(np.square(b).reshape(axis, -1), axis=1) for b in jax.tree.leaves(layer))
+    actor_layers = [np.sqrt(np.mean(squares(actor_buffers["params"][name], N))) for name in dense(actor_buffers)]
+    critic_layers = [np.sqrt(squares(critic_buffer["params"][name], 1)[0]) for name in dense(critic_buffer)]
+    buffers = {"actor": np.sqrt(np.mean(np.square(per_actor))), "critic": critic}
+    return metrics, buffers, {"actor": np.array(actor_layers), "critic": np.array(critic_layers)}
 
 
 @pytest.mark.parametrize("sequential", [True, False])
 def test_accumulated_norms_are_the_reference_gradient_buffers(setup, sequential):
-    metrics, actor, critic = reference_buffers(setup, sequential)
+    metrics, totals, layers = reference_buffers(setup, sequential)
+    actor, critic = totals["actor"], totals["critic"]
     # Different programs (a scan against a Python loop) agree to float32 rounding: measured
     # ≤ 1.2e-7 relative, with AVX-512 and AVX2 code alike.
     np.testing.assert_allclose(metrics["accumulated_actor_grad_norm"], actor, rtol=1e-6)
     np.testing.assert_allclose(metrics["accumulated_critic_grad_norm"], critic, rtol=1e-6)
     np.testing.assert_allclose(metrics["accumulated_grad_ratio"], actor / critic, rtol=2e-6)
+    np.testing.assert_allclose(metrics["accumulated_actor_grad_norm_layers"], layers["actor"], rtol=1e-6)
+    np.testing.assert_allclose(metrics["accumulated_critic_grad_norm_layers"], layers["critic"], rtol=1e-6)
     # Not the gradients of the updates: actor n's buffer holds N − n passes, the critic's
     # the actor passes on top of its own loss's.
     assert not np.isclose(metrics["accumulated_actor_grad_norm"], metrics["actor_grad_norm"], rtol=1e-2)
