@@ -5,7 +5,7 @@ from jaxmadrl.agents.config import TrainConfig
 SMALL = dict(actor_hidden=(8,), critic_hidden=(16,), batch_size=8, replay_capacity=1000, episodes_before_train=1)
 
 
-# The networks and settings of sweeps/pendulum.json
+# The networks and settings of jaxmadrl/sweeps/pendulum.json
 PENDULUM = TrainConfig(
     domain="Pendulum-v1",
     actor_hidden=(64, 32),

@@ -27,3 +27,18 @@ def launch(module_name: str) -> None:
         app.run(module.main, flags_parser=functools.partial(failing.parse_flags, module=module))
     except KeyboardInterrupt as interrupt:
         signals.exit_interrupted(interrupt)
+
+
+def sweep() -> None:
+    """The console script ``jaxmadrl-sweep`` (``python -m jaxmadrl.sweep``)."""
+    launch("jaxmadrl.cli.sweep")
+
+
+def train() -> None:
+    """The console script ``jaxmadrl-train`` (``python -m jaxmadrl.train``)."""
+    launch("jaxmadrl.cli.train")
+
+
+def figures() -> None:
+    """The console script ``jaxmadrl-figures`` (``python -m jaxmadrl.figures``)."""
+    launch("jaxmadrl.cli.figures")

@@ -1,7 +1,7 @@
 """Run a grid of configurations as one compiled program, with progress, checkpoints and resume.
 
     python -m jaxmadrl.sweep --all-16                # the paper's 4×4 learning-rate grid
-    python -m jaxmadrl.sweep --sweep all16-5seeds    # a named definition in sweeps/
+    python -m jaxmadrl.sweep --sweep all16-5seeds    # a named definition in jaxmadrl/sweeps/
     python -m jaxmadrl.sweep --sweep mitigations     # 4×4 grid × each mitigation, one program
     python -m jaxmadrl.sweep --actor_lrs=1e-3,1e-1 --critic_lrs=1e-3 --seeds=3 --episodes=500
     python -m jaxmadrl.sweep --resume sweeps/runs/all16-20261122-101500
@@ -38,7 +38,7 @@ flags.DEFINE_bool(
     "The paper's grid: actor LRs × critic LRs in {1e-4, 1e-3, 1e-2, 1e-1}, "
     "2000 episodes, 1 seed (the named sweep 'all16').",
 )
-flags.DEFINE_string("sweep", None, "A named sweep in sweeps/ (e.g. all16, all16-5seeds) or a JSON file.")
+flags.DEFINE_string("sweep", None, "A named sweep of jaxmadrl/sweeps/ (e.g. all16, all16-5seeds) or a JSON file.")
 flags.DEFINE_string("name", None, "Name of the sweep (used in the default --out).")
 flags.DEFINE_list("actor_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Actor learning rates (comma-separated, finite, > 0).")
 flags.DEFINE_list(

@@ -282,7 +282,7 @@ def _decoded(values: dict) -> dict:
 
 
 def load_definition(name_or_path: str) -> SweepDefinition:
-    """A sweep definition from a JSON file, given as a path or as a name in ``sweeps/``
+    """A sweep definition from a JSON file, given as a path or as a name in ``jaxmadrl/sweeps/`` (package data)
     (the file's stem is its name unless it sets one). ValueError naming the file."""
     path = pathlib.Path(name_or_path)
     if not path.is_file():

@@ -53,7 +53,7 @@ def test_a_lane_of_the_grid_equals_a_single_run(learner):
     assert not np.array_equal(metrics["critic_loss"][1, 0], metrics["critic_loss"][1, 2]), "variants differ"
 
 
-# Pendulum with sweeps/pendulum.json's networks, seed 0 (a random policy scores about −1200).
+# Pendulum with jaxmadrl/sweeps/pendulum.json's networks, seed 0 (a random policy scores about −1200).
 # Measured on 3 seeds: SAC's evaluation after 20 episodes (4000 steps) −222, −222, −210; TD3's
 # best of 8 evaluations in 40 episodes −192, −630, −399 (half as many actor updates as DDPG's).
 LEARNS = {"sac": (20, -600), "td3": (40, -600)}
