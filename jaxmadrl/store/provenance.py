@@ -20,7 +20,10 @@ import jax
 
 from jaxmadrl.core import numerics, paths, xla_flags
 
-PACKAGES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy")
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy", "absl-py", "matplotlib")
+# The environment packages a domain may run on, recorded where installed (their versions
+# decide a foreign domain's dynamics).
+ENVIRONMENT_PACKAGES = ("gymnax", "jaxmarl", "brax")
 # The fields that decide the float results of a fixed definition (the others, e.g. worker
 # threads or the time, do not change a number).
 NUMERICS_FIELDS = (
@@ -85,13 +88,16 @@ def cpu_model() -> tuple[str, str]:
     return model or platform.processor() or platform.machine(), isa
 
 
-def versions() -> dict[str, str]:
+def versions() -> dict[str, str | None]:
+    """Python's version, each of ``PACKAGES`` (None where not installed) and each installed
+    one of ``ENVIRONMENT_PACKAGES``."""
     found = {"python": platform.python_version()}
-    for package in PACKAGES:
+    for package in PACKAGES + ENVIRONMENT_PACKAGES:
         try:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
-            found[package] = None
+            if package in PACKAGES:
+                found[package] = None
     return found
 
 

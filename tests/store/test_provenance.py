@@ -14,6 +14,9 @@ def test_record_names_code_versions_machine_and_numerics():
     first = record()
     assert set(provenance.NUMERICS_FIELDS) <= set(first)
     assert first["versions"]["python"].count(".") == 2 and first["cpu"]
+    # The environment packages of the test extra, whose versions decide the foreign domains.
+    assert first["versions"]["gymnax"].startswith("1.") and first["versions"]["jaxmarl"].startswith("0.")
+    assert "brax" not in first["versions"] or first["versions"]["brax"]  # recorded only where installed
     assert first["saturation_edge"]["tanh"][1] > 7
 
 
