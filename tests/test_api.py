@@ -186,3 +186,12 @@ def test_entry_points_name_an_input_of_the_wrong_kind(tmp_path):
     with pytest.raises(jaxmadrl.RunError, match="takes the path of a run folder, got dict"):
         jaxmadrl.load_run({})
     assert not (tmp_path / "run").exists()
+
+
+def test_importing_the_plots_leaves_the_matplotlib_backend_to_the_caller():
+    code = (
+        "import matplotlib; matplotlib.use('svg'); import jaxmadrl.report.plots, jaxmadrl.report.reference_run; "
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -17,6 +17,9 @@ from __future__ import annotations
 import pathlib
 import warnings
 
+import matplotlib
+
+matplotlib.use("Agg")  # files only, whatever the machine offers; chosen before pyplot is imported
 from absl import flags, logging
 
 from jaxmadrl.cli import failing

@@ -12,14 +12,11 @@ from __future__ import annotations
 import pathlib
 import warnings
 
-import matplotlib
+import matplotlib.pyplot as plt  # the backend is the caller's (a notebook's); the figures command uses Agg
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
-
-from jaxmadrl.core import files  # noqa: E402
-from jaxmadrl.store.loading import Run  # noqa: E402
+from jaxmadrl.core import files
+from jaxmadrl.store.loading import Run
 
 LOG_FLOOR = 1e-12  # where an exactly-zero value is drawn on a log axis
 
