@@ -81,6 +81,18 @@ class Run:
         value = self.lanes[lane]["all_actors_stopped"]
         return self.episodes if value is None else value
 
+    def to_dataframe(self, metrics=None):
+        """The ``metrics`` named (default: all) as one long pandas table (``store.frames``)."""
+        from jaxmadrl.store import frames
+
+        return frames.metrics_frame(self.lanes, self.metrics, metrics)
+
+    def lane_frame(self):
+        """The lane table as a pandas DataFrame."""
+        from jaxmadrl.store import frames
+
+        return frames.lane_frame(self.lanes)
+
     def per_config(self, value_of_lane) -> np.ndarray:
         """(actor LRs, critic LRs, seeds) array of ``value_of_lane(lane)``."""
         return np.array(
