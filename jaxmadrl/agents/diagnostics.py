@@ -108,6 +108,7 @@ def preactivation_stats(z: chex.Array, outputs: chex.Array) -> dict[str, chex.Ar
         "output_mean": jnp.mean(outputs),
         "output_min": jnp.min(outputs),
         "output_max": jnp.max(outputs),
+        "output_head_mean": jnp.mean(outputs.reshape(-1, outputs.shape[-1]), axis=0),
     }
 
 

@@ -9,7 +9,7 @@ quantity has no meaning for a learner, the learner does not produce it: the metr
 absent from its runs, not zero. Formulas: ``docs/SPEC.md`` §5.
 
 Shapes: "" a scalar, "N" one value per agent (actor), "L" one per layer (input first), "C"
-one per critic (twin critics).
+one per critic (twin critics), "A" one per output head (action dimension).
 Groups: "episode" (every episode), "update" (the episode's train step; NaN in an episode
 without one), "evaluation" (greedy evaluation; NaN in an episode that has none).
 """
@@ -127,6 +127,7 @@ SCHEMA = (
     ),
     Metric("output_min", "update", "", "output", "smallest output"),
     Metric("output_max", "update", "", "output", "largest output"),
+    Metric("output_head_mean", "update", "A", "output", "mean output of each head (MEC: decision, α, ρ)"),
     Metric("saturation", "update", "", "fraction", f"share of outputs a of the activation in use with |a| > {LEVEL}"),
     Metric("tanh_saturation", "update", "", "fraction", f"share of |tanh(z)| > {LEVEL} (the paper's measure)"),
     Metric("mean_head_abs_gt2", "update", "", "fraction", "SAC: share of |μ| > 2 of the mean head μ", (SAC,)),

@@ -14,7 +14,7 @@ from jaxmadrl.agents import metric_schema
 
 LANE_COLUMNS = ("lane", "seed", "variant", "actor_lr", "critic_lr")
 # The column that numbers a metric's last axis, by its schema shape.
-COMPONENT_COLUMNS = {"N": "agent", "L": "layer", "C": "critic"}
+COMPONENT_COLUMNS = {"N": "agent", "L": "layer", "C": "critic", "A": "head"}
 
 
 def _pandas():

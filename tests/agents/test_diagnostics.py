@@ -158,9 +158,10 @@ def test_preactivation_stats_hand_values():
         "output_mean",
         "output_min",
         "output_max",
+        "output_head_mean",
     }
-    for value in stats.values():
-        chex.assert_shape(value, ())
+    for name, value in stats.items():
+        chex.assert_shape(value, (3,) if name == "output_head_mean" else ())
     assert float(stats["preact_mean"]) == pytest.approx(0.0, abs=1e-6)
     assert float(stats["preact_std"]) == pytest.approx(math.sqrt(19.8424 / 6), rel=1e-6)
     assert float(stats["preact_min"]) == -3.0
@@ -168,6 +169,8 @@ def test_preactivation_stats_hand_values():
     assert float(stats["saturation"]) == float(stats["tanh_saturation"]) == pytest.approx(0.5)
     assert float(stats["preact_abs_gt2"]) == pytest.approx(2 / 6)
     tanh = [math.tanh(v) for v in (-3.0, -1.48, 1.46, 0.0, 2.5, 0.52)]
+    heads = [(tanh[0] + tanh[3]) / 2, (tanh[1] + tanh[4]) / 2, (tanh[2] + tanh[5]) / 2]  # rows are samples
+    np.testing.assert_allclose(stats["output_head_mean"], heads, atol=3e-7)  # float32 terms of size ~1
     assert float(stats["output_mean"]) == pytest.approx(sum(tanh) / 6, abs=1e-6)
     assert float(stats["output_min"]) == pytest.approx(math.tanh(-3.0)) and float(stats["output_max"]) == pytest.approx(
         math.tanh(2.5)

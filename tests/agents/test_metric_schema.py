@@ -21,6 +21,7 @@ def test_a_learners_runs_hold_exactly_its_metrics_with_their_shapes(learner, run
         "output_mean",
         "output_min",
         "output_max",
+        "output_head_mean",
         "accumulated_actor_grad_norm_layers",
         "accumulated_critic_grad_norm_layers",
     }
