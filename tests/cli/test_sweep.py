@@ -65,7 +65,9 @@ def test_every_run_records_its_environment(tiny_sweep):
     assert record["lanes_per_call"] == 1 and record["workers"] >= 1 and record["devices_per_call"] == 1
     assert record["matmul_precision"] == "highest" and record["deterministic_gpu_ops"] is True
     assert "--xla_gpu_deterministic_ops=true" in record["xla_flags"].split()
-    assert set(record["versions"]) == {"python", "jax", "jaxlib", "flax", "optax", "chex", "numpy"}
+    core = {"python", "jax", "jaxlib", "flax", "optax", "chex", "numpy", "absl-py", "matplotlib"}
+    installed = {"gymnax", "jaxmarl"}  # the test extra's environment packages (brax is not in it)
+    assert set(record["versions"]) == core | installed | ({"brax"} & set(record["versions"]))
     assert record["versions"]["jax"] == jax.__version__ and record["cpu"]
     assert record["commit"] is None or len(record["commit"].split("+")[0]) == 40
     lower, upper = record["saturation_edge"]["tanh"]
