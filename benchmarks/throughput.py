@@ -39,7 +39,7 @@ from timing import Report, interleaved, median_ratio, peak_rss_mb, print_environ
 
 from jaxmadrl.agents import replay
 from jaxmadrl.agents.ccm import rollout
-from jaxmadrl.agents.ccm.learner import actor_loss, critic_loss, td_targets
+from jaxmadrl.agents.ccm.losses import actor_loss, critic_loss, td_targets
 from jaxmadrl.cli import common
 from jaxmadrl.envs import mec as env
 from jaxmadrl.study import settings

@@ -1,12 +1,6 @@
-"""The CCM-MADRL train step: critic update, hard target copy, actor update, hard target copy.
-
-Shapes: B batch, N agents, H1 the critic's first hidden width, R = most agents the master
-can accept in one step. Exact shortcuts, each tested against the plain formulation:
-- the critic's first layer is split, so its joint part is computed once per sample;
-- the critic loss evaluates only the (at most R) selected rows of each sample;
-- the actor loss back-propagates only through the arg-max row of each sample (the max's
-  gradient is zero elsewhere); the other rows are evaluated without gradient.
-"""
+"""The CCM-MADRL learner: its state, what it takes from an episode, and the train step
+(critic update, hard target copy, actor update in either order, hard target copy) on the
+losses of ``ccm.losses``. Shapes: B batch, N agents, L layers."""
 
 from __future__ import annotations
 
@@ -19,15 +13,14 @@ import optax
 from flax import struct
 
 from jaxmadrl.agents import diagnostics, metric_schema
+from jaxmadrl.agents.ccm.losses import actor_loss, critic_loss, squared_errors, td_targets, zero_row_q
 from jaxmadrl.agents.config import HyperParams, TrainConfig
-from jaxmadrl.agents.networks import Critic, Networks, ensemble_outputs, init_params, with_default_output_init
+from jaxmadrl.agents.networks import Networks, init_params, with_default_output_init
 from jaxmadrl.agents.normalisation import (
     InputStats,
     RewardStats,
     init_input_stats,
     init_reward_stats,
-    normalised_input,
-    normalised_reward,
     update_input_stats,
     update_reward_stats,
 )
@@ -89,48 +82,6 @@ def init_learner(
     )
 
 
-def actor_outputs(networks: Networks, actor_params, obs: chex.Array, input_stats: InputStats, hparams: HyperParams):
-    """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3)).
-    Under full normalisation each actor first normalises its input by ``input_stats``."""
-    return ensemble_outputs(
-        networks.actor, actor_params, normalised_input(input_stats, obs, hparams.full_normalisation), hparams
-    )
-
-
-def critic_rows(networks: Networks, critic_params, obs: chex.Array, actions: chex.Array, hidden_norm: chex.Numeric):
-    """Q of every agent row: obs (..., N, 7), actions (..., N, 3) → (joint (..., H1), q (..., N)).
-    ``hidden_norm``: the critic's hidden LayerNorms on (1) or off (0)."""
-    joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
-    q = networks.critic.apply(critic_params, joint[..., None, :], obs, actions, hidden_norm, method=Critic.head)
-    return joint, q
-
-
-def zero_row_q(networks: Networks, critic_params, joint: chex.Array, hidden_norm: chex.Numeric) -> chex.Array:
-    """Q with own state and action zero, from the joint part (..., H1) → (...)."""
-    return networks.critic.apply(critic_params, joint, hidden_norm, method=Critic.zero_row)
-
-
-def best_proposal_value(q: chex.Array, proposals: chex.Array, zero_q: chex.Array) -> chex.Array:
-    """max over proposing rows of q (..., N), or the zero-row value (...) if none proposes."""
-    best = jnp.max(jnp.where(proposals, q, -jnp.inf), axis=-1)
-    return jnp.where(jnp.any(proposals, axis=-1), best, zero_q)
-
-
-def td_targets(networks: Networks, learner: LearnerState, reward, next_obs, done, hparams: HyperParams) -> chex.Array:
-    """y = scale·r + γ·(1 − done)·(best target-critic value of the target actors' proposals),
-    r normalised by the running reward statistics if ``hparams.reward_normalisation``.
-
-    reward, done (...); next_obs (..., N, 7) → (...).
-    """
-    next_actions, _ = actor_outputs(networks, learner.actor_target, next_obs, learner.actor_input_stats, hparams)
-    hidden_norm = hparams.full_normalisation
-    joint, q = critic_rows(networks, learner.critic_target, next_obs, next_actions, hidden_norm)
-    zero_q = zero_row_q(networks, learner.critic_target, joint, hidden_norm)
-    value = best_proposal_value(q, next_actions[..., 0] >= 0, zero_q)
-    reward = normalised_reward(learner.reward_stats, reward, hparams.reward_normalisation)
-    return hparams.reward_scale * reward + hparams.gamma * (1.0 - done) * value
-
-
 def observe_episode(
     learner: LearnerState,
     networks: Networks,
@@ -150,74 +101,6 @@ def observe_episode(
     zero_q = zero_row_q(networks, learner.critic_params, joint, hparams.full_normalisation)
     errors = squared_errors(q, transitions.selected > 0, zero_q, targets)
     return learner, errors
-
-
-def squared_errors(q_selected: chex.Array, selected: chex.Array, q_zero: chex.Array, targets: chex.Array) -> chex.Array:
-    """Σ over selected rows of (Q − y)², or (Q_zero − y)² when none is selected.
-
-    q_selected, selected (..., R); q_zero, targets (...) → (...).
-    """
-    row_errors = jnp.sum(jnp.where(selected, jnp.square(q_selected - targets[..., None]), 0.0), axis=-1)
-    return jnp.where(jnp.any(selected, axis=-1), row_errors, jnp.square(q_zero - targets))
-
-
-def selected_rows(selected: chex.Array, max_rows: int):
-    """The indices of the selected agents, padded: selected (B, N) 0/1 → (rows (B, R), mask (B, R))."""
-    rows = jnp.argsort(-selected, axis=-1, stable=True)[..., :max_rows]
-    return rows, jnp.take_along_axis(selected, rows, axis=-1) > 0
-
-
-def critic_loss(critic_params, networks: Networks, batch: Transition, targets, weights, max_rows: int, hidden_norm):
-    """Mean over the (sample, selected agent) pairs — or the zero-row pair of a sample with
-    none — of (w·Q − w·y)². Returns (loss, aux) with per-sample squared errors (B,)."""
-    joint = networks.critic.apply(critic_params, batch.obs, batch.actions, method=Critic.joint_features)
-    rows, mask = selected_rows(batch.selected, max_rows)
-    own_obs = jnp.take_along_axis(batch.obs, rows[..., None], axis=-2)
-    own_actions = jnp.take_along_axis(batch.actions, rows[..., None], axis=-2)
-    q = networks.critic.apply(critic_params, joint[..., None, :], own_obs, own_actions, hidden_norm, method=Critic.head)
-    q_zero = zero_row_q(networks, critic_params, joint, hidden_norm)
-    # Pairs: the R selectable rows, then the zero row (used iff nothing is selected).
-    pair_q = jnp.concatenate([q, q_zero[:, None]], axis=-1)
-    pair_mask = jnp.concatenate([mask, ~jnp.any(mask, axis=-1, keepdims=True)], axis=-1)
-    w = weights[:, None]
-    # The importance weight multiplies Q and y before squaring, so it enters squared: this
-    # is the reference's loss (an MSE over the stacked w·Q and w·y; docs/SPEC.md §4), kept as it is.
-    weighted = jnp.square(w * pair_q - w * targets[:, None])
-    n_pairs = jnp.sum(pair_mask)
-    loss = jnp.sum(jnp.where(pair_mask, weighted, 0.0)) / n_pairs
-    aux = {
-        "errors": squared_errors(q, mask, q_zero, targets),
-        "mean_q": jnp.sum(jnp.where(pair_mask, pair_q, 0.0)) / n_pairs,
-        "td_error": jnp.sum(jnp.where(pair_mask, jnp.abs(pair_q - targets[:, None]), 0.0)) / n_pairs,
-    }
-    return loss, aux
-
-
-def actor_loss(actor_params, networks: Networks, critic_params, obs, input_stats, weights, hparams: HyperParams):
-    """−mean_b w_b·(max over proposing agents of Q(s_b, â_b, s_bn, â_bn), or the zero-row Q),
-    with â the actors' fresh outputs, plus each actor's pre-activation penalty. Returns
-    (loss, pre-activations z (B, N, 3))."""
-    actions, z = actor_outputs(networks, actor_params, obs, input_stats, hparams)
-    hidden_norm = hparams.full_normalisation
-    joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
-    q_all = networks.critic.apply(
-        critic_params,
-        jax.lax.stop_gradient(joint)[..., None, :],
-        obs,
-        jax.lax.stop_gradient(actions),
-        hidden_norm,
-        method=Critic.head,
-    )
-    proposals = actions[..., 0] >= 0
-    best = jnp.argmax(jnp.where(proposals, q_all, -jnp.inf), axis=-1)
-    own_obs = jnp.take_along_axis(obs, best[:, None, None], axis=-2)[:, 0]
-    own_actions = jnp.take_along_axis(actions, best[:, None, None], axis=-2)[:, 0]
-    q_best = networks.critic.apply(critic_params, joint, own_obs, own_actions, hidden_norm, method=Critic.head)
-    value = jnp.where(jnp.any(proposals, axis=-1), q_best, zero_row_q(networks, critic_params, joint, hidden_norm))
-    # Actor n's own penalty λ·mean(z_n²) is the only penalty term its parameters reach, so
-    # the sum over actors, λ·N·mean(z²), gives each actor its own.
-    penalty = hparams.preactivation_penalty * z.shape[-2] * jnp.mean(jnp.square(z))
-    return -jnp.mean(weights * value) + penalty, z
 
 
 class ActorUpdate(NamedTuple):

@@ -10,7 +10,8 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from jaxmadrl.agents.ccm.learner import LearnerState, Transition, actor_outputs, critic_rows
+from jaxmadrl.agents.ccm.learner import LearnerState, Transition
+from jaxmadrl.agents.ccm.losses import actor_outputs, critic_rows
 from jaxmadrl.agents.ccm.selection import select_offloading
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import Networks

@@ -10,6 +10,7 @@ import pytest
 
 from jaxmadrl.agents import normalisation, optimisers
 from jaxmadrl.agents.ccm import learner as L
+from jaxmadrl.agents.ccm import losses
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import make_networks
 from jaxmadrl.envs.mec import EnvParams
@@ -126,14 +127,16 @@ def setup():
 def test_batch_covers_both_cases(setup):
     learner, batch, _ = setup
     assert bool((batch.selected.sum(1) == 0).any()) and bool((batch.selected.sum(1) == MAX_ROWS).any())
-    actions, _ = L.actor_outputs(NETS, learner.actor_params, batch.obs, learner.actor_input_stats, HPARAMS)
+    actions, _ = losses.actor_outputs(NETS, learner.actor_params, batch.obs, learner.actor_input_stats, HPARAMS)
     proposals = (actions[..., 0] >= 0).sum(1)
     assert bool((proposals == 0).any()) and bool((proposals > 1).any())
 
 
 def test_td_targets_equal_plain_form(setup):
     learner, batch, _ = setup
-    targets = jax.jit(L.td_targets, static_argnums=0)(NETS, learner, batch.reward, batch.next_obs, batch.done, HPARAMS)
+    targets = jax.jit(losses.td_targets, static_argnums=0)(
+        NETS, learner, batch.reward, batch.next_obs, batch.done, HPARAMS
+    )
     chex.assert_shape(targets, (B,))
     assert_trees_close(targets, jax.jit(plain_targets)(learner, batch, HPARAMS))
 
@@ -141,7 +144,7 @@ def test_td_targets_equal_plain_form(setup):
 def test_critic_loss_on_selected_rows_equals_plain_form(setup):
     learner, batch, weights = setup
     targets = jax.jit(plain_targets)(learner, batch, HPARAMS)
-    (loss, aux), grads = jax.jit(jax.value_and_grad(L.critic_loss, has_aux=True), static_argnums=(1, 5))(
+    (loss, aux), grads = jax.jit(jax.value_and_grad(losses.critic_loss, has_aux=True), static_argnums=(1, 5))(
         learner.critic_params, NETS, batch, targets, weights, MAX_ROWS, 0.0
     )
     (plain_loss, plain_errors), plain_grads = jax.jit(jax.value_and_grad(plain_critic_loss, has_aux=True))(
@@ -154,7 +157,7 @@ def test_critic_loss_on_selected_rows_equals_plain_form(setup):
 
 def test_actor_loss_through_argmax_row_equals_plain_form(setup):
     learner, batch, weights = setup
-    (loss, z), grads = jax.jit(jax.value_and_grad(L.actor_loss, has_aux=True), static_argnums=1)(
+    (loss, z), grads = jax.jit(jax.value_and_grad(losses.actor_loss, has_aux=True), static_argnums=1)(
         learner.actor_params, NETS, learner.critic_params, batch.obs, learner.actor_input_stats, weights, HPARAMS
     )
     plain_loss, plain_grads = jax.jit(jax.value_and_grad(plain_actor_loss))(
@@ -244,7 +247,7 @@ def test_preactivation_penalty_adds_each_actors_own_gradient(setup):
     its own penalty alone (computed here one actor at a time)."""
     learner, batch, weights = setup
     penalty = 1e-2
-    grad = jax.jit(jax.grad(L.actor_loss, has_aux=True), static_argnums=1)
+    grad = jax.jit(jax.grad(losses.actor_loss, has_aux=True), static_argnums=1)
     plain, _ = grad(
         learner.actor_params, NETS, learner.critic_params, batch.obs, learner.actor_input_stats, weights, HPARAMS
     )
@@ -259,7 +262,7 @@ def test_preactivation_penalty_adds_each_actors_own_gradient(setup):
     )
 
     def own_penalty(actor_params, agent):
-        _, z = L.actor_outputs(NETS, actor_params, batch.obs, learner.actor_input_stats, HPARAMS)
+        _, z = losses.actor_outputs(NETS, actor_params, batch.obs, learner.actor_input_stats, HPARAMS)
         return penalty * jnp.mean(jnp.square(z[:, agent]))
 
     expected = jax.tree.map(jnp.zeros_like, plain)
@@ -336,7 +339,7 @@ def test_accumulated_norms_are_the_reference_gradient_buffers(setup, sequential)
 
 def test_selected_rows_puts_selected_first():
     selected = jnp.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0.0]])
-    rows, mask = L.selected_rows(selected, 2)
+    rows, mask = losses.selected_rows(selected, 2)
     np.testing.assert_array_equal(mask, [[True, True], [False, False], [True, False]])
     np.testing.assert_array_equal(rows[0], [1, 3])
     assert int(rows[2, 0]) == 0

@@ -176,7 +176,7 @@ def test_low_actor_lr_keeps_learning(full_train):
 def test_stored_priorities_are_the_critics_errors_step_by_step():
     """The batched insertion of an episode equals computing each step's error on its own."""
     from jaxmadrl.agents import replay
-    from jaxmadrl.agents.ccm import learner as L
+    from jaxmadrl.agents.ccm import losses
 
     trainer = make_trainer(TINY)
     hp = hparams(1e-3, 1e-3)
@@ -194,10 +194,10 @@ def test_stored_priorities_are_the_critics_errors_step_by_step():
 
     @jax.jit
     def one_error(transition):
-        target = L.td_targets(networks, learner, transition.reward, transition.next_obs, transition.done, hp)
-        joint, q = L.critic_rows(networks, learner.critic_params, transition.obs, transition.actions, 0.0)
-        zero = L.zero_row_q(networks, learner.critic_params, joint, 0.0)
-        return L.squared_errors(q, transition.selected > 0, zero, target)
+        target = losses.td_targets(networks, learner, transition.reward, transition.next_obs, transition.done, hp)
+        joint, q = losses.critic_rows(networks, learner.critic_params, transition.obs, transition.actions, 0.0)
+        zero = losses.zero_row_q(networks, learner.critic_params, joint, 0.0)
+        return losses.squared_errors(q, transition.selected > 0, zero, target)
 
     for step in range(STEPS):
         transition = jax.tree.map(lambda x: x[step], memory.items)
