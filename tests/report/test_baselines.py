@@ -1,5 +1,6 @@
 """The heuristics of a MEC run: on each seed's own world and evaluation episodes."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -16,10 +17,13 @@ def test_each_seed_gets_the_heuristics_of_the_world_and_episodes_it_trained_on(t
     config = run.definition.train
     assert set(rewards) == set(heuristics.HEURISTICS) and all(set(r) == {0, 1} for r in rewards.values())
     hparams = run.definition.variant_hyperparams(run.variants[0])
+    # Jitted, as the baselines are: eagerly, every operation would be compiled on its own.
+    init = jax.jit(make_trainer(config).init)
+    evaluate = jax.jit(heuristics.evaluate, static_argnums=(0, 3, 4))
     for seed in (0, 1):
-        state = make_trainer(config).init(seed_key(seed), hparams)  # the lane's own first state
+        state = init(seed_key(seed), hparams)  # the lane's own first state
         for name in heuristics.HEURISTICS:
-            alone = heuristics.evaluate(name, state.eval_key, state.world, config.env, config.eval_episodes)
+            alone = evaluate(name, state.eval_key, state.world, config.env, config.eval_episodes)
             np.testing.assert_allclose(rewards[name][seed], float(alone["reward"]), rtol=1e-6)
     assert rewards["greedy"][0] != rewards["greedy"][1]  # two seeds, two worlds
 

@@ -137,15 +137,16 @@ def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_varian
     assert not (tmp_path / "x").exists()
 
 
-def test_figures_of_runs_too_short_to_show_everything_draw_the_rest_and_say_what_they_skipped(tmp_path):
+def test_figures_of_runs_too_short_to_show_everything_draw_the_rest_and_say_what_they_skipped(tiny_sweep, tmp_path):
     """A 1-episode run and one shorter than episodes_before_train (no training yet, so no
     gradients), a diverged run and one whose lane table lacks keys: exit 0, the figures that
-    exist, one line naming what was skipped, no traceback or warning."""
-    base = {"actor_lrs": [1e-3], "critic_lrs": [1e-2], "n_agents": 3, "steps_per_episode": 3, "chunk": 5}
+    exist, one line naming what was skipped, no traceback or warning. The diverged run is
+    the tiny sweep's program (only learning rates differ), which that run has compiled."""
+    base = {"actor_lrs": [1e-3], "critic_lrs": [1e-2], "n_agents": 3, "steps_per_episode": 3, "chunk": 4}
     runs = (
         ("one-episode", {"episodes": 1}),
         ("before-training", {"episodes": 3, "episodes_before_train": 5}),
-        ("diverged", {"episodes": 4, "actor_lrs": [1e30]}),
+        ("diverged", {"episodes": 60, "actor_lrs": [1e30]}),
         ("lane-keys-missing", None),  # the diverged run's folder, its summary.json edited by hand
     )
     for name, extra in runs:
