@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmadrl import SweepDefinition
+from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.study import grid
 
 EPISODE_STEPS = 200
@@ -63,7 +64,7 @@ def run(learner: str, seeds: int, steps: int) -> dict:
     )
     program = grid.make_grid(definition.train_config())
     hparams, keys = definition.hyperparams(), definition.lane_keys()
-    episodes_axis = jnp.arange(episodes)
+    episodes_axis = episode_clock(definition.train, jnp.arange(episodes))
     start = time.perf_counter()
     init = jax.jit(program.init).lower(keys, hparams).compile()
     chunk = jax.jit(program.run_chunk).lower(init(keys, hparams), episodes_axis, hparams).compile()

@@ -24,7 +24,7 @@ from jaxmadrl.agents import replay
 from jaxmadrl.agents.ccm.learner import train_step
 from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
 from jaxmadrl.agents.config import HyperParams, TrainConfig
-from jaxmadrl.agents.scaffold import networks_of
+from jaxmadrl.agents.scaffold import episode_clock, networks_of
 from jaxmadrl.study.definition import PAPER_LRS, SweepDefinition
 from jaxmadrl.study.grid import lane_sharding, make_grid, run_blocks, split_lanes
 
@@ -160,7 +160,7 @@ def compile_grid(config: TrainConfig, hparams: HyperParams, keys, chunk: int) ->
     state_shape = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), jax.eval_shape(program.init, keys, hparams)
     )
-    episodes = jnp.arange(chunk, dtype=jnp.int32)
+    episodes = episode_clock(config, jnp.arange(chunk))
     lower = jax.jit(program.run_chunk, donate_argnums=0).lower
     lowered, lower_s = timed(lambda: lower(state_shape, episodes, hparams))
     compiled, compile_s = timed(lowered.compile)
@@ -173,7 +173,7 @@ class ChunkRunner:
     sweep does). Each call = one chunk of ``bench.chunk`` episodes for every block."""
 
     def __init__(self, program: GridProgram, bench: "Bench", workers: int):
-        self.program, self.total_episodes, self.next_episode = program, bench.config.episodes, 0
+        self.program, self.config, self.next_episode = program, bench.config, 0
         self.chunk = bench.chunk
         self.hparams = [jax.device_put(h, program.sharding) for h in split_lanes(bench.hparams, program.lanes)]
         self.states = [program.init(k, h) for k, h in zip(split_lanes(bench.keys, program.lanes), self.hparams)]
@@ -181,9 +181,9 @@ class ChunkRunner:
 
     def __call__(self):
         chunk = self.chunk
-        if self.next_episode + chunk > self.total_episodes:
+        if self.next_episode + chunk > self.config.episodes:
             raise RuntimeError("the benchmark would run padding episodes; raise TrainConfig.episodes")
-        episodes = jnp.arange(self.next_episode, self.next_episode + chunk, dtype=jnp.int32)
+        episodes = episode_clock(self.config, jnp.arange(self.next_episode, self.next_episode + chunk))
         self.states, _ = run_blocks(self.pool, self.program.compiled, self.states, episodes, self.hparams)
         jax.block_until_ready(self.states)
         self.next_episode += chunk

@@ -30,7 +30,7 @@ from flax import struct
 
 from jaxmadrl.agents import diagnostics, metric_schema, replay
 from jaxmadrl.agents.config import HyperParams, TrainConfig
-from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, traced_once
+from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, traced_once
 from jaxmadrl.envs import domains
 
 # Ornstein-Uhlenbeck exploration (``config.exploration == "ou"``), as DDPG's authors used it
@@ -194,25 +194,23 @@ def _evaluate(program: _Program, state: TrainState, hparams: HyperParams):
     return jnp.mean(returns)
 
 
-def _run_episode(program: _Program, state: TrainState, episode: chex.Array, hparams: HyperParams):
+def _run_episode(program: _Program, state: TrainState, clock: EpisodeClock, hparams: HyperParams):
     config = program.config
     key, k_episode = jax.random.split(state.key)
     state = state.replace(key=key)
-    episode_number = episode + 1  # episodes completed, counting this one
-    trains = episode_number > config.episodes_before_train
-    noise_std = config.epsilon(episode)
-    operands = (state, k_episode, episode_number, hparams, noise_std)
+    noise_std = config.epsilon(clock.episode)
+    operands = (state, k_episode, clock.number, hparams, noise_std)
     learning, shapes = traced_once(functools.partial(_learning_episode, program), *operands)
     random = functools.partial(_random_episode, program, nan_like(shapes[2]))
-    state, episode_return, update_metrics = jax.lax.cond(trains, learning, random, *operands)
+    state, episode_return, update_metrics = jax.lax.cond(clock.trains, learning, random, *operands)
     eval_reward = jax.lax.cond(
-        evaluates(config, episode_number),
+        clock.evaluates,
         functools.partial(_evaluate, program),
         lambda *_: jnp.float32(jnp.nan),
         state,
         hparams,
     )
-    metrics = {"train_reward": episode_return, "trained": trains, "eval_reward": eval_reward, **update_metrics}
+    metrics = {"train_reward": episode_return, "trained": clock.trains, "eval_reward": eval_reward, **update_metrics}
     if not program.algorithm.stochastic:
         metrics["epsilon"] = noise_std
     return state, metric_schema.checked(config.learner_name, metrics)

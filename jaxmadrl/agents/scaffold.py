@@ -1,15 +1,17 @@
 """What every learner's training program is built from: the ``Trainer`` of pure functions,
-its assembly from ``init`` and ``run_episode``, the scan over a chunk of episodes with its
-padding, and the evaluation schedule."""
+its assembly from ``init`` and ``run_episode``, the episode clock (where an episode stands in
+its run) and the scan over a chunk of episodes with its padding."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import chex
 import jax
 import jax.extend
 import jax.numpy as jnp
+from flax import struct
 
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import Networks, make_networks
@@ -47,38 +49,61 @@ def networks_of(config: TrainConfig) -> Networks:
     )
 
 
-def assemble_trainer(init: Callable, run_episode: Callable, config: TrainConfig) -> Trainer:
-    """The ``Trainer`` of a program from its ``init`` and ``run_episode``: ``run_episodes``
-    scans ``run_episode`` (``scan_episodes``), ``train`` runs every episode from ``init``;
-    each is traced at ``config.matmul_precision``."""
+@struct.dataclass
+class EpisodeClock:
+    """Where an episode stands in its run: the run's length and schedule enter a program as
+    these values, not as constants, so one compiled chunk serves runs of any length, any
+    ``episodes_before_train`` and any ``eval_every``. Every field has the same shape: () for
+    one episode, (T,) for a chunk's scan."""
 
-    def run_episodes(state, episodes: chex.Array, hparams: HyperParams):
-        return scan_episodes(run_episode, state, episodes, hparams, config.episodes)
+    episode: chex.Array  # int32: the 0-based episode index
+    active: chex.Array  # bool: a real episode (False: padding past the run's last episode)
+    trains: chex.Array  # bool: a train step follows the episode (more than episodes_before_train done)
+    evaluates: chex.Array  # bool: greedy evaluation follows (every eval_every episodes and after the last)
+
+    @property
+    def number(self) -> chex.Array:
+        """Episodes completed, counting this one (1-based)."""
+        return self.episode + 1
+
+
+def episode_clock(config: TrainConfig, episodes) -> EpisodeClock:
+    """The clock of the 0-based ``episodes`` (int array of any shape) of a run of ``config``."""
+    episode = jnp.asarray(episodes, jnp.int32)
+    number = episode + 1
+    return EpisodeClock(
+        episode=episode,
+        active=episode < config.episodes,
+        trains=number > config.episodes_before_train,
+        evaluates=(number % config.eval_every == 0) | (number == config.episodes),
+    )
+
+
+def assemble_trainer(init: Callable, run_episode: Callable, config: TrainConfig) -> Trainer:
+    """The ``Trainer`` of a program from its ``init`` and ``run_episode(state, clock,
+    hparams)``: ``run_episodes`` scans ``run_episode`` over a chunk's clocks
+    (``scan_episodes``), ``train`` runs every episode from ``init``; each is traced at
+    ``config.matmul_precision``."""
 
     def train(key: chex.PRNGKey, hparams: HyperParams):
-        return run_episodes(init(key, hparams), jnp.arange(config.episodes, dtype=jnp.int32), hparams)
+        clocks = episode_clock(config, jnp.arange(config.episodes))
+        return scan_episodes(run_episode, init(key, hparams), clocks, hparams)
 
     return Trainer(
         *(
             numerics.with_matmul_precision(function, config.matmul_precision)
-            for function in (init, run_episode, run_episodes, train)
+            for function in (init, run_episode, functools.partial(scan_episodes, run_episode), train)
         )
     )
 
 
-def evaluates(config: TrainConfig, episode_number: chex.Array) -> chex.Array:
-    """Whether greedy evaluation follows the ``episode_number``-th (1-based) episode: every
-    ``eval_every`` episodes and after the last."""
-    return (episode_number % config.eval_every == 0) | (episode_number == config.episodes)
+def scan_episodes(run_episode: Callable, state, clocks: EpisodeClock, hparams):
+    """``lax.scan`` of ``run_episode(state, clock, hparams)`` over ``clocks`` (unbatched, (T,)).
+    Inactive episodes are padding: state unchanged, NaN metrics."""
 
-
-def scan_episodes(run_episode: Callable, state, episodes: chex.Array, hparams, total_episodes: int):
-    """``lax.scan`` of ``run_episode(state, episode, hparams)`` over ``episodes`` (unbatched
-    int32). Indices ≥ ``total_episodes`` are padding: state unchanged, NaN metrics."""
-
-    def run_or_pad(state, episode):
-        run, shapes = traced_once(run_episode, state, episode, hparams)
+    def run_or_pad(state, clock):
+        run, shapes = traced_once(run_episode, state, clock, hparams)
         pad_metrics = nan_like(shapes[1])
-        return jax.lax.cond(episode < total_episodes, run, lambda s, *_: (s, pad_metrics), state, episode, hparams)
+        return jax.lax.cond(clock.active, run, lambda s, *_: (s, pad_metrics), state, clock, hparams)
 
-    return jax.lax.scan(run_or_pad, state, episodes)
+    return jax.lax.scan(run_or_pad, state, clocks)

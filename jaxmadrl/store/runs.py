@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmadrl.agents import diagnostics
+from jaxmadrl.agents.scaffold import EpisodeClock, episode_clock
 from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import checkpoints, execution, loading, names, provenance, run_folder, shards
@@ -278,10 +279,15 @@ def _lanes_of(tree, share: range):
     return jax.tree.map(lambda x: x[share.start : share.stop], tree)
 
 
-def _compile(blocks: _Blocks, state, chunk: int):
-    """The chunk program of ``chunk`` episodes for one block (its state donated)."""
-    episodes = jnp.arange(chunk, dtype=jnp.int32)
-    return jax.jit(blocks.program.run_chunk, donate_argnums=0).lower(state, episodes, blocks.hparams[0]).compile()
+def _clocks(definition, first: int, chunk: int) -> EpisodeClock:
+    """The clocks (chunk,) of the episodes first … first + chunk − 1 (those past the run's end are padding)."""
+    return episode_clock(definition.train, jnp.arange(first, first + chunk))
+
+
+def _compile(blocks: _Blocks, state, clocks: EpisodeClock):
+    """The chunk program for one block (its state donated) over chunks shaped as ``clocks``.
+    The run's length and schedule are its inputs, so runs that differ only in them share it."""
+    return jax.jit(blocks.program.run_chunk, donate_argnums=0).lower(state, clocks, blocks.hparams[0]).compile()
 
 
 def _run_locked(definition, folder, share, chosen: execution.Execution, environments, write, shard, on_progress):
@@ -292,8 +298,9 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
     states, done, chunks = _restore_or_start(definition, share, folder, blocks)
     if done < definition.episodes:
         run_folder.check_free_space(folder, _checkpoint_bytes(states))  # before it compiles
-    chunk = min(definition.chunk, definition.episodes)
-    run_chunk = _compile(blocks, states[0], chunk) if done < definition.episodes else None
+    run_chunk = (
+        None if done == definition.episodes else _compile(blocks, states[0], _clocks(definition, 0, definition.chunk))
+    )
     compile_s = time.perf_counter() - start
     signals.raise_if_interrupted()
     workers = min(chosen.workers or grid.default_workers(len(states)), len(states))
@@ -360,7 +367,7 @@ def _checkpoint_bytes(states) -> int:
 def _train(definition, folder, blocks: _Blocks, run_chunk, states, done, chunks, workers, report):
     """Chunks of episodes until the run is done, each followed by its metrics file and a
     checkpoint whose index records the digests of both; returns the final block states."""
-    chunk = min(definition.chunk, definition.episodes)
+    chunk = definition.chunk
     checkpoint, definition_digest = folder / CHECKPOINT, definition.digest()
     checkpoint_bytes = _checkpoint_bytes(states)
     chunks = dict(chunks)
@@ -376,9 +383,8 @@ def _train(definition, folder, blocks: _Blocks, run_chunk, states, done, chunks,
                 first = blocks.first_lanes[block]
                 saved[first] = checkpoints.save_block(checkpoint, first, state, episodes_done)
 
-            episodes = jnp.arange(done, done + chunk, dtype=jnp.int32)
             states, metrics = grid.run_blocks(
-                pool, run_chunk, states, episodes, blocks.hparams, after_call=checkpoint_block
+                pool, run_chunk, states, _clocks(definition, done, chunk), blocks.hparams, after_call=checkpoint_block
             )
             metrics = {name: values[:n_real] for name, values in metrics.items()}
             path = folder / CHUNKS / names.chunk_file(done)

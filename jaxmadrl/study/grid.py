@@ -26,15 +26,15 @@ from jaxmadrl.core.limits import SettingError
 
 class Grid(NamedTuple):
     init: Callable  # (lane keys (G,), hparams (G,)) → lane-batched TrainState
-    run_chunk: Callable  # (states, episodes (T,), hparams) → (states, metrics (T, G, ...))
+    run_chunk: Callable  # (states, clocks (T,) EpisodeClock, hparams) → (states, metrics (T, G, ...))
 
 
 def make_grid(config: TrainConfig) -> Grid:
     trainer = trainer_of(config)
     run_lanes = jax.vmap(trainer.run_episode, in_axes=(0, None, 0))
 
-    def run_chunk(states, episodes, hparams):
-        return scan_episodes(run_lanes, states, episodes, hparams, config.episodes)
+    def run_chunk(states, clocks, hparams):
+        return scan_episodes(run_lanes, states, clocks, hparams)
 
     return Grid(init=jax.vmap(trainer.init), run_chunk=run_chunk)
 

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.core import numerics, xla_flags
 from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
@@ -22,7 +23,7 @@ def lowered_chunk_text(precision: str) -> str:
     program = grid.make_grid(definition.train_config(precision))
     hparams = definition.hyperparams()
     states = jax.eval_shape(program.init, definition.lane_keys(), hparams)
-    return jax.jit(program.run_chunk).lower(states, jnp.arange(2, dtype=jnp.int32), hparams).as_text()
+    return jax.jit(program.run_chunk).lower(states, episode_clock(definition.train, jnp.arange(2)), hparams).as_text()
 
 
 @pytest.mark.parametrize("precision, operand_precision", [("highest", "HIGHEST"), ("default", "DEFAULT")])

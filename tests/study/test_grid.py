@@ -12,6 +12,7 @@ import pytest
 from programs import assert_programs_agree
 
 from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
@@ -37,7 +38,7 @@ def two_seed_grid():
         dict(name="t", actor_lrs=(1e-3, 1e-1), critic_lrs=(1e-2,), seeds=2, variants=VARIANTS, **TINY)
     )
     run_chunk, states, hparams = grid_run(definition)
-    episodes = jnp.arange(definition.episodes)
+    episodes = episode_clock(definition.train, jnp.arange(definition.episodes))
     return definition, run_chunk, states, hparams, run_chunk(states, episodes, hparams)
 
 
@@ -79,8 +80,8 @@ def test_variant_settings_reach_their_lanes_only(two_seed_grid):
 
 
 def test_rerun_is_bit_identical(two_seed_grid):
-    _, run_chunk, states, hparams, (_, metrics) = two_seed_grid
-    _, again = run_chunk(states, jnp.arange(TINY["episodes"]), hparams)
+    definition, run_chunk, states, hparams, (_, metrics) = two_seed_grid
+    _, again = run_chunk(states, episode_clock(definition.train, jnp.arange(definition.episodes)), hparams)
     for name in metrics:
         np.testing.assert_array_equal(metrics[name], again[name], err_msg=name)
 
@@ -91,7 +92,7 @@ def key_data_as_arrays(tree):
 
 def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
     definition, run_chunk, states, hparams, (whole_states, whole_metrics) = two_seed_grid
-    episodes = jnp.arange(definition.episodes)
+    episodes = episode_clock(definition.train, jnp.arange(definition.episodes))
     runs = {}
     for lanes_per_call, workers in ((1, 1), (1, 3), (2, 2)):
         with ThreadPoolExecutor(workers) as pool:
@@ -122,7 +123,7 @@ def test_lanes_per_call_must_divide_the_lanes(two_seed_grid, lanes_per_call):
 def test_divergent_lane_is_isolated():
     sane = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3,), **TINY))
     mixed = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-3, 1e6), **TINY))
-    episodes = jnp.arange(TINY["episodes"])
+    episodes = episode_clock(sane.train, jnp.arange(TINY["episodes"]))
     run_chunk, states, hparams = grid_run(mixed)
     _, mixed_metrics = run_chunk(states, episodes, hparams)
     run_chunk, states, hparams = grid_run(sane)

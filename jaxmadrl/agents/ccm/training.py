@@ -2,15 +2,14 @@
 
 ``make_trainer(config)`` returns pure functions of explicit state:
 - ``init(key, hparams) → TrainState``: parameters, world, empty replay, stop tracker;
-- ``run_episode(state, episode, hparams) → (state, metrics)``: act for one episode, then
-  (once more than ``episodes_before_train`` episodes are done) one train step, then (every
-  ``eval_every`` episodes) greedy evaluation. ``episode`` (0-based) is passed in rather
-  than read from the state, so it stays unbatched when configurations are vmapped and the
-  ``lax.cond``s on it remain real branches;
-- ``run_episodes(state, episodes, hparams) → (state, metrics)``: a scan of ``run_episode``
-  over the given episode indices (a chunk of a longer run); indices ≥ ``config.episodes``
-  are padding: they leave the state as it is and give NaN metrics, so chunks of one
-  length serve any run length with one compilation;
+- ``run_episode(state, clock, hparams) → (state, metrics)``: act for one episode, then
+  (when ``clock.trains``: more than ``episodes_before_train`` episodes done) one train step,
+  then (when ``clock.evaluates``) greedy evaluation. The ``scaffold.EpisodeClock`` is passed
+  in rather than read from the state, so it stays unbatched when configurations are vmapped
+  and the ``lax.cond``s on it remain real branches;
+- ``run_episodes(state, clocks, hparams) → (state, metrics)``: a scan of ``run_episode``
+  over a chunk of a longer run; inactive episodes (past the run's end) are padding: they
+  leave the state as it is and give NaN metrics, so one compiled chunk serves any run;
 - ``train(key, hparams) → (state, metrics)``: ``init`` then ``run_episodes`` over all.
 Each traces its matrix products at ``config.matmul_precision``.
 Metrics are fixed-size per episode; a quantity not computed in an episode is NaN.
@@ -30,7 +29,7 @@ from jaxmadrl.agents.ccm import rollout
 from jaxmadrl.agents.ccm.learner import LearnerState, Transition, init_learner, observe_episode, train_step
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import Networks
-from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, networks_of, traced_once
+from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, networks_of, traced_once
 from jaxmadrl.envs import mec as env
 
 
@@ -101,33 +100,29 @@ def _evaluate(networks: Networks, config: TrainConfig, state: TrainState, hparam
     return rollout.evaluate(state.eval_key, state.world, state.learner, networks, config, hparams)
 
 
-def _run_episode(networks: Networks, config: TrainConfig, state: TrainState, episode: chex.Array, hparams):
+def _run_episode(networks: Networks, config: TrainConfig, state: TrainState, clock: EpisodeClock, hparams):
     learn, evaluate = functools.partial(_learn, networks, config), functools.partial(_evaluate, networks, config)
     key, k_episode, k_sample = jax.random.split(state.key, 3)
-    epsilon = config.epsilon(episode)
+    epsilon = config.epsilon(clock.episode)
     memory, learner, summary = explore_episode(
         k_episode, state.world, state.learner, state.memory, networks, config, hparams, epsilon
     )
     state = state.replace(memory=memory, learner=learner, key=key)
 
-    episode_number = episode + 1  # episodes completed, counting this one
-    trains = episode_number > config.episodes_before_train
-    learn, learn_shapes = traced_once(learn, state, k_sample, episode_number, hparams)
+    learn, learn_shapes = traced_once(learn, state, k_sample, clock.number, hparams)
     skip_metrics = nan_like(learn_shapes[1])
     state, train_metrics = jax.lax.cond(
-        trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, episode_number, hparams
+        clock.trains, learn, lambda s, *_: (s, skip_metrics), state, k_sample, clock.number, hparams
     )
     evaluate, eval_shapes = traced_once(evaluate, state, hparams)
-    eval_summary = jax.lax.cond(
-        evaluates(config, episode_number), evaluate, lambda *_: nan_like(eval_shapes), state, hparams
-    )
+    eval_summary = jax.lax.cond(clock.evaluates, evaluate, lambda *_: nan_like(eval_shapes), state, hparams)
     metrics = {
         "train_reward": summary["reward"],
         "server_overflow": summary["server_overflow"],
         "energy_violation": summary["energy_violation"],
         "time_violation": summary["time_violation"],
         "epsilon": epsilon,
-        "trained": trains,
+        "trained": clock.trains,
         **{f"eval_{name}": value for name, value in eval_summary.items()},
         **train_metrics,
     }

@@ -38,7 +38,7 @@ from jaxmadrl.agents import critics, diagnostics, metric_schema
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
-from jaxmadrl.agents.scaffold import Trainer, assemble_trainer, evaluates, nan_like, traced_once
+from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, traced_once
 from jaxmadrl.envs import domains
 
 LOG_STD = "log_std"  # the actors' log-std, an (N, A) leaf beside their dense layers
@@ -254,29 +254,27 @@ def _learn(program: _Program, learner: LearnerState, rollout: Rollout, key, hpar
     return learner, metrics
 
 
-def _run_episode(program: _Program, state: TrainState, episode: chex.Array, hparams: HyperParams):
+def _run_episode(program: _Program, state: TrainState, clock: EpisodeClock, hparams: HyperParams):
     config = program.config
     key, k_rollout, k_learn = jax.random.split(state.key, 3)
     rollout, returns = _rollout(program, state.learner, k_rollout, hparams, config.rollout_envs, greedy=False)
-    episode_number = episode + 1  # episodes completed, counting this one
-    trains = episode_number > config.episodes_before_train
     learn, shapes = traced_once(functools.partial(_learn, program), state.learner, rollout, k_learn, hparams)
     skipped = nan_like(shapes[1])
     learner, update_metrics = jax.lax.cond(
-        trains, learn, lambda learner, *_: (learner, skipped), state.learner, rollout, k_learn, hparams
+        clock.trains, learn, lambda learner, *_: (learner, skipped), state.learner, rollout, k_learn, hparams
     )
     tracker = jax.lax.cond(
-        trains,
+        clock.trains,
         lambda: diagnostics.update_stop_tracker(
-            state.tracker, episode_number, update_metrics["actor_max_delta"], update_metrics["critic_max_delta"]
+            state.tracker, clock.number, update_metrics["actor_max_delta"], update_metrics["critic_max_delta"]
         ),
         lambda: state.tracker,
     )
     state = state.replace(learner=learner, tracker=tracker, key=key)
     eval_reward = jax.lax.cond(
-        evaluates(config, episode_number),
+        clock.evaluates,
         lambda: jnp.mean(_rollout(program, learner, state.eval_key, hparams, config.eval_episodes, greedy=True)[1]),
         lambda: jnp.float32(jnp.nan),
     )
-    metrics = {"train_reward": jnp.mean(returns), "trained": trains, "eval_reward": eval_reward, **update_metrics}
+    metrics = {"train_reward": jnp.mean(returns), "trained": clock.trains, "eval_reward": eval_reward, **update_metrics}
     return state, metric_schema.checked(metric_schema.PPO, metrics)

@@ -12,7 +12,7 @@ from jaxmadrl.agents import diagnostics, normalisation
 from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import OUTPUT_INIT_BOUND
-from jaxmadrl.agents.scaffold import networks_of
+from jaxmadrl.agents.scaffold import episode_clock, networks_of
 from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.envs import mec as env
 from jaxmadrl.envs.mec import EnvParams
@@ -120,8 +120,8 @@ def test_chunks_with_padding_equal_one_run(tiny_run):
     hp = hparams(1e-3, 1e-3)
     run_chunk = jax.jit(trainer.run_episodes)
     state = jax.jit(trainer.init)(jax.random.key(0), hp)
-    state, first = run_chunk(state, jnp.arange(0, 4), hp)
-    state, second = run_chunk(state, jnp.arange(4, 8), hp)  # episodes 6 and 7 are padding
+    state, first = run_chunk(state, episode_clock(TINY, jnp.arange(0, 4)), hp)
+    state, second = run_chunk(state, episode_clock(TINY, jnp.arange(4, 8)), hp)  # episodes 6 and 7 are padding
     assert np.all(np.isnan(second["train_reward"][2:])) and not np.any(second["trained"][2:])
     whole_state, whole = tiny_run
     # Scans of 4 and of 6 episodes are different programs (tests/programs.py).

@@ -13,6 +13,7 @@ from programs import MANY_UPDATES_RTOL, assert_programs_agree
 from jaxmadrl.agents import off_policy
 from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.ddpg import learner as ddpg
+from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train, trainer_of
 from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
@@ -68,7 +69,7 @@ def test_an_episode_without_change_is_one_in_which_no_weight_moved():
     stopped = []
     for episode in range(config.episodes):
         before = state.learner.actor_params
-        state, metrics = run_episode(state, jnp.int32(episode), hparams)
+        state, metrics = run_episode(state, episode_clock(config, episode), hparams)
         unchanged = all(jax.tree.leaves(jax.tree.map(np.array_equal, before, state.learner.actor_params)))
         if metrics["trained"]:
             assert unchanged == (metrics["actor_max_delta"][0] == 0)
@@ -110,7 +111,9 @@ def test_multi_agent_lane_equals_single_run():
     )
     program = grid.make_grid(definition.train_config())
     hparams, keys = definition.hyperparams(), definition.lane_keys()
-    states, metrics = jax.jit(program.run_chunk)(jax.jit(program.init)(keys, hparams), jnp.arange(4), hparams)
+    states, metrics = jax.jit(program.run_chunk)(
+        jax.jit(program.init)(keys, hparams), episode_clock(definition.train, jnp.arange(4)), hparams
+    )
     chex.assert_shape(metrics["actor_max_delta"], (4, 4, 3))
     chex.assert_shape(states.tracker.actor_first_unchanged, (4, 3))
     train = jax.jit(make_train(definition.train_config()))
@@ -146,9 +149,9 @@ def test_ou_exploration_is_correlated_and_gaussian_is_not():
         hparams = HyperParams(actor_lr=1e-3, critic_lr=1e-3).as_arrays()
         state = trainer.init(jax.random.key(0), hparams)
         # episode 1 trains (episodes_before_train=1) and acts with noise; its stored actions
-        state, _ = jax.jit(trainer.run_episode)(state, jnp.int32(0), hparams)
+        state, _ = jax.jit(trainer.run_episode)(state, episode_clock(config, 0), hparams)
         start = int(state.memory.position)
-        state, _ = jax.jit(trainer.run_episode)(state, jnp.int32(1), hparams)
+        state, _ = jax.jit(trainer.run_episode)(state, episode_clock(config, 1), hparams)
         actions = np.asarray(state.memory.items.actions[start : start + 200, 0, 0])
         lag_one = np.corrcoef(actions[:-1], actions[1:])[0, 1]
         assert lag_one > 0.9 if exploration == "ou" else abs(lag_one) < 0.3, (exploration, lag_one)

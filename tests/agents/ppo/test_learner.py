@@ -13,6 +13,7 @@ from programs import MANY_UPDATES_RTOL, assert_programs_agree
 
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.ppo import learner as ppo
+from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
@@ -96,7 +97,9 @@ def test_a_lane_of_the_grid_equals_a_single_run():
     )
     program = grid.make_grid(definition.train_config())
     hparams, keys = definition.hyperparams(), definition.lane_keys()
-    _, metrics = jax.jit(program.run_chunk)(jax.jit(program.init)(keys, hparams), jnp.arange(3), hparams)
+    _, metrics = jax.jit(program.run_chunk)(
+        jax.jit(program.init)(keys, hparams), episode_clock(definition.train, jnp.arange(3)), hparams
+    )
     train = jax.jit(make_train(definition.train_config()))
     for lane in (0, 3):
         _, variant, actor_lr, critic_lr = definition.lanes()[lane]
