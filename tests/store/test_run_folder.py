@@ -306,7 +306,7 @@ def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path, sigint_ig
         "--n_agents=3",
         "--steps_per_episode=3",
         "--episodes=400",
-        "--chunk=2",
+        "--chunk=4",  # the tiny sweep's program (tests/cli_helpers.py), compiled once for the session
         f"--out={out}",
         wait=False,
         sigint_ignored=sigint_ignored,
