@@ -51,6 +51,8 @@ def define_execution_flags(names: tuple[str, ...] = execution.NAMES) -> None:
             flags.DEFINE_enum(field.name, field.default, list(choices), help)
         elif field.type in ("bool", "bool | None"):
             flags.DEFINE_bool(field.name, field.default, help)
+        elif field.type.startswith("tuple"):
+            flags.DEFINE_list(field.name, field.default, help)
         else:
             flags.DEFINE_integer(field.name, field.default, help)
 

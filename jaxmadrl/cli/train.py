@@ -30,7 +30,7 @@ flags.DEFINE_integer(
 )
 common.define_run_flags(
     f"{names.RUNS_DIR}/train-<actor_lr>-<critic_lr>-<timestamp>",
-    ("matmul_precision", "deterministic_ops", "keep_checkpoint"),
+    ("matmul_precision", "deterministic_ops", "keep_checkpoint", "log"),
 )
 common.define_setting_flags()
 flags.adopt_module_key_flags(common)

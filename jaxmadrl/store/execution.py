@@ -42,6 +42,11 @@ class Execution:
         "when the run completes; by default it is deleted",
         default=False,
     )
+    log: tuple[str, ...] | None = _setting(
+        "live logs written after every chunk, in RUN/logs/: any of csv, tensorboard, wandb, comma-separated "
+        "(tensorboard and wandb: pip install 'jaxmadrl[log]'); they never change what the run computes. "
+        "Default: none; a resume keeps the logs the run has"
+    )
 
 
 NAMES = tuple(field.name for field in dataclasses.fields(Execution))

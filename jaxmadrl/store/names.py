@@ -4,7 +4,8 @@ A run folder holds ``sweep.json`` (the definition), ``environment.json`` (what e
 computed with: code, versions, machine, numerics, lane width; see ``provenance``),
 ``checkpoint/`` (the whole state after the last finished chunk: one file per block of
 lanes and ``checkpoint.json``, the index naming them), ``metrics/chunk_<episode>.npz`` (the
-metrics of each finished chunk) and ``run.lock``, which one process at a time holds. When
+metrics of each finished chunk), ``run.lock``, which one process at a time holds, and
+``logs/`` if live logs were asked for (``metrics.csv``, ``tensorboard/``, ``wandb/``). When
 the run completes it holds ``metrics.npz`` (every metric as (lanes, episodes, ...)),
 ``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table
 of each variant). A sharded run's folder holds ``shards.json`` (the plan) and one such
@@ -29,11 +30,12 @@ SUMMARY = "summary.json"
 SUMMARY_CSV = "summary.csv"
 TABLE = "table.txt"
 PLAN = "shards.json"
+LOGS = "logs"  # a folder: the live logs asked for (jaxmadrl.logs), kept when the run completes
 
 # What a finished run holds (summary.json last: its presence marks the run complete).
 RESULTS = (METRICS, SUMMARY_CSV, TABLE, SUMMARY)
 # Every entry of a run folder the tool writes (a symbolic link in its place is refused).
-WRITTEN = (DEFINITION, ENVIRONMENT, LOCK, CHECKPOINT, CHUNKS, PLAN, *RESULTS)
+WRITTEN = (DEFINITION, ENVIRONMENT, LOCK, CHECKPOINT, CHUNKS, PLAN, LOGS, *RESULTS)
 
 
 def chunk_file(first_episode: int) -> str:

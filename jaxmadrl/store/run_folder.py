@@ -117,6 +117,13 @@ def joined_chunk_metrics(run_dir: pathlib.Path) -> dict[str, np.ndarray]:
     return {k: np.swapaxes(np.concatenate([c[k] for c in per_chunk]), 0, 1) for k in per_chunk[0]}
 
 
+def recorded_chunks(run_dir: pathlib.Path):
+    """(first episode, metrics as (episodes, lanes, ...)) of each per-chunk metrics file, in order."""
+    for path in sorted((run_dir / names.CHUNKS).glob(names.CHUNK_GLOB)):
+        with np.load(path) as chunk:
+            yield names.chunk_first_episode(path), dict(chunk)
+
+
 def lane_rows(definition: SweepDefinition, lanes: range, trackers, metrics: dict) -> list[dict]:
     """The lane table's rows of the lanes ``lanes`` of ``definition`` (numbered as in the
     whole sweep); ``trackers``, ``metrics``: theirs, with a leading lane axis."""

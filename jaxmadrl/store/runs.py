@@ -28,6 +28,7 @@ from jaxmadrl.agents import diagnostics
 from jaxmadrl.agents.scaffold import EpisodeClock, episode_clock
 from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
+from jaxmadrl.logs import live
 from jaxmadrl.store import checkpoints, execution, loading, names, provenance, run_folder, shards
 from jaxmadrl.store.names import CHECKPOINT, CHUNKS
 from jaxmadrl.store.progress import Progress
@@ -49,6 +50,7 @@ def run_sweep(
     matmul_precision: str | None = None,
     deterministic_ops: bool | None = None,
     keep_checkpoint: bool = False,
+    log=None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> loading.Run | None:
     """Runs ``definition`` in the new folder ``out_dir`` — or, with ``resume``, continues the
@@ -66,8 +68,10 @@ def run_sweep(
     per CPU), ``matmul_precision`` and deterministic GPU ops (which must be chosen before
     JAX starts a backend). Left at None, a resume keeps what the run recorded, so that it
     computes as the run did. The final state is kept in the run's ``checkpoint/`` if
-    ``keep_checkpoint``. ``on_progress`` gets a ``Progress`` after compiling and after
-    every chunk.
+    ``keep_checkpoint``. ``log``: live logs written after every chunk, any of "csv",
+    "tensorboard", "wandb" (``jaxmadrl.logs.live``; in ``RUN/logs/``; left at None, a resume
+    keeps the logs the run has). ``on_progress`` gets a
+    ``Progress`` after compiling and after every chunk.
 
     Raises SettingError (a bad setting), RunFolderError (the folder exists, is in use, is
     damaged or another sweep's; a shard that does not belong there) and OSError (the disk);
@@ -81,6 +85,7 @@ def run_sweep(
         matmul_precision=matmul_precision,
         deterministic_ops=deterministic_ops,
         keep_checkpoint=keep_checkpoint,
+        log=None if log is None else live.checked_kinds(log),
     )
     on_progress = on_progress or (lambda progress: None)
     if resume:
@@ -316,9 +321,14 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
     changed = provenance.describe_differences(environments[-1], record) if environments else ""
     environments = [*environments, record]
     run_folder.write_environments(folder, environments)
-    report = _reporter(definition, share, shard, blocks, done, compile_s, record, changed, on_progress)
-    report(done, states)
-    states = _train(definition, folder, blocks, run_chunk, states, done, chunks, workers, report)
+    kinds = live.kinds_found(folder / names.LOGS) if chosen.log is None else chosen.log
+    logs = live.open_live_logs(kinds, _log_place(definition, folder, share, shard, done))
+    try:
+        report = _reporter(definition, share, shard, blocks, done, compile_s, record, changed, on_progress, logs)
+        report(done, states)
+        states = _train(definition, folder, blocks, run_chunk, states, done, chunks, workers, report)
+    finally:
+        logs.close()
     signals.raise_if_interrupted()
     metrics = run_folder.joined_chunk_metrics(folder)
     trackers = grid.join_lanes([state.tracker for state in states])
@@ -329,11 +339,27 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
         shutil.rmtree(folder / CHECKPOINT, ignore_errors=True)
 
 
-def _reporter(definition, share, shard, blocks, first_done, compile_s, record, changed, on_progress):
-    """``report(episodes done, block states)``: a ``Progress`` to ``on_progress``."""
+def _log_place(definition, folder: pathlib.Path, share: range, shard, done: int) -> live.LogPlace:
+    """What the live logs of this session of the lanes ``share`` in ``folder`` need."""
+    return live.LogPlace(
+        folder=folder / names.LOGS,
+        definition=definition,
+        first_lane=share.start,
+        lanes=tuple(definition.lanes()[share.start : share.stop]),
+        title=f"{folder.parent.name} shard {shard}" if shard else folder.name,
+        episodes_done=done,
+        recorded=lambda: run_folder.recorded_chunks(folder),
+    )
+
+
+def _reporter(definition, share, shard, blocks, first_done, compile_s, record, changed, on_progress, logs):
+    """``report(episodes done, block states, the last chunk's metrics)``: the metrics to the
+    live ``logs`` and a ``Progress`` to ``on_progress``."""
     run_start = time.perf_counter()
 
-    def report(done, states):
+    def report(done, states, metrics=None):
+        if metrics is not None:
+            logs.write(done - len(next(iter(metrics.values()))), metrics)
         tracker = grid.join_lanes([state.tracker for state in states])
         all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
         on_progress(
@@ -393,7 +419,7 @@ def _train(definition, folder, blocks: _Blocks, run_chunk, states, done, chunks,
             done += n_real
             checkpoints.commit_checkpoint(checkpoint, saved, done, definition_digest, chunks)
             signals.raise_if_interrupted()
-            report(done, states)
+            report(done, states, metrics)
     finally:
         pool.shutdown(cancel_futures=True)
     return states

@@ -161,6 +161,7 @@ def test_one_call_sharded_over_two_devices_matches_calls_of_one_lane(tmp_path, t
         ["--actor_hidden=a"],
         ["--sweep=mitigations", "--variants=baseline,nope"],
         ["--variants=baseline"],
+        ["--log=csv,bogus"],
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, bad):
