@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
+from log_readers import csv_values, tensorboard_values, values_of_metrics
 from programs import assert_programs_agree
 
 from jaxmadrl.store import names
@@ -90,17 +91,22 @@ def test_resume_keeps_the_recorded_lane_width(tmp_path):
     assert first["devices_per_call"] == second["devices_per_call"] == 2
 
 
-def test_resume_after_sigkill_is_bit_identical(tmp_path, tiny_sweep):
+def test_resume_after_sigkill_is_bit_identical_and_continues_the_logs(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
-    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
-    result = sweep_cli(f"--resume={out}")
+    killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--log=csv,tensorboard")
+    result = sweep_cli(f"--resume={out}")  # the run's logs, without being named again
     assert result.returncode == 0, result.stderr
     assert "starting at episode 0" not in result.stdout
     resumed, whole = load_metrics(out), load_metrics(reference)
     for name in whole:
         np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+    # every episode once in each log, whatever the kill left in it
+    expected = values_of_metrics(resumed)
+    assert csv_values(out / "logs" / "metrics.csv") == expected
+    lanes = sorted(f.name for f in (out / "logs" / "tensorboard").iterdir() if f.is_dir())
+    assert tensorboard_values(out / "logs" / "tensorboard", lanes)[0] == expected
 
 
 def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):

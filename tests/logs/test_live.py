@@ -1,13 +1,13 @@
 """The live logs (``jaxmadrl.logs``): each holds every measured value of a run once, across
 resumes; a failing one costs one warning line; a logged run computes what an unlogged one does."""
 
-import csv
 import json
 import sys
 
 import numpy as np
 import pytest
 from cli_helpers import TINY_SWEEP, run_module
+from log_readers import csv_values, expected_values, tensorboard_values, values_of_metrics
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -50,16 +50,6 @@ def _place(folder, episodes_done):
     )
 
 
-def _expected(chunks):
-    """(lane, episode, tag) → value of every non-NaN value of ``chunks``."""
-    expected = {}
-    for first, metrics in chunks:
-        for tag, values in live.tag_series(metrics).items():
-            for episode, lane in zip(*np.nonzero(~np.isnan(values))):
-                expected[(int(lane), first + int(episode) + 1, tag)] = float(values[episode, lane])
-    return expected
-
-
 def _session(opener, folder, episodes_done, chunks):
     logger = opener(_place(folder, episodes_done))
     for first, metrics in chunks:
@@ -81,48 +71,22 @@ def test_tags_are_metric_names_and_components():
     assert _place(None, 0).lane_names()[3] == "lane03-seed1-default-a0.1-c0.01"
 
 
-def _csv_values(path):
-    with open(path) as file:
-        rows = list(csv.DictReader(file))
-    values = {(int(r["lane"]), int(r["episode"]), r["metric"]): np.float32(r["value"]) for r in rows}
-    assert len(values) == len(rows), "a row appears twice"
-    return values
-
-
 def test_csv_log_holds_every_measured_value_once_across_a_resume(tmp_path):
     # The first session logs chunks 0 and 3 but is killed before chunk 3's checkpoint: the
     # resume starts at episode 3 and computes chunk 3 again, then chunk 6.
     _session(csv_rows.CsvLog, tmp_path, 0, CHUNKS[:2])
     _session(csv_rows.CsvLog, tmp_path, 3, CHUNKS[1:])
     # %.9g: the float32 values themselves (each is a float32 number of the run)
-    assert _csv_values(tmp_path / "metrics.csv") == {k: np.float32(v) for k, v in _expected(CHUNKS).items()}
+    assert csv_values(tmp_path / "metrics.csv") == {k: np.float32(v) for k, v in expected_values(CHUNKS).items()}
     assert live.kinds_found(tmp_path) == ("csv",)
-
-
-def _tensorboard_values(root, lane_names):
-    values, hparams = {}, {}
-    for lane, name in enumerate(lane_names):
-        accumulator = event_accumulator.EventAccumulator(str(root / name), size_guidance={"scalars": 0})
-        accumulator.Reload()
-        for tag in accumulator.Tags()["scalars"]:
-            events = accumulator.Scalars(tag)
-            assert len({e.step for e in events}) == len(events), "a step appears twice"
-            values.update({(lane, e.step, tag): e.value for e in events})
-        content = accumulator.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-        start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
-        hparams[name] = {
-            key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
-            for key, value in start.hparams.items()
-        }
-    return values, hparams
 
 
 def test_tensorboard_log_reads_back_as_written_across_a_resume(tmp_path):
     _session(tensorboard_events.TensorBoardLog, tmp_path, 0, CHUNKS[:2])
     _session(tensorboard_events.TensorBoardLog, tmp_path, 3, CHUNKS[1:])
     names = _place(tmp_path, 0).lane_names()
-    values, hparams = _tensorboard_values(tmp_path / "tensorboard", names)
-    expected = {key: float(np.float32(value)) for key, value in _expected(CHUNKS).items()}
+    values, hparams = tensorboard_values(tmp_path / "tensorboard", names)
+    expected = {key: float(np.float32(value)) for key, value in expected_values(CHUNKS).items()}
     assert values == expected
     assert hparams[names[3]] == {"seed": 1, "variant": "default", "actor_lr": 0.1, "critic_lr": 0.01}
     top = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
@@ -165,7 +129,7 @@ def test_wandb_log_continues_the_same_run_from_the_last_logged_episode(tmp_path,
         if call[0] == "log"
         for key, value in call[2].items()
     }
-    assert logged == _expected(CHUNKS)
+    assert logged == expected_values(CHUNKS)
     assert json.loads((tmp_path / "wandb.json").read_text())["episodes_logged"] == 9
 
 
@@ -219,13 +183,12 @@ def test_a_logged_sweep_computes_what_an_unlogged_one_does_and_its_logs_hold_it(
         for name in unlogged.files:
             assert unlogged[name].dtype == metrics[name].dtype
             np.testing.assert_array_equal(metrics[name], unlogged[name], err_msg=name)
-    # (lanes, episodes, ...) as one chunk of (episodes, lanes, ...)
-    expected = _expected([(0, {name: np.swapaxes(values, 0, 1) for name, values in metrics.items()})])
-    assert _csv_values(out / "logs" / "metrics.csv") == {k: np.float32(v) for k, v in expected.items()}
+    expected = values_of_metrics(metrics)
+    assert csv_values(out / "logs" / "metrics.csv") == expected
     names = [f.name for f in sorted((out / "logs" / "tensorboard").iterdir()) if f.is_dir()]
     assert names == [f"lane{i:02d}-seed{i // 2}-default-a{a}-c0.01" for i, a in enumerate(["0.001", "0.1"] * 2)]
-    values, hparams = _tensorboard_values(out / "logs" / "tensorboard", names)
-    assert values == {key: float(np.float32(value)) for key, value in expected.items()}
+    values, hparams = tensorboard_values(out / "logs" / "tensorboard", names)
+    assert values == expected
     assert hparams[names[1]] == {"seed": 0, "variant": "default", "actor_lr": 0.1, "critic_lr": 0.01}
     record = json.loads((out / "logs" / "wandb.json").read_text())
     assert record["episodes_logged"] == 60
