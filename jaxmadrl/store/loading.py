@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from jaxmadrl.store import names
+from jaxmadrl.store import final_params, names
 from jaxmadrl.study.definition import Lane, SweepDefinition
 
 LANE_COLUMNS = Lane._fields
@@ -33,6 +33,18 @@ class Run:
     lanes: list[dict]
     metrics: dict[str, np.ndarray]
     environment: list[dict] | None = None  # one record per session that computed it (provenance)
+    folder: pathlib.Path | None = None  # where it was loaded from
+
+    def final_params(self) -> dict[str, np.ndarray]:
+        """Every lane's trained parameters, named (``store.final_params``: (lanes, ...) each).
+        RunError if the run keeps none (it finished before runs kept them, or is not loaded
+        from a folder)."""
+        if self.folder is None:
+            raise RunError("this Run was not loaded from a run folder")
+        try:
+            return final_params.read(self.folder)
+        except ValueError as error:
+            raise RunError(str(error)) from None
 
     @property
     def episodes(self) -> int:
@@ -139,7 +151,9 @@ def load_run(path) -> Run:
     if shape != (len(lanes), definition.episodes):
         raise RunError(f"{run_dir}: metrics.npz does not match its summary")
     _upgrade_older_format(metrics, lanes)
-    return Run(definition=definition, lanes=lanes, metrics=metrics, environment=summary.get("environment"))
+    return Run(
+        definition=definition, lanes=lanes, metrics=metrics, environment=summary.get("environment"), folder=run_dir
+    )
 
 
 def _upgrade_older_format(metrics: dict, lanes: list[dict]) -> None:

@@ -7,6 +7,7 @@ lanes and ``checkpoint.json``, the index naming them), ``metrics/chunk_<episode>
 metrics of each finished chunk), ``run.lock``, which one process at a time holds, and
 ``logs/`` if live logs were asked for (``metrics.csv``, ``tensorboard/``, ``wandb/``). When
 the run completes it holds ``metrics.npz`` (every metric as (lanes, episodes, ...)),
+``params.npz`` (every lane's final parameters, named; ``final_params``),
 ``summary.json``, ``summary.csv`` (one row per lane) and ``table.txt`` (the stopping table
 of each variant). A sharded run's folder holds ``shards.json`` (the plan) and one such
 folder per shard, ``shard-<i>-of-<n>/``, and the same results once they are merged.
@@ -26,6 +27,7 @@ CHECKPOINT_INDEX = "checkpoint.json"  # inside CHECKPOINT
 CHUNKS = "metrics"  # a folder of CHUNK_GLOB files
 CHUNK_GLOB = "chunk_*.npz"
 METRICS = "metrics.npz"
+PARAMS = "params.npz"  # every lane's final parameters (final_params)
 SUMMARY = "summary.json"
 SUMMARY_CSV = "summary.csv"
 TABLE = "table.txt"
@@ -33,7 +35,7 @@ PLAN = "shards.json"
 LOGS = "logs"  # a folder: the live logs asked for (jaxmadrl.logs), kept when the run completes
 
 # What a finished run holds (summary.json last: its presence marks the run complete).
-RESULTS = (METRICS, SUMMARY_CSV, TABLE, SUMMARY)
+RESULTS = (METRICS, PARAMS, SUMMARY_CSV, TABLE, SUMMARY)
 # Every entry of a run folder the tool writes (a symbolic link in its place is refused).
 WRITTEN = (DEFINITION, ENVIRONMENT, LOCK, CHECKPOINT, CHUNKS, PLAN, LOGS, *RESULTS)
 

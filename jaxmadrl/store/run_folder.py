@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxmadrl.core import files
 from jaxmadrl.core.limits import SettingError
-from jaxmadrl.store import names
+from jaxmadrl.store import final_params, names
 from jaxmadrl.study import results
 from jaxmadrl.study.definition import SweepDefinition
 
@@ -141,22 +141,29 @@ def lane_rows(definition: SweepDefinition, lanes: range, trackers, metrics: dict
     return rows
 
 
-def write_summary(run_dir: pathlib.Path, summary: dict, metrics: dict) -> None:
-    """``metrics.npz`` and then ``summary.json``, whose presence marks the folder complete."""
+def write_summary(run_dir: pathlib.Path, summary: dict, metrics: dict, params: dict) -> None:
+    """``metrics.npz``, ``params.npz`` and then ``summary.json``, whose presence marks the folder complete."""
     files.write_atomically(run_dir / names.METRICS, lambda f: np.savez_compressed(f, **metrics))
+    final_params.write(run_dir, params)
     files.write_atomically(run_dir / names.SUMMARY, lambda f: f.write(files.json_text(summary).encode()))
 
 
 def write_results(
-    run_dir: pathlib.Path, definition: SweepDefinition, metrics: dict, rows: list[dict], environments: list[dict]
+    run_dir: pathlib.Path,
+    definition: SweepDefinition,
+    metrics: dict,
+    params: dict,
+    rows: list[dict],
+    environments: list[dict],
 ) -> None:
-    """A finished sweep's results: ``metrics.npz`` (every lane's), ``summary.csv``,
-    ``table.txt`` and ``summary.json``; ``environments``: the record of every session that
-    computed part of it."""
+    """A finished sweep's results: ``metrics.npz`` and ``params.npz`` (every lane's),
+    ``summary.csv``, ``table.txt`` and ``summary.json``; ``environments``: the record of
+    every session that computed part of it."""
     table = results.stopping_tables(rows, definition.episodes)
     files.write_atomically(run_dir / names.SUMMARY_CSV, lambda f: f.write(results.summaries_csv(rows).encode()))
     files.write_atomically(run_dir / names.TABLE, lambda f: f.write((table + "\n").encode()))
-    write_summary(run_dir, {"definition": definition.to_dict(), "environment": environments, "lanes": rows}, metrics)
+    summary = {"definition": definition.to_dict(), "environment": environments, "lanes": rows}
+    write_summary(run_dir, summary, metrics, params)
 
 
 def check_free_space(run_dir: pathlib.Path, needed_bytes: int) -> None:

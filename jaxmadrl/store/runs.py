@@ -29,7 +29,7 @@ from jaxmadrl.agents.scaffold import EpisodeClock, episode_clock
 from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.logs import live
-from jaxmadrl.store import checkpoints, execution, loading, names, provenance, run_folder, shards
+from jaxmadrl.store import checkpoints, execution, final_params, loading, names, provenance, run_folder, shards
 from jaxmadrl.store.names import CHECKPOINT, CHUNKS
 from jaxmadrl.store.progress import Progress
 from jaxmadrl.store.run_folder import RunFolderError, is_complete, is_resumable
@@ -119,8 +119,8 @@ def _run_whole(definition, run_dir, resume: bool, given: execution.Execution, on
     if not resume:
         _create(run_dir, definition)
 
-    def write(metrics, rows, environments):
-        run_folder.write_results(run_dir, definition, metrics, rows, environments)
+    def write(metrics, params, rows, environments):
+        run_folder.write_results(run_dir, definition, metrics, params, rows, environments)
 
     _run_lanes(definition, run_dir, range(n_lanes), resume, chosen, environments, write, None, on_progress)
     return loading.load_run(run_dir)
@@ -189,8 +189,8 @@ def _run_shard(definition, run_dir, shard, resume, given: execution.Execution, o
         chosen = execution.resolved(planned, environments[-1] if environments else {}, len(definition.lanes()))
         share = shard.lane_range(len(definition.lanes()), plan["lanes_per_call"])
 
-        def write(metrics, rows, environments):
-            shards.write_part(part_dir, shard, metrics, rows, environments)
+        def write(metrics, params, rows, environments):
+            shards.write_part(part_dir, shard, metrics, params, rows, environments)
 
         _run_lanes(definition, part_dir, share, resume, chosen, environments, write, shard, on_progress)
     if all(state == "done" for _, state in shards.shard_states(run_dir, plan)):
@@ -201,7 +201,7 @@ def _run_shard(definition, run_dir, shard, resume, given: execution.Execution, o
 
 def _run_lanes(definition, folder, share: range, resuming, chosen, environments, write, shard, on_progress):
     """Runs the lanes ``share`` of ``definition`` in ``folder`` under its lock, then
-    ``write(metrics, rows, environments)``; a new folder is removed again if this fails
+    ``write(metrics, params, rows, environments)``; a new folder is removed again if this fails
     before its first checkpoint."""
     try:
         with run_folder.held(folder):
@@ -332,7 +332,8 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
     signals.raise_if_interrupted()
     metrics = run_folder.joined_chunk_metrics(folder)
     trackers = grid.join_lanes([state.tracker for state in states])
-    write(metrics, run_folder.lane_rows(definition, share, trackers, metrics), environments)
+    rows = run_folder.lane_rows(definition, share, trackers, metrics)
+    write(metrics, final_params.final_params(states), rows, environments)
     # The results are complete: what is left over if a deletion fails does no harm.
     shutil.rmtree(folder / CHUNKS, ignore_errors=True)  # joined into metrics.npz
     if not chosen.keep_checkpoint:

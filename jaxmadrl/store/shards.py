@@ -27,7 +27,7 @@ import numpy as np
 
 from jaxmadrl.core import files, numerics
 from jaxmadrl.core.limits import SettingError, check_integer
-from jaxmadrl.store import names, provenance, run_folder
+from jaxmadrl.store import final_params, names, provenance, run_folder
 from jaxmadrl.store.run_folder import RunFolderError
 from jaxmadrl.study import grid
 from jaxmadrl.study.definition import SweepDefinition
@@ -247,10 +247,10 @@ def check_plan(run_dir: pathlib.Path, shard: Shard, *, lanes_per_call=None, matm
     return plan
 
 
-def write_part(part_dir: pathlib.Path, shard: Shard, metrics: dict, rows: list[dict], environments: list[dict]):
-    """A finished shard's results in its own folder: its lanes' metrics and rows."""
+def write_part(part_dir: pathlib.Path, shard: Shard, metrics: dict, params: dict, rows: list[dict], environments):
+    """A finished shard's results in its own folder: its lanes' metrics, parameters and rows."""
     summary = {"shard": str(shard), "code": code_version(), "environment": environments, "lanes": rows}
-    run_folder.write_summary(part_dir, summary, metrics)
+    run_folder.write_summary(part_dir, summary, metrics, params)
 
 
 def shard_states(run_dir: pathlib.Path, plan: dict) -> list[tuple[Shard, str]]:
@@ -296,12 +296,13 @@ def _merge_locked(run_dir: pathlib.Path) -> None:
     if absent:
         raise RunFolderError(f"cannot merge {run_dir}: {'; '.join(absent)}")
     parts = [run_dir / Shard(index, plan["shards"]).folder_name for index in range(plan["shards"])]
-    rows, environments, per_part = [], [], []
+    rows, environments, per_part, params_per_part = [], [], [], []
     for part in parts:
         try:
             summary = json.loads((part / names.SUMMARY).read_text())
             with np.load(part / names.METRICS) as saved:
                 per_part.append(dict(saved))
+            params_per_part.append(final_params.read(part))
         except (OSError, ValueError, KeyError) as error:
             raise RunFolderError(f"cannot merge {run_dir}: {part} cannot be read: {error}") from None
         if summary.get("code") != plan["code"]:
@@ -311,7 +312,9 @@ def _merge_locked(run_dir: pathlib.Path) -> None:
     if [row["lane"] for row in rows] != list(range(len(definition.lanes()))):
         raise RunFolderError(f"cannot merge {run_dir}: its shards do not hold every lane once")
     metrics = {name: np.concatenate([part[name] for part in per_part]) for name in per_part[0]}
+    params = {name: np.concatenate([part[name] for part in params_per_part]) for name in params_per_part[0]}
     run_folder.write_environments(run_dir, environments)
-    run_folder.write_results(run_dir, definition, metrics, rows, environments)
-    for part in parts:  # joined into metrics.npz
+    run_folder.write_results(run_dir, definition, metrics, params, rows, environments)
+    for part in parts:  # joined into metrics.npz and params.npz
         (part / names.METRICS).unlink(missing_ok=True)
+        (part / names.PARAMS).unlink(missing_ok=True)

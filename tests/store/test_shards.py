@@ -21,7 +21,7 @@ from jaxmadrl.store.shards import Shard
 from jaxmadrl.study.definition import SweepDefinition
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent.parent
-RESULTS = ("metrics.npz", "summary.json", "summary.csv", "table.txt")
+RESULTS = ("metrics.npz", "params.npz", "summary.json", "summary.csv", "table.txt")
 
 
 def test_shards_split_the_calls_into_contiguous_shares():
@@ -89,13 +89,14 @@ def test_a_slurm_array_that_is_not_a_range_asks_for_the_shard(environ):
 
 
 def bit_identical(run_dir, reference):
-    """Every result of ``run_dir`` equals ``reference``'s: metrics bit for bit, the lane table,
-    the CSV and the table."""
-    with np.load(run_dir / "metrics.npz") as merged, np.load(reference / "metrics.npz") as whole:
-        assert sorted(merged.files) == sorted(whole.files)
-        for name in whole.files:
-            assert merged[name].dtype == whole[name].dtype and merged[name].shape == whole[name].shape, name
-            assert merged[name].tobytes() == whole[name].tobytes(), name
+    """Every result of ``run_dir`` equals ``reference``'s: metrics and final parameters bit for
+    bit, the lane table, the CSV and the table."""
+    for arrays in ("metrics.npz", "params.npz"):
+        with np.load(run_dir / arrays) as merged, np.load(reference / arrays) as whole:
+            assert sorted(merged.files) == sorted(whole.files)
+            for name in whole.files:
+                assert merged[name].dtype == whole[name].dtype and merged[name].shape == whole[name].shape, name
+                assert merged[name].tobytes() == whole[name].tobytes(), name
     summaries = [json.loads((folder / "summary.json").read_text()) for folder in (run_dir, reference)]
     assert summaries[0]["lanes"] == summaries[1]["lanes"]
     assert summaries[0]["definition"] == summaries[1]["definition"]
@@ -136,7 +137,8 @@ def test_three_shards_at_once_merge_into_the_unsharded_run(tmp_path, tiny_sweep)
     environments = json.loads((out / "summary.json").read_text())["environment"]
     assert [record["shard"] for record in environments] == ["0/3", "1/3", "2/3"]
     assert json.loads((out / "environment.json").read_text()) == environments
-    assert not any((out / Shard(i, 3).folder_name / "metrics.npz").exists() for i in range(3))  # joined
+    for i in range(3):  # joined
+        assert not any((out / Shard(i, 3).folder_name / name).exists() for name in ("metrics.npz", "params.npz"))
     figures = run_module("jaxmadrl.figures", f"--run={out}", f"--out={tmp_path / 'figures'}")
     assert figures.returncode == 0, figures.stderr
     assert "3 shards" in (tmp_path / "figures" / "claims.md").read_text()
