@@ -108,7 +108,12 @@ def make_trainer(config: TrainConfig, algorithm: Algorithm) -> Trainer:
     """The training program of ``algorithm`` in a foreign domain, with the interface of
     ``ccm.training.make_trainer``."""
     program = _Program(config, config.spec, domains.environment(config.domain), algorithm)
-    return assemble_trainer(functools.partial(_init, program), functools.partial(_run_episode, program), config)
+    return assemble_trainer(
+        functools.partial(_init, program),
+        functools.partial(_run_episode, program),
+        lambda learner, obs, hparams: algorithm.actions(learner, obs, None, hparams, config),
+        config,
+    )
 
 
 def _init(program: _Program, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:

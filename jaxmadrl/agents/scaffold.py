@@ -23,6 +23,7 @@ class Trainer(NamedTuple):
     run_episode: Callable
     run_episodes: Callable
     train: Callable
+    act: Callable  # act(learner state, obs (N, O), hparams) → the actors' greedy actions (N, A) in [-1, 1]
 
 
 def nan_like(tree):
@@ -79,9 +80,9 @@ def episode_clock(config: TrainConfig, episodes) -> EpisodeClock:
     )
 
 
-def assemble_trainer(init: Callable, run_episode: Callable, config: TrainConfig) -> Trainer:
-    """The ``Trainer`` of a program from its ``init`` and ``run_episode(state, clock,
-    hparams)``: ``run_episodes`` scans ``run_episode`` over a chunk's clocks
+def assemble_trainer(init: Callable, run_episode: Callable, act: Callable, config: TrainConfig) -> Trainer:
+    """The ``Trainer`` of a program from its ``init``, ``run_episode(state, clock, hparams)``
+    and greedy ``act``: ``run_episodes`` scans ``run_episode`` over a chunk's clocks
     (``scan_episodes``), ``train`` runs every episode from ``init``; each is traced at
     ``config.matmul_precision``."""
 
@@ -92,7 +93,7 @@ def assemble_trainer(init: Callable, run_episode: Callable, config: TrainConfig)
     return Trainer(
         *(
             numerics.with_matmul_precision(function, config.matmul_precision)
-            for function in (init, run_episode, functools.partial(scan_episodes, run_episode), train)
+            for function in (init, run_episode, functools.partial(scan_episodes, run_episode), train, act)
         )
     )
 

@@ -27,6 +27,7 @@ from flax import struct
 from jaxmadrl.agents import diagnostics, metric_schema, replay
 from jaxmadrl.agents.ccm import rollout
 from jaxmadrl.agents.ccm.learner import LearnerState, Transition, init_learner, observe_episode, train_step
+from jaxmadrl.agents.ccm.losses import actor_outputs
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import Networks
 from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, networks_of, traced_once
@@ -47,8 +48,12 @@ class TrainState:
 
 def make_trainer(config: TrainConfig) -> Trainer:
     networks = networks_of(config)
+
+    def act(learner: LearnerState, obs, hparams):  # the clients' proposals, before the master's selection
+        return actor_outputs(networks, learner.actor_params, obs, learner.actor_input_stats, hparams)[0]
+
     return assemble_trainer(
-        functools.partial(_init, networks, config), functools.partial(_run_episode, networks, config), config
+        functools.partial(_init, networks, config), functools.partial(_run_episode, networks, config), act, config
     )
 
 

@@ -189,7 +189,11 @@ def make_trainer(config: TrainConfig) -> Trainer:
     """The training program of PPO in a foreign domain."""
     actor, critic = networks_of(config)
     program = _Program(config, config.spec, domains.environment(config.domain), actor, critic)
-    return assemble_trainer(functools.partial(_init, program), functools.partial(_run_episode, program), config)
+
+    def act(learner: LearnerState, obs, hparams):  # the mean, clipped as the environment takes it
+        return jnp.clip(policy_mean(actor, learner.actor_params, obs, hparams, config)[0], -1.0, 1.0)
+
+    return assemble_trainer(functools.partial(_init, program), functools.partial(_run_episode, program), act, config)
 
 
 def _init(program: _Program, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
