@@ -16,7 +16,8 @@ The public API (a notebook's way in; the command lines are built on it)::
   reporting a ``Progress`` (``store.progress``); ``Shard`` (``store.shards``);
   ``RunFolderError`` (``store.run_folder``);
 - ``load_run``, ``Run``, ``RunError``: reading a finished run (``store.loading``);
-  ``load_policy(run, lane)``: a lane's trained greedy policy, obs → actions (``store.final_params``);
+  ``load_policy(run, lane)``: a lane's trained greedy policy, obs → actions, and
+  ``evaluate(run, lane, episodes)``: its returns on fresh episodes (``store.policies``);
 - ``reference_world``: the reference implementation's devices for any N (``envs.mec``);
   ``world="reference"`` trains on them;
 - ``make_train``: ``train(key, hparams) → (final state, metrics)`` (``agents.trainers``; any domain);
@@ -50,7 +51,8 @@ _PUBLIC = {
     "SweepDefinition": "jaxmadrl.study.definition",
     "TrainConfig": "jaxmadrl.agents.config",
     "load_definition": "jaxmadrl.study.definition",
-    "load_policy": "jaxmadrl.store.final_params",
+    "evaluate": "jaxmadrl.store.policies",
+    "load_policy": "jaxmadrl.store.policies",
     "load_run": "jaxmadrl.store.loading",
     "make_train": "jaxmadrl.agents.trainers",
     "merge_shards": "jaxmadrl.store.runs",

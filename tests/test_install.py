@@ -46,7 +46,7 @@ def test_the_wheel_holds_every_named_sweep_the_data_the_scripts_and_the_license(
     site, _ = installed
     (entry_points,) = site.glob("jaxmadrl-*.dist-info/entry_points.txt")
     scripts = entry_points.read_text()
-    for command in ("sweep", "train", "figures"):
+    for command in ("sweep", "train", "figures", "evaluate"):
         assert f"jaxmadrl-{command} = jaxmadrl.cli.launch:{command}" in scripts
 
 

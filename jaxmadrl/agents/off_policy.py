@@ -112,6 +112,7 @@ def make_trainer(config: TrainConfig, algorithm: Algorithm) -> Trainer:
         functools.partial(_init, program),
         functools.partial(_run_episode, program),
         lambda learner, obs, hparams: algorithm.actions(learner, obs, None, hparams, config),
+        lambda state, hparams: {"eval_reward": _evaluate(program, state, hparams)},
         config,
     )
 

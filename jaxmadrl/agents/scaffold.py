@@ -24,6 +24,7 @@ class Trainer(NamedTuple):
     run_episodes: Callable
     train: Callable
     act: Callable  # act(learner state, obs (N, O), hparams) → the actors' greedy actions (N, A) in [-1, 1]
+    evaluate: Callable  # evaluate(state, hparams) → the evaluation metrics of the state's eval_key episodes
 
 
 def nan_like(tree):
@@ -80,9 +81,12 @@ def episode_clock(config: TrainConfig, episodes) -> EpisodeClock:
     )
 
 
-def assemble_trainer(init: Callable, run_episode: Callable, act: Callable, config: TrainConfig) -> Trainer:
-    """The ``Trainer`` of a program from its ``init``, ``run_episode(state, clock, hparams)``
-    and greedy ``act``: ``run_episodes`` scans ``run_episode`` over a chunk's clocks
+def assemble_trainer(
+    init: Callable, run_episode: Callable, act: Callable, evaluate: Callable, config: TrainConfig
+) -> Trainer:
+    """The ``Trainer`` of a program from its ``init``, ``run_episode(state, clock, hparams)``,
+    greedy ``act`` and ``evaluate`` (the greedy evaluation ``run_episode`` reports, as the
+    schema's evaluation metrics): ``run_episodes`` scans ``run_episode`` over a chunk's clocks
     (``scan_episodes``), ``train`` runs every episode from ``init``; each is traced at
     ``config.matmul_precision``."""
 
@@ -93,7 +97,7 @@ def assemble_trainer(init: Callable, run_episode: Callable, act: Callable, confi
     return Trainer(
         *(
             numerics.with_matmul_precision(function, config.matmul_precision)
-            for function in (init, run_episode, functools.partial(scan_episodes, run_episode), train, act)
+            for function in (init, run_episode, functools.partial(scan_episodes, run_episode), train, act, evaluate)
         )
     )
 

@@ -42,3 +42,8 @@ def train() -> None:
 def figures() -> None:
     """The console script ``jaxmadrl-figures`` (``python -m jaxmadrl.figures``)."""
     launch("jaxmadrl.cli.figures")
+
+
+def evaluate() -> None:
+    """The console script ``jaxmadrl-evaluate`` (``python -m jaxmadrl.evaluate``)."""
+    launch("jaxmadrl.cli.evaluate")

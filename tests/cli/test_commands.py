@@ -24,3 +24,14 @@ def test_a_sweep_name_that_cannot_name_a_folder_is_refused(tmp_path):
     result = run_module("jaxmadrl.sweep", f"--sweep={study}", f"--out={tmp_path / 'run'}")
     one_line_error(result, 2, '"name" must be at most 200 letters')
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_plays_a_lanes_trained_policy_or_says_in_one_line_why_not(tiny_sweep, tmp_path):
+    run_dir, _ = tiny_sweep
+    result = run_module("jaxmadrl.evaluate", f"--run={run_dir}", "--lane=1", "--episodes=4", "--seed=3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("lane 1 (seed 0, default, actor LR 0.1, critic LR 0.01) over 4 fresh episodes")
+    assert "  eval_reward = -" in result.stdout
+    one_line_error(run_module("jaxmadrl.evaluate", f"--run={run_dir}", "--lane=4"), 2, "lane 4 is not a lane")
+    one_line_error(run_module("jaxmadrl.evaluate", f"--run={tmp_path}"), 2, "is not a sweep run")
+    one_line_error(run_module("jaxmadrl.evaluate", f"--run={run_dir}", "--episodes=0"), 2, "--episodes")

@@ -52,8 +52,15 @@ def make_trainer(config: TrainConfig) -> Trainer:
     def act(learner: LearnerState, obs, hparams):  # the clients' proposals, before the master's selection
         return actor_outputs(networks, learner.actor_params, obs, learner.actor_input_stats, hparams)[0]
 
+    def evaluate(state: TrainState, hparams):
+        return {f"eval_{name}": value for name, value in _evaluate(networks, config, state, hparams).items()}
+
     return assemble_trainer(
-        functools.partial(_init, networks, config), functools.partial(_run_episode, networks, config), act, config
+        functools.partial(_init, networks, config),
+        functools.partial(_run_episode, networks, config),
+        act,
+        evaluate,
+        config,
     )
 
 

@@ -193,7 +193,12 @@ def make_trainer(config: TrainConfig) -> Trainer:
     def act(learner: LearnerState, obs, hparams):  # the mean, clipped as the environment takes it
         return jnp.clip(policy_mean(actor, learner.actor_params, obs, hparams, config)[0], -1.0, 1.0)
 
-    return assemble_trainer(functools.partial(_init, program), functools.partial(_run_episode, program), act, config)
+    def evaluate(state: TrainState, hparams):
+        return {"eval_reward": _evaluate(program, state, hparams)}
+
+    return assemble_trainer(
+        functools.partial(_init, program), functools.partial(_run_episode, program), act, evaluate, config
+    )
 
 
 def _init(program: _Program, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
@@ -258,6 +263,12 @@ def _learn(program: _Program, learner: LearnerState, rollout: Rollout, key, hpar
     return learner, metrics
 
 
+def _evaluate(program: _Program, state: TrainState, hparams: HyperParams):
+    """The mean return of the fixed greedy episodes of ``state.eval_key``."""
+    episodes = program.config.eval_episodes
+    return jnp.mean(_rollout(program, state.learner, state.eval_key, hparams, episodes, greedy=True)[1])
+
+
 def _run_episode(program: _Program, state: TrainState, clock: EpisodeClock, hparams: HyperParams):
     config = program.config
     key, k_rollout, k_learn = jax.random.split(state.key, 3)
@@ -276,9 +287,7 @@ def _run_episode(program: _Program, state: TrainState, clock: EpisodeClock, hpar
     )
     state = state.replace(learner=learner, tracker=tracker, key=key)
     eval_reward = jax.lax.cond(
-        clock.evaluates,
-        lambda: jnp.mean(_rollout(program, learner, state.eval_key, hparams, config.eval_episodes, greedy=True)[1]),
-        lambda: jnp.float32(jnp.nan),
+        clock.evaluates, lambda: _evaluate(program, state, hparams), lambda: jnp.float32(jnp.nan)
     )
     metrics = {"train_reward": jnp.mean(returns), "trained": clock.trains, "eval_reward": eval_reward, **update_metrics}
     return state, metric_schema.checked(metric_schema.PPO, metrics)
