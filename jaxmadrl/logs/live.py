@@ -36,19 +36,19 @@ Chunks = Callable[[], Iterator[tuple[int, dict[str, np.ndarray]]]]
 class LogPlace:
     """Where and what a run logs: ``folder`` (the run's, or its shard's, ``logs/``), its
     ``definition``, the lanes it runs (``first_lane`` … as numbered in the whole sweep),
-    ``title`` (the run folder's name, and the shard "i/n" if it is one) and the episodes
-    already done (> 0: a resume; ``recorded`` then yields their chunks)."""
+    ``title`` (the run folder's name, and the shard "i/n" if it is one) and ``recorded``,
+    the chunks of the episodes done so far (none for a new run; a resume's up to its
+    checkpoint)."""
 
     folder: pathlib.Path
     definition: SweepDefinition
     first_lane: int
     lanes: tuple[Lane, ...]
     title: str
-    episodes_done: int
     recorded: Chunks
 
     def lane_names(self) -> list[str]:
-        """One name per lane, sortable and readable: ``lane03-seed0-baseline-a1e-04-c0.01``."""
+        """One name per lane, sortable and readable: ``lane03-seed1-baseline-a0.1-c0.01``."""
         return [
             f"lane{self.first_lane + i:02d}-seed{lane.seed}-{lane.variant}-a{lane.actor_lr:g}-c{lane.critic_lr:g}"
             for i, lane in enumerate(self.lanes)
@@ -154,8 +154,8 @@ def _require(package: str) -> None:
 
 
 def open_live_logs(kinds: tuple[str, ...], place: LogPlace) -> LiveLogs:
-    """The loggers ``kinds`` (checked) of one session of a run, each brought up to
-    ``place.episodes_done``; one that cannot start is a warning line, as if it failed."""
+    """The loggers ``kinds`` (checked) of one session of a run, each brought up to date with
+    ``place.recorded``; one that cannot start is a warning line, as if it failed."""
     from jaxmadrl.logs import csv_rows, tensorboard_events, wandb_run
 
     openers = {"csv": csv_rows.CsvLog, "tensorboard": tensorboard_events.TensorBoardLog, "wandb": wandb_run.WandbLog}

@@ -24,12 +24,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmadrl.agents import diagnostics
 from jaxmadrl.agents.scaffold import EpisodeClock, episode_clock
 from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.logs import live
-from jaxmadrl.store import checkpoints, execution, final_params, loading, names, provenance, run_folder, shards
+from jaxmadrl.store import (
+    checkpoints,
+    execution,
+    final_params,
+    loading,
+    names,
+    provenance,
+    reporting,
+    run_folder,
+    shards,
+)
 from jaxmadrl.store.names import CHECKPOINT, CHUNKS
 from jaxmadrl.store.progress import Progress
 from jaxmadrl.store.run_folder import RunFolderError, is_complete, is_resumable
@@ -322,9 +331,11 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
     environments = [*environments, record]
     run_folder.write_environments(folder, environments)
     kinds = live.kinds_found(folder / names.LOGS) if chosen.log is None else chosen.log
-    logs = live.open_live_logs(kinds, _log_place(definition, folder, share, shard, done))
+    logs = live.open_live_logs(kinds, reporting.log_place(definition, folder, share, shard))
     try:
-        report = _reporter(definition, share, shard, blocks, done, compile_s, record, changed, on_progress, logs)
+        report = reporting.reporter(
+            definition, share, shard, blocks.lanes_per_call, done, compile_s, record, changed, on_progress, logs
+        )
         report(done, states)
         states = _train(definition, folder, blocks, run_chunk, states, done, chunks, workers, report)
     finally:
@@ -338,51 +349,6 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
     shutil.rmtree(folder / CHUNKS, ignore_errors=True)  # joined into metrics.npz
     if not chosen.keep_checkpoint:
         shutil.rmtree(folder / CHECKPOINT, ignore_errors=True)
-
-
-def _log_place(definition, folder: pathlib.Path, share: range, shard, done: int) -> live.LogPlace:
-    """What the live logs of this session of the lanes ``share`` in ``folder`` need."""
-    return live.LogPlace(
-        folder=folder / names.LOGS,
-        definition=definition,
-        first_lane=share.start,
-        lanes=tuple(definition.lanes()[share.start : share.stop]),
-        title=f"{folder.parent.name} shard {shard}" if shard else folder.name,
-        episodes_done=done,
-        recorded=lambda: run_folder.recorded_chunks(folder),
-    )
-
-
-def _reporter(definition, share, shard, blocks, first_done, compile_s, record, changed, on_progress, logs):
-    """``report(episodes done, block states, the last chunk's metrics)``: the metrics to the
-    live ``logs`` and a ``Progress`` to ``on_progress``."""
-    run_start = time.perf_counter()
-
-    def report(done, states, metrics=None):
-        if metrics is not None:
-            logs.write(done - len(next(iter(metrics.values()))), metrics)
-        tracker = grid.join_lanes([state.tracker for state in states])
-        all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
-        on_progress(
-            Progress(
-                name=definition.name,
-                shard=str(shard) if shard else "",
-                lanes=len(share),
-                variants=len(definition.variants),
-                calls=len(states),
-                lanes_per_call=blocks.lanes_per_call,
-                episodes=definition.episodes,
-                first_episode=first_done,
-                episodes_done=done,
-                lanes_all_stopped=int(all_stopped.sum()),
-                compile_s=compile_s,
-                elapsed_s=time.perf_counter() - run_start,
-                environment=record,
-                changed=changed,
-            )
-        )
-
-    return report
 
 
 def _checkpoint_bytes(states) -> int:

@@ -45,10 +45,12 @@ def test_cli_writes_results_and_table(tiny_sweep):
     header = (out / "summary.csv").read_text().splitlines()[0]
     assert header.startswith("seed,variant,actor_lr,critic_lr,all_actors_stopped,critic_stopped")
     assert (out / "table.txt").read_text().startswith("actor LR")
-    # The checkpoint and the per-chunk metrics are deleted once the results are written.
+    # The checkpoint and the per-chunk metrics are deleted once the results are written; the
+    # trained parameters stay.
     assert sorted(p.name for p in out.iterdir()) == [
         "environment.json",
         "metrics.npz",
+        "params.npz",
         "run.lock",
         "summary.csv",
         "summary.json",

@@ -45,7 +45,6 @@ def _place(folder, episodes_done):
         first_lane=0,
         lanes=tuple(DEFINITION.lanes()),
         title="run",
-        episodes_done=episodes_done,
         recorded=lambda: iter(recorded),
     )
 
