@@ -15,6 +15,7 @@ values (an episode without an update or an evaluation) are not logged.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import pathlib
 import sys
 from typing import Callable, Iterator, Protocol
@@ -155,15 +156,19 @@ def _require(package: str) -> None:
 
 def open_live_logs(kinds: tuple[str, ...], place: LogPlace) -> LiveLogs:
     """The loggers ``kinds`` (checked) of one session of a run, each brought up to date with
-    ``place.recorded``; one that cannot start is a warning line, as if it failed."""
-    from jaxmadrl.logs import csv_rows, tensorboard_events, wandb_run
-
-    openers = {"csv": csv_rows.CsvLog, "tensorboard": tensorboard_events.TensorBoardLog, "wandb": wandb_run.WandbLog}
+    ``place.recorded``; one that cannot start is a warning line, as if it failed. Only the
+    packages of the logs asked for are imported (TensorBoard's and W&B's take a second)."""
+    openers = {
+        "csv": "csv_rows.CsvLog",
+        "tensorboard": "tensorboard_events.TensorBoardLog",
+        "wandb": "wandb_run.WandbLog",
+    }
     loggers = {}
     for kind in kinds:
         try:
+            module, opener = openers[kind].split(".")
             place.folder.mkdir(exist_ok=True)
-            loggers[kind] = openers[kind](place)
+            loggers[kind] = getattr(importlib.import_module(f"jaxmadrl.logs.{module}"), opener)(place)
         except Exception as error:
             warn(kind, "did not start", error)
     return LiveLogs(loggers)
