@@ -190,7 +190,7 @@ def test_entry_points_name_an_input_of_the_wrong_kind(tmp_path):
 
 def test_importing_the_plots_leaves_the_matplotlib_backend_to_the_caller():
     code = (
-        "import matplotlib; matplotlib.use('svg'); import jaxmadrl.report.plots, jaxmadrl.report.reference_run; "
+        "import matplotlib; matplotlib.use('svg'); import jaxmadrl.report.catalogue, jaxmadrl.report.over_time; "
         "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

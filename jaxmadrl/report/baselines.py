@@ -54,9 +54,9 @@ def describe_baselines(run: Run, rewards: dict[str, dict[int, float]] | None = N
     ]
     for seed in sorted(rewards[names[0]]):
         ours = [run.lanes[lane]["last_eval_reward"] for lane in run.select(seed=seed)]
-        ours = [np.nan if value is None else value for value in ours]
+        ours = np.array([value for value in ours if value is not None and np.isfinite(value)])
         cells = [f"{rewards[name][seed]:.1f}" for name in names]
-        learners = [f"{np.nanmin(ours):.1f}", f"{np.nanmedian(ours):.1f}", f"{np.nanmax(ours):.1f}"]
+        learners = [f"{f(ours):.1f}" for f in (np.min, np.median, np.max)] if ours.size else ["–"] * 3
         lines.append(f"| {seed} | " + " | ".join(cells + learners) + " |")
     lines += ["", "Lanes whose last evaluation beats the heuristic on their own world:", ""]
     for name in names:

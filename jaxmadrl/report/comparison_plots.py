@@ -1,16 +1,17 @@
 """The figures that compare runs or variants: the variants of one run side by side
-(``fig17_variants``) and runs that differ only in network sizes (``fig18_network_sizes``)."""
+(``plot_variants``, written as ``fig17_variants``) and runs that differ only in network
+sizes (``plot_network_sizes``, ``fig18_network_sizes``). Each draws into ``fig`` (a Figure or
+SubFigure) or a new figure and returns it, unsaved."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from jaxmadrl.report import analysis, drawing, sizes
-from jaxmadrl.report.drawing import plt
 from jaxmadrl.store import loading
 
 
-def fig_variants(run: loading.Run, out):
+def plot_variants(run: loading.Run, fig=None):
     """One column per variant: stopping episode, final evaluation reward, final saturation."""
     parts = [run.only_variant(v) for v in run.variants]
     rewards = np.array([analysis.mean_last_evaluations(p, r["lane"]) for p in parts for r in p.lanes])
@@ -42,9 +43,8 @@ def fig_variants(run: loading.Run, out):
             1,
         ),
     ]
-    fig, axes = plt.subplots(
-        len(rows), len(parts), figsize=(2.9 * len(parts) + 1.5, 2.9 * len(rows)), squeeze=False, layout="constrained"
-    )
+    fig = drawing.new_figure(fig, (2.9 * len(parts) + 1.5, 2.9 * len(rows)))
+    axes = fig.subplots(len(rows), len(parts), squeeze=False)
     for i, (label, value, fmt, cmap, vmin, vmax) in enumerate(rows):
         for j, part in enumerate(parts):
             ax = axes[i, j]
@@ -68,17 +68,18 @@ def fig_variants(run: loading.Run, out):
         f"Variants side by side: {run.seeds} seed(s), {run.episodes} episodes\n"
         f"(stopping {run.episodes} = never; cells: median [range over seeds])"
     )
-    return drawing.save(fig, out, "fig17_variants", dpi=120)
+    return fig
 
 
-def fig_network_sizes(runs: list[loading.Run], out):
+def plot_network_sizes(runs: list[loading.Run], fig=None):
     """Evaluation reward (last 10 evaluations) and all-actors stopping episode against the
     parameters of the network that varies: a row with the actor varying (critic at its most
     common size), a row with the critic varying (actor at its most common size), where the
     runs have them; one line per LR configuration, median over seeds, band = range."""
     reference = runs[0]
     sides = sizes.size_sides(runs)
-    fig, axes = plt.subplots(len(sides), 2, figsize=(12, 4.2 * len(sides)), layout="constrained", squeeze=False)
+    fig = drawing.new_figure(fig, (12, 4.2 * len(sides)))
+    axes = fig.subplots(len(sides), 2, squeeze=False)
     for row, (side, group) in zip(axes, sides.items()):
         index = 0 if side == "actor" else 1
         x = [sizes.parameter_counts(run)[index] for run in group]
@@ -106,4 +107,4 @@ def fig_network_sizes(runs: list[loading.Run], out):
         f"Network sizes compared ({reference.seeds} seed(s), {reference.episodes} episodes; "
         "median over seeds, band = range)"
     )
-    return drawing.save(fig, out, "fig18_network_sizes")
+    return fig

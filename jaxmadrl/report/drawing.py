@@ -1,10 +1,10 @@
-"""Drawing helpers the figures share: colours and line styles per configuration, curves
-over episodes with a band across seeds, heatmaps over the LR grid, and whole-or-nothing
-PNG and PDF files.
+"""Drawing helpers the figures share: new axes or figures unless the caller gives them,
+colours per configuration, small multiples of curves over episodes (median across seeds,
+inter-quartile band), heatmaps over the LR grid, and whole-or-nothing PNG and PDF files.
 
-Colour encodes the actor learning rate everywhere; line style the critic learning rate.
-With several seeds, curves show the mean across seeds with a min–max band, and heatmaps
-the median with the range.
+In one-panel figures colour encodes the actor learning rate and line style the critic
+learning rate; the over-time small multiples have a panel per actor learning rate and
+colour the critic learning rate. Heatmaps show the median over seeds with the range.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pathlib
 import warnings
 
 import matplotlib.pyplot as plt  # the backend is the caller's (a notebook's); the figures command uses Agg
+import matplotlib.ticker
 import numpy as np
 
 from jaxmadrl.core import files
@@ -22,6 +23,18 @@ LOG_FLOOR = 1e-12  # where an exactly-zero value is drawn on a log axis
 
 
 LINESTYLES = ["-", "--", "-.", ":"]
+
+
+def new_axes(ax, figsize: tuple[float, float]):
+    """(figure, axes): ``ax`` and its figure if given (a notebook's panel), else a new one."""
+    if ax is not None:
+        return ax.figure, ax
+    return plt.subplots(figsize=figsize)
+
+
+def new_figure(fig, figsize: tuple[float, float]):
+    """``fig`` if given (a Figure or SubFigure to draw into), else a new constrained-layout figure."""
+    return fig if fig is not None else plt.figure(figsize=figsize, layout="constrained")
 
 
 def actor_colour(run: Run, actor_lr: float):
@@ -37,6 +50,16 @@ def config_style(run: Run, actor_lr: float, critic_lr: float) -> dict:
     }
 
 
+def critic_colour(run: Run, critic_lr: float):
+    cmap = plt.get_cmap("viridis")
+    return cmap(0.85 * run.critic_lrs.index(critic_lr) / max(1, len(run.critic_lrs) - 1))
+
+
+def default_window(run: Run) -> int:
+    """The smoothing window of the over-time figures when none is given: 1/40 of the run."""
+    return max(1, run.episodes // 40)
+
+
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing moving average over the last axis, ignoring NaN; (…, E) → (…, E)."""
     finite = np.isfinite(values)
@@ -48,33 +71,74 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
         return np.where(counts > 0, sums / counts, np.nan)
 
 
-def seed_band(run: Run, series: np.ndarray, actor_lr: float, critic_lr: float):
-    """Mean, min and max across the seeds of one configuration; series (lanes, E)."""
-    rows = series[run.select(actor_lr=actor_lr, critic_lr=critic_lr)]
+def seed_quartiles(rows: np.ndarray):
+    """Median, 25th and 75th percentile over the first axis (seeds), ignoring NaN; (S, E) → 3 × (E,)."""
     with warnings.catch_warnings():  # all-NaN columns (e.g. the untrained first episode) stay NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(rows, 0), np.nanmin(rows, 0), np.nanmax(rows, 0)
+        low, median, high = np.nanpercentile(rows, [25, 50, 75], axis=0)
+    return median, low, high
 
 
-def plot_over_time(ax, run: Run, series: np.ndarray, floor: float | None = None):
-    """One line per configuration (mean across seeds) with a min–max band."""
+def panels_per_actor_lr(run: Run, fig, rows: int, height: float = 2.6, sharey: str | bool = "row"):
+    """(figure, axes (rows, actor LRs)): a column per actor learning rate, episodes shared."""
+    fig = new_figure(fig, (2.9 * len(run.actor_lrs) + 1.6, height * rows + 0.9))
+    axes = fig.subplots(rows, len(run.actor_lrs), sharex=True, sharey=sharey, squeeze=False)
+    for column, a in zip(axes[0], run.actor_lrs):
+        column.set_title(f"actor LR {a:g}", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("episode")
+    return fig, axes
+
+
+def draw_over_time(axes_row, run: Run, series: np.ndarray, window: int, log: bool = False, linestyle: str = "-"):
+    """In the panel of each actor LR, a line per critic LR: the median over seeds of each
+    lane's ``window``-episode trailing mean of ``series`` (lanes, E), band = inter-quartile
+    range. ``log``: means of log10, an exact 0 counted as ``LOG_FLOOR``."""
     episodes = np.arange(1, run.episodes + 1)
-    for a, c in run.configs():
-        mean, low, high = seed_band(run, series, a, c)
-        if floor is not None:
-            mean, low, high = (np.maximum(v, floor) for v in (mean, low, high))
-        style = config_style(run, a, c)
-        ax.plot(episodes, mean, lw=1.2, **style)
-        if run.seeds > 1:
-            ax.fill_between(episodes, low, high, color=style["color"], alpha=0.12, lw=0)
-    ax.set_xlabel("episode")
+    values = np.log10(np.maximum(series, LOG_FLOOR)) if log else series
+    smoothed = smooth(values, window)
+    for ax, a in zip(axes_row, run.actor_lrs):
+        for c in run.critic_lrs:
+            median, low, high = seed_quartiles(smoothed[run.select(actor_lr=a, critic_lr=c)])
+            if log:
+                median, low, high = 10**median, 10**low, 10**high
+            colour = critic_colour(run, c)
+            ax.plot(episodes, median, color=colour, lw=1.1, linestyle=linestyle, label=f"critic LR {c:g}")
+            if run.seeds > 1:
+                ax.fill_between(episodes, low, high, color=colour, alpha=0.18, lw=0)
+        if log:
+            ax.set_yscale("log")
+
+
+def critic_legend(fig, axes) -> None:
+    """One legend of the critic learning rates for the whole figure, right of the panels."""
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=7, frameon=False)
+
+
+def over_time_caption(run: Run, what: str, window: int) -> str:
+    """The caption of an over-time figure: what it shows and how the lines were made."""
+    band = ", band = inter-quartile range" if run.seeds > 1 else ""
+    how = f"median over {run.seeds} seeds{band}" if run.seeds > 1 else "one seed"
+    smoothing = f"{window}-episode trailing mean per lane" if window > 1 else "no smoothing"
+    return f"{what}\n({how}; {smoothing})"
+
+
+def thousands_axis(ax, values) -> None:
+    """Reward ticks in thousands ("-40k") where the values reach 10,000 or more."""
+    values = np.asarray(values, dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size and finite.max() >= 1e4:
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value / 1e3:g}k"))
 
 
 def heatmap(
     ax, run: Run, values: np.ndarray, title: str, fmt, cmap: str, vmin=None, vmax=None, colorbar_label: str | None = ""
 ):
     """values (actor LRs, critic LRs, seeds): colour = median, text = fmt(cell values)."""
-    median = np.nanmedian(values, axis=-1)
+    with warnings.catch_warnings():  # a cell without finite values stays NaN (drawn blank)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(values, axis=-1)
     image = ax.imshow(median, cmap=cmap, vmin=vmin, vmax=vmax, origin="lower", aspect="auto")
     for i in range(median.shape[0]):
         for j in range(median.shape[1]):

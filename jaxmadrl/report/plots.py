@@ -1,10 +1,13 @@
-"""The figures of one run (one variant), one function each: ``fig_…(run, out) → written
-paths`` (PNG and PDF; helpers in ``drawing``). Saturation is that of the output activation
-in use.
+"""The one-panel figures of a run (one variant) and the two-panel ones of fixed layout, one
+function each: ``plot_…(run, ax=None) → Figure`` draws into ``ax`` (a notebook's panel) or a
+new figure and returns it, unsaved (``drawing.save`` writes PNG and PDF); a figure of
+several panels takes ``fig=None`` (a Figure or SubFigure) instead. The figures over
+episodes are in ``over_time``. Saturation is that of the output activation in use.
 """
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 
 from jaxmadrl.agents.diagnostics import SATURATION_LEVEL
@@ -13,21 +16,19 @@ from jaxmadrl.report.drawing import (
     LOG_FLOOR,
     actor_colour,
     cell_spread_text,
-    config_style,
+    default_window,
     heatmap,
     legend_outside,
-    plot_over_time,
-    plt,
-    save,
-    seed_band,
-    seeds_note,
+    new_axes,
+    new_figure,
     smooth,
+    thousands_axis,
 )
 from jaxmadrl.store.loading import Run
 
 
-def fig_stopping_heatmap(run: Run, out):
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+def plot_stopping_heatmap(run: Run, ax=None):
+    fig, ax = new_axes(ax, (6.5, 5))
     heatmap(
         ax,
         run,
@@ -39,57 +40,31 @@ def fig_stopping_heatmap(run: Run, out):
         run.episodes,
         "episode",
     )
-    return save(fig, out, "fig01_stopping_heatmap")
+    return fig
 
 
-def fig_stopping_bubbles(run: Run, out):
-    fig, ax = plt.subplots(figsize=(6, 5))
+def plot_stopping_bubbles(run: Run, ax=None):
+    fig, ax = new_axes(ax, (6, 5))
     stops = np.nanmedian(run.per_config(run.stop), -1)
     for i, a in enumerate(run.actor_lrs):
         for j, c in enumerate(run.critic_lrs):
-            ax.scatter(
-                c,
-                a,
-                s=30 + 900 * stops[i, j] / run.episodes,
-                color=plt.get_cmap("RdYlGn")(stops[i, j] / run.episodes),
-                edgecolor="black",
-                alpha=0.85,
+            colour = matplotlib.colormaps["RdYlGn"](stops[i, j] / run.episodes)
+            ax.scatter(c, a, s=250 + 900 * stops[i, j] / run.episodes, color=colour, edgecolor="black", alpha=0.85)
+            dark = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] < 0.5
+            ax.annotate(
+                f"{stops[i, j]:.0f}", (c, a), ha="center", va="center", fontsize=7, color="white" if dark else "black"
             )
-            ax.annotate(f"{stops[i, j]:.0f}", (c, a), ha="center", va="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("critic learning rate")
     ax.set_ylabel("actor learning rate")
-    ax.set_title("Stopping episode (bubble size grows with the episodes before all actors stop)")
+    ax.set_title(
+        f"All-actors stopping episode, median over seeds ({run.episodes} = never)\n"
+        "bubble size grows with the episodes before all actors stop",
+        fontsize=9,
+    )
     ax.margins(0.25)
-    return save(fig, out, "fig02_stopping_bubbles")
-
-
-def fig_asymmetry_over_time(run: Run, out):
-    fig, ax = plt.subplots(figsize=(9, 5))
-    plot_over_time(ax, run, run.metrics["grad_ratio"], floor=LOG_FLOOR)
-    ax.set_yscale("log")
-    ax.set_ylabel("ρ = actor / critic gradient norm")
-    ax.set_title("Gradient asymmetry ratio over training" + seeds_note(run) + f"; 0 drawn at {LOG_FLOOR:g}")
-    legend_outside(ax)
-    return save(fig, out, "fig03_asymmetry_over_time")
-
-
-def fig_gradient_norms_over_time(run: Run, out):
-    fig, ax = plt.subplots(figsize=(9, 5))
-    episodes = np.arange(1, run.episodes + 1)
-    for a, c in run.configs():
-        style = config_style(run, a, c)
-        actor = np.maximum(seed_band(run, run.metrics["actor_grad_norm"], a, c)[0], LOG_FLOOR)
-        critic = np.maximum(seed_band(run, run.metrics["critic_grad_norm"], a, c)[0], LOG_FLOOR)
-        ax.plot(episodes, actor, color=style["color"], lw=1.0, label=style["label"] + " (actor)")
-        ax.plot(episodes, critic, color=style["color"], lw=0.8, linestyle="--", alpha=0.7)
-    ax.set_yscale("log")
-    ax.set_xlabel("episode")
-    ax.set_ylabel("gradient L2 norm (actor: RMS over agents)")
-    ax.set_title("Actor (solid) vs critic (dashed) gradient norms" + seeds_note(run))
-    legend_outside(ax)
-    return save(fig, out, "fig04_gradient_norms_over_time")
+    return fig
 
 
 def representative_configs(run: Run) -> list[tuple[float, float]]:
@@ -97,9 +72,12 @@ def representative_configs(run: Run) -> list[tuple[float, float]]:
     return [(run.actor_lrs[0], critic), (run.actor_lrs[-1], critic)]
 
 
-def fig_layer_gradients_final(run: Run, out):
+def plot_layer_gradients_final(run: Run, fig=None):
+    """Per layer, the actors' and the critic's gradient norms at the last episode, at the
+    smallest and the largest actor learning rate (one panel each)."""
     configs = representative_configs(run)
-    fig, axes = plt.subplots(1, len(configs), figsize=(5 * len(configs), 4), squeeze=False)
+    fig = new_figure(fig, (5 * len(configs), 4))
+    axes = fig.subplots(1, len(configs), squeeze=False)
     for ax, (a, c) in zip(axes[0], configs):
         lanes = run.select(actor_lr=a, critic_lr=c)
         actor = np.mean(run.metrics["actor_grad_norm_layers"][lanes, -1], 0)
@@ -114,12 +92,12 @@ def fig_layer_gradients_final(run: Run, out):
         ax.set_yscale("log")
         ax.set_ylabel("gradient L2 norm at the final episode")
         ax.set_title(f"actor LR {a:g}, critic LR {c:g} (stops at {np.median([run.stop(lane) for lane in lanes]):.0f})")
-        ax.legend(fontsize=7)
-    return save(fig, out, "fig05_layer_gradients_final")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=2, frameon=False)
+    return fig
 
 
-def scatter_against_stop(run: Run, value_of_lane, ylabel: str, title: str, log: bool, out, name: str):
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+def scatter_against_stop(run: Run, value_of_lane, ylabel: str, title: str, log: bool, ax):
+    fig, ax = new_axes(ax, (6.5, 4.5))
     for a in run.actor_lrs:
         lanes = [r["lane"] for r in run.lanes if r["actor_lr"] == a]
         values = np.array([value_of_lane(lane) for lane in lanes])
@@ -137,53 +115,22 @@ def scatter_against_stop(run: Run, value_of_lane, ylabel: str, title: str, log: 
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7)
-    return save(fig, out, name)
+    return fig
 
 
-def fig_final_asymmetry_vs_stopping(run: Run, out):
+def plot_final_asymmetry_vs_stopping(run: Run, ax=None):
     return scatter_against_stop(
         run,
         lambda lane: run.metrics["grad_ratio"][lane, -1],
         "final ρ (actor / critic)",
         f"Final gradient asymmetry vs stopping (0 drawn at {LOG_FLOOR:g})",
         True,
-        out,
-        "fig06_final_asymmetry_vs_stopping",
+        ax,
     )
 
 
-def fig_saturation_over_time(run: Run, out):
-    fig, ax = plt.subplots(figsize=(9, 5))
-    plot_over_time(ax, run, run.metrics["saturation"])
-    ax.axhline(SATURATION_LEVEL, color="black", linestyle="--", lw=0.8)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel(f"fraction of actor outputs with |output| > {SATURATION_LEVEL}")
-    ax.set_title("Actor output saturation over training" + seeds_note(run) + f"; dashed: {SATURATION_LEVEL}")
-    legend_outside(ax)
-    return save(fig, out, "fig07_saturation_over_time")
-
-
-def fig_preactivations_over_time(run: Run, out):
-    fig, ax = plt.subplots(figsize=(9, 5))
-    episodes = np.arange(1, run.episodes + 1)
-    for a, c in run.configs():
-        style = config_style(run, a, c)
-        mean = seed_band(run, run.metrics["preact_mean"], a, c)[0]
-        std = seed_band(run, run.metrics["preact_std"], a, c)[0]
-        ax.plot(episodes, mean, lw=1.2, **style)
-        ax.fill_between(episodes, mean - std, mean + std, color=style["color"], alpha=0.08, lw=0)
-    for bound in (-2, 2):
-        ax.axhline(bound, color="black", linestyle="--", lw=0.8)
-    ax.set_yscale("symlog", linthresh=2.0)
-    ax.set_xlabel("episode")
-    ax.set_ylabel("output pre-activation z (mean ± std)")
-    ax.set_title("Pre-activations of the actors' output layer" + seeds_note(run) + "; dashed: ±2")
-    legend_outside(ax)
-    return save(fig, out, "fig08_preactivations_over_time")
-
-
-def fig_final_saturation_heatmap(run: Run, out):
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+def plot_final_saturation_heatmap(run: Run, ax=None):
+    fig, ax = new_axes(ax, (6.5, 5))
     heatmap(
         ax,
         run,
@@ -195,42 +142,18 @@ def fig_final_saturation_heatmap(run: Run, out):
         1,
         "saturation ratio",
     )
-    return save(fig, out, "fig09_final_saturation_heatmap")
+    return fig
 
 
-def fig_saturation_vs_stopping(run: Run, out):
+def plot_saturation_vs_stopping(run: Run, ax=None):
     return scatter_against_stop(
         run,
         lambda lane: run.metrics["saturation"][lane, -1],
         "final saturation ratio",
         "Final saturation vs stopping episode",
         False,
-        out,
-        "fig10_saturation_vs_stopping",
+        ax,
     )
-
-
-HEURISTIC_STYLES = {"all_local": "-", "offload_all": "--", "random": "-.", "greedy": (0, (1, 1))}
-
-
-def fig_learning_curves(run: Run, out, window: int, heuristic_rewards: dict[str, dict[int, float]] | None = None):
-    """The training reward per configuration; with ``heuristic_rewards`` (heuristic → seed →
-    evaluation reward, ``report.baselines``) their means over seeds as grey reference lines."""
-    fig, ax = plt.subplots(figsize=(9, 5))
-    reward = smooth(run.metrics["train_reward"], window)
-    plot_over_time(ax, run, reward)
-    for a, c in run.configs():
-        stop = np.median([run.stop(lane) for lane in run.select(actor_lr=a, critic_lr=c)])
-        if stop < run.episodes:
-            ax.axvline(stop, color=actor_colour(run, a), linestyle=":", lw=0.9)
-    for name, per_seed in (heuristic_rewards or {}).items():
-        mean = np.mean(list(per_seed.values()))
-        ax.axhline(mean, color="0.45", lw=1.0, linestyle=HEURISTIC_STYLES[name], label=f"{name} ({mean:,.0f})")
-    ax.set_ylabel(f"training episode reward ({window}-episode moving average)")
-    grey = "\ngrey: heuristic policies on the lanes' evaluation episodes, mean over seeds" if heuristic_rewards else ""
-    ax.set_title("Learning curves; dotted: all-actors stopping episode" + seeds_note(run) + grey, fontsize=9)
-    legend_outside(ax)
-    return save(fig, out, "fig11_learning_curves")
 
 
 def rewards_at_stop(run: Run, reward: np.ndarray) -> list[float]:
@@ -247,38 +170,41 @@ def rewards_at_stop(run: Run, reward: np.ndarray) -> list[float]:
     return means
 
 
-def fig_reward_at_stop_vs_end(run: Run, out, window: int):
+def plot_reward_at_stop_vs_end(run: Run, ax=None, window: int | None = None):
+    """The training reward (``window``-episode trailing mean) at the all-actors stopping
+    episode and at the end, per configuration."""
+    window = window or default_window(run)
     reward = smooth(run.metrics["train_reward"], window)
     configs = run.configs()
     at_stop = rewards_at_stop(run, reward)
     at_end = [np.mean(reward[run.select(actor_lr=a, critic_lr=c), -1]) for a, c in configs]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = new_axes(ax, (10, 4.5))
     x = np.arange(len(configs))
-    ax.bar(
-        x - 0.2,
-        at_stop,
-        0.4,
-        label="at the stopping episode (seeds that stopped)",
-        color=[actor_colour(run, a) for a, _ in configs],
-    )
+    ax.bar(x - 0.2, at_stop, 0.4, color=[actor_colour(run, a) for a, _ in configs])
     ax.bar(x + 0.2, at_end, 0.4, label="at the end", color="grey")
+    for a in run.actor_lrs:  # the left bars' colours: one legend entry per actor LR
+        ax.bar([0], [np.nan], color=actor_colour(run, a), label=f"at the stopping episode, actor LR {a:g}")
+    thousands_axis(ax, at_end)
     ax.set_xticks(x, [f"{a:g}/{c:g}" for a, c in configs], rotation=60, fontsize=7)
     ax.set_xlabel("actor LR / critic LR")
-    ax.set_ylabel(f"training reward ({window}-episode mean)")
+    ax.set_ylabel(f"training reward ({window}-episode trailing mean)")
     ax.set_title(
-        "Reward when the actors stop vs at the end of training" + seeds_note(run) + "; no left bar: no seed stopped"
+        "Reward when the actors stop vs at the end of training"
+        + (f" (mean of {run.seeds} seeds)" if run.seeds > 1 else "")
+        + "; no left bar: no seed stopped",
+        fontsize=9,
     )
-    ax.legend(fontsize=8)
-    return save(fig, out, "fig12_reward_at_stop_vs_end")
+    legend_outside(ax)
+    return fig
 
 
-def fig_per_agent_stopping(run: Run, out):
+def plot_per_agent_stopping(run: Run, ax=None):
     configs = run.configs()
     data = []
     for a, c in configs:
         agents = [v for lane in run.select(actor_lr=a, critic_lr=c) for v in run.lanes[lane]["actor_first_unchanged"]]
         data.append([run.episodes if v is None else v for v in agents])
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = new_axes(ax, (10, 4.5))
     boxes = ax.boxplot(data, patch_artist=True, widths=0.6)
     for patch, (a, _) in zip(boxes["boxes"], configs):
         patch.set_facecolor(actor_colour(run, a))
@@ -286,12 +212,12 @@ def fig_per_agent_stopping(run: Run, out):
     ax.set_xlabel("actor LR / critic LR")
     ax.set_ylabel(f"first unchanged episode per agent ({run.episodes} = never)")
     ax.set_title(f"Per-agent stopping episodes ({run.definition.train.spec.n_agents} agents × {run.seeds} seed(s))")
-    return save(fig, out, "fig13_per_agent_stopping")
+    return fig
 
 
-def fig_stopping_spread(run: Run, out):
+def plot_stopping_spread(run: Run, ax=None):
     stops = run.per_config(run.stop)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, ax = new_axes(ax, (6.5, 5))
     spread = np.nanmax(stops, -1) - np.nanmin(stops, -1)
     heatmap(
         ax,
@@ -304,14 +230,14 @@ def fig_stopping_spread(run: Run, out):
         None,
         "max − min (episodes)",
     )
-    return save(fig, out, "fig14_stopping_spread")
+    return fig
 
 
-def fig_onset_vs_effective_lr(run: Run, out):
+def plot_onset_vs_effective_lr(run: Run, ax=None):
     """Saturation onset (first episode with saturation > 0.9) vs η_actor·|R|, R the mean
     per-step reward over the first 10 episodes (the scale the critic's Q and hence the
     actors' gradients inherit)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = new_axes(ax, (6.5, 4.5))
     steps = run.definition.train.spec.steps_per_episode
     for lane, row in enumerate(run.lanes):
         reward_scale = abs(np.mean(run.metrics["train_reward"][lane, :10])) / steps
@@ -330,17 +256,19 @@ def fig_onset_vs_effective_lr(run: Run, out):
     ax.set_xscale("log")
     ax.set_xlabel("effective actor step η·|R| (R: mean reward per step, first 10 episodes)")
     ax.set_ylabel(f"saturation onset episode (> {SATURATION_LEVEL})")
-    ax.set_title("Saturation onset vs effective learning rate (never-saturating lanes omitted)")
+    ax.set_title("Saturation onset vs effective learning rate\n(lanes that never saturate are left out)", fontsize=9)
     ax.legend(fontsize=7)
-    return save(fig, out, "fig15_saturation_onset_vs_effective_lr")
+    return fig
 
 
-def fig_reference_vs_ours(run: Run, out):
+def plot_reference_vs_ours(run: Run, fig=None):
+    """The paper's Table 3 next to this run's all-actors stopping episodes, on one colour scale."""
     table = reference_stopping()
     reference = np.array([[[table.get((a, c), np.nan)] for c in run.critic_lrs] for a in run.actor_lrs])
     ours = run.per_config(run.stop)
     top = max(2000, run.episodes)  # one colour scale for both panels
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    fig = new_figure(fig, (12, 5))
+    axes = fig.subplots(1, 2)
     heatmap(
         axes[0],
         run,
@@ -363,4 +291,4 @@ def fig_reference_vs_ours(run: Run, out):
         top,
         "episode",
     )
-    return save(fig, out, "fig16_reference_vs_ours")
+    return fig

@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxmadrl.core import paths
 from jaxmadrl.report.analysis import reference_stopping, reward_spread_text, reward_text
-from jaxmadrl.report.drawing import actor_colour, plt, save
+from jaxmadrl.report.drawing import actor_colour, new_figure
 from jaxmadrl.store.loading import Run
 
 WINDOW = 100  # episodes per reward window
@@ -181,15 +181,14 @@ def describe_reference_run(run: Run) -> str:
     )
 
 
-def fig_reference_logged_run(run: Run, out):
+def plot_reference_logged_run(run: Run, fig=None):
     """Small multiples, one panel per shared configuration: our seeds' 100-episode window
     means (median, min–max band) and the reference's logged run."""
     configs = shared_configs(run)
     actor_lrs = sorted({a for a, _ in configs})
     critic_lrs = sorted({c for _, c in configs})
-    fig, axes = plt.subplots(
-        len(actor_lrs), len(critic_lrs), figsize=(3 * len(critic_lrs), 2.4 * len(actor_lrs)), sharex=True, squeeze=False
-    )
+    fig = new_figure(fig, (3 * len(critic_lrs), 2.4 * len(actor_lrs) + 0.6))
+    axes = fig.subplots(len(actor_lrs), len(critic_lrs), sharex=True, squeeze=False)
     for ax in axes.flat:
         ax.set_visible(False)
     for a, c in configs:
@@ -214,4 +213,4 @@ def fig_reference_logged_run(run: Run, out):
         "reference's logged run (one seed)",
         fontsize=9,
     )
-    return save(fig, out, "fig19_reference_logged_run")
+    return fig

@@ -1,0 +1,146 @@
+"""Every figure and text file of a run, and writing them into a folder: what the figures
+command writes (``write_all``). A notebook can draw any one figure from the same list
+(``for name, draw in figures_of_run(run): draw()``). The paper's own comparisons (fig16,
+fig19, claims.md, reference_run.md) and the heuristics (baselines.md, the grey lines of
+fig11) are about the MEC system, so they are made for MEC runs only."""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import warnings
+from typing import Callable
+
+from jaxmadrl.envs import domains
+from jaxmadrl.report import analysis, baselines, comparison_plots, drawing, over_time, plots, reference_run, sizes
+from jaxmadrl.report.drawing import plt
+from jaxmadrl.store.loading import Run
+
+# (file name, plot function of the run alone), in the order the paper numbers them.
+RUN_FIGURES = (
+    ("fig01_stopping_heatmap", plots.plot_stopping_heatmap),
+    ("fig02_stopping_bubbles", plots.plot_stopping_bubbles),
+    ("fig05_layer_gradients_final", plots.plot_layer_gradients_final),
+    ("fig06_final_asymmetry_vs_stopping", plots.plot_final_asymmetry_vs_stopping),
+    ("fig09_final_saturation_heatmap", plots.plot_final_saturation_heatmap),
+    ("fig10_saturation_vs_stopping", plots.plot_saturation_vs_stopping),
+    ("fig13_per_agent_stopping", plots.plot_per_agent_stopping),
+    ("fig14_stopping_spread", plots.plot_stopping_spread),
+    ("fig15_saturation_onset_vs_effective_lr", plots.plot_onset_vs_effective_lr),
+)
+# (file name, plot function of the run and a smoothing window)
+SMOOTHED_FIGURES = (
+    ("fig03_asymmetry_over_time", over_time.plot_asymmetry_over_time),
+    ("fig04_gradient_norms_over_time", over_time.plot_gradient_norms_over_time),
+    ("fig07_saturation_over_time", over_time.plot_saturation_over_time),
+    ("fig08_preactivations_over_time", over_time.plot_preactivations_over_time),
+    ("fig12_reward_at_stop_vs_end", plots.plot_reward_at_stop_vs_end),
+)
+MEC_FIGURES = (
+    ("fig16_reference_vs_ours", plots.plot_reference_vs_ours),
+    ("fig19_reference_logged_run", reference_run.plot_reference_logged_run),
+)
+
+
+def figures_of_run(
+    run: Run, window: int | None = None, heuristic_rewards: dict | None = None
+) -> list[tuple[str, Callable]]:
+    """(file name, draw) for every figure of ``run`` (one variant), ``draw()`` → Figure.
+    ``window``: the over-time figures' smoothing (episodes; default 1/40 of the run);
+    ``heuristic_rewards``: the reference lines of fig11 (``baselines.heuristic_rewards``)."""
+    figures = [(name, functools.partial(plot, run)) for name, plot in RUN_FIGURES]
+    figures += [(name, functools.partial(plot, run, window=window)) for name, plot in SMOOTHED_FIGURES]
+    curves = functools.partial(over_time.plot_learning_curves, run, window=window, heuristic_rewards=heuristic_rewards)
+    figures.append(("fig11_learning_curves", curves))
+    if run.definition.train.domain == domains.MEC:
+        figures += [(name, functools.partial(plot, run)) for name, plot in MEC_FIGURES]
+    return sorted(figures, key=lambda figure: figure[0])
+
+
+class Output:
+    """What is written into ``out``: the files written, and what was skipped because the run
+    cannot show it (too short, no training yet, diverged, ...), each with the reason, named
+    as "<folder>/<name>" when written into a subfolder (``within``)."""
+
+    def __init__(self, out: pathlib.Path, prefix: str = ""):
+        self.out, self.prefix = out, prefix
+        self.paths: list[pathlib.Path] = []
+        self.skipped: list[str] = []
+
+    def draw(self, name: str, draw) -> None:
+        """``draw()`` → a Figure, saved as ``name``.png/.pdf; skipped if the run's data cannot make it."""
+        try:
+            self.paths += drawing.save(draw(), self.out, name)
+        except (ValueError, KeyError, IndexError, ZeroDivisionError) as error:
+            self.skip(name.split("_", 1)[-1], error)
+
+    def write(self, name: str, text_of, *args) -> None:
+        """The text file ``name`` of ``text_of(*args)``, or skipped as ``draw`` skips."""
+        try:
+            text = text_of(*args)
+        except (ValueError, KeyError, IndexError, ZeroDivisionError) as error:
+            self.skip(name, error)
+            return
+        drawing.write_text(self.out / name, text)
+        self.paths.append(self.out / name)
+
+    def skip(self, name: str, error: Exception) -> None:
+        plt.close("all")
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        self.skipped.append(f"{self.prefix}{name} ({reason})")
+
+    def within(self, folder: str) -> "Output":
+        """The same record, writing into ``out/folder``."""
+        inner = Output(self.out / folder, f"{self.prefix}{folder}/")
+        inner.paths, inner.skipped = self.paths, self.skipped
+        return inner
+
+
+def write_run(run: Run, window: int | None, output: Output) -> None:
+    """The figures (``figures_of_run``) and the per-configuration table (grid.md) of a run with
+    one variant; in the MEC domain also the paper's claims (claims.md), the heuristic
+    policies on the same worlds (baselines.md, and reference lines in fig11) and the
+    comparison with the reference's logged run (reference_run.md)."""
+    output.out.mkdir(parents=True, exist_ok=True)
+    mec = run.definition.train.domain == domains.MEC
+    rewards = baselines.heuristic_rewards(run) if mec else None
+    for name, draw in figures_of_run(run, window, rewards):
+        output.draw(name, draw)
+    output.write("grid.md", analysis.describe_grid, run)
+    if mec:  # the paper's claims and the heuristics are about the MEC system
+        output.write("claims.md", analysis.check_claims, run)
+        output.write("baselines.md", baselines.describe_baselines, run, rewards)
+        output.write("reference_run.md", reference_run.describe_reference_run, run)
+
+
+def write_all(run: Run, out: pathlib.Path, window: int | None = None) -> Output:
+    """``write_run`` for a one-variant run; otherwise per variant in ``out/<variant>/``, plus
+    the side-by-side figure and ``variants.md`` in ``out``."""
+    with warnings.catch_warnings():
+        # Means over empty or all-NaN selections (a lane that never stopped, episodes before
+        # training) are NaN by design and drawn as gaps; NumPy's warnings about them are noise.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _write_all(run, out, window)
+
+
+def _write_all(run: Run, out: pathlib.Path, window: int | None) -> Output:
+    output = Output(out)
+    if len(run.variants) == 1:
+        write_run(run, window, output)
+        return output
+    out.mkdir(parents=True, exist_ok=True)
+    for variant in run.variants:
+        write_run(run.only_variant(variant), window, output.within(variant))
+    output.draw("fig17_variants", lambda: comparison_plots.plot_variants(run))
+    output.write("variants.md", analysis.compare_variants, run)
+    return output
+
+
+def write_size_comparison(runs: list[Run], out: pathlib.Path) -> Output:
+    """``sizes.md`` and ``fig18_network_sizes`` of runs that differ only in network sizes
+    (``sizes.check_size_runs``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    output = Output(out)
+    output.write("sizes.md", sizes.compare_sizes, runs)
+    output.draw("fig18_network_sizes", lambda: comparison_plots.plot_network_sizes(runs))
+    return output
