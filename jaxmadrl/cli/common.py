@@ -15,7 +15,7 @@ from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import execution, names, provenance, run_folder, runs, shards
 from jaxmadrl.store.progress import Progress
-from jaxmadrl.study import results, settings
+from jaxmadrl.study import memory_fit, results, settings
 from jaxmadrl.study.definition import SweepDefinition
 
 
@@ -176,6 +176,8 @@ def print_progress(progress: Progress) -> None:
             flush=True,
         )
         print(f"{provenance.numerics_line(record)}; recorded in {names.ENVIRONMENT}", flush=True)
+        if "memory" in record:
+            print(f"memory: {memory_fit.MemoryFit(**record['memory']).describe(progress.lanes)}", flush=True)
         return
     print(
         f"[{progress.episodes_done}/{progress.episodes}] {progress.config_episodes_per_s:.1f} config-episodes/s | "

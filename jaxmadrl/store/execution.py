@@ -11,7 +11,7 @@ import dataclasses
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.core import numerics, xla_flags
 from jaxmadrl.core.limits import SettingError, check_integer
-from jaxmadrl.study import grid
+from jaxmadrl.study import grid, memory_fit
 
 
 def _setting(help: str, default=None, choices: tuple[str, ...] | None = None):
@@ -24,7 +24,8 @@ class Execution:
 
     lanes_per_call: int | None = _setting(
         "lanes per call of the compiled chunk program; must divide the lanes. Default: 1 on the CPU "
-        "(fastest there), all lanes on other backends; a resume keeps the run's"
+        "(fastest there); on other backends all lanes, or the widest block whose memory (estimated before "
+        "anything is placed on the device) fits the device's; a resume keeps the run's"
     )
     devices: int | None = _setting("use at most this many devices for the lane axis (default: all)")
     workers: int | None = _setting("calls run at once on host threads (default: min(calls, CPU count))")
@@ -70,7 +71,9 @@ def request_determinism(given: bool | None, recorded: dict) -> None:
 def resolved(given: Execution, recorded: dict, n_lanes: int) -> Execution:
     """The execution of a run of ``n_lanes`` lanes: each given value, else the recorded one
     (the recorded devices per call only with the recorded lanes per call), else the
-    default (lanes per call and precision; devices and workers stay None: all, one per CPU)."""
+    default (lanes per call and precision; devices and workers stay None: all, one per CPU).
+    Lanes per call stays None where the default is to be fitted to the device's memory
+    (``memory_fit``: a backend other than the CPU that reports its memory limit)."""
     if given.lanes_per_call not in (None, recorded.get("lanes_per_call")):
         recorded = {k: v for k, v in recorded.items() if k != "devices_per_call"}  # it was for the old width
     chosen = {
@@ -84,6 +87,8 @@ def resolved(given: Execution, recorded: dict, n_lanes: int) -> Execution:
     chosen["matmul_precision"] = numerics.check_matmul_precision(
         chosen["matmul_precision"] or numerics.DEFAULT_MATMUL_PRECISION
     )
-    chosen["lanes_per_call"] = chosen["lanes_per_call"] or grid.default_lanes_per_call(n_lanes)
-    grid.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
+    if chosen["lanes_per_call"] is None and not memory_fit.fits_to_memory():
+        chosen["lanes_per_call"] = grid.default_lanes_per_call(n_lanes)
+    if chosen["lanes_per_call"] is not None:
+        grid.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
     return dataclasses.replace(given, **chosen)

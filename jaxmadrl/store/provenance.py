@@ -110,10 +110,12 @@ def environment_record(
     activations: list[str],
     first_episode: int = 0,
     shard: str | None = None,
+    memory: dict | None = None,
 ) -> dict:
     """The record of this session: what computes episodes ``first_episode`` on (of the
     lanes of ``shard`` "i/n", if it is one). ``activations``: the output activations in
-    use, whose saturation edge is measured here."""
+    use, whose saturation edge is measured here; ``memory``: on a device that reports its
+    memory, the estimate the lane width was checked or chosen on (``study.memory_fit``)."""
     model, isa = cpu_model()
     devices = jax.devices()
     return {
@@ -136,6 +138,7 @@ def environment_record(
         "saturation_edge": {name: numerics.saturation_edge(name) for name in activations},
         "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
         **({"shard": shard} if shard else {}),
+        **({"memory": memory} if memory else {}),
     }
 
 

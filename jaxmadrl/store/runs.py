@@ -21,10 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxmadrl.agents.scaffold import EpisodeClock, episode_clock
 from jaxmadrl.core import files, signals
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.logs import live
@@ -32,6 +30,7 @@ from jaxmadrl.store import (
     checkpoints,
     execution,
     final_params,
+    lane_blocks,
     loading,
     names,
     provenance,
@@ -221,38 +220,15 @@ def _run_lanes(definition, folder, share: range, resuming, chosen, environments,
         raise
 
 
-@dataclasses.dataclass(frozen=True)
-class _Blocks:
-    """This session's lanes as blocks of ``lanes_per_call`` lanes of one compiled program:
-    the program, where a block goes (``sharding``), each block's first lane and
-    hyperparameters."""
-
-    program: grid.Grid
-    sharding: jax.sharding.NamedSharding
-    lanes_per_call: int
-    first_lanes: list[int]
-    hparams: list
-
-    def place(self, tree) -> list:
-        """A tree with a leading lane axis as this session's blocks, on their devices."""
-        return [jax.device_put(block, self.sharding) for block in grid.split_lanes(tree, self.lanes_per_call)]
-
-
-def _prepare(definition: SweepDefinition, config, share: range, chosen: execution.Execution) -> _Blocks:
-    lanes_per_call = chosen.lanes_per_call
-    sharding = grid.lane_sharding(lanes_per_call, chosen.devices)
-    blocks = _Blocks(
-        grid.make_grid(config), sharding, lanes_per_call, list(range(share.start, share.stop, lanes_per_call)), []
-    )
-    return dataclasses.replace(blocks, hparams=blocks.place(_lanes_of(definition.hyperparams(), share)))
-
-
-def _restore_or_start(definition: SweepDefinition, share: range, folder: pathlib.Path, blocks: _Blocks):
+def _restore_or_start(definition: SweepDefinition, share: range, folder: pathlib.Path, blocks: lane_blocks.Blocks):
     """(block states, episodes done, the digests of the metrics chunks so far): from the
     folder's checkpoint, verified, if it has one, else a new start of the lanes ``share``.
     Chunks written after the checkpoint are removed (they are recomputed)."""
     checkpoint = folder / CHECKPOINT
-    keys, hparams = definition.lane_keys()[share.start : share.stop], _lanes_of(definition.hyperparams(), share)
+    keys, hparams = (
+        definition.lane_keys()[share.start : share.stop],
+        lane_blocks.lanes_of(definition.hyperparams(), share),
+    )
     if not (checkpoint / names.CHECKPOINT_INDEX).is_file():
         (folder / CHUNKS).mkdir(parents=True, exist_ok=True)
         checkpoint.mkdir(exist_ok=True)
@@ -289,32 +265,20 @@ def _check_chunks(folder: pathlib.Path, definition: SweepDefinition, done: int, 
             )
 
 
-def _lanes_of(tree, share: range):
-    return jax.tree.map(lambda x: x[share.start : share.stop], tree)
-
-
-def _clocks(definition, first: int, chunk: int) -> EpisodeClock:
-    """The clocks (chunk,) of the episodes first … first + chunk − 1 (those past the run's end are padding)."""
-    return episode_clock(definition.train, jnp.arange(first, first + chunk))
-
-
-def _compile(blocks: _Blocks, state, clocks: EpisodeClock):
-    """The chunk program for one block (its state donated) over chunks shaped as ``clocks``.
-    The run's length and schedule are its inputs, so runs that differ only in them share it."""
-    return jax.jit(blocks.program.run_chunk, donate_argnums=0).lower(state, clocks, blocks.hparams[0]).compile()
-
-
 def _run_locked(definition, folder, share, chosen: execution.Execution, environments, write, shard, on_progress):
     """prepare → restore → compile → record the session → train chunk after chunk → finish."""
     config = definition.train_config(chosen.matmul_precision)
-    blocks = _prepare(definition, config, share, chosen)
+    blocks = lane_blocks.prepare(definition, config, share, chosen)
     start = time.perf_counter()
     states, done, chunks = _restore_or_start(definition, share, folder, blocks)
     if done < definition.episodes:
         run_folder.check_free_space(folder, _checkpoint_bytes(states))  # before it compiles
-    run_chunk = (
-        None if done == definition.episodes else _compile(blocks, states[0], _clocks(definition, 0, definition.chunk))
-    )
+    if done == definition.episodes:
+        run_chunk = None
+    else:
+        run_chunk = blocks.compiled_chunk or lane_blocks.compile_chunk(
+            blocks, states[0], lane_blocks.clocks(definition, 0, definition.chunk)
+        )
     compile_s = time.perf_counter() - start
     signals.raise_if_interrupted()
     workers = min(chosen.workers or grid.default_workers(len(states)), len(states))
@@ -326,6 +290,7 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
         activations=definition.activations(),
         first_episode=done,
         shard=str(shard) if shard else None,
+        memory=dataclasses.asdict(blocks.memory) if blocks.memory else None,
     )
     changed = provenance.describe_differences(environments[-1], record) if environments else ""
     environments = [*environments, record]
@@ -357,7 +322,7 @@ def _checkpoint_bytes(states) -> int:
     return checkpoints.state_bytes(states) * 21 // 20 + 2**20
 
 
-def _train(definition, folder, blocks: _Blocks, run_chunk, states, done, chunks, workers, report):
+def _train(definition, folder, blocks: lane_blocks.Blocks, run_chunk, states, done, chunks, workers, report):
     """Chunks of episodes until the run is done, each followed by its metrics file and a
     checkpoint whose index records the digests of both; returns the final block states."""
     chunk = definition.chunk
@@ -377,7 +342,12 @@ def _train(definition, folder, blocks: _Blocks, run_chunk, states, done, chunks,
                 saved[first] = checkpoints.save_block(checkpoint, first, state, episodes_done)
 
             states, metrics = grid.run_blocks(
-                pool, run_chunk, states, _clocks(definition, done, chunk), blocks.hparams, after_call=checkpoint_block
+                pool,
+                run_chunk,
+                states,
+                lane_blocks.clocks(definition, done, chunk),
+                blocks.hparams,
+                after_call=checkpoint_block,
             )
             metrics = {name: values[:n_real] for name, values in metrics.items()}
             path = folder / CHUNKS / names.chunk_file(done)
