@@ -26,6 +26,7 @@ ACTOR_UPDATES = ("simultaneous", "sequential")
 # The learners (``metric_schema`` tags them the same); "auto": ccm in mec, ddpg elsewhere.
 MEC_LEARNERS = ("ccm",)
 FOREIGN_LEARNERS = ("ddpg", "td3", "sac", "ppo")
+DISCRETE_LEARNERS = ("ppo",)  # the learners that act in a discrete action space too
 POLICY_MEANS = ("unbounded", "tanh")
 LEARNERS = ("auto", *MEC_LEARNERS, *FOREIGN_LEARNERS)
 EXPLORATIONS = ("gaussian", "ou")
@@ -61,9 +62,9 @@ class TrainConfig:
     env: EnvParams = EnvParams()
     domain: str = setting(
         domains.MEC,
-        "the environment: the MEC world (mec, with the Client-Master learner) or one from another "
-        "package, trained by the learner the setting learner chooses",
-        domains.NAMES,
+        "the environment: the MEC world (mec, with the Client-Master learner) or one of another "
+        "package by name, package:name (gymnax:Pendulum-v1, gymnax:Acrobot-v1, jaxmarl:MPE_simple_spread_v3, "
+        "brax:reacher), trained by the learner the setting learner chooses",
     )
     learner: str = setting(
         "auto",
@@ -151,8 +152,7 @@ class TrainConfig:
         ):
             check_integer(name, getattr(self, name))
         check_integer("episodes_before_train", self.episodes_before_train, minimum=0)
-        if self.domain not in domains.NAMES:
-            raise SettingError("domain", f"must be one of {list(domains.NAMES)}, got {self.domain!r}")
+        domains.parse(self.domain)
         self._check_domain_settings()
         steps = self.spec.steps_per_episode
         if self.replay_capacity < steps:
@@ -181,6 +181,14 @@ class TrainConfig:
                 raise SettingError(field.name, f"applies only to learner {', '.join(users)}, not {self.learner_name!r}")
         if self.policy_mean not in POLICY_MEANS:
             raise SettingError("policy_mean", f"must be one of {list(POLICY_MEANS)}, got {self.policy_mean!r}")
+        if self.spec.discrete and self.learner_name not in DISCRETE_LEARNERS:
+            raise SettingError(
+                "learner",
+                f"{self.learner_name} acts in continuous action spaces; {self.domain} has {self.spec.action_dim} "
+                f"discrete actions ({', '.join(DISCRETE_LEARNERS)} acts in both)",
+            )
+        if self.spec.discrete and self.policy_mean != "unbounded":
+            raise SettingError("policy_mean", f"applies to continuous actions; {self.domain}'s are discrete")
         rollout = self.rollout_envs * domains.spec_of(self.domain, self.env).steps_per_episode
         if self.learner_name == "ppo" and rollout % self.minibatches:
             raise SettingError("minibatches", f"({self.minibatches}) must divide the rollout's {rollout} samples")

@@ -123,12 +123,20 @@ SCHEMA = (
         "update",
         "",
         "output",
-        "mean of the actors' outputs φ(z) on the batch (SAC: squashed actions, PPO: the mean head)",
+        "mean of the actors' outputs φ(z) on the batch (SAC: squashed actions, PPO: the mean head or the "
+        "categorical probabilities)",
     ),
     Metric("output_min", "update", "", "output", "smallest output"),
     Metric("output_max", "update", "", "output", "largest output"),
     Metric("output_head_mean", "update", "A", "output", "mean output of each head (MEC: decision, α, ρ)"),
-    Metric("saturation", "update", "", "fraction", f"share of outputs a of the activation in use with |a| > {LEVEL}"),
+    Metric(
+        "saturation",
+        "update",
+        "",
+        "fraction",
+        f"share of outputs a of the activation in use with |a| > {LEVEL} (categorical PPO: of states whose "
+        f"likeliest action has p > {LEVEL})",
+    ),
     Metric("tanh_saturation", "update", "", "fraction", f"share of |tanh(z)| > {LEVEL} (the paper's measure)"),
     Metric("mean_head_abs_gt2", "update", "", "fraction", "SAC: share of |μ| > 2 of the mean head μ", (SAC,)),
     Metric("mean_head_saturation", "update", "", "fraction", f"SAC: share of |tanh(μ)| > {LEVEL}", (SAC,)),
@@ -138,7 +146,8 @@ SCHEMA = (
         "update",
         "",
         "nats",
-        "the policy's entropy, joint over agents: SAC −mean log π(a|s) of fresh actions, PPO the Gaussian's",
+        "the policy's entropy, joint over agents: SAC −mean log π(a|s) of fresh actions, PPO the Gaussian's "
+        "(categorical: its batch mean)",
         (SAC, PPO),
     ),
     Metric("approx_kl", "update", "", "nats", "PPO: mean (ρ − 1) − log ρ over the minibatch, ρ the ratio", (PPO,)),

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.core.activations import apply_output_activation
-from jaxmadrl.envs.domains import FOREIGN, MEC
+from jaxmadrl.envs.domains import MEC
 from jaxmadrl.envs.mec import ACTION_DIM, OBS_DIM
 
 OUTPUT_INIT_BOUND = 3e-3
@@ -242,7 +242,7 @@ def parameter_counts(config) -> tuple[int, int]:
         return actor_parameter_count(config.actor_hidden), critic_parameter_count(
             config.env.n_agents, config.critic_hidden
         )
-    spec = FOREIGN[config.domain]
+    spec = config.spec
     outputs = 2 * spec.action_dim if config.learner_name == "sac" else spec.action_dim  # SAC: mean and log-std
     critic_inputs = spec.n_agents * (spec.obs_dim + (0 if config.learner_name == "ppo" else spec.action_dim))
     return (

@@ -1,17 +1,26 @@
-"""The environments a program can train in: the project's MEC world, and continuous-control
-environments from well-kept JAX packages, used as they are (``pip install -e '.[domains]'``).
+"""The environments a program can train in: the project's MEC world, and any environment of
+gymnax, JaxMARL (its multi-agent particle environments) or Brax by name, used as its package
+defines it (``pip install -e '.[domains]'``; Brax: ``'.[brax]'``).
 
-A *domain* is chosen by the static setting ``TrainConfig.domain``. Its shapes are known here
-without importing its package (the packages are optional and slow to import); ``environment``
-builds its pure ``reset``/``step`` on demand. Every foreign domain is seen as N agents with
-observations (N, O) and actions (N, A) in [-1, 1] (the tanh range), mapped affinely to the
-environment's own action bounds; its reward is one scalar per step (for several agents, the
-mean of theirs).
+A *domain* is the static setting ``TrainConfig.domain``: ``mec``, or ``package:name`` —
+``gymnax:Pendulum-v1``, ``gymnax:Acrobot-v1``, ``jaxmarl:MPE_simple_spread_v3``,
+``brax:reacher``. The names the project used before packages were named
+(``Pendulum-v1``, ``MountainCarContinuous-v0``, ``MPE_simple_spread_v3``) still mean their
+package's environment. A domain's shape — agents, observation and action sizes, whether its
+actions are discrete, its episode length and action bounds — is read from its package
+(``spec_of``; each package module: ``gymnax_envs``, ``jaxmarl_envs``, ``brax_envs``), and
+``environment`` builds its pure ``reset``/``step``. Every foreign domain is seen as N agents
+with observations (N, O) (an image or a shorter agent's observation flattened and padded
+with zeros) and actions either (N, A) in [-1, 1] (the tanh range), mapped affinely to the
+environment's bounds, or, in a discrete action space, (N,) action indices; its reward is
+one scalar per step (for several agents, the mean of theirs).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 from typing import Callable, NamedTuple
 
 import chex
@@ -21,13 +30,22 @@ from jaxmadrl.core.limits import SettingError
 from jaxmadrl.envs.mec import ACTION_DIM, OBS_DIM, EnvParams
 
 MEC = "mec"
+PACKAGES = {"gymnax": "gymnax_envs", "jaxmarl": "jaxmarl_envs", "brax": "brax_envs"}  # package → adapter module
+EXTRAS = {"gymnax": "domains", "jaxmarl": "domains", "brax": "brax"}  # the extra that installs each
+# The names of the first domains, from before domains named their package
+LEGACY_NAMES = {
+    "Pendulum-v1": "gymnax:Pendulum-v1",
+    "MountainCarContinuous-v0": "gymnax:MountainCarContinuous-v0",
+    "MPE_simple_spread_v3": "jaxmarl:MPE_simple_spread_v3",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class DomainSpec:
     """The static shape of a domain. ``steps_per_episode``: the environment steps of one
-    episode of the program (the environment's own limit); ``action_low/high``: the bounds
-    the actors' [-1, 1] outputs are mapped to; ``package``: where it comes from."""
+    episode of the program (the environment's own limit); ``discrete``: actions are indices
+    of ``action_dim`` choices (no bounds), else ``action_dim`` reals, the [-1, 1] of the
+    actors mapped to ``action_low``/``action_high`` (A,); ``package``: where it comes from."""
 
     name: str
     package: str
@@ -35,28 +53,9 @@ class DomainSpec:
     obs_dim: int
     action_dim: int
     steps_per_episode: int
-    action_low: float
-    action_high: float
-
-
-FOREIGN = {
-    spec.name: spec
-    for spec in (
-        DomainSpec("Pendulum-v1", "gymnax", 1, 3, 1, 200, -2.0, 2.0),
-        DomainSpec("MountainCarContinuous-v0", "gymnax", 1, 2, 1, 999, -1.0, 1.0),
-        DomainSpec("MPE_simple_spread_v3", "jaxmarl", 3, 18, 5, 26, 0.0, 1.0),
-    )
-}
-NAMES = (MEC, *FOREIGN)
-
-
-def spec_of(domain: str, env_params: EnvParams) -> DomainSpec:
-    """The shape of ``domain`` (MEC's from its ``EnvParams``)."""
-    if domain == MEC:
-        return DomainSpec(
-            MEC, "jaxmadrl", env_params.n_agents, OBS_DIM, ACTION_DIM, env_params.steps_per_episode, -1.0, 1.0
-        )
-    return FOREIGN[domain]
+    action_low: tuple[float, ...]
+    action_high: tuple[float, ...]
+    discrete: bool = False
 
 
 class Step(NamedTuple):
@@ -76,7 +75,8 @@ class Step(NamedTuple):
 class Environment(NamedTuple):
     """Pure, jittable functions of one environment instance.
 
-    reset(key) → (obs (N, O), state); step(key, state, actions (N, A) in [-1, 1]) → Step.
+    reset(key) → (obs (N, O), state); step(key, state, actions) → Step, actions (N, A) in
+    [-1, 1] or, in a discrete domain, (N,) integer indices.
     """
 
     spec: DomainSpec
@@ -85,71 +85,69 @@ class Environment(NamedTuple):
 
 
 def to_bounds(spec: DomainSpec, actions: chex.Array) -> chex.Array:
-    """Actions in [-1, 1] → the environment's [low, high], affinely."""
-    return spec.action_low + (actions + 1.0) * (0.5 * (spec.action_high - spec.action_low))
+    """Actions in [-1, 1] (..., A) → the environment's [low, high], affinely."""
+    low, high = jnp.asarray(spec.action_low), jnp.asarray(spec.action_high)
+    return low + (actions + 1.0) * (0.5 * (high - low))
+
+
+def parse(domain: str) -> tuple[str, str]:
+    """(package, environment name) of a domain name; SettingError unless it is ``mec``, a
+    legacy name or ``package:name`` of a known package."""
+    if not isinstance(domain, str):
+        raise SettingError("domain", f"must be a name, got {domain!r}")
+    if domain == MEC:
+        return "jaxmadrl", MEC
+    package, _, name = LEGACY_NAMES.get(domain, domain).partition(":")
+    if package not in PACKAGES or not name:
+        raise SettingError(
+            "domain",
+            f"must be mec or package:name with a package of {list(PACKAGES)} (e.g. gymnax:Pendulum-v1), got {domain!r}",
+        )
+    return package, name
+
+
+def spec_of(domain: str, env_params: EnvParams) -> DomainSpec:
+    """The shape of ``domain`` (MEC's from its ``EnvParams``; another's read from its package,
+    once per process). SettingError naming the domain if its package is missing or has no
+    environment of that name, or its actions are of a kind no learner here takes."""
+    if domain == MEC:
+        return DomainSpec(
+            MEC, "jaxmadrl", env_params.n_agents, OBS_DIM, ACTION_DIM, env_params.steps_per_episode, (-1.0,), (1.0,)
+        )
+    return _foreign_spec(domain)
+
+
+@functools.cache
+def _foreign_spec(domain: str) -> DomainSpec:
+    package, name = parse(domain)
+    return dataclasses.replace(adapter(package, domain).spec(name), name=domain)
 
 
 def environment(domain: str) -> Environment:
-    """The environment of a foreign domain, from its package. SettingError naming the
-    domain if the package is not installed, or is installed but fails to import (a
-    dependency of its own missing or broken), saying which."""
-    spec = FOREIGN[domain]
-    builder = {"gymnax": _gymnax_environment, "jaxmarl": _jaxmarl_environment}[spec.package]
+    """The environment of a foreign domain, from its package (errors as ``spec_of``)."""
+    spec = spec_of(domain, EnvParams())
+    return adapter(spec.package, domain).environment(parse(domain)[1], spec)
+
+
+def adapter(package: str, domain: str):
+    """The module that reads ``package``'s environments. SettingError naming ``domain`` if
+    the package is not installed, or is installed but fails to import (a dependency of its
+    own missing or broken), saying which."""
     try:
-        return builder(spec)
+        importlib.import_module(package)
     except ImportError as error:
-        if isinstance(error, ModuleNotFoundError) and error.name == spec.package:
-            problem = f"needs the {spec.package} package, which is not installed: pip install -e '.[domains]'"
+        extra = EXTRAS[package]
+        if isinstance(error, ModuleNotFoundError) and error.name == package:
+            problem = f"needs the {package} package, which is not installed: pip install -e '.[{extra}]'"
         else:
             problem = (
-                f"needs the {spec.package} package, which is installed but failed to import: {error!r}; "
-                "pip install -e '.[domains]' installs a working set (add -c constraints.txt for the tested one)"
+                f"needs the {package} package, which is installed but failed to import: {error!r}; "
+                f"pip install -e '.[{extra}]' installs a working set (add -c constraints.txt for the tested one)"
             )
         raise SettingError("domain", f"{domain!r} {problem}") from None
+    return importlib.import_module(f"jaxmadrl.envs.{PACKAGES[package]}")
 
 
-def _gymnax_environment(spec: DomainSpec) -> Environment:
-    """A gymnax environment as it is: its ``step`` resets by itself and reports the real
-    last observation in ``info["final_observation"]``."""
-    import gymnax
-
-    env, params = gymnax.make(spec.name)
-
-    def reset(key):
-        obs, state = env.reset(key, params)
-        return obs[None], state
-
-    def step(key, state, actions):
-        obs, state, reward, terminated, truncated, info = env.step(key, state, to_bounds(spec, actions[0]), params)
-        return Step(
-            obs[None], state, info["final_observation"][None], reward, terminated, jnp.logical_or(terminated, truncated)
-        )
-
-    return Environment(spec, reset, step)
-
-
-def _jaxmarl_environment(spec: DomainSpec) -> Environment:
-    """A JaxMARL multi-agent particle environment with continuous actions. Its episodes end
-    only at the time limit, which is the program's episode length, so the non-resetting
-    ``step_env`` is used: the true last observation is kept and the time limit does not
-    count as a termination. (Its ``max_steps`` of 25 counts the steps before the last: the
-    step with ``done`` is the 26th.)"""
-    import jaxmarl
-
-    env = jaxmarl.make(spec.name, action_type="Continuous")
-    agents = tuple(env.agents)
-
-    def stacked(per_agent: dict) -> chex.Array:
-        return jnp.stack([per_agent[agent] for agent in agents])
-
-    def reset(key):
-        obs, state = env.reset(key)
-        return stacked(obs), state
-
-    def step(key, state, actions):
-        bounded = to_bounds(spec, actions)
-        obs, state, rewards, dones, _ = env.step_env(key, state, {a: bounded[i] for i, a in enumerate(agents)})
-        obs = stacked(obs)
-        return Step(obs, state, obs, jnp.mean(stacked(rewards)), jnp.bool_(False), dones["__all__"])
-
-    return Environment(spec, reset, step)
+def unknown_name(package: str, name: str, known) -> SettingError:
+    """The error of a name its package does not have, listing the names it has."""
+    return SettingError("domain", f"{package} has no environment {name!r}; it has {sorted(known)}")

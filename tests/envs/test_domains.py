@@ -22,31 +22,77 @@ from jaxmadrl.envs.mec import EnvParams
 from jaxmadrl.store.runs import run_sweep
 from jaxmadrl.study.definition import SweepDefinition
 
+# The domains of the committed sweeps, by their names from before packages were named, and
+# others by package:name (a discrete space, an image observation, agents of two sizes)
+NAMED = ["Pendulum-v1", "MountainCarContinuous-v0", "MPE_simple_spread_v3", "gymnax:Reacher-misc"]
+OTHERS = ["gymnax:Acrobot-v1", "gymnax:Breakout-MinAtar", "jaxmarl:MPE_simple_adversary_v3"]
 
-def test_specs_are_the_packages_own():
-    for name, spec in domains.FOREIGN.items():
-        if spec.package == "gymnax":
-            env, params = gymnax.make(name)
-            space, agents = env.action_space(params), 1
-            assert env.observation_space(params).shape == (spec.obs_dim,)
-            assert params.max_steps_in_episode == spec.steps_per_episode
-        else:
-            env = jaxmarl.make(name, action_type="Continuous")
-            space, agents = env.action_space(env.agents[0]), env.num_agents
-            assert env.observation_space(env.agents[0]).shape == (spec.obs_dim,)
-            assert env.max_steps + 1 == spec.steps_per_episode  # done comes with the step after max_steps
-        assert agents == spec.n_agents and space.shape == (spec.action_dim,)
-        np.testing.assert_array_equal([space.low, space.high], np.float32([spec.action_low, spec.action_high]))
+
+@pytest.mark.parametrize("name", NAMED + OTHERS)
+def test_specs_are_the_packages_own(name):
+    spec = domains.spec_of(name, EnvParams())
+    package, env_name = domains.parse(name)
+    assert spec.package == package and spec.name == name
+    if package == "gymnax":
+        env, params = gymnax.make(env_name)
+        space, agents = env.action_space(params), 1
+        assert np.prod(env.observation_space(params).shape) == spec.obs_dim
+        assert params.max_steps_in_episode == spec.steps_per_episode
+    else:
+        env = jaxmarl.make(env_name, action_type="Continuous")
+        space, agents = env.action_space(env.agents[0]), env.num_agents
+        assert max(env.observation_space(agent).shape[0] for agent in env.agents) == spec.obs_dim
+        assert env.max_steps + 1 == spec.steps_per_episode  # done comes with the step after max_steps
+    assert agents == spec.n_agents
+    if spec.discrete:
+        assert space.n == spec.action_dim and spec.action_low == spec.action_high == ()
+    else:
+        assert space.shape == (spec.action_dim,)
+        for bound, ours in ((space.low, spec.action_low), (space.high, spec.action_high)):
+            np.testing.assert_array_equal(np.broadcast_to(bound, (spec.action_dim,)), np.float32(ours))
+
+
+def test_names_that_are_no_environment_are_one_setting_error_naming_what_there_is():
+    for name, fragment in (
+        ("gymnax:Nope-v0", "gymnax has no environment 'Nope-v0'; it has ['Acrobot-v1', "),
+        ("CartPole-v1", "must be mec or package:name"),
+        ("jaxmarl:SMAX", "of JaxMARL's environments the MPE ones are taken"),
+        ("jaxmarl:MPE_simple_speaker_listener_v4", "its agents' action spaces differ"),
+    ):
+        with pytest.raises(SettingError) as refused:
+            TrainConfig(domain=name)
+        assert refused.value.setting == "domain" and fragment in refused.value.problem, refused.value.problem
+    with pytest.raises(SettingError, match="ddpg acts in continuous action spaces; gymnax:Acrobot-v1 has 3 discrete"):
+        TrainConfig(domain="gymnax:Acrobot-v1")
+    with pytest.raises(SettingError, match="policy_mean applies to continuous actions"):
+        TrainConfig(domain="gymnax:Acrobot-v1", learner="ppo", policy_mean="tanh")
 
 
 def test_actions_map_onto_the_bounds():
-    spec = domains.FOREIGN["MPE_simple_spread_v3"]
-    np.testing.assert_array_equal(domains.to_bounds(spec, jnp.array([-1.0, 0.0, 1.0])), [0.0, 0.5, 1.0])
-    spec = domains.FOREIGN["Pendulum-v1"]
-    np.testing.assert_array_equal(domains.to_bounds(spec, jnp.array([-1.0, 0.5, 1.0])), [-2.0, 1.0, 2.0])
+    spec = domains.spec_of("MPE_simple_spread_v3", EnvParams())
+    np.testing.assert_array_equal(
+        domains.to_bounds(spec, jnp.array([-1.0, 0.0, 1.0, 0.5, -0.5])), [0, 0.5, 1, 0.75, 0.25]
+    )
+    spec = domains.spec_of("Pendulum-v1", EnvParams())
+    np.testing.assert_array_equal(domains.to_bounds(spec, jnp.array([[-1.0], [0.5], [1.0]]))[:, 0], [-2.0, 1.0, 2.0])
 
 
-@pytest.mark.parametrize("name", list(domains.FOREIGN))
+def test_observations_are_flat_and_agents_of_shorter_ones_padded_with_zeros():
+    adversary = domains.environment("jaxmarl:MPE_simple_adversary_v3")
+    env = jaxmarl.make("MPE_simple_adversary_v3", action_type="Continuous")
+    obs, _ = adversary.reset(jax.random.key(0))
+    theirs, _ = env.reset(jax.random.key(0))
+    chex.assert_shape(obs, (3, 10))
+    for row, agent in zip(obs, env.agents):
+        width = theirs[agent].shape[0]
+        np.testing.assert_array_equal(row[:width], theirs[agent])
+        assert not row[width:].any()
+    breakout = domains.environment("gymnax:Breakout-MinAtar")
+    obs, _ = breakout.reset(jax.random.key(0))
+    assert obs.shape == (1, 400) and obs.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("name", NAMED)
 def test_an_episode_ends_exactly_at_the_environments_limit(name):
     environment = domains.environment(name)
     spec = environment.spec
@@ -69,11 +115,23 @@ def test_an_episode_ends_exactly_at_the_environments_limit(name):
     np.testing.assert_array_equal(next_obs[:-1], before[1:])
     if spec.package == "gymnax":
         # at the end, the step's real outcome (the package's non-resetting step), not the reset
-        env, params = gymnax.make(name)
+        env, params = gymnax.make(domains.parse(name)[1])
         last_state = jax.tree.map(lambda x: x[-1], states)
         outcome = env.step_env(jax.random.key(2), last_state, domains.to_bounds(spec, actions[0]), params)[0]
         np.testing.assert_array_equal(next_obs[-1, 0], outcome)
         assert not np.array_equal(obs_after[0], outcome)
+
+
+def test_a_discrete_environment_takes_action_indices_and_ends_early_where_it_does():
+    acrobot = domains.environment("gymnax:Acrobot-v1")
+    env, params = gymnax.make("Acrobot-v1")
+    obs, state = acrobot.reset(jax.random.key(0))
+    theirs, their_state = env.reset(jax.random.key(0), params)
+    np.testing.assert_array_equal(obs[0], theirs)
+    step = acrobot.step(jax.random.key(1), state, jnp.array([2]))
+    their_obs, _, reward, terminated, _, info = env.step(jax.random.key(1), their_state, 2, params)
+    np.testing.assert_array_equal(step.obs[0], their_obs)
+    assert step.reward == reward == -1.0 and step.terminated == terminated
 
 
 def test_settings_of_one_kind_of_domain_are_refused_in_the_other():
@@ -85,8 +143,6 @@ def test_settings_of_one_kind_of_domain_are_refused_in_the_other():
         TrainConfig(domain="Pendulum-v1", env=EnvParams(world="reference"))
     with pytest.raises(SettingError, match="actor_update"):
         TrainConfig(domain="Pendulum-v1", actor_update="sequential")
-    with pytest.raises(SettingError, match="domain"):
-        TrainConfig(domain="CartPole-v1")
     with pytest.raises(SettingError, match="replay_capacity"):
         TrainConfig(domain="Pendulum-v1", replay_capacity=100, batch_size=8)
     with pytest.raises(SettingError, match="full_normalisation.*not implemented"):

@@ -4,11 +4,14 @@ One program episode is one PPO iteration: a rollout of ``spec.steps_per_episode`
 each of ``config.rollout_envs`` environments started from a reset, generalised advantage
 estimates, then ``update_epochs`` passes over the rollout in ``minibatches`` shuffled
 minibatches, each an Adam step of every actor (its own Adam, as in every learner) and of
-the value network. Actor n's policy is N(μ_n(s), σ_n²) per action dimension, σ_n = exp of
-a learned state-independent log-std (initially 0); μ is the ensemble's output pre-activation
-z (``policy_mean`` "unbounded", the Baselines PPO) or tanh(z) ("tanh"). The sample goes to
-the environment clipped to [-1, 1]; its log-density is the unclipped Gaussian's, joint over
-agents. The value network V(all observations) is the centralised critic without actions.
+the value network. In a continuous action space actor n's policy is N(μ_n(s), σ_n²) per
+action dimension, σ_n = exp of a learned state-independent log-std (initially 0); μ is the
+ensemble's output pre-activation z (``policy_mean`` "unbounded", the Baselines PPO) or
+tanh(z) ("tanh"). The sample goes to the environment clipped to [-1, 1]; its log-density is
+the unclipped Gaussian's, joint over agents. In a discrete action space the policy is
+categorical, softmax(z) over the A choices, and its entropy depends on the state (the
+bonus and the metric are its mean over the batch). The value network V(all observations)
+is the centralised critic without actions.
 
     δ_t = r_t + γ·(1 − terminated_t)·V(s'_t) − V(s_t),  A_t = δ_t + γλ·(1 − done_t)·A_{t+1}
     actor:  −mean min(ρ·Â, clip(ρ, 1 ± ε)·Â) − c_H·H[π] + λ_pre·N·mean(z²),  ρ = π(a|s)/π_old(a|s)
@@ -18,7 +21,10 @@ agents. The value network V(all observations) is the centralised critic without 
 through a time limit, not through a termination). An episode's metrics are those of its
 last minibatch, ``actor_max_delta``/``critic_max_delta`` the largest over all its steps;
 ``train_reward`` is the mean over environments of the rollout's episode begun at the reset.
-Evaluation acts by clip(μ, −1, 1). The pre-activation instruments read the mean head's z.
+Evaluation acts by clip(μ, −1, 1), or the most probable choice. The pre-activation
+instruments read the head's z (the logits of a categorical policy, whose outputs are its
+probabilities and whose ``saturation`` is the share of states whose most probable choice
+has p > 0.9: softmax's flat range, where its gradient p(1 − p) vanishes).
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ class LearnerState:
 @struct.dataclass
 class Rollout:
     """T steps of E environments, (T, E, ...): obs (N, O), actions (N, A) as sampled
-    (unclipped), their joint log π, V(obs), reward, terminated and done (0/1)."""
+    (unclipped) or (N,) choices, their joint log π, V(obs), reward, terminated and done (0/1)."""
 
     obs: chex.Array
     actions: chex.Array
@@ -100,14 +106,15 @@ def init_learner(key: chex.PRNGKey, config: TrainConfig) -> LearnerState:
     k_actor, k_critic = jax.random.split(key)
     obs = jnp.zeros((spec.n_agents, spec.obs_dim))
     actor_params = actor.init(k_actor, obs, 0.0, 0.0, 0.0)
-    actor_params = {"params": {**actor_params["params"], LOG_STD: jnp.zeros((spec.n_agents, spec.action_dim))}}
+    if not spec.discrete:
+        actor_params = {"params": {**actor_params["params"], LOG_STD: jnp.zeros((spec.n_agents, spec.action_dim))}}
     critic_params = critic.init(k_critic, obs)
     actor_opt_state, critic_opt_state = adam_states(actor_params, critic_params)
     return LearnerState(actor_params, actor_opt_state, critic_params, critic_opt_state)
 
 
 def policy_mean(actor: nn.Module, actor_params, obs, hparams: HyperParams, config: TrainConfig):
-    """(μ (..., N, A), the mean head's pre-activation z) on obs (..., N, O)."""
+    """(the head (..., N, A): μ, or a categorical policy's logits; its pre-activation z) on obs (..., N, O)."""
     dense = {"params": {k: v for k, v in actor_params["params"].items() if k != LOG_STD}}
     z = ensemble_preactivations(actor, dense, obs, hparams)
     return (jnp.tanh(z) if config.policy_mean == "tanh" else z), z
@@ -121,6 +128,29 @@ def log_prob(mean, log_std, actions) -> chex.Array:
 def entropy(log_std) -> chex.Array:
     """The joint Gaussian entropy (nats) of log-stds (N, A)."""
     return jnp.sum(0.5 + HALF_LOG_2PI + log_std)
+
+
+def categorical_log_prob(logits, actions) -> chex.Array:
+    """Joint log-probability (...) of choices (..., N) under softmax(logits (..., N, A))."""
+    chosen = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[..., None], axis=-1)[..., 0]
+    return jnp.sum(chosen, axis=-1)
+
+
+def categorical_entropy(logits) -> chex.Array:
+    """The mean over the batch of the joint entropy (nats) of softmax(logits (..., N, A))."""
+    log_p = jax.nn.log_softmax(logits)
+    return jnp.mean(jnp.sum(-jnp.exp(log_p) * log_p, axis=(-2, -1)))
+
+
+def policy_log_prob(actor_params, head, actions, discrete: bool) -> chex.Array:
+    """The joint log π(actions) of either kind of policy, its head (μ or logits) given."""
+    if discrete:
+        return categorical_log_prob(head, actions)
+    return log_prob(head, actor_params["params"][LOG_STD], actions)
+
+
+def policy_entropy(actor_params, head, discrete: bool) -> chex.Array:
+    return categorical_entropy(head) if discrete else entropy(actor_params["params"][LOG_STD])
 
 
 def advantages(rollout: Rollout, hparams: HyperParams) -> tuple[chex.Array, chex.Array]:
@@ -140,12 +170,13 @@ def actor_loss(actor_params, actor, batch: Rollout, standardised, hparams: Hyper
     """The clipped surrogate with the entropy bonus and the pre-activation penalty →
     (loss, (z, μ, ratio))."""
     mean, z = policy_mean(actor, actor_params, batch.obs, hparams, config)
-    log_std = actor_params["params"][LOG_STD]
-    ratio = jnp.exp(log_prob(mean, log_std, batch.actions) - batch.log_prob)
+    discrete = config.spec.discrete
+    ratio = jnp.exp(policy_log_prob(actor_params, mean, batch.actions, discrete) - batch.log_prob)
     clipped = jnp.clip(ratio, 1.0 - hparams.clip_ratio, 1.0 + hparams.clip_ratio)
     surrogate = jnp.mean(jnp.minimum(ratio * standardised, clipped * standardised))
     penalty = hparams.preactivation_penalty * z.shape[-2] * jnp.mean(jnp.square(z))
-    return -surrogate - hparams.entropy_coef * entropy(log_std) + penalty, (z, mean, ratio)
+    bonus = hparams.entropy_coef * policy_entropy(actor_params, mean, discrete)
+    return -surrogate - bonus + penalty, (z, mean, ratio)
 
 
 def value_loss(critic_params, critic, obs, returns):
@@ -175,8 +206,8 @@ def update(learner: LearnerState, batch: Rollout, returns, gae, hparams: HyperPa
         **critics.critic_gradient_metrics(critic_grads),
         "actor_max_delta": diagnostics.max_abs_change_per_agent(learner.actor_params, actor_params),
         "critic_max_delta": diagnostics.max_abs_change(learner.critic_params, critic_params),
-        **diagnostics.preactivation_stats(z, mean),
-        "entropy": entropy(learner.actor_params["params"][LOG_STD]),
+        **_output_stats(z, mean, config.spec.discrete),
+        "entropy": policy_entropy(learner.actor_params, mean, config.spec.discrete),
         "approx_kl": jnp.mean((ratio - 1.0) - jnp.log(ratio)),
         "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > hparams.clip_ratio),
     }
@@ -185,13 +216,23 @@ def update(learner: LearnerState, batch: Rollout, returns, gae, hparams: HyperPa
     return new, metric_schema.checked(metric_schema.PPO, metrics, "update")
 
 
+def _output_stats(z, head, discrete: bool) -> dict:
+    """The pre-activation and output instruments: of μ, or of a categorical policy's probabilities."""
+    if not discrete:
+        return diagnostics.preactivation_stats(z, head)
+    probabilities = jax.nn.softmax(head)
+    stats = diagnostics.preactivation_stats(z, probabilities)
+    stats["saturation"] = jnp.mean(jnp.max(probabilities, axis=-1) > diagnostics.SATURATION_LEVEL)
+    return stats
+
+
 def make_trainer(config: TrainConfig) -> Trainer:
     """The training program of PPO in a foreign domain."""
     actor, critic = networks_of(config)
     program = _Program(config, config.spec, domains.environment(config.domain), actor, critic)
 
-    def act(learner: LearnerState, obs, hparams):  # the mean, clipped as the environment takes it
-        return jnp.clip(policy_mean(actor, learner.actor_params, obs, hparams, config)[0], -1.0, 1.0)
+    def act(learner: LearnerState, obs, hparams):  # the mean, clipped as the environment takes it; or the likeliest
+        return _greedy(policy_mean(actor, learner.actor_params, obs, hparams, config)[0], config.spec.discrete)
 
     def evaluate(state: TrainState, hparams):
         return {"eval_reward": _evaluate(program, state, hparams)}
@@ -199,6 +240,17 @@ def make_trainer(config: TrainConfig) -> Trainer:
     return assemble_trainer(
         functools.partial(_init, program), functools.partial(_run_episode, program), act, evaluate, config
     )
+
+
+def _greedy(head, discrete: bool):
+    return jnp.argmax(head, axis=-1) if discrete else jnp.clip(head, -1.0, 1.0)
+
+
+def _sample(actor_params, head, key, discrete: bool):
+    """Actions drawn from the policy: choices (..., N), or unclipped Gaussian samples (..., N, A)."""
+    if discrete:
+        return jax.random.categorical(key, head)
+    return head + jnp.exp(actor_params["params"][LOG_STD]) * jax.random.normal(key, head.shape)
 
 
 def _init(program: _Program, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
@@ -213,19 +265,20 @@ def _rollout(program: _Program, learner: LearnerState, key, hparams, envs: int, 
     spec, environment = program.spec, program.environment
     k_reset, k_steps = jax.random.split(key)
     obs, env_state = jax.vmap(environment.reset)(jax.random.split(k_reset, envs))
-    log_std = learner.actor_params["params"][LOG_STD]
+    discrete = spec.discrete
 
     def one_step(carry, key):
         obs, env_state, running, returns = carry
         k_act, k_env = jax.random.split(key)
         mean, _ = policy_mean(program.actor, learner.actor_params, obs, hparams, program.config)
-        actions = mean if greedy else mean + jnp.exp(log_std) * jax.random.normal(k_act, mean.shape)
-        step = jax.vmap(environment.step)(jax.random.split(k_env, envs), env_state, jnp.clip(actions, -1.0, 1.0))
+        actions = _greedy(mean, discrete) if greedy else _sample(learner.actor_params, mean, k_act, discrete)
+        taken = actions if discrete else jnp.clip(actions, -1.0, 1.0)
+        step = jax.vmap(environment.step)(jax.random.split(k_env, envs), env_state, taken)
         returns = returns + jnp.where(running, step.reward, 0.0)
         record = Rollout(
             obs=obs,
             actions=actions,
-            log_prob=log_prob(mean, log_std, actions),
+            log_prob=policy_log_prob(learner.actor_params, mean, actions, discrete),
             value=program.critic.apply(learner.critic_params, obs),
             reward=step.reward,
             next_value=program.critic.apply(learner.critic_params, step.next_obs),

@@ -74,6 +74,47 @@ def test_clipped_surrogate_with_entropy_bonus_in_float64(mean_form):
     np.testing.assert_allclose(loss, -np.mean(surrogate) - 0.05 * gaussian_entropy, rtol=1e-5)
 
 
+def test_categorical_surrogate_entropy_and_instruments_in_float64():
+    """In a discrete action space: log π(a|s) = log softmax(z)[a] summed over agents, the
+    entropy bonus the batch mean of the joint entropy, saturation the share of states whose
+    most probable choice has p > 0.9; no log-std."""
+    config = small_config("gymnax:Acrobot-v1", learner="ppo", episodes_before_train=0, rollout_envs=2, minibatches=4)
+    learner = ppo.init_learner(jax.random.key(0), config)
+    assert ppo.LOG_STD not in learner.actor_params["params"]
+    output = learner.actor_params["params"]["fc2"]
+    keys = jax.random.split(jax.random.key(3), 4)
+    output["kernel"] = 5.0 * jax.random.normal(keys[3], output["kernel"].shape)  # some nearly certain policies
+    obs = jax.random.normal(keys[0], (18, 1, 6))
+    batch = ppo.Rollout(
+        obs=obs,
+        actions=jax.random.randint(keys[1], (18, 1), 0, 3),
+        log_prob=jax.random.normal(keys[2], (18,)) - 1.1,
+        value=jnp.zeros(18),
+        reward=jnp.zeros(18),
+        next_value=jnp.zeros(18),
+        terminated=jnp.zeros(18),
+        done=jnp.zeros(18),
+    )
+    advantages = np.linspace(-1.0, 2.0, 18)
+    actor, _ = ppo.networks_of(config)
+    loss, (z, head, ratio) = ppo.actor_loss(
+        learner.actor_params, actor, batch, jnp.float32(advantages), HPARAMS, config
+    )
+    logits = actors64(learner.actor_params, np.asarray(obs))[:, 0]  # (B, 3)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    chosen = p[np.arange(18), np.asarray(batch.actions)[:, 0]]
+    expected_ratio = chosen / np.exp(np.float64(batch.log_prob))
+    surrogate = np.minimum(expected_ratio * advantages, np.clip(expected_ratio, 0.9, 1.1) * advantages)
+    entropy = np.mean(-np.sum(p * np.log(p), -1))
+    np.testing.assert_allclose(ratio, expected_ratio, rtol=1e-5)
+    np.testing.assert_allclose(loss, -np.mean(surrogate) - 0.05 * entropy, rtol=1e-5)
+    stats = ppo._output_stats(z, head, discrete=True)
+    assert 0 < float(stats["saturation"]) < 1
+    np.testing.assert_allclose(stats["saturation"], np.mean(p.max(-1) > 0.9))
+    np.testing.assert_allclose(stats["output_head_mean"], p.mean(0), rtol=1e-5)
+
+
 def test_a_lane_of_the_grid_equals_a_single_run():
     definition = SweepDefinition.from_dict(
         dict(
@@ -132,3 +173,27 @@ def test_learns_pendulum():
     _, metrics = jax.jit(make_train(config))(jax.random.key(0), hparams)
     evaluations = metrics["eval_reward"][np.isfinite(metrics["eval_reward"])]
     assert metrics["train_reward"][0] < -900 and np.max(evaluations) > -600, evaluations
+
+
+@pytest.mark.slow
+def test_learns_cartpole_with_a_categorical_policy():
+    """CartPole (gymnax, 2 discrete actions, at most 500 steps), 8 environments × 500 steps
+    per iteration, 4 epochs of 4 minibatches. Measured on key 0: greedy evaluations every 5
+    iterations 68, 237, 298, 308, 405, 478 (a random policy lasts about 20 steps)."""
+    config = TrainConfig(
+        domain="gymnax:CartPole-v1",
+        learner="ppo",
+        episodes=15,
+        eval_every=5,
+        eval_episodes=4,
+        actor_hidden=(64, 64),
+        critic_hidden=(64, 64),
+        episodes_before_train=0,
+        rollout_envs=8,
+        minibatches=4,
+        update_epochs=4,
+    )
+    hparams = HyperParams(actor_lr=3e-4, critic_lr=3e-4).as_arrays()
+    _, metrics = jax.jit(make_train(config))(jax.random.key(0), hparams)
+    evaluations = metrics["eval_reward"][np.isfinite(metrics["eval_reward"])]
+    assert metrics["train_reward"][0] < 40 and evaluations[-1] > 200, evaluations
