@@ -56,7 +56,7 @@ def test_installed_elsewhere_it_finds_its_sweeps_and_runs_the_main_job(installed
     names = sorted(path.stem for path in paths.SWEEPS_DIR.glob("*.json"))
     code = (
         "import json, jaxmadrl; from jaxmadrl.study.definition import load_definition; "
-        f"print(jaxmadrl.__file__); print(json.dumps([load_definition(n).name for n in {names!r}]))"
+        f"loaded = [load_definition(n).name for n in {names!r}]; print(jaxmadrl.__file__); print(json.dumps(loaded))"
     )
     found = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, **elsewhere}, capture_output=True, text=True

@@ -27,6 +27,7 @@ ACTOR_UPDATES = ("simultaneous", "sequential")
 MEC_LEARNERS = ("ccm",)
 FOREIGN_LEARNERS = ("ddpg", "td3", "sac", "ppo")
 DISCRETE_LEARNERS = ("ppo",)  # the learners that act in a discrete action space too
+MASKED = FOREIGN_LEARNERS  # the learners whose lanes may differ in network size (``networks.with_active_units``)
 POLICY_MEANS = ("unbounded", "tanh")
 LEARNERS = ("auto", *MEC_LEARNERS, *FOREIGN_LEARNERS)
 EXPLORATIONS = ("gaussian", "ou")
@@ -137,6 +138,13 @@ class TrainConfig:
         "build the hidden LayerNorms that full normalisation switches on; a program without "
         "them computes the same numbers for lanes with the switch off, faster (a sweep builds "
         "them only if a lane uses them)",
+    )
+    masked_sizes: bool = setting(
+        False,
+        "the networks are built at actor_hidden / critic_hidden and each lane keeps alive only the "
+        "units of its own sizes (HyperParams.actor_units / critic_units): lanes of different network "
+        "sizes in one program (a sweep sets it when its variants set sizes)",
+        learners=MASKED,
     )
 
     def __post_init__(self):
@@ -336,6 +344,15 @@ class HyperParams:
     )
     entropy_coef: chex.Numeric = traced_setting(
         0.0, "PPO: weight of the policy's entropy bonus in the actor loss", range="non-negative", learners=("ppo",)
+    )
+
+    # Not settings of their own (a sweep's variants set actor_hidden and critic_hidden, and the
+    # definition fills these): the units alive per hidden layer where lanes differ in size.
+    actor_units: chex.Array = traced_setting(
+        (), "units alive per hidden layer of the actors (TrainConfig.masked_sizes), () otherwise", learners=MASKED
+    )
+    critic_units: chex.Array = traced_setting(
+        (), "units alive per hidden layer of the critics (TrainConfig.masked_sizes), () otherwise", learners=MASKED
     )
 
     def validate(self) -> "HyperParams":

@@ -210,6 +210,41 @@ def with_default_output_init(actor_params, enabled: chex.Array):
     return {**actor_params, "params": {**actor_params["params"], output_layer: rescaled}}
 
 
+def with_active_units(params, units: chex.Array):
+    """A network's parameters (dense layers ``fc1 … fcK`` under ``params``, or under
+    ``params.twins``; any leading axes) with only the first ``units[l]`` units of hidden
+    layer l + 1 alive, as a network of those widths is: a masked unit's incoming weights and
+    bias are 0, so its ReLU output is exactly 0 and so is every gradient of its weights
+    (JAX's ReLU has derivative 0 at 0), and Adam leaves them as they are. A hidden layer
+    after the first draws at the fan-in of the units alive before it, U(±1/√active), as
+    PyTorch initialises a network of that size: the same uniform draw, scaled. ``units``
+    (L,) per hidden layer (traced: lanes of one program differ in it)."""
+    tree = params["params"]
+    layers = tree["twins"] if "twins" in tree else tree
+    names = layer_names({"params": layers})
+    alive = {}
+    for i, name in enumerate(names):
+        layer = dict(layers[name])
+        if 0 < i < len(names) - 1:  # a hidden layer fed by a hidden layer: PyTorch's bound of its active fan-in
+            full = layer["kernel"].shape[-2]
+            scale = jnp.sqrt(jnp.float32(full) / jnp.maximum(units[i - 1], 1.0))
+            layer = {k: v * scale for k, v in layer.items()}
+        if i < len(names) - 1:
+            mask = jnp.arange(layer["kernel"].shape[-1]) < units[i]
+            layer = {k: jnp.where(mask, v, jnp.zeros_like(v)) for k, v in layer.items()}
+        alive[name] = layer
+    masked = {**layers, **alive}
+    return {**params, "params": {**tree, "twins": masked} if "twins" in tree else masked}
+
+
+def sized(actor_params, critic_params, config: TrainConfig, hparams: HyperParams | None):
+    """(actor params, critic params) as initialised, or where the lanes of ``config``'s program
+    differ in size (``masked_sizes``) with each lane's units alive (``with_active_units``)."""
+    if not config.masked_sizes:
+        return actor_params, critic_params
+    return with_active_units(actor_params, hparams.actor_units), with_active_units(critic_params, hparams.critic_units)
+
+
 def layer_names(params) -> list[str]:
     """The dense layers ``fc1 … fcK`` of a network's parameters (or gradients), in layer
     order; other parameters, such as the actors' optional output LayerNorm, are not layers

@@ -1,8 +1,10 @@
 """What a sweep computes: its lanes and the training program they share.
 
 A *lane* is one (seed, variant, actor LR, critic LR) configuration; a *variant* is a named
-set of traced settings (e.g. LayerNorm on, softsign output). All lanes share one static
-``TrainConfig``; their hyperparameters are arrays with a leading lane axis G. Within one
+set of traced settings (e.g. LayerNorm on, softsign output) and, outside MEC, of network
+sizes (``actor_hidden``, ``critic_hidden``: the networks are built at the largest widths and
+each lane keeps the units of its own alive, ``networks.with_active_units``). All lanes
+share one static ``TrainConfig``; their hyperparameters are arrays with a leading lane axis G. Within one
 seed every lane starts from the same weights, world and exploration key (the paper's
 controlled design, extended to the variants); seeds differ through ``fold_in``.
 
@@ -29,23 +31,28 @@ from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.core import numerics, paths
 from jaxmadrl.core.activations import ACTIVATION_NAMES, activation_code
 from jaxmadrl.core.keys import seed_key
-from jaxmadrl.core.limits import SettingError, check_integer, decoded_real, encoded_real, is_number
+from jaxmadrl.core.limits import SettingError, check_integer, check_widths, decoded_real, encoded_real, is_number
 from jaxmadrl.study import settings
 
 DEFAULT_VARIANT = "default"
 PAPER_LRS = (1e-4, 1e-3, 1e-2, 1e-1)  # the paper's actor and critic learning rates (its 4×4 grid)
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a sweep's and a variant's name: a folder name
+SIZES = {"actor_hidden": "actor_units", "critic_hidden": "critic_units"}  # a variant's sizes → their unit counts
 
 
-def normalised_traced_settings(values, where: str) -> dict:
-    """Traced settings by name (``settings.TRACED``); an output activation may be given by
-    name ("softsign") and is stored as its code. SettingError naming ``where`` on bad input."""
+def normalised_traced_settings(values, where: str, sizes: bool = False) -> dict:
+    """Traced settings by name (``settings.TRACED``; with ``sizes``, a variant's, also
+    ``SIZES`` as lists of widths); an output activation may be given by name ("softsign")
+    and is stored as its code. SettingError naming ``where`` on bad input."""
     if not isinstance(values, dict):
         raise SettingError(where, f"must be an object of settings, got {values!r}")
-    unknown = sorted(set(values) - set(settings.TRACED))
+    known = {*settings.TRACED, *(SIZES if sizes else ())}
+    unknown = sorted(set(values) - known)
     if unknown:
-        raise SettingError(where, f"unknown settings {unknown}; known: {sorted(settings.TRACED)}")
+        raise SettingError(where, f"unknown settings {unknown}; known: {sorted(known)}")
     values = dict(values)
+    for name in SIZES.keys() & values.keys():
+        values[name] = [int(width) for width in check_widths(f"{where}.{name}", values[name])]
     if isinstance(values.get("output_activation"), str):
         try:
             values["output_activation"] = activation_code(values["output_activation"])
@@ -143,7 +150,7 @@ class SweepDefinition:
                     "variants", f"names must be letters, digits, '.', '_' or '-' (a directory name), got {variant!r}"
                 )
         variants = {
-            variant: normalised_traced_settings(values, f"variants.{variant}")
+            variant: normalised_traced_settings(values, f"variants.{variant}", sizes=True)
             for variant, values in self.variants.items()
         }
         object.__setattr__(self, "variants", variants or {DEFAULT_VARIANT: {}})
@@ -156,18 +163,42 @@ class SweepDefinition:
                 error.setting, f"mitigations.{error.setting}"
             )
             raise SettingError(setting, error.problem) from None
+        self._check_sizes()
         for variant in self.variants:
             try:
-                self.variant_hyperparams(variant).validate()
+                hparams = self.variant_hyperparams(variant).validate()
             except SettingError as error:
                 raise SettingError(f"variants.{variant}.{error.setting}", error.problem) from None
+            if self.sized and hparams.linear_hidden:  # without the ReLU a masked unit would learn
+                raise SettingError(f"variants.{variant}.linear_hidden", "cannot be combined with sizes per variant")
             self._check_learner_settings(variant)
+
+    def _check_sizes(self) -> None:
+        """Variants that set network sizes: a learner that takes them, one depth per network."""
+        for variant, values in self.variants.items():
+            for name in SIZES.keys() & values.keys():
+                where = f"variants.{variant}.{name}"
+                if self.train.learner_name == "ccm":
+                    raise SettingError(
+                        where, "sizes per variant are taken outside MEC (ddpg, td3, sac, ppo), not by ccm"
+                    )
+                if len(values[name]) != len(getattr(self.train, name)):
+                    raise SettingError(
+                        where,
+                        f"must have as many layers as {name} ({list(getattr(self.train, name))}) and every variant",
+                    )
+        if self.sized and np.any(np.asarray(self.mitigations.get("linear_hidden", 0))):
+            raise SettingError(
+                "mitigations.linear_hidden", "cannot be combined with sizes per variant: a masked unit would learn"
+            )
 
     def _check_learner_settings(self, variant: str) -> None:
         """A traced setting that only some learners implement keeps its default in the others."""
         learner, hparams = self.train.learner_name, self.variant_hyperparams(variant)
         for field in dataclasses.fields(HyperParams):
             implemented_by = field.metadata["learners"]
+            if field.name in settings.UNIT_COUNTS:
+                continue  # sizes: checked by _check_sizes
             if implemented_by and learner not in implemented_by and getattr(hparams, field.name) != field.default:
                 raise SettingError(
                     f"variants.{variant}.{field.name}",
@@ -179,11 +210,27 @@ class SweepDefinition:
     def episodes(self) -> int:
         return self.train.episodes
 
+    @property
+    def sized(self) -> bool:
+        """Whether its variants set network sizes (then its program masks each lane's units)."""
+        return any(SIZES.keys() & values.keys() for values in self.variants.values())
+
+    def sizes(self, variant: str) -> dict[str, tuple[int, ...]]:
+        """The hidden widths of a variant's actor and critic ("actor_hidden", "critic_hidden")."""
+        return {name: tuple(self.variants[variant].get(name, getattr(self.train, name))) for name in SIZES}
+
     def train_config(self, matmul_precision: str = numerics.DEFAULT_MATMUL_PRECISION) -> TrainConfig:
         """The static program of every lane, run at ``matmul_precision``, with the hidden
-        LayerNorms only if a lane uses full normalisation."""
+        LayerNorms only if a lane uses full normalisation; where variants set sizes, the
+        networks at the largest width of each layer, masked per lane."""
         uses_hidden_norms = bool(np.any(self.hyperparams().full_normalisation))
-        return dataclasses.replace(self.train, matmul_precision=matmul_precision, hidden_norm_layers=uses_hidden_norms)
+        config = dataclasses.replace(
+            self.train, matmul_precision=matmul_precision, hidden_norm_layers=uses_hidden_norms
+        )
+        if not self.sized:
+            return config
+        widest = {name: tuple(np.max([self.sizes(v)[name] for v in self.variants], axis=0).tolist()) for name in SIZES}
+        return dataclasses.replace(config, masked_sizes=True, **widest)
 
     def activations(self) -> list[str]:
         """The names of the output activations its lanes use."""
@@ -201,8 +248,11 @@ class SweepDefinition:
         ]
 
     def variant_hyperparams(self, variant: str) -> HyperParams:
-        """The scalar settings of one variant (learning rates left at 1)."""
-        return HyperParams(actor_lr=1.0, critic_lr=1.0, **{**self.mitigations, **self.variants[variant]})
+        """The settings of one variant (learning rates left at 1; where variants set sizes,
+        the units of its networks' hidden layers)."""
+        traced = {k: v for k, v in {**self.mitigations, **self.variants[variant]}.items() if k not in SIZES}
+        units = {SIZES[name]: np.asarray(widths) for name, widths in self.sizes(variant).items()} if self.sized else {}
+        return HyperParams(actor_lr=1.0, critic_lr=1.0, **traced, **units)
 
     def hyperparams(self) -> HyperParams:
         """Every field with a leading lane axis (G,) (float32; the activation code int32)."""

@@ -17,10 +17,11 @@ from jaxmadrl.core.limits import SettingError, check_widths, is_number
 from jaxmadrl.envs.mec import EnvParams
 
 # TrainConfig fields that are not settings of a definition: the environment is its own
-# settings; the matmul precision is chosen per run and the hidden LayerNorms are built as
-# the lanes need them (how it computes, not what).
-NOT_DEFINITION_SETTINGS = ("env", "matmul_precision", "hidden_norm_layers")
+# settings; the matmul precision is chosen per run, and the hidden LayerNorms and the masks
+# of lanes' sizes are built as the lanes need them (how it computes, not what).
+NOT_DEFINITION_SETTINGS = ("env", "matmul_precision", "hidden_norm_layers", "masked_sizes")
 LEARNING_RATES = ("actor_lr", "critic_lr")
+UNIT_COUNTS = ("actor_units", "critic_units")  # filled from the variants' sizes (``definition``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +70,7 @@ def _settings_of(cls, holder: str, skipped: tuple[str, ...] = ()) -> dict[str, S
 
 
 STATIC = {**_settings_of(EnvParams, "env"), **_settings_of(TrainConfig, "train", NOT_DEFINITION_SETTINGS)}
-TRACED = _settings_of(HyperParams, "traced", LEARNING_RATES)
+TRACED = _settings_of(HyperParams, "traced", LEARNING_RATES + UNIT_COUNTS)
 ALL = {**STATIC, **TRACED}
 LEARNING_RATE_HELP = {
     name: f.metadata["help"] for name, f in HyperParams.__dataclass_fields__.items() if name in LEARNING_RATES

@@ -1,5 +1,6 @@
 """Actor ensemble and master critic: initialisation, agent independence, exact critic split, output maps."""
 
+import dataclasses
 import itertools
 import math
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxmadrl.agents import networks
-from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.ddpg import learner as ddpg
 from jaxmadrl.agents.networks import (
     OUTPUT_INIT_BOUND,
@@ -497,3 +498,89 @@ def test_parameter_counts():
     learner = ddpg.init_learner(jax.random.key(0), mpe)
     sizes = [leaf.size for leaf in jax.tree.leaves(learner.critic_params)]
     assert sum(sizes) == networks.parameter_counts(mpe)[1]
+
+
+# ----------------------------------------------------------------------------- sizes as lane data
+
+SIZED = dict(
+    name="sizes",
+    domain="MPE_simple_spread_v3",
+    learner="td3",
+    actor_lrs=[1e-2],
+    critic_lrs=[1e-2],
+    episodes=3,
+    chunk=3,
+    eval_every=3,
+    eval_episodes=1,
+    batch_size=8,
+    replay_capacity=200,
+    actor_hidden=[8, 6],
+    critic_hidden=[16, 12],
+    variants={"small": {"actor_hidden": [3, 2], "critic_hidden": [5, 4]}, "full": {}},
+)
+
+
+def active_part(params: dict, units: dict[str, tuple[int, ...]]) -> dict:
+    """The sub-network of the units alive: each dense layer's kernel (..., in, out) and bias
+    (..., out) cut to the active widths of the layers around it (``units`` by network)."""
+    tree = params["params"]
+    layers = tree.get("twins", tree)
+    names = networks.layer_names({"params": layers})
+    widths = [None, *units, None]  # None: the input and output sizes are kept whole
+    cut = {}
+    for i, name in enumerate(names):
+        w_in, w_out = widths[i], widths[i + 1]
+        kernel = layers[name]["kernel"][..., slice(w_in), slice(w_out)]
+        cut[name] = {"kernel": kernel, "bias": layers[name]["bias"][..., slice(w_out)]}
+    cut = {**layers, **cut}  # the rest (the actors' output LayerNorm) as it is
+    return {"params": {"twins": cut} if "twins" in tree else cut}
+
+
+@pytest.mark.slow  # two programs of three episodes
+def test_a_masked_lane_trains_as_the_network_of_its_own_size_and_leaves_its_masked_weights_alone():
+    """TD3 on MPE (3 stacked actors, twin critics), networks built at actor (8, 6) and critic
+    (16, 12), a lane of actor (3, 2) and critic (5, 4): its initial weights drawn at the fan-in
+    of its own sizes, its masked weights bit for bit unchanged through 2 trained episodes (52
+    updates), and its metrics those of the unmasked (3, 2) / (5, 4) program started from the
+    same active weights, to the tolerance of two programs over many updates."""
+    from programs import MANY_UPDATES_RTOL, assert_programs_agree
+
+    from jaxmadrl.agents.scaffold import episode_clock
+    from jaxmadrl.agents.trainers import trainer_of
+    from jaxmadrl.study import grid
+    from jaxmadrl.study.definition import SweepDefinition
+
+    definition = SweepDefinition.from_dict(SIZED)
+    config = definition.train_config()
+    assert config.masked_sizes and config.actor_hidden == (8, 6) and config.critic_hidden == (16, 12)
+    program, hparams, keys = grid.make_grid(config), definition.hyperparams(), definition.lane_keys()
+    start = jax.jit(program.init)(keys, hparams)
+    clocks = episode_clock(config, jnp.arange(3))
+    end, metrics = jax.jit(program.run_chunk)(start, clocks, hparams)
+    lane = definition.lanes().index(next(lane for lane in definition.lanes() if lane.variant == "small"))
+    at = lambda tree: jax.tree.map(lambda x: x[lane], tree)
+    units = {"actor_params": (3, 2), "critic_params": (5, 4)}
+
+    first = at(start.learner)
+    fc2 = first.actor_params["params"]["fc2"]["kernel"][:, :3, :2]
+    assert 1 / math.sqrt(8) < np.abs(fc2).max() <= 1 / math.sqrt(3)  # U(±1/√3): the 3 units alive, not all 8
+    last = at(end.learner)
+    for name, widths in units.items():
+        masked = lambda tree: jax.tree.map(  # the weights of masked units, where the active part is zeroed
+            lambda whole, part: whole.at[tuple(slice(0, s) for s in part.shape)].set(0),
+            tree,
+            active_part(tree, widths),
+        )
+        chex.assert_trees_all_equal(masked(getattr(last, name)), masked(getattr(first, name)))
+
+    small = dataclasses.replace(config, masked_sizes=False, actor_hidden=(3, 2), critic_hidden=(5, 4))
+    trainer = trainer_of(small)
+    plain = HyperParams(actor_lr=jnp.float32(1e-2), critic_lr=jnp.float32(1e-2))
+    state = trainer.init(keys[lane], plain)
+    learner = state.learner.replace(
+        **{name: active_part(getattr(first, name), units[name]) for name in ("actor_params", "critic_params")},
+        actor_target=active_part(first.actor_target, units["actor_params"]),
+        critic_target=active_part(first.critic_target, units["critic_params"]),
+    )
+    _, expected = jax.jit(trainer.run_episodes)(state.replace(learner=learner), clocks, plain)
+    assert_programs_agree({k: v[:, lane] for k, v in metrics.items()}, expected, rtol=MANY_UPDATES_RTOL)

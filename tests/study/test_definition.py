@@ -227,3 +227,45 @@ def test_each_learner_accepts_its_own_settings():
         assert written_and_read(definition) == definition and definition.train.learner_name == learner
     assert SweepDefinition.from_dict(PENDULUM).train.learner_name == "ddpg"
     assert SweepDefinition.from_dict(BASE).train.learner_name == "ccm"
+
+
+def test_variants_of_other_sizes_are_lanes_of_one_masked_program():
+    """Variants that set actor_hidden / critic_hidden: the program at the widest width of each
+    layer, each lane's units per layer among its hyperparameters, and the flat form keeps them."""
+    definition = SweepDefinition.from_dict(
+        {
+            **PENDULUM,
+            "actor_hidden": [8, 8],
+            "critic_hidden": [16, 16],
+            "variants": {"small": {"actor_hidden": [2, 3], "critic_hidden": [4, 4]}, "wide": {"actor_hidden": [8, 12]}},
+        }
+    )
+    config = definition.train_config()
+    assert config.masked_sizes and config.actor_hidden == (8, 12) and config.critic_hidden == (16, 16)
+    assert definition.sizes("wide") == {"actor_hidden": (8, 12), "critic_hidden": (16, 16)}
+    hparams, per_variant = definition.hyperparams(), len(definition.lanes()) // 2  # lanes: variant-major
+    np.testing.assert_array_equal(hparams.actor_units, np.repeat([[2, 3], [8, 12]], per_variant, axis=0))
+    np.testing.assert_array_equal(hparams.critic_units, np.repeat([[4, 4], [16, 16]], per_variant, axis=0))
+    assert written_and_read(definition) == definition
+    plain = SweepDefinition.from_dict(PENDULUM)
+    assert not plain.train_config().masked_sizes and plain.hyperparams().actor_units == ()
+
+
+@pytest.mark.parametrize(
+    "values, key, fragment",
+    [
+        ({"variants": {"s": {"actor_hidden": [4, 4]}}}, "variants.s.actor_hidden", "outside MEC"),
+        ({**PENDULUM, "variants": {"s": {"actor_hidden": [4]}}}, "variants.s.actor_hidden", "as many layers"),
+        ({**PENDULUM, "variants": {"s": {"critic_hidden": [4, 0]}}}, "variants.s.critic_hidden", "integers in [1, "),
+        (
+            {**PENDULUM, "variants": {"s": {"actor_hidden": [4, 4], "linear_hidden": 1}}},
+            "variants.s.linear_hidden",
+            "cannot be combined with sizes",
+        ),
+        ({**PENDULUM, "mitigations": {"actor_hidden": [4, 4]}}, "mitigations", "unknown settings ['actor_hidden']"),
+    ],
+)
+def test_sizes_a_program_cannot_mask_are_refused_naming_the_variant(values, key, fragment):
+    with pytest.raises(SettingError) as refused:
+        SweepDefinition.from_dict({**BASE, **values})
+    assert refused.value.setting == key and fragment in refused.value.problem, refused.value

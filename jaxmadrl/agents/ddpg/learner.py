@@ -28,7 +28,7 @@ from flax import struct
 
 from jaxmadrl.agents import critics, diagnostics, metric_schema, off_policy
 from jaxmadrl.agents.config import HyperParams, TrainConfig
-from jaxmadrl.agents.networks import ActorEnsemble, ensemble_outputs
+from jaxmadrl.agents.networks import ActorEnsemble, ensemble_outputs, sized
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
 from jaxmadrl.agents.scaffold import Trainer
 from jaxmadrl.core.activations import apply_output_activation
@@ -60,13 +60,14 @@ def networks_of(config: TrainConfig) -> tuple[nn.Module, nn.Module]:
     return actor, critics.critics_of(config.critic_hidden, 2 if is_td3(config) else 1)
 
 
-def init_learner(key: chex.PRNGKey, config: TrainConfig) -> LearnerState:
+def init_learner(key: chex.PRNGKey, config: TrainConfig, hparams: HyperParams | None = None) -> LearnerState:
     spec = config.spec
     actor, critic = networks_of(config)
     k_actor, k_critic = jax.random.split(key)
     obs = jnp.zeros((spec.n_agents, spec.obs_dim))
     actor_params = actor.init(k_actor, obs, 0.0, 0.0, 0.0)
     critic_params = critic.init(k_critic, obs, jnp.zeros((spec.n_agents, spec.action_dim)))
+    actor_params, critic_params = sized(actor_params, critic_params, config, hparams)
     actor_opt_state, critic_opt_state = adam_states(actor_params, critic_params)
     return LearnerState(
         actor_params=actor_params,
@@ -165,7 +166,7 @@ def _actions(learner: LearnerState, obs, key, hparams: HyperParams, config: Trai
 
 
 ALGORITHM = off_policy.Algorithm(
-    init_learner=lambda key, config, hparams: init_learner(key, config),
+    init_learner=init_learner,
     update=update,
     actions=_actions,
 )

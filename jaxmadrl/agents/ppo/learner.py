@@ -42,7 +42,7 @@ from flax import struct
 
 from jaxmadrl.agents import critics, diagnostics, metric_schema
 from jaxmadrl.agents.config import HyperParams, TrainConfig
-from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations
+from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations, sized
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
 from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, traced_once
 from jaxmadrl.envs import domains
@@ -100,7 +100,7 @@ def networks_of(config: TrainConfig) -> tuple[nn.Module, nn.Module]:
     return actor, critics.CentralCritic(hidden=tuple(config.critic_hidden))
 
 
-def init_learner(key: chex.PRNGKey, config: TrainConfig) -> LearnerState:
+def init_learner(key: chex.PRNGKey, config: TrainConfig, hparams: HyperParams | None = None) -> LearnerState:
     spec = config.spec
     actor, critic = networks_of(config)
     k_actor, k_critic = jax.random.split(key)
@@ -109,6 +109,7 @@ def init_learner(key: chex.PRNGKey, config: TrainConfig) -> LearnerState:
     if not spec.discrete:
         actor_params = {"params": {**actor_params["params"], LOG_STD: jnp.zeros((spec.n_agents, spec.action_dim))}}
     critic_params = critic.init(k_critic, obs)
+    actor_params, critic_params = sized(actor_params, critic_params, config, hparams)
     actor_opt_state, critic_opt_state = adam_states(actor_params, critic_params)
     return LearnerState(actor_params, actor_opt_state, critic_params, critic_opt_state)
 
@@ -256,7 +257,7 @@ def _sample(actor_params, head, key, discrete: bool):
 def _init(program: _Program, key: chex.PRNGKey, hparams: HyperParams) -> TrainState:
     k_params, k_eval, k_run = jax.random.split(key, 3)
     tracker = diagnostics.init_stop_tracker(program.spec.n_agents, program.config.episodes_before_train)
-    return TrainState(init_learner(k_params, program.config), tracker, k_run, k_eval)
+    return TrainState(init_learner(k_params, program.config, hparams), tracker, k_run, k_eval)
 
 
 def _rollout(program: _Program, learner: LearnerState, key, hparams, envs: int, greedy: bool):

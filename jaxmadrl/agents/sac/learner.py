@@ -30,7 +30,7 @@ from flax import struct
 from jaxmadrl.agents import critics, diagnostics, metric_schema, off_policy
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.diagnostics import SATURATION_LEVEL
-from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations
+from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations, sized
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
 from jaxmadrl.agents.scaffold import Trainer
 
@@ -78,6 +78,7 @@ def init_learner(key: chex.PRNGKey, config: TrainConfig, hparams: HyperParams) -
     obs = jnp.zeros((spec.n_agents, spec.obs_dim))
     actor_params = actor.init(k_actor, obs, 0.0, 0.0, 0.0)
     critic_params = critic.init(k_critic, obs, jnp.zeros((spec.n_agents, spec.action_dim)))
+    actor_params, critic_params = sized(actor_params, critic_params, config, hparams)
     actor_opt_state, critic_opt_state = adam_states(actor_params, critic_params)
     log_temperature = jnp.log(jnp.asarray(hparams.entropy_temperature, jnp.float32))
     return LearnerState(
