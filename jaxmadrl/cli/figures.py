@@ -3,6 +3,7 @@ MEC runs only) and the per-configuration table (``grid.md``) from a finished swe
 
     python -m jaxmadrl.figures --run sweeps/runs/all16-3seeds-main --out figures/
     python -m jaxmadrl.figures --compare_sizes RUN_A,RUN_B,... --out figures/network-sizes/
+    python -m jaxmadrl.figures --size_study RUN_A,RUN_B,... --out figures/actor-critic-sizes/
 
 Every figure of ``report.catalogue`` is drawn by its ``plot_…`` function and written as PNG
 and PDF here; the claims and comparisons are computed in ``analysis``. A run with several
@@ -35,6 +36,12 @@ flags.DEFINE_list(
     "Instead of --run: finished runs of the same grid that differ only in "
     "network sizes; writes fig18_network_sizes and sizes.md comparing them.",
 )
+flags.DEFINE_list(
+    "size_study",
+    None,
+    "Instead of --run: finished runs whose variants are network sizes (seed 004's ladders, "
+    "each learner and environment's symmetric and asymmetric passes); writes table1.md and fig20_sizes_*.",
+)
 flags.DEFINE_string("out", "figures", "Where to write the figures.")
 flags.DEFINE_integer(
     "smooth", None, "Trailing-mean window (episodes) of the figures over episodes; default: 1/40 of the run."
@@ -49,27 +56,33 @@ def main(argv):
         failing.fail(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.smooth is not None and FLAGS.smooth < 1:
         failing.fail(f"--smooth must be >= 1, got {FLAGS.smooth}")
-    try:
-        if bool(FLAGS.run) == bool(FLAGS.compare_sizes):
-            raise loading.RunError("give either --run (a finished sweep run folder) or --compare_sizes, and not both")
-        if FLAGS.compare_sizes:
-            runs = sizes.check_size_runs([loading.load_run(path) for path in FLAGS.compare_sizes])
-        else:
-            run = loading.load_run(FLAGS.run)
-        if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
-            raise loading.RunError(f"--out {FLAGS.out} exists and is not a directory")
-    except loading.RunError as error:
-        failing.fail(str(error))
-    out = pathlib.Path(FLAGS.out)
-    for shown in runs if FLAGS.compare_sizes else [run]:
+    runs, write = _loaded()
+    for shown in runs:
         print(provenance.describe(shown.environment))
     try:
-        if FLAGS.compare_sizes:
-            output = catalogue.write_size_comparison(runs, out)
-        else:
-            output = catalogue.write_all(run, out, FLAGS.smooth)
+        output = write(runs, pathlib.Path(FLAGS.out))
     except OSError as error:  # every file is written whole or not at all
         failing.fail(f"cannot write the figures: {files.io_error_text(error)}", failing.IO_EXIT_CODE)
     print(f"wrote {len(output.paths)} files to {FLAGS.out}")
     if output.skipped:
         print(f"skipped {len(output.skipped)} that this run cannot show: {'; '.join(output.skipped)}")
+
+
+def _loaded():
+    """(the runs the flags name, what writes their files); one line and exit 2 if they are not runs."""
+    given = {name: getattr(FLAGS, name) for name in ("run", "compare_sizes", "size_study") if getattr(FLAGS, name)}
+    try:
+        if len(given) != 1:
+            raise loading.RunError("give one of --run (a finished sweep run folder), --compare_sizes or --size_study")
+        if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
+            raise loading.RunError(f"--out {FLAGS.out} exists and is not a directory")
+        if FLAGS.run:
+            return [loading.load_run(FLAGS.run)], lambda runs, out: catalogue.write_all(runs[0], out, FLAGS.smooth)
+        runs = [loading.load_run(path) for path in FLAGS.compare_sizes or FLAGS.size_study]
+        if FLAGS.compare_sizes:
+            return sizes.check_size_runs(runs), catalogue.write_size_comparison
+        if not all(run.definition.sized for run in runs):
+            raise loading.RunError("--size_study takes runs whose variants set actor_hidden / critic_hidden")
+        return runs, catalogue.write_size_study
+    except loading.RunError as error:
+        failing.fail(str(error))

@@ -12,7 +12,17 @@ import warnings
 from typing import Callable
 
 from jaxmadrl.envs import domains
-from jaxmadrl.report import analysis, baselines, comparison_plots, drawing, over_time, plots, reference_run, sizes
+from jaxmadrl.report import (
+    analysis,
+    baselines,
+    comparison_plots,
+    drawing,
+    over_time,
+    plots,
+    reference_run,
+    size_study,
+    sizes,
+)
 from jaxmadrl.report.drawing import plt
 from jaxmadrl.store.loading import Run
 
@@ -143,4 +153,24 @@ def write_size_comparison(runs: list[Run], out: pathlib.Path) -> Output:
     output = Output(out)
     output.write("sizes.md", sizes.compare_sizes, runs)
     output.draw("fig18_network_sizes", lambda: comparison_plots.plot_network_sizes(runs))
+    return output
+
+
+def write_size_study(runs: list[Run], out: pathlib.Path) -> Output:
+    """Seed 004's size study (``size_study``) of runs whose variants are network sizes:
+    ``table1.md``, a section per learner and environment (their runs together: the symmetric
+    pass and the asymmetric one), and ``fig20_sizes_<learner>_<environment>`` for each."""
+    out.mkdir(parents=True, exist_ok=True)
+    output = Output(out)
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.definition.train.learner_name, run.definition.train.domain), []).append(run)
+    sections = [
+        f"## {learner} on {domain}\n\n{size_study.describe_size_study(group)}"
+        for (learner, domain), group in groups.items()
+    ]
+    output.write("table1.md", lambda: "# Seed 004's Table 1, ours beside it\n\n" + "\n".join(sections))
+    for (learner, domain), group in groups.items():
+        name = f"fig20_sizes_{learner}_{domain.replace(':', '-')}"
+        output.draw(name, functools.partial(size_study.plot_size_study, group))
     return output
