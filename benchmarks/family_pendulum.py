@@ -5,7 +5,10 @@ per step; TD3: exploration noise 0.1, smoothing 0.2 clipped at 0.5, policy delay
 α learned from 1 at the same rate; PPO: γ 0.9, 8 environments × 200 steps, 10 epochs of 32
 minibatches), several seeds as lanes of one program. Prints one JSON
 line per learner: each seed's final greedy return (the mean of 10 evaluation episodes) and
-the speed.
+the speed. ``--instruments=off`` times the same program returning only the rewards: JAX and
+XLA then drop every instrument that nothing reads (gradient norms, pre-activation and
+output statistics, the per-episode update metrics); the weight-change tracker stays, as the
+state carries it. ``both`` runs each learner with and without them, one after the other.
 
     python benchmarks/family_pendulum.py --learners=ddpg,td3,sac --seeds=5 --steps=20000
     python benchmarks/family_pendulum.py --learners=ppo --seeds=5 --steps=48000
@@ -45,7 +48,10 @@ OWN = {"ddpg": {}, "td3": {}, "sac": {"temperature_lr": 1e-3}, "ppo": {"gamma": 
 PPO_SETTINGS = dict(rollout_envs=8, update_epochs=10, minibatches=32, episodes_before_train=0)
 
 
-def run(learner: str, seeds: int, steps: int) -> dict:
+REWARDS = ("train_reward", "eval_reward")  # what a program with its instruments off returns
+
+
+def run(learner: str, seeds: int, steps: int, instruments: bool = True) -> dict:
     settings = {**SETTINGS, **PPO_SETTINGS} if learner == "ppo" else SETTINGS
     episodes = steps // (EPISODE_STEPS * settings.get("rollout_envs", 1))
     definition = SweepDefinition.from_dict(
@@ -63,11 +69,16 @@ def run(learner: str, seeds: int, steps: int) -> dict:
         )
     )
     program = grid.make_grid(definition.train_config())
+    run_chunk = program.run_chunk
+    if not instruments:
+        run_chunk = lambda *args: (lambda state, metrics: (state, {k: metrics[k] for k in REWARDS}))(
+            *program.run_chunk(*args)
+        )
     hparams, keys = definition.hyperparams(), definition.lane_keys()
     episodes_axis = episode_clock(definition.train, jnp.arange(episodes))
     start = time.perf_counter()
     init = jax.jit(program.init).lower(keys, hparams).compile()
-    chunk = jax.jit(program.run_chunk).lower(init(keys, hparams), episodes_axis, hparams).compile()
+    chunk = jax.jit(run_chunk).lower(init(keys, hparams), episodes_axis, hparams).compile()
     compile_s = time.perf_counter() - start
     state = jax.block_until_ready(init(keys, hparams))
     start = time.perf_counter()
@@ -77,6 +88,7 @@ def run(learner: str, seeds: int, steps: int) -> dict:
     return {
         "peer": "jaxmadrl",
         "algo": learner,
+        "instruments": "on" if instruments else "off",
         "seeds": seeds,
         "steps": steps,
         "final_return_mean": float(final.mean()),
@@ -117,9 +129,11 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--check_dynamics", default=None)
+    parser.add_argument("--instruments", choices=("on", "off", "both"), default="on")
     args = parser.parse_args()
     if args.check_dynamics:
         print(json.dumps(check_dynamics(args.check_dynamics)))
     else:
         for name in args.learners.split(","):
-            print(json.dumps(run(name, args.seeds, args.steps)), flush=True)
+            for instruments in {"on": [True], "off": [False], "both": [True, False]}[args.instruments]:
+                print(json.dumps(run(name, args.seeds, args.steps, instruments)), flush=True)
