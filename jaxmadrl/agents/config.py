@@ -133,6 +133,14 @@ class TrainConfig:
         POLICY_MEANS,
         learners=("ppo",),
     )
+    stochastic_actors: bool = setting(
+        False,
+        "CCM-MADRL with stochastic client actors: each a tanh-squashed Gaussian (mean and log-std heads, "
+        "as SAC's), acting by a sample of it in place of added noise, greedy by tanh of the mean; "
+        "entropy_coef weighs its entropy bonus in each actor's loss",
+        switch=True,
+        learners=("ccm",),
+    )
     hidden_norm_layers: bool = setting(
         True,
         "build the hidden LayerNorms that full normalisation switches on; a program without "
@@ -343,7 +351,10 @@ class HyperParams:
         learners=("ppo",),
     )
     entropy_coef: chex.Numeric = traced_setting(
-        0.0, "PPO: weight of the policy's entropy bonus in the actor loss", range="non-negative", learners=("ppo",)
+        0.0,
+        "weight of the policy's entropy bonus in the actor loss (PPO; CCM-MADRL with stochastic_actors)",
+        range="non-negative",
+        learners=("ppo", "ccm"),
     )
 
     # Not settings of their own (a sweep's variants set actor_hidden and critic_hidden, and the

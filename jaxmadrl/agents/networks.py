@@ -165,6 +165,11 @@ class Networks:
     actor: nn.Module
     critic: Critic
 
+    @property
+    def stochastic(self) -> bool:
+        """Whether the actors are tanh-squashed Gaussians: twice the critic's action outputs."""
+        return self.actor.action_dim == 2 * self.critic.action_dim
+
 
 def make_networks(
     n_agents: int,
@@ -173,11 +178,15 @@ def make_networks(
     obs_dim: int = OBS_DIM,
     action_dim: int = ACTION_DIM,
     hidden_norms: bool = True,
+    stochastic: bool = False,
 ) -> Networks:
     """``hidden_norms``: build the hidden LayerNorms of full normalisation (needed only if a
-    configuration switches it on; off, the networks compute the same without them)."""
+    configuration switches it on; off, the networks compute the same without them).
+    ``stochastic``: actors with a mean and a log-std head each (2 × ``action_dim`` outputs,
+    ``tanh_gaussian``) for the critic's ``action_dim`` actions."""
+    outputs = 2 * action_dim if stochastic else action_dim
     return Networks(
-        actor=ActorEnsemble(action_dim=action_dim, hidden=tuple(actor_hidden), hidden_norms=hidden_norms),
+        actor=ActorEnsemble(action_dim=outputs, hidden=tuple(actor_hidden), hidden_norms=hidden_norms),
         critic=Critic(
             n_agents=n_agents,
             obs_dim=obs_dim,

@@ -47,7 +47,11 @@ def traced_once(fn: Callable, *args) -> tuple[Callable, Any]:
 def networks_of(config: TrainConfig) -> Networks:
     """The actor ensemble and critic of the program ``config`` fixes."""
     return make_networks(
-        config.env.n_agents, config.actor_hidden, config.critic_hidden, hidden_norms=config.hidden_norm_layers
+        config.env.n_agents,
+        config.actor_hidden,
+        config.critic_hidden,
+        hidden_norms=config.hidden_norm_layers,
+        stochastic=config.stochastic_actors,
     )
 
 

@@ -78,7 +78,7 @@ def given_settings() -> tuple[dict, dict]:
         if setting.kind == "widths":
             value = failing.widths(name)
         elif setting.kind == "switch":
-            value = float(value)
+            value = float(value) if setting.holder == "traced" else bool(value)
         (traced if setting.holder == "traced" else static)[name] = value
     return static, traced
 

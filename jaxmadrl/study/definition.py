@@ -172,6 +172,7 @@ class SweepDefinition:
             if self.sized and hparams.linear_hidden:  # without the ReLU a masked unit would learn
                 raise SettingError(f"variants.{variant}.linear_hidden", "cannot be combined with sizes per variant")
             self._check_learner_settings(variant)
+            self._check_stochastic_actors(variant, hparams)
 
     def _check_sizes(self) -> None:
         """Variants that set network sizes: a learner that takes them, one depth per network."""
@@ -191,6 +192,18 @@ class SweepDefinition:
             raise SettingError(
                 "mitigations.linear_hidden", "cannot be combined with sizes per variant: a masked unit would learn"
             )
+
+    def _check_stochastic_actors(self, variant: str, hparams: HyperParams) -> None:
+        """CCM-MADRL's entropy bonus needs stochastic actors, and they squash by tanh alone."""
+        if self.train.learner_name != "ccm":
+            return
+        if not self.train.stochastic_actors and hparams.entropy_coef:
+            raise SettingError(f"variants.{variant}.entropy_coef", "applies to CCM-MADRL with stochastic_actors")
+        for name in ("output_activation", "layer_norm") if self.train.stochastic_actors else ():
+            if getattr(hparams, name):
+                raise SettingError(
+                    f"variants.{variant}.{name}", "applies to deterministic actors (stochastic_actors off)"
+                )
 
     def _check_learner_settings(self, variant: str) -> None:
         """A traced setting that only some learners implement keeps its default in the others."""

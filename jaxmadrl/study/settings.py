@@ -54,6 +54,10 @@ class Setting:
         that holds the setting."""
         if self.kind == "widths":
             return tuple(int(w) for w in check_widths(self.name, value))
+        if self.kind == "switch" and self.holder != "traced":  # a static switch: the program has it or not
+            if value not in (0, 1):  # True and False among them
+                raise SettingError(self.name, f"must be true or false (1 or 0), got {value!r}")
+            return bool(value)
         if self.kind in ("float", "switch") and not is_number(value):
             raise SettingError(self.name, f"must be a number, got {value!r}")
         return value

@@ -209,6 +209,13 @@ PENDULUM = {**BASE, "domain": "Pendulum-v1"}
         ({**PENDULUM, "learner": "ppo", "minibatches": 7}, "minibatches", "must divide the rollout's 1600 samples"),
         ({**PENDULUM, "learner": "ppo", "policy_mean": "sigmoid"}, "policy_mean", "must be one of"),
         ({**PENDULUM, "learner": "ppo", "mitigations": {"gae_lambda": 1.5}}, "mitigations.gae_lambda", "[0, 1]"),
+        ({"mitigations": {"entropy_coef": 0.1}}, "variants.default.entropy_coef", "with stochastic_actors"),
+        (
+            {"stochastic_actors": True, "variants": {"s": {"output_activation": "softsign"}}},
+            "variants.s.output_activation",
+            "deterministic actors",
+        ),
+        ({**PENDULUM, "stochastic_actors": True}, "stochastic_actors", "applies only to learner ccm"),
     ],
 )
 def test_a_learner_refuses_what_it_does_not_implement(values, key, fragment):

@@ -130,14 +130,14 @@ def _by_agent(mask: chex.Array, tree):
     return jax.tree.map(lambda x: jnp.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, 0.0), tree)
 
 
-def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, hparams) -> ActorUpdate:
+def _update_actors_simultaneously(learner, networks, critic_params, obs, weights, hparams, key) -> ActorUpdate:
     """Every actor's step from one loss at the same weights. ``accumulated`` is the
     reference's accumulation had no actor moved between its passes (then every pass gives
     the same gradients): actor n's own clipped gradient plus N − 1 − n times the raw one;
     ``critic_grads`` N times the one pass's."""
     input_stats = update_input_stats(learner.actor_input_stats, obs)
     (grads, critic_grads), z = _actor_and_critic_grads(
-        learner.actor_params, networks, critic_params, obs, input_stats, weights, hparams
+        learner.actor_params, networks, critic_params, obs, input_stats, weights, hparams, key
     )
     clipped = clip_per_agent(grads, hparams.actor_grad_clip)
     params, opt_state = actor_step(learner.actor_params, learner.actor_opt_state, clipped, hparams)
@@ -159,8 +159,9 @@ def _update_actors_simultaneously(learner, networks, critic_params, obs, weights
     )
 
 
-def _update_actors_sequentially(learner, networks, critic_params, obs, weights, hparams) -> ActorUpdate:
-    """Actor n is updated from a loss in which actors 0 … n−1 are already updated.
+def _update_actors_sequentially(learner, networks, critic_params, obs, weights, hparams, key) -> ActorUpdate:
+    """Actor n is updated from a loss in which actors 0 … n−1 are already updated (stochastic
+    actors: every pass samples with the same ``key``).
 
     ``accumulated`` follows the reference's gradient buffers exactly: pass p's backward
     writes into every actor's ``.grad``, but actor p's was zeroed just before it (so it
@@ -174,7 +175,7 @@ def _update_actors_sequentially(learner, networks, critic_params, obs, weights, 
         params, opt_state, accumulated, critic_grads, input_stats = carry
         input_stats = update_input_stats(input_stats, obs)
         (grads, pass_critic_grads), z = _actor_and_critic_grads(
-            params, networks, critic_params, obs, input_stats, weights, hparams
+            params, networks, critic_params, obs, input_stats, weights, hparams, key
         )
         clipped = clip_per_agent(grads, hparams.actor_grad_clip)
         new_params, new_opt_state = actor_step(params, opt_state, clipped, hparams)
@@ -242,8 +243,10 @@ def train_step(
     hparams: HyperParams,
     networks: Networks,
     config: TrainConfig,
+    key: chex.PRNGKey | None = None,
 ):
-    """One train step on a batch (leading axis B) with importance weights (B,).
+    """One train step on a batch (leading axis B) with importance weights (B,); ``key``:
+    the actor loss's sample of stochastic actors (unused by deterministic ones).
 
     Returns (new learner state, per-sample squared errors (B,) for the priorities, metrics).
     Gradient norms in the metrics are those before any clipping.
@@ -263,7 +266,7 @@ def train_step(
     update_actors = (
         _update_actors_simultaneously if config.actor_update == "simultaneous" else _update_actors_sequentially
     )
-    actors = update_actors(learner, networks, critic_params, batch.obs, weights, hparams)
+    actors = update_actors(learner, networks, critic_params, batch.obs, weights, hparams, key)
 
     new_learner = learner.replace(
         actor_params=actors.params,

@@ -16,6 +16,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from jaxmadrl.agents import tanh_gaussian
 from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.networks import Critic, Networks, ensemble_outputs
 from jaxmadrl.agents.normalisation import InputStats, normalised_input, normalised_reward
@@ -25,11 +26,20 @@ if TYPE_CHECKING:
 
 
 def actor_outputs(networks: Networks, actor_params, obs: chex.Array, input_stats: InputStats, hparams: HyperParams):
-    """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3)).
+    """obs (..., N, 7) → (actions (..., N, 3) in [-1, 1], pre-activations z (..., N, 3)): the
+    actors' outputs, or for stochastic actors tanh of their mean head and the mean head.
     Under full normalisation each actor first normalises its input by ``input_stats``."""
-    return ensemble_outputs(
-        networks.actor, actor_params, normalised_input(input_stats, obs, hparams.full_normalisation), hparams
-    )
+    inputs = normalised_input(input_stats, obs, hparams.full_normalisation)
+    if networks.stochastic:
+        return tanh_gaussian.mean_action(networks.actor, actor_params, inputs, hparams)
+    return ensemble_outputs(networks.actor, actor_params, inputs, hparams)
+
+
+def sampled_actions(networks: Networks, actor_params, obs, input_stats: InputStats, hparams: HyperParams, key):
+    """Stochastic actors' sample on obs (..., N, 7) (``tanh_gaussian.Policy``: actions,
+    joint log π, mean head), reparameterised."""
+    inputs = normalised_input(input_stats, obs, hparams.full_normalisation)
+    return tanh_gaussian.sample_policy(networks.actor, actor_params, inputs, key, hparams)
 
 
 def critic_rows(networks: Networks, critic_params, obs: chex.Array, actions: chex.Array, hidden_norm: chex.Numeric):
@@ -107,11 +117,20 @@ def critic_loss(critic_params, networks: Networks, batch: Transition, targets, w
     return loss, aux
 
 
-def actor_loss(actor_params, networks: Networks, critic_params, obs, input_stats, weights, hparams: HyperParams):
+def actor_loss(
+    actor_params, networks: Networks, critic_params, obs, input_stats, weights, hparams: HyperParams, key=None
+):
     """−mean_b w_b·(max over proposing agents of Q(s_b, â_b, s_bn, â_bn), or the zero-row Q),
-    with â the actors' fresh outputs, plus each actor's pre-activation penalty. Returns
-    (loss, pre-activations z (B, N, 3))."""
-    actions, z = actor_outputs(networks, actor_params, obs, input_stats, hparams)
+    with â the actors' fresh outputs, plus each actor's pre-activation penalty. Stochastic
+    actors: â sampled with ``key`` (reparameterised), less the entropy bonus entropy_coef·H,
+    H = mean_b −log π(â_b|s_b) joint over agents (each actor's own term is the only one its
+    parameters reach). Returns (loss, pre-activations z (B, N, 3): the mean
+    head of stochastic actors)."""
+    if networks.stochastic:
+        policy = sampled_actions(networks, actor_params, obs, input_stats, hparams, key)
+        actions, z, bonus = policy.actions, policy.mean, hparams.entropy_coef * jnp.mean(-policy.log_prob)
+    else:
+        (actions, z), bonus = actor_outputs(networks, actor_params, obs, input_stats, hparams), None
     hidden_norm = hparams.full_normalisation
     joint = networks.critic.apply(critic_params, obs, actions, method=Critic.joint_features)
     q_all = networks.critic.apply(
@@ -131,4 +150,5 @@ def actor_loss(actor_params, networks: Networks, critic_params, obs, input_stats
     # Actor n's own penalty λ·mean(z_n²) is the only penalty term its parameters reach, so
     # the sum over actors, λ·N·mean(z²), gives each actor its own.
     penalty = hparams.preactivation_penalty * z.shape[-2] * jnp.mean(jnp.square(z))
-    return -jnp.mean(weights * value) + penalty, z
+    loss = -jnp.mean(weights * value) + penalty
+    return (loss if bonus is None else loss - bonus), z

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmadrl.agents.ccm.learner import LearnerState, Transition
-from jaxmadrl.agents.ccm.losses import actor_outputs, critic_rows
+from jaxmadrl.agents.ccm.losses import actor_outputs, critic_rows, sampled_actions
 from jaxmadrl.agents.ccm.selection import select_offloading
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import Networks
@@ -30,14 +30,19 @@ def act_and_step(
     epsilon: chex.Array,
     explore: bool,
 ):
-    """One step: actor outputs (+ N(0, ε²) noise when exploring), selection, env step.
+    """One step: actor outputs (+ N(0, ε²) noise when exploring; stochastic actors explore
+    by a sample of their policies instead), selection, env step.
 
     Returns (next_obs (N, 7), next env state, transition, step info dict, (joint, q) of the
     current critic on (obs, actions) — the master's values, reused for the replay error).
     """
     k_noise, k_select, k_env = jax.random.split(key, 3)
     actions, _ = actor_outputs(networks, learner.actor_params, obs, learner.actor_input_stats, hparams)
-    if explore:
+    if explore and networks.stochastic:
+        actions = sampled_actions(
+            networks, learner.actor_params, obs, learner.actor_input_stats, hparams, k_noise
+        ).actions
+    elif explore:
         noise = epsilon * jax.random.normal(k_noise, actions.shape)
         actions = jnp.clip(actions + noise, -1.0, 1.0)
     joint, q = critic_rows(networks, learner.critic_params, obs, actions, hparams.full_normalisation)

@@ -100,7 +100,8 @@ def _init(networks: Networks, config: TrainConfig, key: chex.PRNGKey, hparams: H
 def _learn(networks: Networks, config: TrainConfig, state: TrainState, key, episode_number, hparams):
     """The episode's train step on a prioritised batch; priorities and stop tracker updated."""
     memory, batch, indices, weights = replay.sample(state.memory, key, config.batch_size)
-    learner, errors, metrics = train_step(state.learner, batch, weights, hparams, networks, config)
+    actor_key = jax.random.fold_in(key, 1) if networks.stochastic else None  # the batch's key, folded: its own
+    learner, errors, metrics = train_step(state.learner, batch, weights, hparams, networks, config, actor_key)
     memory = replay.update_priorities(memory, indices, errors)
     tracker = diagnostics.update_stop_tracker(
         state.tracker, episode_number, metrics["actor_max_delta"], metrics["critic_max_delta"]

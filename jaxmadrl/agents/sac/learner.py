@@ -1,11 +1,9 @@
 """SAC on an environment of another package (``domains``), instrumented as every learner
 is; the program around it (acting, replay, episodes) is ``off_policy``'s.
 
-Each agent's actor is a member of the stacked ensemble with 2A outputs: the mean head μ
-(the first A) and the log-std head (the last A, clipped to [``LOG_STD_MIN``,
-``LOG_STD_MAX``]). An action is a = tanh(u), u = μ + σ·ε, ε ~ N(0, 1); its log-density is
-the Gaussian's of u less Σ log(1 − tanh(u)²). The agents' policies are independent, so the
-joint log π is the sum over agents and action dimensions. Twin critics
+Each agent's actor is a member of the stacked ensemble with 2A outputs, a tanh-squashed
+Gaussian policy (``tanh_gaussian``: the mean head μ and the clipped log-std head; joint
+log π summed over agents and action dimensions). Twin critics
 (``critics.TwinCritics``) learn towards
 
     y = reward_scale·r + γ·(1 − terminated)·(min_c Q'_c(s', a') − α·log π(a'|s')),  a' ~ π(s'),
@@ -30,11 +28,11 @@ from flax import struct
 from jaxmadrl.agents import critics, diagnostics, metric_schema, off_policy
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.diagnostics import SATURATION_LEVEL
-from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations, sized
+from jaxmadrl.agents.networks import ActorEnsemble, sized
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
 from jaxmadrl.agents.scaffold import Trainer
+from jaxmadrl.agents.tanh_gaussian import mean_action, sample_policy
 
-LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # as in the original SAC and Stable-Baselines3
 TWINS = 2
 
 
@@ -51,17 +49,6 @@ class LearnerState:
     critic_opt_state: optax.OptState
     log_temperature: chex.Array
     temperature_opt_state: optax.OptState
-
-
-@struct.dataclass
-class Policy:
-    """A sample of the stacked policies: actions a (..., N, A) in (-1, 1), the joint
-    log π(a|s) (...), the pre-squash sample u and the mean head μ (..., N, A)."""
-
-    actions: chex.Array
-    log_prob: chex.Array
-    presquash: chex.Array
-    mean: chex.Array
 
 
 def networks_of(config: TrainConfig) -> tuple[nn.Module, nn.Module]:
@@ -90,19 +77,6 @@ def init_learner(key: chex.PRNGKey, config: TrainConfig, hparams: HyperParams) -
         log_temperature=log_temperature,
         temperature_opt_state=adam(1.0).init(log_temperature),
     )
-
-
-def sample_policy(actor: nn.Module, actor_params, obs, key, hparams: HyperParams) -> Policy:
-    """The policies on obs (..., N, O), sampled with ``key``."""
-    z = ensemble_preactivations(actor, actor_params, obs, hparams)
-    mean, log_std = jnp.split(z, 2, axis=-1)
-    log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
-    shock = jax.random.normal(key, mean.shape)
-    presquash = mean + jnp.exp(log_std) * shock
-    gaussian = -0.5 * jnp.square(shock) - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
-    log_squash_slope = 2.0 * (jnp.log(2.0) - presquash - jax.nn.softplus(-2.0 * presquash))  # log(1 − tanh²)
-    log_prob = jnp.sum(gaussian - log_squash_slope, axis=(-2, -1))
-    return Policy(jnp.tanh(presquash), log_prob, presquash, mean)
 
 
 def temperature(learner: LearnerState, hparams: HyperParams) -> chex.Array:
@@ -196,8 +170,7 @@ def _actions(learner: LearnerState, obs, key, hparams: HyperParams, config: Trai
     """tanh(μ) (N, A) with ``key`` None, else a sample of the policies."""
     actor = networks_of(config)[0]
     if key is None:
-        mean, _ = jnp.split(ensemble_preactivations(actor, learner.actor_params, obs, hparams), 2, axis=-1)
-        return jnp.tanh(mean)
+        return mean_action(actor, learner.actor_params, obs, hparams)[0]
     return sample_policy(actor, learner.actor_params, obs, key, hparams).actions
 
 

@@ -459,3 +459,59 @@ def test_reward_statistics_and_normalisation():
         (7.0 - rewards.mean()) / rewards.std(ddof=1),
         rtol=1e-5,
     )
+
+
+# ----------------------------------------------------------------------------- stochastic actors
+
+STOCHASTIC = make_networks(N, critic_hidden=CONFIG.critic_hidden, stochastic=True)
+
+
+def test_stochastic_actors_entropy_bonus_in_float64():
+    """Stochastic actors (mean and log-std heads, 6 outputs for 3 actions): the actor loss
+    with entropy_coef β is the loss without it less β·H, H = mean_b −log π(â_b|s_b) of the
+    same reparameterised sample, log π written out in float64 from μ, σ and the Gaussian
+    shock (the tanh-squashed Gaussian's density, joint over agents); z is the mean head, and
+    greedy actions are tanh(μ)."""
+    learner = L.init_learner(jax.random.key(0), STOCHASTIC, N)
+    assert learner.actor_params["params"]["fc3"]["kernel"].shape[-1] == 6 and STOCHASTIC.stochastic
+    batch, key = random_batch(jax.random.key(1)), jax.random.key(2)
+    weights = jnp.ones(B)
+    args = (learner.actor_params, STOCHASTIC, learner.critic_params, batch.obs, learner.actor_input_stats, weights)
+    plain, z = losses.actor_loss(*args, HPARAMS, key)
+    with_bonus, _ = losses.actor_loss(*args, HPARAMS.replace(entropy_coef=jnp.float32(0.1)), key)
+    heads = np.float64(STOCHASTIC.actor.apply(learner.actor_params, jnp.moveaxis(batch.obs, 1, 0), 0.0, 0.0, 0.0))
+    mean, log_std = np.moveaxis(heads[..., :3], 0, 1), np.clip(np.moveaxis(heads[..., 3:], 0, 1), -20.0, 2.0)
+    np.testing.assert_allclose(z, mean, rtol=1e-5, atol=1e-7)
+    shock = np.float64(jax.random.normal(key, mean.shape))
+    u = mean + np.exp(log_std) * shock
+    log_prob = np.sum(-0.5 * shock**2 - log_std - 0.5 * np.log(2 * np.pi) - np.log(1 - np.tanh(u) ** 2), axis=(1, 2))
+    entropy = np.mean(-log_prob)
+    np.testing.assert_allclose(with_bonus, plain - 0.1 * entropy, rtol=1e-5)
+    greedy, mean_head = losses.actor_outputs(
+        STOCHASTIC, learner.actor_params, batch.obs, learner.actor_input_stats, HPARAMS
+    )
+    np.testing.assert_allclose(greedy, np.tanh(mean), rtol=1e-5, atol=1e-7)
+    sampled = losses.sampled_actions(
+        STOCHASTIC, learner.actor_params, batch.obs, learner.actor_input_stats, HPARAMS, key
+    )
+    np.testing.assert_allclose(sampled.actions, np.tanh(u), rtol=1e-5, atol=1e-6)
+
+
+def test_the_entropy_bonus_steps_the_stochastic_actors_towards_more_entropy():
+    """A train step of stochastic actors at β = 1 against β = 0 from the same state and key:
+    the critic steps alike (it comes first), and the actors after the step with the bonus have
+    the larger entropy H = mean −log π on the batch (the same sample)."""
+    learner = L.init_learner(jax.random.key(0), STOCHASTIC, N)
+    batch, key = random_batch(jax.random.key(1)), jax.random.key(2)
+    config = TrainConfig(**{**CONFIG.__dict__, "stochastic_actors": True})
+    step = jax.jit(lambda hparams: L.train_step(learner, batch, jnp.ones(B), hparams, STOCHASTIC, config, key)[0])
+    plain, bonus = step(HPARAMS), step(HPARAMS.replace(entropy_coef=jnp.float32(1.0)))
+    chex.assert_trees_all_equal(plain.critic_params, bonus.critic_params)
+
+    def entropy(state):
+        sample = losses.sampled_actions(
+            STOCHASTIC, state.actor_params, batch.obs, state.actor_input_stats, HPARAMS, key
+        )
+        return float(jnp.mean(-sample.log_prob))
+
+    assert entropy(bonus) > entropy(plain)

@@ -9,6 +9,7 @@ import pytest
 from programs import assert_programs_agree
 
 from jaxmadrl.agents import diagnostics, normalisation
+from jaxmadrl.agents.ccm import losses, rollout
 from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.networks import OUTPUT_INIT_BOUND
@@ -136,6 +137,23 @@ def test_sequential_actor_update_runs_and_differs(tiny_run):
     chex.assert_tree_all_finite(metrics["critic_loss"][1:])
     simultaneous_kernel = tiny_run[0].learner.actor_params["params"]["fc3"]["kernel"]
     assert not np.array_equal(state.learner.actor_params["params"]["fc3"]["kernel"], simultaneous_kernel)
+
+
+def test_stochastic_actors_explore_by_their_samples_and_evaluate_by_their_means():
+    """A run of stochastic actors with the entropy bonus is finite; an exploring step acts by
+    a sample of the policies, whose actions differ from the greedy tanh(μ)."""
+    config = TrainConfig(**{**TINY.__dict__, "stochastic_actors": True, "episodes": 3})
+    bonus = hparams(1e-3, 1e-3).replace(entropy_coef=jnp.float32(0.01))
+    state, metrics = jax.jit(make_train(config))(jax.random.key(0), bonus)
+    chex.assert_tree_all_finite([metrics[name][1:] for name in ("critic_loss", "actor_grad_norm", "saturation")])
+    assert np.isfinite(metrics["eval_reward"][1])
+    networks = networks_of(config)
+    obs, env_state = env.reset(jax.random.key(6), state.world, config.env)
+    greedy, _ = losses.actor_outputs(networks, state.learner.actor_params, obs, state.learner.actor_input_stats, bonus)
+    _, _, explored, _, _ = rollout.act_and_step(
+        jax.random.key(7), env_state, obs, state.learner, networks, config.env, bonus, jnp.float32(0.0), explore=True
+    )
+    assert not np.allclose(explored.actions, greedy) and np.all(np.abs(greedy) < 1)
 
 
 FULL = TrainConfig(episodes=400)

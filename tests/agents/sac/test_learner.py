@@ -7,6 +7,7 @@ import optax
 from domain_configs import small_config
 from plain_networks import actors64, random_batch, twins64
 
+from jaxmadrl.agents import tanh_gaussian
 from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.sac import learner as sac
 
@@ -19,7 +20,7 @@ def policy64(actor_params, obs, key):
     written plainly: N(u; μ, σ) / (1 − tanh(u)²)."""
     z = actors64(actor_params, np.asarray(obs))
     mean, log_std = np.split(z, 2, axis=-1)
-    log_std = np.clip(log_std, sac.LOG_STD_MIN, sac.LOG_STD_MAX)
+    log_std = np.clip(log_std, tanh_gaussian.LOG_STD_MIN, tanh_gaussian.LOG_STD_MAX)
     shock = np.float64(jax.random.normal(key, mean.shape))
     u = mean + np.exp(log_std) * shock
     std = np.exp(log_std)
