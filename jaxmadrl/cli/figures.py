@@ -39,8 +39,9 @@ flags.DEFINE_list(
 flags.DEFINE_list(
     "size_study",
     None,
-    "Instead of --run: finished runs whose variants are network sizes (seed 004's ladders, "
-    "each learner and environment's symmetric and asymmetric passes); writes table1.md and fig20_sizes_*.",
+    "Instead of --run: finished runs of network sizes — variants of sizes in one program, or a run per "
+    "size (tools/size_ladder.py) — for seed 004's study (each learner and environment's symmetric and "
+    "asymmetric passes together); writes table1.md and fig20_sizes_*.",
 )
 flags.DEFINE_string("out", "figures", "Where to write the figures.")
 flags.DEFINE_integer(
@@ -81,8 +82,6 @@ def _loaded():
         runs = [loading.load_run(path) for path in FLAGS.compare_sizes or FLAGS.size_study]
         if FLAGS.compare_sizes:
             return sizes.check_size_runs(runs), catalogue.write_size_comparison
-        if not all(run.definition.sized for run in runs):
-            raise loading.RunError("--size_study takes runs whose variants set actor_hidden / critic_hidden")
         return runs, catalogue.write_size_study
     except loading.RunError as error:
         failing.fail(str(error))

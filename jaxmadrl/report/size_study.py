@@ -1,5 +1,6 @@
-"""Seed 004's size study on a run whose variants are network sizes (``actor_hidden`` /
-``critic_hidden``): every size's final evaluation return over seeds, which sizes solve the
+"""Seed 004's size study on runs of network sizes — a run whose variants are sizes
+(``actor_hidden`` / ``critic_hidden``, one masked program), or a run per size
+(``tools/size_ladder.py``), or both: every size's final evaluation return over seeds, which sizes solve the
 task, the smallest symmetric network and the smallest actor with its critic, next to seed
 004's Table 1 (``data/seed004_table1.json``), and what the lanes' instruments say of small
 and large actors.
