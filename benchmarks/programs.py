@@ -26,7 +26,8 @@ from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
 from jaxmadrl.agents.config import HyperParams, TrainConfig
 from jaxmadrl.agents.scaffold import episode_clock, networks_of
 from jaxmadrl.study.definition import PAPER_LRS, SweepDefinition
-from jaxmadrl.study.grid import lane_sharding, make_grid, run_blocks, split_lanes
+from jaxmadrl.study.grid import lane_sharding, make_grid, run_blocks
+from jaxmadrl.study.lane_axis import split_lanes
 
 
 def benchmark_definition(n_lanes: int, chunk: int, chunk_calls: int, static: dict[str, Any]) -> SweepDefinition:

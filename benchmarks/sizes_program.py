@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from absl import app, flags
 
 from jaxmadrl.agents.scaffold import episode_clock
-from jaxmadrl.study import grid
+from jaxmadrl.study import grid, lane_axis
 from jaxmadrl.study.definition import SweepDefinition
 
 LADDER = [(1, 1), (4, 4), (8, 8), (16, 16), (32, 32), (64, 64), (128, 128), (256, 256), (400, 300)]
@@ -63,9 +63,10 @@ def timed_program(sweep: SweepDefinition) -> tuple[float, float]:
     program, hparams, keys = grid.make_grid(sweep.train_config()), sweep.hyperparams(), sweep.lane_keys()
     width = grid.default_lanes_per_call(len(keys))
     states = [
-        jax.jit(program.init)(k, h) for k, h in zip(grid.split_lanes(keys, width), grid.split_lanes(hparams, width))
+        jax.jit(program.init)(k, h)
+        for k, h in zip(lane_axis.split_lanes(keys, width), lane_axis.split_lanes(hparams, width))
     ]
-    blocks = grid.split_lanes(hparams, width)
+    blocks = lane_axis.split_lanes(hparams, width)
     clocks = episode_clock(sweep.train, jnp.arange(sweep.chunk))
     start = time.perf_counter()
     chunk = jax.jit(program.run_chunk, donate_argnums=0).lower(states[0], clocks, blocks[0]).compile()

@@ -149,9 +149,8 @@ class TrainConfig:
     )
     masked_sizes: bool = setting(
         False,
-        "the networks are built at actor_hidden / critic_hidden and each lane keeps alive only the "
-        "units of its own sizes (HyperParams.actor_units / critic_units): lanes of different network "
-        "sizes in one program (a sweep sets it when its variants set sizes)",
+        "networks built at actor_hidden / critic_hidden, each lane keeping alive the units of its own "
+        "sizes (HyperParams.actor_units / critic_units; set by a sweep whose variants set sizes)",
         learners=MASKED,
     )
 
@@ -357,8 +356,7 @@ class HyperParams:
         learners=("ppo", "ccm"),
     )
 
-    # Not settings of their own (a sweep's variants set actor_hidden and critic_hidden, and the
-    # definition fills these): the units alive per hidden layer where lanes differ in size.
+    # Filled by a definition whose variants set actor_hidden / critic_hidden (not settings themselves)
     actor_units: chex.Array = traced_setting(
         (), "units alive per hidden layer of the actors (TrainConfig.masked_sizes), () otherwise", learners=MASKED
     )

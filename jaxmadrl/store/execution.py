@@ -11,7 +11,7 @@ import dataclasses
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.core import numerics, xla_flags
 from jaxmadrl.core.limits import SettingError, check_integer
-from jaxmadrl.study import grid, memory_fit
+from jaxmadrl.study import grid, lane_axis, memory_fit
 
 
 def _setting(help: str, default=None, choices: tuple[str, ...] | None = None):
@@ -90,5 +90,5 @@ def resolved(given: Execution, recorded: dict, n_lanes: int) -> Execution:
     if chosen["lanes_per_call"] is None and not memory_fit.fits_to_memory():
         chosen["lanes_per_call"] = grid.default_lanes_per_call(n_lanes)
     if chosen["lanes_per_call"] is not None:
-        grid.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
+        lane_axis.check_lanes_per_call(n_lanes, chosen["lanes_per_call"])
     return dataclasses.replace(given, **chosen)

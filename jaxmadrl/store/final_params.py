@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxmadrl.core import files
 from jaxmadrl.store import names
-from jaxmadrl.study import grid
+from jaxmadrl.study import lane_axis
 
 # A path holding one of these is an optimiser's state or a target network's copy.
 LEFT_OUT = ("opt_state", "_target")
@@ -29,7 +29,7 @@ def name_of(path) -> str:
 
 def final_params(states: list) -> dict[str, np.ndarray]:
     """The named arrays of the learner states of blocks of lanes, joined over the lanes."""
-    learner = grid.join_lanes([state.learner for state in states])
+    learner = lane_axis.join_lanes([state.learner for state in states])
     named = {name_of(path): np.asarray(leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(learner)[0]}
     return {name: leaf for name, leaf in named.items() if not any(part in name for part in LEFT_OUT)}
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from jaxmadrl.agents.scaffold import EpisodeClock, episode_clock
 from jaxmadrl.store import execution
-from jaxmadrl.study import grid, memory_fit
+from jaxmadrl.study import grid, lane_axis, memory_fit
 from jaxmadrl.study.definition import SweepDefinition
 
 
@@ -32,7 +32,7 @@ class Blocks:
 
     def place(self, tree) -> list:
         """A tree with a leading lane axis as this session's blocks, on their devices."""
-        return [jax.device_put(block, self.sharding) for block in grid.split_lanes(tree, self.lanes_per_call)]
+        return [jax.device_put(block, self.sharding) for block in lane_axis.split_lanes(tree, self.lanes_per_call)]
 
 
 def prepare(definition: SweepDefinition, config, share: range, chosen: execution.Execution) -> Blocks:

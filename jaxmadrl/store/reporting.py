@@ -12,7 +12,7 @@ from jaxmadrl.agents import diagnostics
 from jaxmadrl.logs import live
 from jaxmadrl.store import names, run_folder
 from jaxmadrl.store.progress import Progress
-from jaxmadrl.study import grid
+from jaxmadrl.study import lane_axis
 
 
 def log_place(definition, folder: pathlib.Path, share: range, shard) -> live.LogPlace:
@@ -35,7 +35,7 @@ def reporter(definition, share, shard, lanes_per_call: int, first_done, compile_
     def report(done, states, metrics=None):
         if metrics is not None:
             logs.write(done - len(next(iter(metrics.values()))), metrics)
-        tracker = grid.join_lanes([state.tracker for state in states])
+        tracker = lane_axis.join_lanes([state.tracker for state in states])
         all_stopped = np.all(tracker.actor_first_unchanged != diagnostics.NEVER, axis=-1)
         on_progress(
             Progress(

@@ -42,7 +42,7 @@ from jaxmadrl.store.names import CHECKPOINT, CHUNKS
 from jaxmadrl.store.progress import Progress
 from jaxmadrl.store.run_folder import RunFolderError, is_complete, is_resumable
 from jaxmadrl.store.shards import Shard
-from jaxmadrl.study import grid
+from jaxmadrl.study import grid, lane_axis
 from jaxmadrl.study.definition import SweepDefinition
 
 
@@ -307,7 +307,7 @@ def _run_locked(definition, folder, share, chosen: execution.Execution, environm
         logs.close()
     signals.raise_if_interrupted()
     metrics = run_folder.joined_chunk_metrics(folder)
-    trackers = grid.join_lanes([state.tracker for state in states])
+    trackers = lane_axis.join_lanes([state.tracker for state in states])
     rows = run_folder.lane_rows(definition, share, trackers, metrics)
     write(metrics, final_params.final_params(states), rows, environments)
     # The results are complete: what is left over if a deletion fails does no harm.

@@ -29,7 +29,7 @@ from jaxmadrl.core import files, numerics
 from jaxmadrl.core.limits import SettingError, check_integer
 from jaxmadrl.store import final_params, names, provenance, run_folder
 from jaxmadrl.store.run_folder import RunFolderError
-from jaxmadrl.study import grid
+from jaxmadrl.study import grid, lane_axis
 from jaxmadrl.study.definition import SweepDefinition
 
 LOCK_WAIT_S = 600  # how long a shard waits for a sibling that sets up or merges the run folder
@@ -216,7 +216,7 @@ def join(
 def _write_plan(run_dir, definition: SweepDefinition, shard: Shard, lanes_per_call, matmul_precision) -> None:
     n_lanes = len(definition.lanes())
     width = lanes_per_call or default_shard_lanes_per_call(n_lanes, shard.count)
-    grid.check_lanes_per_call(n_lanes, width)
+    lane_axis.check_lanes_per_call(n_lanes, width)
     shard.lane_range(n_lanes, width)
     plan = {
         "shards": shard.count,

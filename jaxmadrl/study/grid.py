@@ -20,8 +20,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.agents.scaffold import scan_episodes
 from jaxmadrl.agents.trainers import trainer_of
-from jaxmadrl.core.keys import is_key
-from jaxmadrl.core.limits import SettingError
+from jaxmadrl.study.lane_axis import join_lanes
 
 
 class Grid(NamedTuple):
@@ -67,34 +66,6 @@ def usable_cpus() -> int:
 def default_workers(n_blocks: int) -> int:
     """One worker thread per CPU this process may use, at most one per block."""
     return max(1, min(n_blocks, usable_cpus()))
-
-
-def check_lanes_per_call(n_lanes: int, lanes_per_call: int) -> None:
-    """SettingError("lanes_per_call", …) unless it divides the lanes."""
-    if not 1 <= lanes_per_call <= n_lanes or n_lanes % lanes_per_call:
-        divisors = [d for d in range(1, n_lanes + 1) if n_lanes % d == 0]
-        raise SettingError("lanes_per_call", f"must divide the {n_lanes} lanes ({divisors}), got {lanes_per_call}")
-
-
-def split_lanes(tree, lanes_per_call: int) -> list:
-    """A tree with leading lane axis G → G / lanes_per_call trees of consecutive lanes."""
-    n_lanes = jax.tree.leaves(tree)[0].shape[0]
-    check_lanes_per_call(n_lanes, lanes_per_call)
-    return [
-        jax.tree.map(lambda x: x[start : start + lanes_per_call], tree) for start in range(0, n_lanes, lanes_per_call)
-    ]
-
-
-def join_lanes(blocks: list, axis: int = 0):
-    """The inverse of ``split_lanes`` on host: NumPy leaves (keys stay keys), the blocks'
-    lane axes (at ``axis``) concatenated."""
-
-    def join(*leaves):
-        if is_key(leaves[0]):
-            return jax.random.wrap_key_data(np.concatenate([jax.random.key_data(x) for x in leaves], axis))
-        return np.concatenate([np.asarray(x) for x in leaves], axis)
-
-    return jax.tree.map(join, *blocks)
 
 
 def run_blocks(

@@ -10,7 +10,7 @@ import pytest
 
 from jaxmadrl.core.keys import is_key
 from jaxmadrl.store import checkpoints, names
-from jaxmadrl.study import grid
+from jaxmadrl.study import lane_axis
 
 DEFINITION = "digest-of-the-run's-definition"
 
@@ -33,7 +33,7 @@ def commit(directory, states, lanes_per_call, episodes_done, chunks=None):
     first_lanes = range(0, 8, lanes_per_call)
     saved = {
         first: checkpoints.save_block(directory, first, block, episodes_done)
-        for first, block in zip(first_lanes, grid.split_lanes(states, lanes_per_call))
+        for first, block in zip(first_lanes, lane_axis.split_lanes(states, lanes_per_call))
     }
     checkpoints.commit_checkpoint(directory, saved, episodes_done, DEFINITION, chunks or {})
     return saved
@@ -42,7 +42,7 @@ def commit(directory, states, lanes_per_call, episodes_done, chunks=None):
 def test_blocks_of_any_width_restore_the_whole_state(tmp_path, states):
     template = jax.eval_shape(lambda: states)
     for episodes_done, lanes_per_call in ((3, 4), (6, 2)):
-        checkpoints.save_block(tmp_path, 0, grid.split_lanes(states, lanes_per_call)[0], 1)  # stale
+        checkpoints.save_block(tmp_path, 0, lane_axis.split_lanes(states, lanes_per_call)[0], 1)  # stale
         commit(tmp_path, states, lanes_per_call, episodes_done, {"chunk_000000.npz": "abc"})
         # the index and exactly the committed blocks remain
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
@@ -63,7 +63,7 @@ def test_a_block_with_other_contents_of_the_same_shapes_is_refused(tmp_path, sta
     commit(tmp_path, states, 4, 5)
     other = jax.tree.map(lambda x: x, states)
     other["weights"] = other["weights"] + 1
-    checkpoints.save_block(tmp_path, 4, grid.split_lanes(other, 4)[1], 5)  # over the committed block
+    checkpoints.save_block(tmp_path, 4, lane_axis.split_lanes(other, 4)[1], 5)  # over the committed block
     with pytest.raises(ValueError, match="lanes00004-episode000005.npz is damaged or not this sweep's: its contents"):
         checkpoints.load_checkpoint(tmp_path, jax.eval_shape(lambda: states), DEFINITION)
 

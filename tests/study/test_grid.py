@@ -14,7 +14,7 @@ from programs import assert_programs_agree
 from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train
-from jaxmadrl.study import grid
+from jaxmadrl.study import grid, lane_axis
 from jaxmadrl.study.definition import SweepDefinition
 
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
@@ -99,12 +99,12 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
             blocks, metrics = grid.run_blocks(
                 pool,
                 run_chunk,
-                grid.split_lanes(states, lanes_per_call),
+                lane_axis.split_lanes(states, lanes_per_call),
                 episodes,
-                grid.split_lanes(hparams, lanes_per_call),
+                lane_axis.split_lanes(hparams, lanes_per_call),
             )
         assert len(blocks) == len(definition.lanes()) // lanes_per_call
-        runs[lanes_per_call, workers] = key_data_as_arrays((grid.join_lanes(blocks), metrics))
+        runs[lanes_per_call, workers] = key_data_as_arrays((lane_axis.join_lanes(blocks), metrics))
     # Running blocks at once on threads changes nothing.
     jax.tree.map(np.testing.assert_array_equal, runs[1, 1], runs[1, 3])
     for joined, metrics in runs.values():
@@ -117,7 +117,7 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
 def test_lanes_per_call_must_divide_the_lanes(two_seed_grid, lanes_per_call):
     _, _, states, _, _ = two_seed_grid
     with pytest.raises(ValueError, match="must divide the 8 lanes"):
-        grid.split_lanes(states, lanes_per_call)
+        lane_axis.split_lanes(states, lanes_per_call)
 
 
 def test_divergent_lane_is_isolated():
