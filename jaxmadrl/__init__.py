@@ -11,7 +11,7 @@ The public API (a notebook's way in; the command lines are built on it)::
 
 - ``SweepDefinition``, ``load_definition``: what a sweep computes (``study.definition``);
 - ``TrainConfig``, ``EnvParams``, ``HyperParams``: the static program, the MEC environment
-  and the traced hyperparameters (``agents.config``, ``envs.mec``);
+  and the traced hyperparameters (``agents.config``, ``envs.mec``, ``agents.hyperparams``);
 - ``run_sweep``, ``merge_shards``: running one in a run folder, or its shards (``store.runs``),
   reporting a ``Progress`` (``store.progress``); ``Shard`` (``store.shards``);
   ``RunFolderError`` (``store.run_folder``);
@@ -41,7 +41,7 @@ if "--xla_gpu_deterministic_ops" not in _os.environ.get("XLA_FLAGS", ""):
 # Each public name and the module that defines it.
 _PUBLIC = {
     "EnvParams": "jaxmadrl.envs.mec",
-    "HyperParams": "jaxmadrl.agents.config",
+    "HyperParams": "jaxmadrl.agents.hyperparams",
     "Progress": "jaxmadrl.store.progress",
     "Run": "jaxmadrl.store.loading",
     "RunError": "jaxmadrl.store.loading",

@@ -15,7 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.core.activations import apply_output_activation
 from jaxmadrl.envs.domains import MEC
 from jaxmadrl.envs.mec import ACTION_DIM, OBS_DIM

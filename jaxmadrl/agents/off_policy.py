@@ -29,7 +29,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxmadrl.agents import diagnostics, metric_schema, replay
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, traced_once
 from jaxmadrl.envs import domains
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxmadrl.agents import diagnostics
-from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import layer_names
 
 

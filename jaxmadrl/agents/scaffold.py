@@ -13,7 +13,8 @@ import jax.extend
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import Networks, make_networks
 from jaxmadrl.core import numerics
 

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import ensemble_preactivations
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # as in the original SAC and Stable-Baselines3

@@ -20,6 +20,7 @@ import numpy as np
 MAXIMUM = {
     "episodes": 1_000_000,
     "steps_per_episode": 10_000,
+    "episode_length": 100_000,
     "n_agents": 10_000,
     "seeds": 100_000,
     "chunk": 1_000_000,

@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.core import numerics, paths
 from jaxmadrl.core.activations import ACTIVATION_NAMES, activation_code
 from jaxmadrl.core.keys import seed_key

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from jaxmadrl.agents import networks
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.agents.ddpg import learner as ddpg
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import (
     OUTPUT_INIT_BOUND,
     Actor,

@@ -10,7 +10,7 @@ import pytest
 from domain_configs import PENDULUM, SMALL
 from programs import MANY_UPDATES_RTOL, assert_programs_agree
 
-from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.study import grid

@@ -13,9 +13,11 @@ import jaxmarl
 import numpy as np
 import pytest
 from cli_helpers import run_module
-from domain_configs import SMALL
+from domain_configs import SMALL, small_config
 
 from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
+from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.core.limits import SettingError
 from jaxmadrl.envs import domains
 from jaxmadrl.envs.mec import EnvParams
@@ -251,3 +253,14 @@ def test_a_missing_package_is_told_apart_from_one_that_fails_to_import(monkeypat
         assert "installed but failed to import: ModuleNotFoundError(\"No module named 'six'\")" in refused.value.problem
     else:
         assert "which is not installed: pip install -e '.[domains]'" in refused.value.problem
+
+
+def test_episode_length_cuts_the_program_episode_at_a_time_limit():
+    """episode_length: every program episode is that many steps (a time limit, not a
+    termination), here 10 of Pendulum's 200: two episodes store 20 transitions, none terminal."""
+    config = small_config("Pendulum-v1", episodes=2, replay_capacity=100, episode_length=10)
+    assert config.spec.steps_per_episode == 10 and domains.spec_of("Pendulum-v1", EnvParams()).steps_per_episode == 200
+    state, metrics = jax.jit(make_train(config))(jax.random.key(0), HyperParams(jnp.float32(1e-3), jnp.float32(1e-3)))
+    assert int(state.memory.size) == 20 and not np.asarray(state.memory.items.terminated).any()
+    with pytest.raises(SettingError, match="episode_length applies only to domains other than mec"):
+        TrainConfig(episode_length=10)

@@ -9,7 +9,8 @@ import pytest
 
 from jaxmadrl.agents.ccm import rollout
 from jaxmadrl.agents.ccm.training import make_trainer
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.scaffold import networks_of
 from jaxmadrl.envs import heuristics, mec
 from jaxmadrl.envs.admission import admit, exceeds_limits

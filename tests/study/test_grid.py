@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from programs import assert_programs_agree
 
-from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.study import grid, lane_axis

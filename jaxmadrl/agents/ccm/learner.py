@@ -14,7 +14,8 @@ from flax import struct
 
 from jaxmadrl.agents import diagnostics, metric_schema
 from jaxmadrl.agents.ccm.losses import actor_loss, critic_loss, squared_errors, td_targets, zero_row_q
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import Networks, init_params, with_default_output_init
 from jaxmadrl.agents.normalisation import (
     InputStats,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmadrl.agents import tanh_gaussian
-from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import Critic, Networks, ensemble_outputs
 from jaxmadrl.agents.normalisation import InputStats, normalised_input, normalised_reward
 

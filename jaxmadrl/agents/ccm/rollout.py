@@ -13,7 +13,8 @@ import jax.numpy as jnp
 from jaxmadrl.agents.ccm.learner import LearnerState, Transition
 from jaxmadrl.agents.ccm.losses import actor_outputs, critic_rows, sampled_actions
 from jaxmadrl.agents.ccm.selection import select_offloading
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import Networks
 from jaxmadrl.agents.normalisation import update_input_stats
 from jaxmadrl.envs import mec as env

@@ -28,7 +28,8 @@ from jaxmadrl.agents import diagnostics, metric_schema, replay
 from jaxmadrl.agents.ccm import rollout
 from jaxmadrl.agents.ccm.learner import LearnerState, Transition, init_learner, observe_episode, train_step
 from jaxmadrl.agents.ccm.losses import actor_outputs
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import Networks
 from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, networks_of, traced_once
 from jaxmadrl.envs import mec as env

@@ -41,7 +41,8 @@ import optax
 from flax import struct
 
 from jaxmadrl.agents import critics, diagnostics, metric_schema
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import ActorEnsemble, ensemble_preactivations, sized
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
 from jaxmadrl.agents.scaffold import EpisodeClock, Trainer, assemble_trainer, nan_like, traced_once

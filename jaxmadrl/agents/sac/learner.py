@@ -26,8 +26,9 @@ import optax
 from flax import struct
 
 from jaxmadrl.agents import critics, diagnostics, metric_schema, off_policy
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
 from jaxmadrl.agents.diagnostics import SATURATION_LEVEL
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import ActorEnsemble, sized
 from jaxmadrl.agents.optimisers import actor_step, adam, adam_states, clip_global, clip_per_agent
 from jaxmadrl.agents.scaffold import Trainer

@@ -11,7 +11,8 @@ import pytest
 from jaxmadrl.agents import normalisation, optimisers
 from jaxmadrl.agents.ccm import learner as L
 from jaxmadrl.agents.ccm import losses
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import make_networks
 from jaxmadrl.envs.mec import EnvParams
 

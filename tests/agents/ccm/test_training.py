@@ -11,7 +11,8 @@ from programs import assert_programs_agree
 from jaxmadrl.agents import diagnostics, normalisation
 from jaxmadrl.agents.ccm import losses, rollout
 from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.networks import OUTPUT_INIT_BOUND
 from jaxmadrl.agents.scaffold import episode_clock, networks_of
 from jaxmadrl.agents.trainers import make_train

@@ -11,8 +11,8 @@ from domain_configs import PENDULUM, SMALL, small_config
 from programs import MANY_UPDATES_RTOL, assert_programs_agree
 
 from jaxmadrl.agents import off_policy
-from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.ddpg import learner as ddpg
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train, trainer_of
 from jaxmadrl.study import grid

@@ -7,8 +7,8 @@ from domain_configs import small_config
 from plain_networks import actors64, random_batch, twins64
 
 from jaxmadrl.agents import critics
-from jaxmadrl.agents.config import HyperParams
 from jaxmadrl.agents.ddpg import learner as ddpg
+from jaxmadrl.agents.hyperparams import HyperParams
 
 CONFIG = small_config("Pendulum-v1", learner="td3", tau=0.25)
 HPARAMS = HyperParams(

@@ -11,7 +11,8 @@ from domain_configs import small_config
 from plain_networks import actors64
 from programs import MANY_UPDATES_RTOL, assert_programs_agree
 
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.ppo import learner as ppo
 from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train

@@ -8,7 +8,7 @@ from domain_configs import small_config
 from plain_networks import actors64, random_batch, twins64
 
 from jaxmadrl.agents import tanh_gaussian
-from jaxmadrl.agents.config import HyperParams
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.sac import learner as sac
 
 CONFIG = small_config("Pendulum-v1", learner="sac", tau=0.25)
