@@ -23,7 +23,8 @@ from timing import Report, timed
 from jaxmadrl.agents import replay
 from jaxmadrl.agents.ccm.learner import train_step
 from jaxmadrl.agents.ccm.training import explore_episode, make_trainer
-from jaxmadrl.agents.config import HyperParams, TrainConfig
+from jaxmadrl.agents.config import TrainConfig
+from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.scaffold import episode_clock, networks_of
 from jaxmadrl.study.definition import PAPER_LRS, SweepDefinition
 from jaxmadrl.study.grid import lane_sharding, make_grid, run_blocks

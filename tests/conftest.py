@@ -91,3 +91,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("fullsize"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test leaves open in pyplot are closed after it, so that the next test in the
+    same process (the notebook's counts its own plots) starts with none."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -25,6 +25,7 @@ def run_cells(cells: list[dict]) -> dict:
 @pytest.mark.slow  # it trains a sweep
 def test_the_quickstart_notebook_runs_every_cell(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the notebook writes its run under ./runs
+    plt.close("all")
     cells = [cell for cell in json.loads(NOTEBOOK.read_text())["cells"] if cell["cell_type"] == "code"]
     namespace = run_cells(cells)
     assert "40/40 episodes" in capsys.readouterr().out
