@@ -169,8 +169,10 @@ def write_size_study(runs: list[Run], out: pathlib.Path) -> Output:
         f"## {learner} on {domain}\n\n{size_study.describe_size_study(group)}"
         for (learner, domain), group in groups.items()
     ]
-    output.write("table1.md", lambda: "# Seed 004's Table 1, ours beside it\n\n" + "\n".join(sections))
+    title = "# Seed 004's Table 1, ours beside it\n\n"
+    output.write("table1.md", lambda: title + size_study.summarise_size_studies(groups) + "\n" + "\n".join(sections))
     for (learner, domain), group in groups.items():
-        name = f"fig20_sizes_{learner}_{domain.replace(':', '-')}"
-        output.draw(name, functools.partial(size_study.plot_size_study, group))
+        suffix = f"{learner}_{domain.replace(':', '-')}"
+        output.draw(f"fig20_sizes_{suffix}", functools.partial(size_study.plot_size_study, group))
+        output.draw(f"fig21_size_grid_{suffix}", functools.partial(size_study.plot_size_grid, group))
     return output

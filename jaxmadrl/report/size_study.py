@@ -126,6 +126,12 @@ def study_answer(results: list[SizeResult], threshold: float) -> tuple[SizeResul
     return symmetric, smallest_solving(with_its_critic, threshold)
 
 
+def environment_steps(run: Run) -> int:
+    """Environment steps of each lane's training (PPO's episode steps its rollout's environments)."""
+    config = run.definition.train
+    return run.episodes * config.spec.steps_per_episode * (config.rollout_envs if config.learner_name == "ppo" else 1)
+
+
 def _widths(widths) -> str:
     return "[" + ", ".join(map(str, widths)) + "]" if widths else "–"
 
@@ -144,8 +150,8 @@ def describe_size_study(runs: list[Run]) -> str:
     threshold = row["threshold"] if row and row["threshold"] is not None else None
     lines = [
         f"{config.learner_name} on {config.domain}: {run.seeds} seed(s), {run.episodes} episodes of "
-        f"{config.spec.steps_per_episode} steps; return = the last evaluation ({config.eval_episodes} greedy "
-        "episodes), mean ± std over seeds.",
+        f"{config.spec.steps_per_episode} steps ({environment_steps(run):,} environment steps); return = the last "
+        f"evaluation ({config.eval_episodes} greedy episodes), mean ± std over seeds.",
     ]
     if threshold is not None:
         lines.append(
@@ -170,8 +176,9 @@ def describe_size_study(runs: list[Run]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _answer_rows(results: list[SizeResult], row: dict, threshold: float) -> list[str]:
-    """Seed 004's row and ours: the symmetric network and the asymmetric actor found."""
+def _answer_cells(results: list[SizeResult], row: dict, threshold: float) -> tuple[list[str], list[str]]:
+    """Seed 004's cells and ours: the symmetric network and its return, the asymmetric actor,
+    its reduction of actor weights, its critic and its return."""
     symmetric, asymmetric = study_answer(results, threshold)
     reduction = lambda small, large: f"{100 * (1 - small.actor_params / large.actor_params):.2f}%"
     ours = [
@@ -190,13 +197,39 @@ def _answer_rows(results: list[SizeResult], row: dict, threshold: float) -> list
         _widths(row["asymmetric_critic_size"]),
         _reward(row["asymmetric_reward"]),
     ]
-    header = "| | symmetric size | its return | asymmetric actor | reduction | critic | its return |"
+    return theirs, ours
+
+
+ANSWER_COLUMNS = "symmetric size | its return | asymmetric actor | reduction | critic | its return |"
+
+
+def _answer_rows(results: list[SizeResult], row: dict, threshold: float) -> list[str]:
+    """Seed 004's row and ours: the symmetric network and the asymmetric actor found."""
+    theirs, ours = _answer_cells(results, row, threshold)
     return [
-        header,
+        "| | " + ANSWER_COLUMNS,
         "|---|---|---|---|---|---|---|",
         "| seed 004 | " + " | ".join(theirs) + " |",
         "| ours | " + " | ".join(ours) + " |",
     ]
+
+
+def summarise_size_studies(groups: dict[tuple[str, str], list[Run]]) -> str:
+    """Markdown: for each (learner, domain) and its runs, seed 004's answer and ours on two
+    rows, with our seeds and environment steps (where seed 004 has no row, ours alone)."""
+    lines = [
+        "| learner | environment | seeds × steps | | " + ANSWER_COLUMNS,
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (learner, domain), runs in groups.items():
+        run, row = runs[0], seed_004_row(runs[0])
+        first = f"| {learner} | {domain} | {min(r.seeds for r in runs)} × {environment_steps(run):,} |"
+        if row is None or row["threshold"] is None:
+            lines.append(first + " ours | no threshold in seed 004 | – | – | – | – | – |")
+            continue
+        theirs, ours = _answer_cells(size_results(runs), row, row["threshold"])
+        lines += [first + " seed 004 | " + " | ".join(theirs) + " |", "| | | | ours | " + " | ".join(ours) + " |"]
+    return "\n".join(lines) + "\n"
 
 
 def plot_size_study(runs: list[Run], ax=None):
@@ -231,4 +264,33 @@ def plot_size_study(runs: list[Run], ax=None):
     config = run.definition.train
     ax.set_title(f"{config.learner_name} on {config.domain}: return by actor size ({run.seeds} seeds)", fontsize=9)
     ax.legend(fontsize=7)
+    return fig
+
+
+def plot_size_grid(runs: list[Run], ax=None):
+    """The return of every (actor, critic) size pair the runs hold as a heat map, actor sizes
+    across, critic sizes down (each in the order of its parameters), the mean over seeds
+    written in each cell, a pair no run holds left blank and a solving pair marked ✓."""
+    fig, ax = new_axes(ax, (7.5, 4.5))
+    run, results = runs[0], size_results(runs)
+    row = seed_004_row(run)
+    threshold = row["threshold"] if row and row["threshold"] is not None else None
+    actors = sorted({(r.actor_params, r.actor) for r in results})
+    critics = sorted({(r.critic_params, r.critic) for r in results})
+    grid = np.full((len(critics), len(actors)), np.nan)
+    for r in results:
+        grid[critics.index((r.critic_params, r.critic)), actors.index((r.actor_params, r.actor))] = r.mean
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            mark = " ✓" if threshold is not None and value >= solving_level(threshold) else ""
+            ax.text(j, i, f"{value:.0f}{mark}", ha="center", va="center", fontsize=6, color="white")
+    ax.set_xticks(range(len(actors)), [_widths(a) for _, a in actors], rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(critics)), [_widths(c) for _, c in critics], fontsize=7)
+    ax.set_xlabel("actor hidden widths")
+    ax.set_ylabel("critic hidden widths")
+    fig.colorbar(image, ax=ax, label="final evaluation return (mean over seeds)")
+    config = run.definition.train
+    solves = f"; ✓ solves (≥ {solving_level(threshold):g})" if threshold is not None else ""
+    ax.set_title(f"{config.learner_name} on {config.domain}: every size pair run{solves}", fontsize=9)
     return fig

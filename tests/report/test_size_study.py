@@ -69,6 +69,13 @@ def test_the_smallest_solving_symmetric_network_and_actor_and_seed_004s_row():
     assert "| ours | [16, 16] | -170.00 ± 16.33 | – | – | – | – |" in alone
     figure = size_study.plot_size_study([symmetric, asymmetric])
     assert [line.get_label() for line in figure.axes[0].get_lines()][-1] == "solves: ≥ -176"
+    grid = size_study.plot_size_grid([symmetric, asymmetric]).axes[0]
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in grid.texts}
+    assert len(cells) == 7 and cells[(2, 1)] == "-170 ✓" and cells[(2, 0)] == "-600"  # critic [16, 16]: row 2
+    assert cells[(0, 0)] == "-1000" and (0, 1) not in cells  # actor [4, 4] never ran with critic [1, 1]
+    summary = size_study.summarise_size_studies({("ddpg", "gymnax:Pendulum-v1"): [symmetric, asymmetric]})
+    assert "| ddpg | gymnax:Pendulum-v1 | 3 × 400 | seed 004 | [16, 16] | -150.28 ± 9.08 | [4, 4] |" in summary
+    assert "| | | | ours | [16, 16] | -170.00 ± 16.33 | [4, 4] | 88.39% | [16, 16] | -170.00 ± 8.16 |" in summary
 
 
 def test_the_study_is_written_as_table1_and_a_figure_per_learner_and_environment(tmp_path):
@@ -77,6 +84,8 @@ def test_the_study_is_written_as_table1_and_a_figure_per_learner_and_environment
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "fig20_sizes_ddpg_gymnax-Pendulum-v1.pdf",
         "fig20_sizes_ddpg_gymnax-Pendulum-v1.png",
+        "fig21_size_grid_ddpg_gymnax-Pendulum-v1.pdf",
+        "fig21_size_grid_ddpg_gymnax-Pendulum-v1.png",
         "table1.md",
     ]
     table = (tmp_path / "table1.md").read_text()
