@@ -9,7 +9,9 @@ A run already finished is kept; an interrupted one is resumed.
     python tools/size_ladder.py --sweep sizes-pendulum-ddpg --critic 16,16 --out sweeps/runs/asymmetric-ddpg
 
 ``--critic W,W``: the asymmetric pass — every variant's critic replaced by W,W (the smallest
-symmetric size that solves), the actors kept.
+symmetric size that solves), the actors kept. ``--smaller_actors``: of those, only the actors
+narrower than W,W in every layer — the smallest solving actor is among them (the actor of the
+critic's own size is the symmetric pass's), and they cost a fraction of the wider ones.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ import jaxmadrl
 from jaxmadrl.study.definition import SweepDefinition, load_definition
 
 
-def per_size(definition: SweepDefinition, critic: list[int] | None) -> dict[str, SweepDefinition]:
-    """Each variant's definition: the sweep's, one size, named <sweep>-<variant>."""
+def per_size(
+    definition: SweepDefinition, critic: list[int] | None, smaller_actors: bool = False
+) -> dict[str, SweepDefinition]:
+    """Each variant's definition: the sweep's, one size, named <sweep>-<variant> (with
+    ``critic``: that critic, and with ``smaller_actors`` only the actors narrower than it)."""
     flat = definition.to_dict()
     variants = flat.pop("variants")
     runs = {}
@@ -31,6 +36,9 @@ def per_size(definition: SweepDefinition, critic: list[int] | None) -> dict[str,
         traced = {k: v for k, v in settings.items() if k not in sizes}
         if critic is not None:
             sizes["critic_hidden"] = critic
+            actor = tuple(sizes.get("actor_hidden", flat["actor_hidden"]))
+            if smaller_actors and (actor == tuple(critic) or any(a > c for a, c in zip(actor, critic, strict=True))):
+                continue
             name = f"actor-{'-'.join(map(str, sizes.get('actor_hidden', flat['actor_hidden'])))}"
         runs[name] = SweepDefinition.from_dict(
             {**flat, **sizes, "name": f"{definition.name}-{name}", "variants": {name: traced}}
@@ -43,9 +51,10 @@ def main() -> None:
     parser.add_argument("--sweep", required=True, help="a named sweep or a sweep file whose variants set sizes")
     parser.add_argument("--out", required=True, type=pathlib.Path)
     parser.add_argument("--critic", default=None, help="the asymmetric pass: every critic at these widths")
+    parser.add_argument("--smaller_actors", action="store_true", help="with --critic: only actors narrower than it")
     args = parser.parse_args()
     critic = [int(w) for w in args.critic.split(",")] if args.critic else None
-    for name, definition in per_size(load_definition(args.sweep), critic).items():
+    for name, definition in per_size(load_definition(args.sweep), critic, args.smaller_actors).items():
         folder = args.out / name
         if (folder / "summary.json").is_file():
             print(f"{name}: done already")

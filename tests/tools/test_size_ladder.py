@@ -25,3 +25,6 @@ def test_each_variant_is_a_sweep_of_its_own_size():
     assert [d.train.actor_hidden for d in asymmetric.values()] == [
         tuple(s["actor_hidden"]) for s in sized.variants.values()
     ]
+    smaller = size_ladder.per_size(sized, [16, 16], smaller_actors=True)
+    assert list(smaller) == ["actor-1-1", "actor-4-4", "actor-8-8"]  # [16, 16] itself is the symmetric pass's
+    assert {d.train.critic_hidden for d in smaller.values()} == {(16, 16)}
