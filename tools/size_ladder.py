@@ -10,8 +10,9 @@ A run already finished is kept; an interrupted one is resumed.
 
 ``--critic W,W``: the asymmetric pass — every variant's critic replaced by W,W (the smallest
 symmetric size that solves), the actors kept. ``--smaller_actors``: of those, only the actors
-narrower than W,W in every layer — the smallest solving actor is among them (the actor of the
-critic's own size is the symmetric pass's), and they cost a fraction of the wider ones.
+no wider than W,W in any layer and not of its own size — the smallest solving actor is among
+them (the actor of the critic's own size is the symmetric pass's), and they cost a fraction of
+the wider ones.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def per_size(
     definition: SweepDefinition, critic: list[int] | None, smaller_actors: bool = False
 ) -> dict[str, SweepDefinition]:
     """Each variant's definition: the sweep's, one size, named <sweep>-<variant> (with
-    ``critic``: that critic, and with ``smaller_actors`` only the actors narrower than it)."""
+    ``critic``: that critic, and with ``smaller_actors`` only the actors no wider than it in any
+    layer and not of its size)."""
     flat = definition.to_dict()
     variants = flat.pop("variants")
     runs = {}
@@ -37,7 +39,8 @@ def per_size(
         if critic is not None:
             sizes["critic_hidden"] = critic
             actor = tuple(sizes.get("actor_hidden", flat["actor_hidden"]))
-            if smaller_actors and (actor == tuple(critic) or any(a > c for a, c in zip(actor, critic, strict=True))):
+            wider = len(actor) > len(critic) or any(a > c for a, c in zip(actor, critic))
+            if smaller_actors and (actor == tuple(critic) or wider):
                 continue
             name = f"actor-{'-'.join(map(str, sizes.get('actor_hidden', flat['actor_hidden'])))}"
         runs[name] = SweepDefinition.from_dict(
@@ -51,8 +54,10 @@ def main() -> None:
     parser.add_argument("--sweep", required=True, help="a named sweep or a sweep file whose variants set sizes")
     parser.add_argument("--out", required=True, type=pathlib.Path)
     parser.add_argument("--critic", default=None, help="the asymmetric pass: every critic at these widths")
-    parser.add_argument("--smaller_actors", action="store_true", help="with --critic: only actors narrower than it")
+    parser.add_argument("--smaller_actors", action="store_true", help="with --critic: only actors smaller than it")
     args = parser.parse_args()
+    if args.smaller_actors and not args.critic:
+        parser.error("--smaller_actors selects actors of the asymmetric pass: give --critic W,W")
     critic = [int(w) for w in args.critic.split(",")] if args.critic else None
     for name, definition in per_size(load_definition(args.sweep), critic, args.smaller_actors).items():
         folder = args.out / name

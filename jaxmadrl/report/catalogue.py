@@ -159,7 +159,9 @@ def write_size_comparison(runs: list[Run], out: pathlib.Path) -> Output:
 def write_size_study(runs: list[Run], out: pathlib.Path) -> Output:
     """Seed 004's size study (``size_study``) of runs whose variants are network sizes:
     ``table1.md``, a section per learner and environment (their runs together: the symmetric
-    pass and the asymmetric one), and ``fig20_sizes_<learner>_<environment>`` for each."""
+    pass and the asymmetric one) after a summary of every answer, and for each
+    ``fig20_sizes_<learner>_<environment>`` (return by actor weights) and
+    ``fig21_size_grid_<learner>_<environment>`` (the return of every size pair run)."""
     out.mkdir(parents=True, exist_ok=True)
     output = Output(out)
     groups: dict[tuple[str, str], list[Run]] = {}

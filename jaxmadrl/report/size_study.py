@@ -89,7 +89,7 @@ def _results_of(run: Run) -> list[SizeResult]:
     results = []
     for variant in run.variants:
         sizes, lanes = run.definition.sizes(variant), run.select(variant=variant)
-        last = [run.metrics["eval_reward"][lane][np.isfinite(run.metrics["eval_reward"][lane])][-1] for lane in lanes]
+        last = [_last_finite(run.metrics["eval_reward"][lane]) for lane in lanes]
         rows = [run.lanes[lane] for lane in lanes]
         results.append(
             SizeResult(
@@ -108,6 +108,12 @@ def _results_of(run: Run) -> list[SizeResult]:
     return results
 
 
+def _last_finite(evaluations: np.ndarray) -> float:
+    """The last finite evaluation return of a lane (NaN if it has none: a lane that diverged)."""
+    finite = evaluations[np.isfinite(evaluations)]
+    return float(finite[-1]) if finite.size else np.nan
+
+
 def smallest_solving(candidates: list[SizeResult], threshold: float) -> SizeResult | None:
     """Of ``candidates``, the solving one with the fewest actor parameters (None if none solves)."""
     solving = [r for r in candidates if r.mean >= solving_level(threshold)]
@@ -121,6 +127,8 @@ def study_answer(results: list[SizeResult], threshold: float) -> tuple[SizeResul
     if symmetric is None:
         return None, None
     with_its_critic = [r for r in results if r.critic == symmetric.critic]
+    if symmetric.actor_params == min(r.actor_params for r in results):
+        return symmetric, symmetric  # no smaller actor in the ladder: the symmetric network is the answer
     if len(with_its_critic) < 2:
         return symmetric, None
     return symmetric, smallest_solving(with_its_critic, threshold)
@@ -216,16 +224,17 @@ def _answer_rows(results: list[SizeResult], row: dict, threshold: float) -> list
 
 def summarise_size_studies(groups: dict[tuple[str, str], list[Run]]) -> str:
     """Markdown: for each (learner, domain) and its runs, seed 004's answer and ours on two
-    rows, with our seeds and environment steps (where seed 004 has no row, ours alone)."""
+    rows, with the first run's seeds and environment steps (where seed 004 states no
+    threshold, one row pointing to the learner's own section)."""
     lines = [
         "| learner | environment | seeds × steps | | " + ANSWER_COLUMNS,
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (learner, domain), runs in groups.items():
         run, row = runs[0], seed_004_row(runs[0])
-        first = f"| {learner} | {domain} | {min(r.seeds for r in runs)} × {environment_steps(run):,} |"
+        first = f"| {learner} | {domain} | {run.seeds} × {environment_steps(run):,} |"
         if row is None or row["threshold"] is None:
-            lines.append(first + " ours | no threshold in seed 004 | – | – | – | – | – |")
+            lines.append(first + " ours | seed 004 states no threshold: see the section below | – | – | – | – | – |")
             continue
         theirs, ours = _answer_cells(size_results(runs), row, row["threshold"])
         lines += [first + " seed 004 | " + " | ".join(theirs) + " |", "| | | | ours | " + " | ".join(ours) + " |"]
@@ -270,7 +279,8 @@ def plot_size_study(runs: list[Run], ax=None):
 def plot_size_grid(runs: list[Run], ax=None):
     """The return of every (actor, critic) size pair the runs hold as a heat map, actor sizes
     across, critic sizes down (each in the order of its parameters), the mean over seeds
-    written in each cell, a pair no run holds left blank and a solving pair marked ✓."""
+    written in each cell (4 significant digits; "nan" where a seed's return is not finite), a
+    pair no run holds left blank and a solving pair marked ✓."""
     fig, ax = new_axes(ax, (7.5, 4.5))
     run, results = runs[0], size_results(runs)
     row = seed_004_row(run)
@@ -281,10 +291,13 @@ def plot_size_grid(runs: list[Run], ax=None):
     for r in results:
         grid[critics.index((r.critic_params, r.critic)), actors.index((r.actor_params, r.actor))] = r.mean
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
-    for (i, j), value in np.ndenumerate(grid):
-        if np.isfinite(value):
-            mark = " ✓" if threshold is not None and value >= solving_level(threshold) else ""
-            ax.text(j, i, f"{value:.0f}{mark}", ha="center", va="center", fontsize=6, color="white")
+    held = {(critics.index((r.critic_params, r.critic)), actors.index((r.actor_params, r.actor))) for r in results}
+    for i, j in held:
+        value = grid[i, j]
+        mark = " ✓" if threshold is not None and value >= solving_level(threshold) else ""
+        colour = "black" if np.isfinite(value) and image.norm(value) > 0.6 else "white"
+        text = f"{value:.4g}{mark}" if np.isfinite(value) else "nan"
+        ax.text(j, i, text, ha="center", va="center", fontsize=6, color=colour)
     ax.set_xticks(range(len(actors)), [_widths(a) for _, a in actors], rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(critics)), [_widths(c) for _, c in critics], fontsize=7)
     ax.set_xlabel("actor hidden widths")

@@ -73,6 +73,7 @@ def test_the_smallest_solving_symmetric_network_and_actor_and_seed_004s_row():
     cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in grid.texts}
     assert len(cells) == 7 and cells[(2, 1)] == "-170 ✓" and cells[(2, 0)] == "-600"  # critic [16, 16]: row 2
     assert cells[(0, 0)] == "-1000" and (0, 1) not in cells  # actor [4, 4] never ran with critic [1, 1]
+    assert grid.texts[0].get_color() in ("black", "white")
     summary = size_study.summarise_size_studies({("ddpg", "gymnax:Pendulum-v1"): [symmetric, asymmetric]})
     assert "| ddpg | gymnax:Pendulum-v1 | 3 × 400 | seed 004 | [16, 16] | -150.28 ± 9.08 | [4, 4] |" in summary
     assert "| | | | ours | [16, 16] | -170.00 ± 16.33 | [4, 4] | 88.39% | [16, 16] | -170.00 ± 8.16 |" in summary
@@ -91,3 +92,24 @@ def test_the_study_is_written_as_table1_and_a_figure_per_learner_and_environment
     table = (tmp_path / "table1.md").read_text()
     assert "## ddpg on gymnax:Pendulum-v1" in table and "| ours | [1, 1] | -150.00 ± 0.00 |" in table
     assert output.skipped == []
+
+
+def test_the_smallest_rung_solving_is_its_own_smallest_actor_and_a_nan_seed_is_drawn_as_nan():
+    returns = {(s, s): [-150.0, -150.0, -150.0] for s in LADDER} | {((64, 64), (64, 64)): [-150.0, np.nan, -150.0]}
+    # the second seed of (64, 64) has no finite evaluation at all: a diverged lane
+    symmetric = made_up_run([(s, s) for s in LADDER], returns)
+    small, actor = size_study.study_answer(size_study.size_results([symmetric]), -160)
+    assert small.actor == (1, 1) and actor is small  # no actor is smaller than the smallest rung
+    grid = size_study.plot_size_grid([symmetric]).axes[0]
+    assert sorted(t.get_text() for t in grid.texts) == ["-150 ✓"] * 3 + ["nan"]
+
+
+def test_a_learner_without_seed_004s_threshold_gets_one_summary_row(monkeypatch):
+    symmetric = made_up_run([(s, s) for s in LADDER], {(s, s): [-150.0] * 3 for s in LADDER})
+    monkeypatch.setattr(size_study, "seed_004_row", lambda run: None)  # as for an environment seed 004 did not run
+    summary = size_study.summarise_size_studies({("ddpg", "gymnax:MountainCarContinuous-v0"): [symmetric]})
+    rows = [line for line in summary.splitlines() if line.startswith("| ddpg")]
+    assert rows == [
+        "| ddpg | gymnax:MountainCarContinuous-v0 | 3 × 400 | ours | seed 004 states no threshold: see the section "
+        "below | – | – | – | – | – |"
+    ]
