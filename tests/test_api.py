@@ -99,16 +99,16 @@ def test_run_sweep_resumes_its_own_sweep_only(tmp_path):
             "name": "t",
             "actor_lrs": [1e-3],
             "critic_lrs": [1e-2],
-            "episodes": 4,
+            "episodes": 8,
             "n_agents": 3,
             "steps_per_episode": 3,
-            "chunk": 2,
+            "chunk": 4,  # the tiny sweep's chunk program (tests/cli_helpers.TINY_SWEEP), compiled once a session
         }
     )
     seen = []
     run = jaxmadrl.run_sweep(definition, tmp_path / "run", on_progress=seen.append)
-    assert [p.episodes_done for p in seen] == [0, 2, 4] and seen[-1].lanes_all_stopped in (0, 1)
-    assert run.metrics["train_reward"].shape == (1, 4) and run.lanes[0]["seed"] == 0
+    assert [p.episodes_done for p in seen] == [0, 4, 8] and seen[-1].lanes_all_stopped in (0, 1)
+    assert run.metrics["train_reward"].shape == (1, 8) and run.lanes[0]["seed"] == 0
     again = jaxmadrl.run_sweep(None, tmp_path / "run", resume=True)  # complete: just loaded
     assert all(np.array_equal(run.metrics[k], again.metrics[k], equal_nan=True) for k in run.metrics)
     other = dataclasses.replace(definition, seeds=2)

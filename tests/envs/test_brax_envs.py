@@ -23,24 +23,29 @@ def test_reacher_is_braxs_own_and_a_learner_trains_in_it():
     assert (spec.n_agents, spec.obs_dim, spec.action_dim) == (1, env.observation_size, env.action_size) == (1, 11, 2)
     assert spec.steps_per_episode == 1000 and spec.action_low == (-1.0, -1.0) and not spec.discrete
     reacher = domains.environment("brax:reacher")
-    obs, state = jax.jit(reacher.reset)(jax.random.key(0))
-    theirs = jax.jit(env.reset)(jax.random.key(0))
+
+    @jax.jit  # one program for both: Brax's physics compiles once, not four times
+    def ours_and_theirs(action):
+        obs, state = reacher.reset(jax.random.key(0))
+        theirs = env.reset(jax.random.key(0))
+        return obs, theirs, reacher.step(jax.random.key(1), state, action[None]), env.step(theirs, action)
+
+    obs, theirs, step, their_step = ours_and_theirs(jnp.array([0.3, -0.7]))
     np.testing.assert_array_equal(obs[0], theirs.obs)
-    action = jnp.array([0.3, -0.7])
-    step = jax.jit(reacher.step)(jax.random.key(1), state, action[None])
-    their_step = jax.jit(env.step)(theirs, action)
     np.testing.assert_array_equal(step.obs[0], their_step.obs)
     assert step.reward == their_step.reward and not step.done
-    # DDPG in it, two episodes of 1000 steps (the second learning): finite and measured
+    # DDPG in it, two episodes of 50 steps as in the size study's Reacher sweeps (the second
+    # learning): finite and measured
     config = TrainConfig(
         domain="brax:reacher",
+        episode_length=50,
         episodes=2,
         eval_every=1,
         eval_episodes=1,
         actor_hidden=(8,),
         critic_hidden=(16,),
         batch_size=8,
-        replay_capacity=2000,
+        replay_capacity=100,
     )
     _, metrics = jax.jit(make_train(config))(jax.random.key(0), HyperParams(jnp.float32(1e-3), jnp.float32(1e-3)))
     assert np.isfinite(metrics["eval_reward"]).all() and np.isfinite(metrics["actor_grad_norm"][1])

@@ -184,7 +184,10 @@ def test_shards_over_two_devices_merge_into_the_two_device_run(tmp_path):
     bit_identical(out, whole)
 
 
-TINY_DEFINITION = dict(name="t", actor_lrs=[1e-3, 1e-1], critic_lrs=[1e-2], n_agents=3, steps_per_episode=3, episodes=4)
+# The tiny sweep's chunk program (tests/cli_helpers.TINY_SWEEP: chunk 4), compiled once a session.
+TINY_DEFINITION = dict(
+    name="t", actor_lrs=[1e-3, 1e-1], critic_lrs=[1e-2], n_agents=3, steps_per_episode=3, episodes=4, chunk=4
+)
 
 
 @pytest.mark.slow

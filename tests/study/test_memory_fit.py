@@ -13,8 +13,8 @@ from jaxmadrl.core.limits import SettingError
 from jaxmadrl.store import lane_blocks
 from jaxmadrl.study import grid, memory_fit
 
-TINY = {"actor_lrs": [1e-3, 1e-1], "critic_lrs": [1e-2], "seeds": 2, "n_agents": 3, "steps_per_episode": 3}
-TINY.update(episodes=8, chunk=4)  # the tiny sweep's program (tests/cli_helpers.TINY_SWEEP), a shorter run
+TINY = {"actor_lrs": [1e-3, 1e-1], "critic_lrs": [1e-2], "n_agents": 3, "steps_per_episode": 3}
+TINY.update(episodes=8, chunk=4)  # the tiny sweep's program (tests/cli_helpers.TINY_SWEEP), 2 of its lanes
 
 
 def test_the_widest_width_that_fits_is_chosen():
@@ -58,34 +58,35 @@ def test_nothing_that_fits_is_one_setting_error_naming_lanes_per_call():
     assert "the 2 lanes' states" in str(refused.value) and "\n" not in str(refused.value)
 
 
-def exact_totals(definition, widths) -> dict[int, int]:
-    """The estimate of each width, from its compiled program (the device's limit made huge)."""
+def exact_totals(definition, widths, workers) -> dict[int, int]:
+    """The estimate of each width with ``workers`` calls at once at most, from its compiled
+    program (the device's limit made huge)."""
     program = grid.make_grid(definition.train_config("highest"))
     keys, hparams = definition.lane_keys(), definition.hyperparams()
     clocks = lane_blocks.clocks(definition, 0, definition.chunk)
-    return {w: memory_fit.fit_lanes(program, keys, hparams, clocks, w, None, None)[0].total for w in widths}
+    return {w: memory_fit.fit_lanes(program, keys, hparams, clocks, w, None, workers)[0].total for w in widths}
 
 
-@pytest.mark.slow  # it compiles the tiny program at two widths
+@pytest.mark.slow  # it compiles the tiny program at two widths (1 lane, the tiny sweep's, and 2)
 def test_a_fake_device_limit_narrows_the_default_width_and_the_run_records_it(tmp_path, monkeypatch):
     definition = jaxmadrl.SweepDefinition.from_dict({"name": "fit", **TINY})
     monkeypatch.setattr(memory_fit, "device_memory_limit", lambda device: 2**40)
-    totals = exact_totals(definition, (4, 2))
-    assert totals[4] > totals[2]
-    limit = int((totals[2] + totals[4]) / 2 / memory_fit.HEADROOM)  # width 2 fits, 4 does not
+    totals = exact_totals(definition, (2, 1), workers=1)  # one call at a time: the narrower needs less
+    assert totals[2] > totals[1]
+    limit = int((totals[1] + totals[2]) / 2 / memory_fit.HEADROOM)  # width 1 fits, 2 does not
     monkeypatch.setattr(memory_fit, "device_memory_limit", lambda device: limit)
     monkeypatch.setattr(memory_fit, "fits_to_memory", lambda: True)  # as off the CPU: the default is fitted
-    fitted = jaxmadrl.run_sweep(definition, tmp_path / "fitted")
+    fitted = jaxmadrl.run_sweep(definition, tmp_path / "fitted", workers=1)
     record = json.loads((tmp_path / "fitted" / "environment.json").read_text())[-1]
-    assert record["lanes_per_call"] == 2 and record["memory"]["lanes_per_call"] == 2
-    assert record["memory"]["device_limit"] == limit and record["memory"]["calls_at_once"] == 2
-    by_hand = jaxmadrl.run_sweep(definition, tmp_path / "by-hand", lanes_per_call=2)
+    assert record["lanes_per_call"] == 1 and record["memory"]["lanes_per_call"] == 1
+    assert record["memory"]["device_limit"] == limit and record["memory"]["calls_at_once"] == 1
+    by_hand = jaxmadrl.run_sweep(definition, tmp_path / "by-hand", lanes_per_call=1, workers=1)
     for name, values in fitted.metrics.items():  # the program compiled for the shapes is the one run by hand
         np.testing.assert_array_equal(values, by_hand.metrics[name], err_msg=name)
-    with pytest.raises(SettingError, match="lanes_per_call no width of \\[4\\] fits"):
-        jaxmadrl.run_sweep(definition, tmp_path / "too-wide", lanes_per_call=4)
+    with pytest.raises(SettingError, match="lanes_per_call no width of \\[2\\] fits"):
+        jaxmadrl.run_sweep(definition, tmp_path / "too-wide", lanes_per_call=2, workers=1)
     monkeypatch.setattr(memory_fit, "device_memory_limit", lambda device: 1000)  # below the states alone
-    with pytest.raises(SettingError, match="lanes_per_call no width of \\[4, 2, 1\\] fits"):
+    with pytest.raises(SettingError, match="lanes_per_call no width of \\[2, 1\\] fits"):
         jaxmadrl.run_sweep(definition, tmp_path / "nothing-fits")
     assert not (tmp_path / "too-wide").exists() and not (tmp_path / "nothing-fits").exists()
 
