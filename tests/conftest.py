@@ -87,9 +87,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """Full-size mechanism checks are slow too: the inner loop (-m "not slow") leaves them out."""
+    """Full-size mechanism checks and tests that compile a train step or a training program
+    are slow too: the inner loop (-m "not slow") leaves them out."""
     for item in items:
-        if item.get_closest_marker("fullsize"):
+        if item.get_closest_marker("fullsize") or item.get_closest_marker("program"):
             item.add_marker(pytest.mark.slow)
 
 

@@ -23,6 +23,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.program
 @pytest.mark.parametrize("learner", sorted(VARIANTS))
 def test_a_lane_of_the_grid_equals_a_single_run(learner):
     definition = SweepDefinition.from_dict(

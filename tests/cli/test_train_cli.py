@@ -21,6 +21,7 @@ def run_cli(*args):
     return run_module("jaxmadrl.train", *args)
 
 
+@pytest.mark.slow
 def test_writes_a_one_lane_run_folder(tmp_path):
     out = tmp_path / "run"
     result = run_cli(

@@ -105,6 +105,7 @@ def test_greedy_offloads_where_the_models_cost_says_so(scaling):
     np.testing.assert_array_equal(np.asarray(action[:, 1]), best_alpha.astype(np.float32))
 
 
+@pytest.mark.program
 def test_a_learner_that_computes_everything_locally_scores_what_all_local_scores():
     """Actors whose last layer outputs (-1, 1, 1) for every input propose nothing at full
     compute and power: the learner's own evaluation then is all_local's, on the same tasks."""

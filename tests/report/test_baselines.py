@@ -11,6 +11,7 @@ from jaxmadrl.envs import heuristics
 from jaxmadrl.report import baselines
 
 
+@pytest.mark.program
 def test_each_seed_gets_the_heuristics_of_the_world_and_episodes_it_trained_on(tiny_sweep):
     run = jaxmadrl.load_run(tiny_sweep[0])
     rewards = baselines.heuristic_rewards(run)

@@ -12,6 +12,7 @@ from jaxmadrl.store import checkpoints, names
 from jaxmadrl.study import grid
 
 
+@pytest.mark.program
 def test_a_lanes_policy_acts_with_its_own_trained_actors(tiny_variant_sweep):
     run_dir, _ = tiny_variant_sweep
     run = jaxmadrl.load_run(run_dir)
@@ -43,6 +44,7 @@ def test_a_lanes_policy_acts_with_its_own_trained_actors(tiny_variant_sweep):
         jaxmadrl.load_policy(run, 4)
 
 
+@pytest.mark.program
 def test_evaluate_recomputes_the_runs_last_evaluation_and_plays_fresh_episodes(tiny_sweep):
     run = jaxmadrl.load_run(tiny_sweep[0])
     episodes = run.definition.train.eval_episodes

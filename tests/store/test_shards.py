@@ -258,6 +258,7 @@ def test_the_sbatch_script_starts_or_resumes_its_shard(tmp_path):
     assert outside.returncode != 0 and "usage: sbatch --array" in outside.stderr
 
 
+@pytest.mark.program
 def test_run_sweep_runs_a_shard_and_returns_the_run_once_merged(tmp_path):
     definition = SweepDefinition.from_dict(TINY_DEFINITION)
     whole = jaxmadrl.run_sweep(definition, tmp_path / "whole")

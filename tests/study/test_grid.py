@@ -17,6 +17,8 @@ from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.study import grid, lane_axis
 from jaxmadrl.study.definition import SweepDefinition
 
+pytestmark = pytest.mark.program  # its fixture compiles a grid of 8 lanes
+
 TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
 
 

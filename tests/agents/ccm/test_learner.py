@@ -185,6 +185,7 @@ def simultaneous_step(setup):
     return step(learner, batch, weights, HPARAMS, NETS, CONFIG)
 
 
+@pytest.mark.program
 def test_train_step_critic_then_actors(setup, simultaneous_step):
     learner, batch, weights = setup
     new, errors, metrics = simultaneous_step
@@ -210,6 +211,7 @@ def test_train_step_critic_then_actors(setup, simultaneous_step):
     assert float(metrics["critic_max_delta"]) > 0
 
 
+@pytest.mark.program
 def test_sequential_update_matches_one_actor_at_a_time(setup, simultaneous_step):
     learner, batch, weights = setup
     config = TrainConfig(**{**CONFIG.__dict__, "actor_update": "sequential"})
@@ -243,6 +245,7 @@ def test_sequential_update_matches_one_actor_at_a_time(setup, simultaneous_step)
     chex.assert_shape(metrics["actor_grad_norm_agents"], (N,))
 
 
+@pytest.mark.program
 def test_preactivation_penalty_adds_each_actors_own_gradient(setup):
     """λ·mean(z_n²) on actor n's loss: the gradient gains, for each actor, the gradient of
     its own penalty alone (computed here one actor at a time)."""
@@ -321,6 +324,7 @@ def reference_buffers(setup, sequential: bool):
     return metrics, buffers, {"actor": np.array(actor_layers), "critic": np.array(critic_layers)}
 
 
+@pytest.mark.program
 @pytest.mark.parametrize("sequential", [True, False])
 def test_accumulated_norms_are_the_reference_gradient_buffers(setup, sequential):
     metrics, totals, layers = reference_buffers(setup, sequential)
@@ -370,6 +374,7 @@ def step_with(setup, **mitigations):
     return jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, hparams, NETS, CONFIG)[0]
 
 
+@pytest.mark.program
 def test_output_lr_multiplier_scales_only_the_output_layer(setup, simultaneous_step):
     learner = setup[0]
     default = simultaneous_step[0]
@@ -387,6 +392,7 @@ def test_output_lr_multiplier_scales_only_the_output_layer(setup, simultaneous_s
     chex.assert_trees_all_equal(doubled.critic_params, default.critic_params)
 
 
+@pytest.mark.program
 def test_clip_thresholds_change_only_their_network(setup, simultaneous_step):
     default = simultaneous_step[0]
     actor_clipped = step_with(setup, actor_grad_clip=jnp.float32(1e-6))
@@ -400,6 +406,7 @@ def test_clip_thresholds_change_only_their_network(setup, simultaneous_step):
     )
 
 
+@pytest.mark.program
 def test_layer_norm_and_activation_settings_reach_the_actors(setup, simultaneous_step):
     learner = setup[0]
     normed = step_with(setup, layer_norm=jnp.float32(1.0))
@@ -413,6 +420,7 @@ def test_layer_norm_and_activation_settings_reach_the_actors(setup, simultaneous
     )
 
 
+@pytest.mark.program
 @pytest.mark.parametrize("actor_update", ["simultaneous", "sequential"])
 def test_full_normalisation_in_the_train_step(setup, actor_update):
     """Each actor-loss pass first updates the actors' input statistics from the batch
@@ -467,6 +475,7 @@ def test_reward_statistics_and_normalisation():
 STOCHASTIC = make_networks(N, critic_hidden=CONFIG.critic_hidden, stochastic=True)
 
 
+@pytest.mark.program
 def test_stochastic_actors_entropy_bonus_in_float64():
     """Stochastic actors (mean and log-std heads, 6 outputs for 3 actions): the actor loss
     with entropy_coef β is the loss without it less β·H, H = mean_b −log π(â_b|s_b) of the
@@ -498,6 +507,7 @@ def test_stochastic_actors_entropy_bonus_in_float64():
     np.testing.assert_allclose(sampled.actions, np.tanh(u), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.program
 def test_the_entropy_bonus_steps_the_stochastic_actors_towards_more_entropy():
     """A train step of stochastic actors at β = 1 against β = 0 from the same state and key:
     the critic steps alike (it comes first), and the actors after the step with the bonus have

@@ -19,6 +19,8 @@ from jaxmadrl.agents.trainers import make_train
 from jaxmadrl.envs import mec as env
 from jaxmadrl.envs.mec import EnvParams
 
+pytestmark = pytest.mark.program  # each test compiles a training program
+
 EPISODES, STEPS = 6, 3
 TINY = TrainConfig(
     env=EnvParams(n_agents=3, steps_per_episode=STEPS),

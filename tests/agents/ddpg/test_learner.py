@@ -7,6 +7,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from domain_configs import PENDULUM, SMALL, small_config
 from programs import MANY_UPDATES_RTOL, assert_programs_agree
 
@@ -57,6 +58,7 @@ def test_td_targets_soft_targets_and_update_metrics():
     )
 
 
+@pytest.mark.program
 def test_an_episode_without_change_is_one_in_which_no_weight_moved():
     """``actor_max_delta`` is the largest change over the episode's updates, so it is 0
     exactly when the actors end the episode bit-for-bit as they began it; at actor LR 0.1
@@ -81,6 +83,7 @@ def test_an_episode_without_change_is_one_in_which_no_weight_moved():
     assert int(state.tracker.actor_first_unchanged[0]) == first
 
 
+@pytest.mark.program
 def test_pendulum_learns_and_same_seed_repeats_bit_for_bit():
     config = dataclasses.replace(PENDULUM, episodes=20, eval_every=10, eval_episodes=3)
     train = jax.jit(make_train(config))
@@ -93,6 +96,7 @@ def test_pendulum_learns_and_same_seed_repeats_bit_for_bit():
     assert np.mean(metrics["train_reward"][:5]) < -900 and evaluations[-1] > -600, evaluations
 
 
+@pytest.mark.program
 def test_multi_agent_lane_equals_single_run():
     definition = SweepDefinition.from_dict(
         dict(
@@ -134,6 +138,7 @@ def test_exploration_noise_formulas():
     np.testing.assert_allclose(off_policy.next_noise("gaussian", noise, shock, 0.5), [[0.5, 1.0]])
 
 
+@pytest.mark.program
 def test_ou_exploration_is_correlated_and_gaussian_is_not():
     """The noise added to a greedy action: Ornstein-Uhlenbeck steps follow
     x' = x − θ·x·dt + σ·√dt·ε from x = 0; Gaussian steps are σ·ε, independent."""

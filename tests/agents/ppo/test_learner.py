@@ -116,6 +116,7 @@ def test_categorical_surrogate_entropy_and_instruments_in_float64():
     np.testing.assert_allclose(stats["output_head_mean"], p.mean(0), rtol=1e-5)
 
 
+@pytest.mark.program
 def test_a_lane_of_the_grid_equals_a_single_run():
     definition = SweepDefinition.from_dict(
         dict(
