@@ -118,6 +118,21 @@ def test_run_sweep_resumes_its_own_sweep_only(tmp_path):
         jaxmadrl.run_sweep(definition, tmp_path / "run")
 
 
+def test_every_committed_result_loads():
+    """Every finished run under sweeps/results/ loads through load_run, one row per lane in
+    every metric; a folder committed with its summary only (sweeps/results/all16-5seeds: its
+    29 MB metrics.npz is not committed) is refused as unfinished."""
+    folders = sorted(path.parent for path in RESULTS.rglob("summary.json"))
+    assert len(folders) > 80
+    for folder in folders:
+        if not (folder / "metrics.npz").is_file():
+            with pytest.raises(jaxmadrl.RunError, match="missing metrics.npz"):
+                jaxmadrl.load_run(folder)
+            continue
+        run = jaxmadrl.load_run(folder)
+        assert {values.shape[0] for values in run.metrics.values()} == {len(run.lanes)}, folder
+
+
 def test_runs_of_the_older_format_load_under_todays_names():
     run = jaxmadrl.load_run(RESULTS / "mitigations")  # written before the metric names changed
     softsign = run.select(variant="softsign")
