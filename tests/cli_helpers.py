@@ -1,11 +1,15 @@
-"""Shared by the tests: running the command-line programs in a subprocess."""
+"""Shared by the tests: running the command-line programs in a subprocess or in this process."""
 
+import contextlib
+import importlib
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
 
+from jaxmadrl.cli import failing
 from jaxmadrl.store.names import CHECKPOINT_INDEX
 
 
@@ -80,3 +84,40 @@ def killed_after_first_checkpoint(module, out, *args, devices=1, folder=None):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (folder / "summary.json").exists(), "the run finished before it could be killed"
+
+
+def run_in_process(module, *args, env=None, cwd=None):
+    """Runs the command ``python -m module args`` (``module``: jaxmadrl.sweep, .train, .figures
+    or .evaluate) in this process, as ``launch`` runs it without the signal handlers, for a
+    test of what the command does rather than of the process: its flags parsed, its ``main``
+    run with ``env`` added to the environment and in ``cwd``; stdout, stderr and the exit code
+    (SystemExit's, else 0) as a ``subprocess.CompletedProcess``. One device, this process's
+    XLA flags."""
+    command = importlib.import_module(module.replace("jaxmadrl.", "jaxmadrl.cli.", 1))
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(stdout))
+        stack.enter_context(contextlib.redirect_stderr(stderr))
+        stack.enter_context(_environment(env or {}))
+        if cwd is not None:
+            stack.enter_context(contextlib.chdir(cwd))
+        try:
+            command.main(failing.parse_flags([module, *map(str, args)], command))
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+    return subprocess.CompletedProcess([module, *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+@contextlib.contextmanager
+def _environment(added):
+    saved = {name: os.environ.get(name) for name in added}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -11,14 +11,14 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import json  # noqa: E402
 
 import pytest  # noqa: E402
-from cli_helpers import TINY_SWEEP, run_module  # noqa: E402
+from cli_helpers import TINY_SWEEP, run_in_process  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny_sweep(tmp_path_factory):
     """A finished tiny sweep run (directory, completed process), shared by several test files."""
     out = tmp_path_factory.mktemp("sweep") / "run"
-    result = run_module("jaxmadrl.sweep", *TINY_SWEEP, f"--out={out}")
+    result = run_in_process("jaxmadrl.sweep", *TINY_SWEEP, f"--out={out}")
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -26,8 +26,9 @@ def tiny_sweep(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_variant_sweep(tmp_path_factory):
     """A finished tiny sweep of 2 of the 3 variants of a definition file, 2 seeds × 1 config
-    each, 12 episodes in chunks of 5 (the last one padded), its final checkpoint kept
-    (directory, completed process)."""
+    each, 10 episodes in chunks of 4 (the last one padded), its final checkpoint kept
+    (directory, completed process). Its settings are the tiny sweep's: variants are traced,
+    so both run one compiled program."""
     root = tmp_path_factory.mktemp("variants")
     definition = root / "study.json"
     definition.write_text(
@@ -37,8 +38,8 @@ def tiny_variant_sweep(tmp_path_factory):
                 "critic_lrs": [1e-2],
                 "n_agents": 3,
                 "steps_per_episode": 3,
-                "episodes": 12,
-                "chunk": 5,
+                "episodes": 10,
+                "chunk": 4,
                 "variants": {
                     "baseline": {},
                     "layernorm": {"layer_norm": 1},
@@ -48,7 +49,7 @@ def tiny_variant_sweep(tmp_path_factory):
         )
     )
     out = root / "run"
-    result = run_module(
+    result = run_in_process(
         "jaxmadrl.sweep",
         f"--sweep={definition}",
         "--variants=softsign,baseline",

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import run_module
+from cli_helpers import run_in_process
 
 import jaxmadrl
 from jaxmadrl.agents import diagnostics
@@ -82,7 +82,7 @@ def test_settings_are_named_and_checked_once():
 
 @pytest.mark.slow
 def test_every_setting_is_a_flag_with_its_fields_help():
-    result = run_module("jaxmadrl.sweep", "--helpfull")
+    result = run_in_process("jaxmadrl.sweep", "--helpfull")
     assert result.returncode == 0
     for name, setting in settings.ALL.items():
         assert f"--{name}" in result.stdout or f"--[no]{name}" in result.stdout, name

@@ -19,28 +19,28 @@ from jaxmadrl.study import memory_fit, results, settings
 from jaxmadrl.study.definition import SweepDefinition
 
 
-def define_setting_flags() -> None:
-    """One flag per setting of the training program and per traced setting (``settings``),
+def define_setting_flags(command_flags: flags.FlagValues) -> None:
+    """One flag in ``command_flags`` per setting of the training program and per traced setting (``settings``),
     named and described as the field it sets, defaulting to the field's default."""
     for setting in settings.ALL.values():
         kind, default, help = setting.kind, setting.default, as_sentence(setting.help)
         if kind == "widths":
-            flags.DEFINE_list(setting.name, [str(w) for w in default], help)
+            flags.DEFINE_list(setting.name, [str(w) for w in default], help, flag_values=command_flags)
         elif kind == "choice":
             shown = setting.choices[default] if isinstance(default, int) else default
-            flags.DEFINE_enum(setting.name, shown, list(setting.choices), help)
+            flags.DEFINE_enum(setting.name, shown, list(setting.choices), help, flag_values=command_flags)
         elif kind == "switch":
-            flags.DEFINE_bool(setting.name, bool(default), help)
+            flags.DEFINE_bool(setting.name, bool(default), help, flag_values=command_flags)
         elif kind == "int":
-            flags.DEFINE_integer(setting.name, default, help)
+            flags.DEFINE_integer(setting.name, default, help, flag_values=command_flags)
         elif kind == "float":
-            flags.DEFINE_float(setting.name, default, help)
+            flags.DEFINE_float(setting.name, default, help, flag_values=command_flags)
         else:
-            flags.DEFINE_string(setting.name, default, help)
+            flags.DEFINE_string(setting.name, default, help, flag_values=command_flags)
 
 
-def define_execution_flags(names: tuple[str, ...] = execution.NAMES) -> None:
-    """One flag per execution setting in ``names`` (``execution.Execution``), named and
+def define_execution_flags(command_flags: flags.FlagValues, names: tuple[str, ...] = execution.NAMES) -> None:
+    """One flag in ``command_flags`` per execution setting in ``names`` (``execution.Execution``), named and
     described as its field; left out, the setting is the field's default (None: the run's
     recorded value on a resume, else the default the help names)."""
     for field in dataclasses.fields(execution.Execution):
@@ -48,18 +48,18 @@ def define_execution_flags(names: tuple[str, ...] = execution.NAMES) -> None:
             continue
         help, choices = as_sentence(field.metadata["help"]), field.metadata["choices"]
         if choices:
-            flags.DEFINE_enum(field.name, field.default, list(choices), help)
+            flags.DEFINE_enum(field.name, field.default, list(choices), help, flag_values=command_flags)
         elif field.type in ("bool", "bool | None"):
-            flags.DEFINE_bool(field.name, field.default, help)
+            flags.DEFINE_bool(field.name, field.default, help, flag_values=command_flags)
         elif field.type.startswith("tuple"):
-            flags.DEFINE_list(field.name, field.default, help)
+            flags.DEFINE_list(field.name, field.default, help, flag_values=command_flags)
         else:
-            flags.DEFINE_integer(field.name, field.default, help)
+            flags.DEFINE_integer(field.name, field.default, help, flag_values=command_flags)
 
 
-def given_execution() -> dict:
+def given_execution(command_flags: flags.FlagValues) -> dict:
     """The execution settings given on the command line, by name (as ``run_sweep`` takes them)."""
-    return {name: flags.FLAGS[name].value for name in execution.NAMES if name in flags.FLAGS}
+    return {name: command_flags[name].value for name in execution.NAMES if name in command_flags}
 
 
 def as_sentence(help: str) -> str:
@@ -67,38 +67,45 @@ def as_sentence(help: str) -> str:
     return help[0].upper() + help[1:] + "."
 
 
-def given_settings() -> tuple[dict, dict]:
+def given_settings(command_flags: flags.FlagValues) -> tuple[dict, dict]:
     """The settings given on the command line: (static settings by name, traced settings by
     name), as a definition holds them. UsageFailure naming the flag of a malformed value."""
     static, traced = {}, {}
     for name, setting in settings.ALL.items():
-        if not flags.FLAGS[name].present:
+        if not command_flags[name].present:
             continue
-        value = flags.FLAGS[name].value
+        value = command_flags[name].value
         if setting.kind == "widths":
-            value = failing.widths(name)
+            value = failing.widths(command_flags, name)
         elif setting.kind == "switch":
             value = float(value) if setting.holder == "traced" else bool(value)
         (traced if setting.holder == "traced" else static)[name] = value
     return static, traced
 
 
-def define_run_flags(default_out: str, execution_names: tuple[str, ...] = execution.NAMES) -> None:
-    """Flags of a command that writes a run folder (``runs``): where, how many episodes a
+def define_run_flags(
+    command_flags: flags.FlagValues, default_out: str, execution_names: tuple[str, ...] = execution.NAMES
+) -> None:
+    """Flags (in ``command_flags``) of a command that writes a run folder (``runs``): where, how many episodes a
     compiled call takes, and the execution settings ``execution_names``."""
-    flags.DEFINE_string("out", None, f"New run folder (default {default_out}).")
-    flags.DEFINE_string("resume", None, "Continue the run in this folder from its last checkpoint.")
+    flags.DEFINE_string("out", None, f"New run folder (default {default_out}).", flag_values=command_flags)
+    flags.DEFINE_string(
+        "resume", None, "Continue the run in this folder from its last checkpoint.", flag_values=command_flags
+    )
     flags.DEFINE_integer(
         "chunk",
         SweepDefinition.__dataclass_fields__["chunk"].default,
         "Episodes per compiled call: one progress line and checkpoint each.",
+        flag_values=command_flags,
     )
-    define_execution_flags(execution_names)
+    define_execution_flags(command_flags, execution_names)
 
 
-def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, shard=None) -> None:
+def run_command(
+    module: str, command_flags: flags.FlagValues, definition, run_dir: pathlib.Path, resuming: bool, shard=None
+) -> None:
     """Runs (or resumes) ``definition`` — or its shard ``shard`` — in ``run_dir`` as the
-    command ``python -m module``, with the execution flags it defines, printing progress: a
+    command ``python -m module``, with the execution settings its ``command_flags`` give, printing progress: a
     complete run shows its table; a bad setting or unusable folder is one line and exit 2;
     a disk that cannot be written one line and exit 1 (naming the resume command if a
     checkpoint is intact); Ctrl-C and SIGTERM one line and exit 130 / 143."""
@@ -114,7 +121,7 @@ def run_command(module: str, definition, run_dir: pathlib.Path, resuming: bool, 
             resume=resuming,
             shard=shard,
             on_progress=print_progress,
-            **given_execution(),
+            **given_execution(command_flags),
         )
         signals.raise_if_interrupted()  # a signal whose exception was discarded still ends the run
     except SettingError as error:

@@ -11,11 +11,13 @@ from absl import flags, logging
 from jaxmadrl.cli import failing
 from jaxmadrl.store import loading, policies
 
-flags.DEFINE_string("run", None, "A finished run folder (with params.npz).")
-flags.DEFINE_integer("lane", 0, "The lane to evaluate (0-based, as in the run's summary.csv).")
-flags.DEFINE_integer("episodes", 10, "Greedy episodes to play.", lower_bound=1, upper_bound=100_000)
-flags.DEFINE_integer("seed", 0, "Seed of the fresh episodes (none of them is one the run's evaluations played).")
-FLAGS = flags.FLAGS
+FLAGS = flags.FlagValues()  # the command's own flags (``failing.parse_flags``)
+flags.DEFINE_string("run", None, "A finished run folder (with params.npz).", flag_values=FLAGS)
+flags.DEFINE_integer("lane", 0, "The lane to evaluate (0-based, as in the run's summary.csv).", flag_values=FLAGS)
+flags.DEFINE_integer("episodes", 10, "Greedy episodes to play.", lower_bound=1, upper_bound=100_000, flag_values=FLAGS)
+flags.DEFINE_integer(
+    "seed", 0, "Seed of the fresh episodes (none of them is one the run's evaluations played).", flag_values=FLAGS
+)
 
 
 def main(argv):

@@ -7,7 +7,7 @@ import os
 import pathlib
 import sys
 
-from absl import app, flags
+from absl import flags
 
 USAGE_EXIT_CODE = 2
 IO_EXIT_CODE = 1  # the input was fine; the disk (full, read-only, no permission) was not
@@ -23,19 +23,22 @@ def fail(message: str, exit_code: int = USAGE_EXIT_CODE):
     sys.exit(exit_code)
 
 
-def parse_flags(argv: list[str], module=None) -> list[str]:
-    """absl flag parsing that reports a bad flag as one line and exits with code 2, and
-    answers --help (-h, --helpshort: ``module``'s docstring and flags) and --helpfull
-    (every flag) on stdout with exit code 0."""
+def parse_flags(argv: list[str], module) -> list[str]:
+    """Parses ``argv`` with the command ``module``'s own flags (``module.FLAGS``, defaults
+    first: a command run twice in one process starts afresh each time); a bad flag is one
+    line and exit code 2; --help (-h, --helpshort: the module's docstring and key flags) and
+    --helpfull (all its flags) are answered on stdout with exit code 0. absl's own flags
+    (which ``app.run`` reads) keep their defaults."""
+    command_flags = module.FLAGS
     asked = {"--help", "-h", "-?", "--helpshort", "--helpfull"} & set(argv[1:])
-    if asked and module is not None:
-        shown = flags.FLAGS.get_help() if "--helpfull" in asked else flags.FLAGS.module_help(module.__name__)
+    if asked:
+        shown = command_flags.get_help() if "--helpfull" in asked else command_flags.module_help(module.__name__)
         print(f"{module.__doc__}\n{shown}\n\nTry --helpfull to get a list of all flags.")
         sys.exit(0)
-    if asked:
-        app.usage(shorthelp="--helpfull" not in asked, writeto_stdout=True, exitcode=0)
+    command_flags.unparse_flags()
+    flags.FLAGS.mark_as_parsed()
     try:
-        return flags.FLAGS(argv)
+        return command_flags(argv)
     except flags.Error as error:
         fail(str(error))
 
@@ -58,9 +61,9 @@ def check_new_output_dir(path) -> pathlib.Path:
     return out
 
 
-def widths(flag_name: str) -> tuple[int, ...]:
-    """A list flag of layer widths as integers; UsageFailure if it is not one."""
+def widths(command_flags: flags.FlagValues, flag_name: str) -> tuple[int, ...]:
+    """The list flag ``flag_name`` of layer widths as integers; UsageFailure if it is not one."""
     try:
-        return tuple(int(v) for v in flags.FLAGS[flag_name].value)
+        return tuple(int(v) for v in command_flags[flag_name].value)
     except ValueError:
-        raise UsageFailure(f"--{flag_name} must be comma-separated integers, got {flags.FLAGS[flag_name].value}")
+        raise UsageFailure(f"--{flag_name} must be comma-separated integers, got {command_flags[flag_name].value}")

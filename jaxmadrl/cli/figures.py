@@ -29,12 +29,16 @@ from jaxmadrl.core import files
 from jaxmadrl.report import catalogue, sizes
 from jaxmadrl.store import loading, provenance
 
-flags.DEFINE_string("run", None, "A finished sweep run directory (with summary.json and metrics.npz).")
+FLAGS = flags.FlagValues()  # the command's own flags (``failing.parse_flags``)
+flags.DEFINE_string(
+    "run", None, "A finished sweep run directory (with summary.json and metrics.npz).", flag_values=FLAGS
+)
 flags.DEFINE_list(
     "compare_sizes",
     None,
     "Instead of --run: finished runs of the same grid that differ only in "
     "network sizes; writes fig18_network_sizes and sizes.md comparing them.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_list(
     "size_study",
@@ -42,12 +46,15 @@ flags.DEFINE_list(
     "Instead of --run: finished runs of network sizes — variants of sizes in one program, or a run per "
     "size (tools/size_ladder.py) — for seed 004's study (each learner and environment's symmetric and "
     "asymmetric passes together); writes table1.md and fig20_sizes_*.",
+    flag_values=FLAGS,
 )
-flags.DEFINE_string("out", "figures", "Where to write the figures.")
+flags.DEFINE_string("out", "figures", "Where to write the figures.", flag_values=FLAGS)
 flags.DEFINE_integer(
-    "smooth", None, "Trailing-mean window (episodes) of the figures over episodes; default: 1/40 of the run."
+    "smooth",
+    None,
+    "Trailing-mean window (episodes) of the figures over episodes; default: 1/40 of the run.",
+    flag_values=FLAGS,
 )
-FLAGS = flags.FLAGS
 
 
 def main(argv):

@@ -32,24 +32,40 @@ from jaxmadrl.store import loading, names, run_folder, runs, shards
 from jaxmadrl.study import results, settings
 from jaxmadrl.study.definition import PAPER_LRS, SweepDefinition, load_definition, normalised_traced_settings
 
+FLAGS = flags.FlagValues()  # the command's own flags (``failing.parse_flags``)
 flags.DEFINE_bool(
     "all-16",
     False,
     "The paper's grid: actor LRs × critic LRs in {1e-4, 1e-3, 1e-2, 1e-1}, "
     "2000 episodes, 1 seed (the named sweep 'all16').",
+    flag_values=FLAGS,
 )
-flags.DEFINE_string("sweep", None, "A named sweep of jaxmadrl/sweeps/ (e.g. all16, all16-5seeds) or a JSON file.")
-flags.DEFINE_string("name", None, "Name of the sweep (used in the default --out).")
-flags.DEFINE_list("actor_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Actor learning rates (comma-separated, finite, > 0).")
+flags.DEFINE_string(
+    "sweep", None, "A named sweep of jaxmadrl/sweeps/ (e.g. all16, all16-5seeds) or a JSON file.", flag_values=FLAGS
+)
+flags.DEFINE_string("name", None, "Name of the sweep (used in the default --out).", flag_values=FLAGS)
 flags.DEFINE_list(
-    "critic_lrs", [f"{lr:g}" for lr in PAPER_LRS], "Critic learning rates (comma-separated, finite, > 0)."
+    "actor_lrs",
+    [f"{lr:g}" for lr in PAPER_LRS],
+    "Actor learning rates (comma-separated, finite, > 0).",
+    flag_values=FLAGS,
 )
-flags.DEFINE_integer("seeds", 1, "Seeds per configuration (lanes = seeds × variants × actor LRs × critic LRs).")
-flags.DEFINE_integer("first_seed", 0, "The first seed (seeds first_seed … first_seed + seeds - 1).")
-flags.DEFINE_list("variants", None, "Run only these variants of the sweep definition (comma-separated names).")
-common.define_setting_flags()
-flags.adopt_module_key_flags(common)
-common.define_run_flags(f"{names.RUNS_DIR}/<name>-<timestamp>")
+flags.DEFINE_list(
+    "critic_lrs",
+    [f"{lr:g}" for lr in PAPER_LRS],
+    "Critic learning rates (comma-separated, finite, > 0).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "seeds", 1, "Seeds per configuration (lanes = seeds × variants × actor LRs × critic LRs).", flag_values=FLAGS
+)
+flags.DEFINE_integer("first_seed", 0, "The first seed (seeds first_seed … first_seed + seeds - 1).", flag_values=FLAGS)
+flags.DEFINE_list(
+    "variants", None, "Run only these variants of the sweep definition (comma-separated names).", flag_values=FLAGS
+)
+common.define_setting_flags(FLAGS)
+flags.adopt_module_key_flags(common, flag_values=FLAGS)
+common.define_run_flags(FLAGS, f"{names.RUNS_DIR}/<name>-<timestamp>")
 flags.DEFINE_string(
     "shard",
     None,
@@ -57,9 +73,11 @@ flags.DEFINE_string(
     "program, bit for bit those lanes of the whole sweep. All shards are given the same --out; the "
     "last to finish merges them. Default inside a SLURM job array: the array task's shard "
     "(SLURM_ARRAY_TASK_ID of _COUNT, or _MIN/_MAX); 'none' runs the whole sweep there.",
+    flag_values=FLAGS,
 )
-flags.DEFINE_string("merge", None, "Join the finished shards of the run in this folder into its results.")
-FLAGS = flags.FLAGS
+flags.DEFINE_string(
+    "merge", None, "Join the finished shards of the run in this folder into its results.", flag_values=FLAGS
+)
 
 # Flags of the definition's own fields; with every setting (``settings.ALL``) they define
 # what is computed (as opposed to where and how it runs).
@@ -79,7 +97,7 @@ def _flag_value(name: str):
 
 def _flag_overrides() -> dict:
     """Definition keys given explicitly on the command line (traced ones as "mitigations")."""
-    static, traced = common.given_settings()
+    static, traced = common.given_settings(FLAGS)
     traced = normalised_traced_settings(traced, "mitigations")
     overrides = {name: _flag_value(name) for name in DEFINITION_FLAGS if FLAGS[name].present}
     return {**overrides, **static, **({"mitigations": traced} if traced else {})}
@@ -219,4 +237,4 @@ def main(argv):
         failing.fail(f"--{error.setting} {error.problem}")
     except (ValueError, failing.UsageFailure) as error:
         failing.fail(str(error))
-    common.run_command("jaxmadrl.sweep", definition, run_dir, resuming=bool(FLAGS.resume), shard=shard)
+    common.run_command("jaxmadrl.sweep", FLAGS, definition, run_dir, resuming=bool(FLAGS.resume), shard=shard)

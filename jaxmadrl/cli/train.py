@@ -23,18 +23,22 @@ from jaxmadrl.store import names, run_folder
 from jaxmadrl.study import settings
 from jaxmadrl.study.definition import SweepDefinition
 
-flags.DEFINE_float("actor_lr", 1e-4, common.as_sentence(settings.LEARNING_RATE_HELP["actor_lr"]))
-flags.DEFINE_float("critic_lr", 1e-3, common.as_sentence(settings.LEARNING_RATE_HELP["critic_lr"]))
+FLAGS = flags.FlagValues()  # the command's own flags (``failing.parse_flags``)
+flags.DEFINE_float("actor_lr", 1e-4, common.as_sentence(settings.LEARNING_RATE_HELP["actor_lr"]), flag_values=FLAGS)
+flags.DEFINE_float("critic_lr", 1e-3, common.as_sentence(settings.LEARNING_RATE_HELP["critic_lr"]), flag_values=FLAGS)
 flags.DEFINE_integer(
-    "seed", 0, "Seed in [0, 2**32): weights, world and exploration; the same as the sweep's seed of that number."
+    "seed",
+    0,
+    "Seed in [0, 2**32): weights, world and exploration; the same as the sweep's seed of that number.",
+    flag_values=FLAGS,
 )
 common.define_run_flags(
+    FLAGS,
     f"{names.RUNS_DIR}/train-<actor_lr>-<critic_lr>-<timestamp>",
     ("matmul_precision", "deterministic_ops", "keep_checkpoint", "log"),
 )
-common.define_setting_flags()
-flags.adopt_module_key_flags(common)
-FLAGS = flags.FLAGS
+common.define_setting_flags(FLAGS)
+flags.adopt_module_key_flags(common, flag_values=FLAGS)
 
 # Flags that define what is computed; a resume takes them from the run.
 DEFINITION_FLAGS = ("actor_lr", "critic_lr", "seed", "chunk", *settings.ALL)
@@ -42,7 +46,7 @@ DEFINITION_FLAGS = ("actor_lr", "critic_lr", "seed", "chunk", *settings.ALL)
 
 def definition_from_flags() -> SweepDefinition:
     """The one-lane sweep the flags describe; UsageFailure naming the flag of a bad value."""
-    static, traced = common.given_settings()
+    static, traced = common.given_settings(FLAGS)
     try:
         return SweepDefinition.from_dict(
             {
@@ -82,4 +86,4 @@ def main(argv):
             )
     except (ValueError, failing.UsageFailure) as error:
         failing.fail(str(error))
-    common.run_command("jaxmadrl.train", definition, run_dir, resuming=bool(FLAGS.resume))
+    common.run_command("jaxmadrl.train", FLAGS, definition, run_dir, resuming=bool(FLAGS.resume))

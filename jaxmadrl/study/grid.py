@@ -9,6 +9,7 @@ the CPU.
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
@@ -28,7 +29,11 @@ class Grid(NamedTuple):
     run_chunk: Callable  # (states, clocks (T,) EpisodeClock, hparams) → (states, metrics (T, G, ...))
 
 
+@functools.lru_cache(maxsize=16)
 def make_grid(config: TrainConfig) -> Grid:
+    """The lane-batched programs of ``config``: the same functions for equal configs, so that
+    runs of one configuration in one process (a notebook's, a test session's) reuse what JAX
+    traced and compiled for the first (JAX caches by function); the 16 latest are kept."""
     trainer = trainer_of(config)
     run_lanes = jax.vmap(trainer.run_episode, in_axes=(0, None, 0))
 

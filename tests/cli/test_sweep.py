@@ -6,18 +6,21 @@ import json
 import jax
 import numpy as np
 import pytest
-from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_in_process, run_module
 from log_readers import csv_values, tensorboard_values, values_of_metrics
 from programs import assert_programs_agree
 
 from jaxmadrl.store import names
 
-pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
+pytestmark = pytest.mark.slow  # every test here runs a command whole
 
 # --- the command line -----------------------------------------------------------------
 
 
 def sweep_cli(*args, devices=1, wait=True):
+    """The command in this process, or in its own where it needs other devices or runs beside the test."""
+    if devices == 1 and wait:
+        return run_in_process("jaxmadrl.sweep", *args)
     return run_module("jaxmadrl.sweep", *args, devices=devices, wait=wait)
 
 
@@ -240,11 +243,11 @@ def test_cli_runs_chosen_variants_as_one_program(tiny_variant_sweep):
         (1, "softsign"),
         (1, "baseline"),
     ]
-    assert load_metrics(out)["train_reward"].shape == (4, 12)
+    assert load_metrics(out)["train_reward"].shape == (4, 10)
     assert np.all(np.isfinite(load_metrics(out)["train_reward"]))  # the padded last chunk's real episodes
     # --keep_checkpoint keeps the final state, and only it.
     index = json.loads((out / "checkpoint" / names.CHECKPOINT_INDEX).read_text())
-    assert index["episodes_done"] == 12 and index["blocks"][-1]["file"] == names.block_file(3, 12)
+    assert index["episodes_done"] == 10 and index["blocks"][-1]["file"] == names.block_file(3, 10)
     assert len(list((out / "checkpoint").iterdir())) == 1 + len(index["blocks"]) and not (out / "metrics").exists()
     assert f"final state kept in {out / 'checkpoint'}" in result.stdout
     assert (out / "table.txt").read_text().startswith("variant softsign:")

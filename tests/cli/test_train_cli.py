@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import run_module
+from cli_helpers import run_in_process, run_module
 
 TINY_FLAGS = [
     "--n_agents=3",
@@ -18,13 +18,15 @@ TINY_FLAGS = [
 
 
 def run_cli(*args):
-    return run_module("jaxmadrl.train", *args)
+    return run_in_process("jaxmadrl.train", *args)
 
 
 @pytest.mark.slow
 def test_writes_a_one_lane_run_folder(tmp_path):
+    """In a fresh process: GPU determinism is opted out of before XLA starts (XLA_FLAGS)."""
     out = tmp_path / "run"
-    result = run_cli(
+    result = run_module(
+        "jaxmadrl.train",
         *TINY_FLAGS,
         "--actor_lr=0.01",
         "--critic_lr=0.001",

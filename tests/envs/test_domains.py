@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import jaxmarl
 import numpy as np
 import pytest
-from cli_helpers import run_module
+from cli_helpers import run_in_process
 from domain_configs import SMALL, small_config
 
 from jaxmadrl.agents.config import TrainConfig
@@ -164,7 +164,7 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
     """The same commands: a Pendulum sweep, then its figures — without the MEC paper's
     claims and reference comparison, with the per-configuration table."""
     run_dir, out = tmp_path / "run", tmp_path / "figures"
-    sweep = run_module(
+    sweep = run_in_process(
         "jaxmadrl.sweep",
         "--domain=Pendulum-v1",
         "--actor_lrs=1e-3,1e-1",
@@ -182,7 +182,7 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
     )
     assert sweep.returncode == 0, sweep.stderr
     assert "lanes with all actors stopped" in sweep.stdout
-    figures = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=2")
+    figures = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=2")
     assert figures.returncode == 0, figures.stderr
     written = {path.name for path in out.iterdir()}
     assert "grid.md" in written and "fig13_per_agent_stopping.png" in written

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import TINY_SWEEP, run_module
+from cli_helpers import TINY_SWEEP, run_in_process
 from log_readers import csv_values, expected_values, tensorboard_values, values_of_metrics
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
@@ -170,11 +170,11 @@ def test_log_kinds_are_checked(monkeypatch):
         live.checked_kinds("wandb")
 
 
-@pytest.mark.slow  # runs a command in a fresh process
+@pytest.mark.slow  # runs a command whole
 def test_a_logged_sweep_computes_what_an_unlogged_one_does_and_its_logs_hold_it(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
-    result = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--log=csv,tensorboard,wandb", f"--out={out}", env=OFFLINE)
+    result = run_in_process("jaxmadrl.sweep", *TINY_SWEEP, "--log=csv,tensorboard,wandb", f"--out={out}", env=OFFLINE)
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
     with np.load(reference / "metrics.npz") as unlogged, np.load(out / "metrics.npz") as logged:
         assert sorted(logged.files) == sorted(unlogged.files)

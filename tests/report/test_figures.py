@@ -5,13 +5,13 @@ import json
 import shutil
 
 import pytest
-from cli_helpers import run_module
+from cli_helpers import run_in_process
 
 import jaxmadrl
 from jaxmadrl.report import catalogue, sizes
 from jaxmadrl.store import loading, provenance
 
-pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
+pytestmark = pytest.mark.slow  # every test here runs a command whole
 
 FIGURES = [
     "fig01_stopping_heatmap",
@@ -36,7 +36,7 @@ FIGURES = [
 def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
     run_dir, _ = tiny_sweep
     out = tmp_path / "figures"
-    result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=5")
+    result = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=5")
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in out.iterdir())
     assert written == sorted(
@@ -72,9 +72,9 @@ def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp
         assert len(list((out / variant).glob("fig*.png"))) == len(FIGURES)
         claims = (out / variant / "claims.md").read_text().splitlines()
         assert claims[0].startswith("Environment: ") and claims[2].startswith("Claims checked on 2 lanes (2 seed(s))")
-    # 12 episodes are too few for the reference's 100-episode windows: said, per variant
+    # 10 episodes are too few for the reference's 100-episode windows: said, per variant
     assert sorted(output.skipped) == sorted(
-        f"{prefix}{name} (the comparison needs at least one 100-episode window, the run has 12)"
+        f"{prefix}{name} (the comparison needs at least one 100-episode window, the run has 10)"
         for prefix in ("softsign/", "baseline/")
         for name in ("reference_logged_run", "reference_run.md")
     )
@@ -87,7 +87,7 @@ def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp
 
 def test_missing_run_is_one_line_exit_2(tmp_path):
     for args in ([], [f"--run={tmp_path / 'nope'}"], [f"--run={tmp_path}"]):
-        result = run_module("jaxmadrl.figures", *args, f"--out={tmp_path / 'figs'}")
+        result = run_in_process("jaxmadrl.figures", *args, f"--out={tmp_path / 'figs'}")
         assert result.returncode == 2, args
         assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "figs").exists()
@@ -98,7 +98,7 @@ def test_incomplete_run_points_to_resume(tiny_sweep, tmp_path):
     partial = tmp_path / "partial"
     shutil.copytree(run_dir, partial)
     (partial / "summary.json").unlink()
-    result = run_module("jaxmadrl.figures", f"--run={partial}", f"--out={tmp_path / 'figs'}")
+    result = run_in_process("jaxmadrl.figures", f"--run={partial}", f"--out={tmp_path / 'figs'}")
     assert result.returncode == 2 and "--resume" in result.stderr
 
 
@@ -109,7 +109,7 @@ def test_corrupt_summary_is_refused(tiny_sweep, tmp_path):
     summary = json.loads((broken / "summary.json").read_text())
     summary["lanes"] = summary["lanes"][:1]
     (broken / "summary.json").write_text(json.dumps(summary))
-    result = run_module("jaxmadrl.figures", f"--run={broken}", f"--out={tmp_path / 'figs'}")
+    result = run_in_process("jaxmadrl.figures", f"--run={broken}", f"--out={tmp_path / 'figs'}")
     assert result.returncode == 2 and "does not match" in result.stderr
 
 
@@ -174,7 +174,7 @@ def test_figures_of_runs_too_short_to_show_everything_draw_the_rest_and_say_what
     for lane in summary["lanes"]:
         del lane["all_actors_stopped"], lane["final_saturation"]
     (run_dir / "summary.json").write_text(json.dumps(summary))
-    result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={tmp_path / 'cli'}")
+    result = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={tmp_path / 'cli'}")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert (tmp_path / "cli" / "fig03_asymmetry_over_time.png").is_file()
     lines = result.stdout.splitlines()

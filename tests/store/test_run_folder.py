@@ -1,5 +1,6 @@
 """A run folder nothing can corrupt: concurrent runs, full and read-only disks, signals,
-damaged checkpoints, bounds and the messages users see first (real CLIs in subprocesses)."""
+damaged checkpoints, bounds and the messages users see first (the real commands, in a
+subprocess where processes meet: signals, kills, locks)."""
 
 import errno
 import json
@@ -10,13 +11,13 @@ import subprocess
 
 import numpy as np
 import pytest
-from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_module, wait_for
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_in_process, run_module, wait_for
 
 from jaxmadrl.core import files
 from jaxmadrl.store import names
 from jaxmadrl.store.names import CHECKPOINT_INDEX
 
-pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
+pytestmark = pytest.mark.slow  # every test here runs a command whole
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_second_resume_is_refused_and_sigterm_stops_the_first_resumably(tmp_path
     # A kill -9 leaves no stale lock: the folder resumes.
     resuming = run_module("jaxmadrl.sweep", f"--resume={out}", wait=False)
     wait_for(lambda: (out / names.LOCK).read_text().strip() == str(resuming.pid), resuming)
-    refused = run_module("jaxmadrl.sweep", f"--resume={out}")
+    refused = run_in_process("jaxmadrl.sweep", f"--resume={out}")
     one_line_error(refused, 2, f"is in use by process {resuming.pid}")
     # SIGTERM once the resumed run is past compiling, in its loop of chunks.
     killed_at = json.loads(index.read_text())["episodes_done"]
@@ -100,21 +101,21 @@ def test_second_resume_is_refused_and_sigterm_stops_the_first_resumably(tmp_path
 def test_sweep_on_a_full_disk_is_one_line_and_leaves_nothing(tmpfs):
     disk = tmpfs("full")
     fill(disk)
-    result = run_module("jaxmadrl.sweep", *TINY_SWEEP, f"--out={disk / 'run'}")
+    result = run_in_process("jaxmadrl.sweep", *TINY_SWEEP, f"--out={disk / 'run'}")
     one_line_error(result, 1, "cannot write the run: No space left on device")
     assert sorted(p.name for p in disk.iterdir()) == ["filler"]
 
 
 def test_sweep_checks_the_free_space_before_a_checkpoint(tmpfs):
     disk = tmpfs("small", size="1m")
-    result = run_module("jaxmadrl.sweep", *TINY_SWEEP, f"--out={disk / 'run'}")
+    result = run_in_process("jaxmadrl.sweep", *TINY_SWEEP, f"--out={disk / 'run'}")
     one_line_error(result, 1, "not enough free space for the next checkpoint: it needs", "MB are free")
     assert "[4/60]" not in result.stdout and list(disk.iterdir()) == []
 
 
 def test_train_on_a_read_only_disk_fails_before_training(tmpfs):
     disk = tmpfs("read-only", read_only=True)
-    result = run_module(
+    result = run_in_process(
         "jaxmadrl.train", "--n_agents=3", "--steps_per_episode=3", "--episodes=7", f"--out={disk / 'run'}"
     )
     one_line_error(result, 1, "Read-only file system")
@@ -124,7 +125,7 @@ def test_train_on_a_read_only_disk_fails_before_training(tmpfs):
 def test_figures_on_a_full_disk_leave_only_whole_files(tmpfs, tiny_sweep):
     run_dir, _ = tiny_sweep
     disk = tmpfs("figures", size="600k")
-    result = run_module("jaxmadrl.figures", f"--run={run_dir}", f"--out={disk / 'figures'}", "--smooth=5")
+    result = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={disk / 'figures'}", "--smooth=5")
     one_line_error(result, 1, "cannot write the figures: No space left on device")
     written = list((disk / "figures").iterdir())
     assert written and not any(path.name.startswith(".") for path in written)  # no scratch file left
@@ -170,7 +171,7 @@ def test_write_is_whole_or_absent(tmp_path):
     ],
 )
 def test_integer_settings_have_clear_bounds_named_by_their_flag(tmp_path, module, flag, message):
-    result = run_module(module, "--n_agents=3", "--steps_per_episode=3", flag, f"--out={tmp_path / 'run'}")
+    result = run_in_process(module, "--n_agents=3", "--steps_per_episode=3", flag, f"--out={tmp_path / 'run'}")
     one_line_error(result, 2, message)
     assert not (tmp_path / "run").exists()
 
@@ -215,7 +216,7 @@ def test_damaged_checkpoint_is_refused_in_one_line(tmp_path, tiny_variant_sweep,
     else:
         definition = json.loads((damaged / "sweep.json").read_text())
         (damaged / "sweep.json").write_text(json.dumps({**definition, "actor_lrs": [0.2]}))
-    result = run_module("jaxmadrl.sweep", f"--resume={damaged}")
+    result = run_in_process("jaxmadrl.sweep", f"--resume={damaged}")
     one_line_error(result, 2, "cannot resume from", message)
     assert not (damaged / "summary.json").exists()
 
@@ -227,7 +228,7 @@ def test_a_truncated_metrics_chunk_is_refused_before_training(tmp_path):
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--episodes=100000")
     chunk = sorted((out / "metrics").glob("chunk_*.npz"))[0]
     chunk.write_bytes(chunk.read_bytes()[:100])
-    result = run_module("jaxmadrl.sweep", f"--resume={out}")
+    result = run_in_process("jaxmadrl.sweep", f"--resume={out}")
     one_line_error(result, 2, f"cannot resume: {chunk} is damaged")
     assert "compiled" not in result.stdout
 
@@ -242,7 +243,7 @@ def test_a_symbolic_link_in_a_run_folder_is_never_written_through(tmp_path, tiny
     victim.write_text("precious\n")
     (folder / entry).unlink(missing_ok=True) if not (folder / entry).is_dir() else shutil.rmtree(folder / entry)
     (folder / entry).symlink_to(victim)
-    result = run_module("jaxmadrl.sweep", f"--resume={folder}")
+    result = run_in_process("jaxmadrl.sweep", f"--resume={folder}")
     one_line_error(result, 2, f"{folder / entry} is a symbolic link where the tool keeps a file of its own")
     assert victim.read_text() == "precious\n"
 
@@ -257,10 +258,10 @@ def test_a_damaged_environment_record_is_one_line_and_scratch_files_are_removed(
     scratch = folder / ".metrics.npz.k2j4x_9a"
     scratch.write_bytes(b"half a file")
     (folder / "environment.json").write_bytes(os.urandom(64) + b"\xff")
-    result = run_module("jaxmadrl.sweep", f"--resume={folder}")
+    result = run_in_process("jaxmadrl.sweep", f"--resume={folder}")
     one_line_error(result, 2, f"{folder / 'environment.json'} cannot be read", "remove it to continue")
     (folder / "environment.json").unlink()
-    run_module("jaxmadrl.sweep", f"--resume={folder}")  # holds the folder, then stops at its missing chunks
+    run_in_process("jaxmadrl.sweep", f"--resume={folder}")  # holds the folder, then stops at its missing chunks
     assert not scratch.exists()
 
 
@@ -281,7 +282,7 @@ def test_a_damaged_environment_record_is_one_line_and_scratch_files_are_removed(
 def test_sweep_file_fields_are_checked_by_name(tmp_path, field, value, message):
     definition = tmp_path / "study.json"
     definition.write_text(json.dumps({"actor_lrs": [0.01], "critic_lrs": [0.1], field: value}))
-    result = run_module("jaxmadrl.sweep", f"--sweep={definition}", f"--out={tmp_path / 'run'}")
+    result = run_in_process("jaxmadrl.sweep", f"--sweep={definition}", f"--out={tmp_path / 'run'}")
     one_line_error(result, 2, f"{definition}: {message}")
     assert not (tmp_path / "run").exists()
 
@@ -292,7 +293,7 @@ def test_sweep_file_fields_are_checked_by_name(tmp_path, field, value, message):
 @pytest.mark.parametrize("module", ["jaxmadrl.sweep", "jaxmadrl.train", "jaxmadrl.figures"])
 def test_help_exits_0(module):
     for flag in ("--help", "--helpfull"):
-        result = run_module(module, flag)
+        result = run_in_process(module, flag)
         assert result.returncode == 0 and "--out" in result.stdout and result.stderr == ""
 
 
@@ -316,13 +317,13 @@ def test_ctrl_c_during_train_is_one_line_and_the_run_resumes(tmp_path, sigint_ig
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 128 + signal.SIGINT and "Traceback" not in stderr
     assert stderr.strip().splitlines() == [f"interrupted; continue with: python -m jaxmadrl.train --resume {out}"]
-    resumed = run_module("jaxmadrl.train", f"--resume={out}")
+    resumed = run_in_process("jaxmadrl.train", f"--resume={out}")
     assert resumed.returncode == 0, resumed.stderr
     assert "starting at episode 0" not in resumed.stdout and "[400/400]" in resumed.stdout
     assert json.loads((out / "summary.json").read_text())["lanes"][0]["final_train_reward"] is not None
 
 
 def test_figures_of_a_folder_that_is_no_run_do_not_suggest_resuming(tmp_path):
-    result = run_module("jaxmadrl.figures", f"--run={tmp_path}", f"--out={tmp_path / 'figures'}")
+    result = run_in_process("jaxmadrl.figures", f"--run={tmp_path}", f"--out={tmp_path / 'figures'}")
     one_line_error(result, 2, "is not a sweep run")
     assert "--resume" not in result.stderr

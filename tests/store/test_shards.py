@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_module
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_in_process, run_module
 
 import jaxmadrl
 from jaxmadrl.core.limits import SettingError
@@ -139,7 +139,7 @@ def test_three_shards_at_once_merge_into_the_unsharded_run(tmp_path, tiny_sweep)
     assert json.loads((out / "environment.json").read_text()) == environments
     for i in range(3):  # joined
         assert not any((out / Shard(i, 3).folder_name / name).exists() for name in ("metrics.npz", "params.npz"))
-    figures = run_module("jaxmadrl.figures", f"--run={out}", f"--out={tmp_path / 'figures'}")
+    figures = run_in_process("jaxmadrl.figures", f"--run={out}", f"--out={tmp_path / 'figures'}")
     assert figures.returncode == 0, figures.stderr
     assert "3 shards" in (tmp_path / "figures" / "claims.md").read_text()
 
@@ -149,19 +149,19 @@ def test_a_killed_shard_resumes_and_the_last_shard_merges(tmp_path, tiny_sweep):
     reference, _ = tiny_sweep
     out = tmp_path / "run"
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, "--shard=0/2", folder=out / "shard-0-of-2")
-    other = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--shard=1/2", f"--out={out}")
+    other = run_in_process("jaxmadrl.sweep", *TINY_SWEEP, "--shard=1/2", f"--out={out}")
     assert other.returncode == 0, other.stderr
     assert "not done yet: shard 0/2 (at episode " in other.stdout and not (out / "summary.json").exists()
-    early = run_module("jaxmadrl.sweep", f"--merge={out}")
+    early = run_in_process("jaxmadrl.sweep", f"--merge={out}")
     assert early.returncode == 2 and early.stderr.startswith(f"error: cannot merge {out}: shard 0/2 at episode ")
     assert len(early.stderr.strip().splitlines()) == 1
-    whole = run_module("jaxmadrl.sweep", f"--resume={out}")
+    whole = run_in_process("jaxmadrl.sweep", f"--resume={out}")
     assert whole.returncode == 2 and "split into 2 shards" in whole.stderr
-    resumed = run_module("jaxmadrl.sweep", f"--resume={out}", "--shard=0/2")
+    resumed = run_in_process("jaxmadrl.sweep", f"--resume={out}", "--shard=0/2")
     assert resumed.returncode == 0, resumed.stderr
     assert "starting at episode 0" not in resumed.stdout and "All-actors stopping episode" in resumed.stdout
     bit_identical(out, reference)
-    again = run_module("jaxmadrl.sweep", f"--merge={out}")
+    again = run_in_process("jaxmadrl.sweep", f"--merge={out}")
     assert again.returncode == 0 and "merged 4 lanes" in again.stdout
 
 
@@ -215,7 +215,7 @@ def test_shards_that_do_not_belong_together_are_refused(tmp_path):
         shards.join(definition, out, Shard(1, 2), **join)
     # The same from the command line: one line, exit 2, nothing added.
     (tmp_path / "t.json").write_text(json.dumps(TINY_DEFINITION))
-    result = run_module("jaxmadrl.sweep", f"--sweep={tmp_path / 't.json'}", "--shard=1/2", f"--out={out}")
+    result = run_in_process("jaxmadrl.sweep", f"--sweep={tmp_path / 't.json'}", "--shard=1/2", f"--out={out}")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "started by other code" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["run.lock", "shard-0-of-2", "shards.json", "sweep.json"]
@@ -227,11 +227,11 @@ def test_shard_cli_refuses_a_folder_it_cannot_share(tmp_path, tiny_sweep):
     copy = tmp_path / "unsharded"
     shutil.copytree(reference, copy)
     (copy / "summary.json").unlink()
-    result = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--shard=0/2", f"--out={copy}")
+    result = run_in_process("jaxmadrl.sweep", *TINY_SWEEP, "--shard=0/2", f"--out={copy}")
     assert result.returncode == 2 and "holds a sweep that is not sharded" in result.stderr
-    result = run_module("jaxmadrl.sweep", *TINY_SWEEP, "--shard=0/2")
+    result = run_in_process("jaxmadrl.sweep", *TINY_SWEEP, "--shard=0/2")
     assert result.returncode == 2 and "--shard needs --out" in result.stderr
-    result = run_module("jaxmadrl.sweep", f"--merge={reference}")
+    result = run_in_process("jaxmadrl.sweep", f"--merge={reference}")
     assert result.returncode == 2 and "is not a sharded sweep run" in result.stderr
 
 

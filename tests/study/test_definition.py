@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_module
+from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, one_line_error, run_in_process
 
 import jaxmadrl
 from jaxmadrl.core import files
@@ -104,7 +104,7 @@ def test_a_value_not_meaningful_in_float32_is_refused_naming_its_key(values, key
 @pytest.mark.slow
 def test_the_command_refuses_it_before_writing_anything(tmp_path, flag, fragment):
     out = tmp_path / "run"
-    one_line_error(run_module("jaxmadrl.sweep", *TINY_SWEEP, flag, f"--out={out}"), 2, fragment)
+    one_line_error(run_in_process("jaxmadrl.sweep", *TINY_SWEEP, flag, f"--out={out}"), 2, fragment)
     assert not out.exists()
 
 
@@ -112,7 +112,7 @@ def test_the_command_refuses_it_before_writing_anything(tmp_path, flag, fragment
 def test_a_sweep_file_key_is_named_as_in_the_file(tmp_path):
     study = tmp_path / "study.json"
     study.write_text(json.dumps({**BASE, "server_compute_ghz": -4, "n_agents": 3}))
-    result = run_module("jaxmadrl.sweep", f"--sweep={study}", f"--out={tmp_path / 'run'}")
+    result = run_in_process("jaxmadrl.sweep", f"--sweep={study}", f"--out={tmp_path / 'run'}")
     one_line_error(result, 2, '"server_compute_ghz" must be finite and > 0')
 
 
@@ -123,7 +123,7 @@ def test_a_run_with_infinite_clipping_is_killed_resumed_and_read(tmp_path):
     out = tmp_path / "run"
     clips = ["--actor_grad_clip=inf", "--critic_grad_clip=inf", "--episodes=12"]
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP, *clips)
-    resumed = run_module("jaxmadrl.sweep", f"--resume={out}")
+    resumed = run_in_process("jaxmadrl.sweep", f"--resume={out}")
     assert resumed.returncode == 0, resumed.stderr
     run = jaxmadrl.load_run(out)
     assert run.definition.mitigations == {"actor_grad_clip": math.inf, "critic_grad_clip": math.inf}

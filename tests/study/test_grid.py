@@ -19,14 +19,32 @@ from jaxmadrl.study.definition import SweepDefinition
 
 pytestmark = pytest.mark.program  # its fixture compiles a grid of 8 lanes
 
-TINY = dict(n_agents=3, steps_per_episode=3, episodes=6, chunk=3)
+# The tiny sweep's settings (tests/cli_helpers.TINY_SWEEP), its chunk the whole run: the
+# programs of 1 and 2 lanes here are those its runs compile, compiled once for the session.
+TINY = dict(n_agents=3, steps_per_episode=3, episodes=4, chunk=4)
+
+
+def placed(tree, lanes_per_call: int) -> list:
+    """A tree with a leading lane axis as blocks of ``lanes_per_call`` lanes, placed as a run places them."""
+    sharding = grid.lane_sharding(lanes_per_call)
+    return [jax.device_put(block, sharding) for block in lane_axis.split_lanes(tree, lanes_per_call)]
 
 
 def grid_run(definition):
+    """The grid's programs over all its lanes, compiled as a run compiles them: the initial
+    states onto the lanes' devices, the chunk program with its states donated (it is given a
+    copy here, so that a test may run the same states again)."""
     program = grid.make_grid(definition.train_config())
-    hparams, keys = definition.hyperparams(), definition.lane_keys()
-    states = jax.jit(program.init)(keys, hparams)
-    run_chunk = jax.jit(program.run_chunk)
+    [hparams], [keys] = (
+        placed(definition.hyperparams(), len(definition.lanes())),
+        placed(definition.lane_keys(), len(definition.lanes())),
+    )
+    states = jax.jit(program.init, out_shardings=grid.lane_sharding(len(definition.lanes())))(keys, hparams)
+    donating = jax.jit(program.run_chunk, donate_argnums=0)
+
+    def run_chunk(states, clocks, hparams):
+        return donating(jax.tree.map(lambda x: x.copy(), states), clocks, hparams)
+
     return run_chunk, states, hparams
 
 
@@ -99,11 +117,7 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
     for lanes_per_call, workers in ((1, 1), (1, 3), (2, 2)):
         with ThreadPoolExecutor(workers) as pool:
             blocks, metrics = grid.run_blocks(
-                pool,
-                run_chunk,
-                lane_axis.split_lanes(states, lanes_per_call),
-                episodes,
-                lane_axis.split_lanes(hparams, lanes_per_call),
+                pool, run_chunk, placed(states, lanes_per_call), episodes, placed(hparams, lanes_per_call)
             )
         assert len(blocks) == len(definition.lanes()) // lanes_per_call
         runs[lanes_per_call, workers] = key_data_as_arrays((lane_axis.join_lanes(blocks), metrics))
