@@ -20,8 +20,9 @@ from jaxmadrl.study.definition import SweepDefinition
 
 
 def define_setting_flags(command_flags: flags.FlagValues) -> None:
-    """One flag in ``command_flags`` per setting of the training program and per traced setting (``settings``),
-    named and described as the field it sets, defaulting to the field's default."""
+    """One flag in ``command_flags`` per setting of the training program and per traced
+    setting (``settings``), named and described as the field it sets, defaulting to the
+    field's default."""
     for setting in settings.ALL.values():
         kind, default, help = setting.kind, setting.default, as_sentence(setting.help)
         if kind == "widths":
@@ -40,9 +41,10 @@ def define_setting_flags(command_flags: flags.FlagValues) -> None:
 
 
 def define_execution_flags(command_flags: flags.FlagValues, names: tuple[str, ...] = execution.NAMES) -> None:
-    """One flag in ``command_flags`` per execution setting in ``names`` (``execution.Execution``), named and
-    described as its field; left out, the setting is the field's default (None: the run's
-    recorded value on a resume, else the default the help names)."""
+    """One flag in ``command_flags`` per execution setting in ``names``
+    (``execution.Execution``), named and described as its field; left out, the setting is
+    the field's default (None: the run's recorded value on a resume, else the default the
+    help names)."""
     for field in dataclasses.fields(execution.Execution):
         if field.name not in names:
             continue
@@ -86,8 +88,8 @@ def given_settings(command_flags: flags.FlagValues) -> tuple[dict, dict]:
 def define_run_flags(
     command_flags: flags.FlagValues, default_out: str, execution_names: tuple[str, ...] = execution.NAMES
 ) -> None:
-    """Flags (in ``command_flags``) of a command that writes a run folder (``runs``): where, how many episodes a
-    compiled call takes, and the execution settings ``execution_names``."""
+    """Flags in ``command_flags`` of a command that writes a run folder (``runs``): where,
+    how many episodes a compiled call takes, and the execution settings ``execution_names``."""
     flags.DEFINE_string("out", None, f"New run folder (default {default_out}).", flag_values=command_flags)
     flags.DEFINE_string(
         "resume", None, "Continue the run in this folder from its last checkpoint.", flag_values=command_flags
@@ -105,8 +107,9 @@ def run_command(
     module: str, command_flags: flags.FlagValues, definition, run_dir: pathlib.Path, resuming: bool, shard=None
 ) -> None:
     """Runs (or resumes) ``definition`` — or its shard ``shard`` — in ``run_dir`` as the
-    command ``python -m module``, with the execution settings its ``command_flags`` give, printing progress: a
-    complete run shows its table; a bad setting or unusable folder is one line and exit 2;
+    command ``python -m module``, with the execution settings its ``command_flags`` give,
+    printing progress: a complete run shows its table; a bad setting or unusable folder is
+    one line and exit 2;
     a disk that cannot be written one line and exit 1 (naming the resume command if a
     checkpoint is intact); Ctrl-C and SIGTERM one line and exit 130 / 143."""
     if resuming and run_folder.is_complete(run_dir):

@@ -21,7 +21,10 @@ CONFIG = TrainConfig(
     env=EnvParams(n_agents=N, n_channels=MAX_ROWS), batch_size=B, replay_capacity=64, critic_hidden=(32, 16)
 )
 NETS = make_networks(N, critic_hidden=CONFIG.critic_hidden)
-HPARAMS = HyperParams(actor_lr=jnp.float32(0.01), critic_lr=jnp.float32(0.003))
+# Every field a float32 (int32) array, as a run's are: a setting replaced by another array of
+# its type keeps the train step's program, compiled once for this file (``train_step``).
+HPARAMS = HyperParams(actor_lr=0.01, critic_lr=0.003).as_arrays()
+train_step = jax.jit(L.train_step, static_argnums=(4, 5))
 
 
 def varied_learner(key):
@@ -181,8 +184,7 @@ def per_agent_adam_step(params, opt_state, grads, lr):
 @pytest.fixture(scope="module")
 def simultaneous_step(setup):
     learner, batch, weights = setup
-    step = jax.jit(L.train_step, static_argnums=(4, 5))
-    return step(learner, batch, weights, HPARAMS, NETS, CONFIG)
+    return train_step(learner, batch, weights, HPARAMS, NETS, CONFIG)
 
 
 @pytest.mark.program
@@ -215,7 +217,7 @@ def test_train_step_critic_then_actors(setup, simultaneous_step):
 def test_sequential_update_matches_one_actor_at_a_time(setup, simultaneous_step):
     learner, batch, weights = setup
     config = TrainConfig(**{**CONFIG.__dict__, "actor_update": "sequential"})
-    new, _, metrics = jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, HPARAMS, NETS, config)
+    new, _, metrics = train_step(learner, batch, weights, HPARAMS, NETS, config)
     critic_params = simultaneous_step[0].critic_params
     assert_trees_close(new.critic_params, critic_params)
 
@@ -293,7 +295,7 @@ def reference_buffers(setup, sequential: bool):
     actor moves between passes)."""
     learner, batch, weights = setup
     config = TrainConfig(**{**CONFIG.__dict__, "actor_update": "sequential" if sequential else "simultaneous"})
-    new, _, metrics = jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, CLIPPED, NETS, config)
+    new, _, metrics = train_step(learner, batch, weights, CLIPPED, NETS, config)
     targets = jax.jit(plain_targets)(learner, batch, CLIPPED)
     critic_grads = jax.jit(jax.grad(lambda c: plain_critic_loss(c, batch, targets, weights)[0]))(learner.critic_params)
     critic_buffer = optimisers.clip_global(critic_grads, CLIPPED.critic_grad_clip)
@@ -371,7 +373,7 @@ def test_clipping_one_actor_does_not_clip_another():
 def step_with(setup, **mitigations):
     learner, batch, weights = setup
     hparams = HPARAMS.replace(**mitigations)
-    return jax.jit(L.train_step, static_argnums=(4, 5))(learner, batch, weights, hparams, NETS, CONFIG)[0]
+    return train_step(learner, batch, weights, hparams, NETS, CONFIG)[0]
 
 
 @pytest.mark.program
@@ -428,9 +430,8 @@ def test_full_normalisation_in_the_train_step(setup, actor_update):
     change nothing while the switch is off."""
     learner, batch, weights = setup
     config = TrainConfig(**{**CONFIG.__dict__, "actor_update": actor_update})
-    step = jax.jit(L.train_step, static_argnums=(4, 5))
     full = HPARAMS.replace(full_normalisation=jnp.float32(1.0))
-    new, _, metrics = step(learner, batch, weights, full, NETS, config)
+    new, _, metrics = train_step(learner, batch, weights, full, NETS, config)
     chex.assert_tree_all_finite(metrics)
     expected = learner.actor_input_stats
     for _ in range(1 if actor_update == "simultaneous" else N):
@@ -448,8 +449,8 @@ def test_full_normalisation_in_the_train_step(setup, actor_update):
         assert not np.array_equal(params["params"]["hidden_norm1"]["scale"], old["params"]["hidden_norm1"]["scale"])
     # Off, other statistics give the same step, bit for bit.
     moved = learner.replace(actor_input_stats=expected)
-    default = step(learner, batch, weights, HPARAMS, NETS, config)[0]
-    other = step(moved, batch, weights, HPARAMS, NETS, config)[0]
+    default = train_step(learner, batch, weights, HPARAMS, NETS, config)[0]
+    other = train_step(moved, batch, weights, HPARAMS, NETS, config)[0]
     chex.assert_trees_all_equal(other.replace(actor_input_stats=default.actor_input_stats), default)
 
 
