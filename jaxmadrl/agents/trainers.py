@@ -5,6 +5,7 @@ learner, so the grid, checkpoints, results and figures serve every one."""
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from jaxmadrl.agents.ccm import training
@@ -26,9 +27,16 @@ MAKERS = {
 
 def trainer_of(config: TrainConfig) -> Trainer:
     """The ``Trainer`` of the program ``config`` fixes, by its learner. SettingError if
-    ``config`` is not a ``TrainConfig``."""
+    ``config`` is not a ``TrainConfig``. Equal configs get the same ``Trainer`` (its
+    functions the same objects), so that JAX, which caches what it traced and compiled by
+    function, does that once per program and process; the 16 latest are kept."""
     if not isinstance(config, TrainConfig):
         raise SettingError("config", f"must be a TrainConfig, got {type(config).__name__}")
+    return _cached_trainer(config)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_trainer(config: TrainConfig) -> Trainer:
     return MAKERS[config.learner_name](config)
 
 

@@ -22,20 +22,29 @@ def heuristic_rewards(run: Run) -> dict[str, dict[int, float]]:
     config = run.definition.train
     seeds = sorted({row["seed"] for row in run.lanes})
     keys = jax.vmap(seed_key)(np.asarray(seeds, np.uint32))
+    rewards = {}
+    for name, summary in _evaluate_all(config.env, config.eval_episodes)(keys).items():
+        rewards[name] = dict(zip(seeds, np.asarray(summary["reward"], float).tolist()))
+    return rewards
+
+
+@functools.lru_cache(maxsize=16)
+def _evaluate_all(params, episodes: int):
+    """One program: from seeds' keys (S,), their worlds, evaluation keys and every heuristic's
+    evaluation over ``episodes`` episodes of ``params``; the same function for equal
+    arguments, so that JAX compiles it once per process."""
 
     @jax.jit
-    def evaluate_all(keys):  # one program: worlds, evaluation keys and every heuristic
-        worlds, eval_keys = jax.vmap(lambda key: world_and_eval_key(key, config.env))(keys)
-        episodes = {"params": config.env, "episodes": config.eval_episodes}
+    def evaluate_all(keys):
+        worlds, eval_keys = jax.vmap(lambda key: world_and_eval_key(key, params))(keys)
         return {
-            name: jax.vmap(functools.partial(heuristics.evaluate, name, **episodes))(eval_keys, worlds)
+            name: jax.vmap(functools.partial(heuristics.evaluate, name, params=params, episodes=episodes))(
+                eval_keys, worlds
+            )
             for name in heuristics.HEURISTICS
         }
 
-    rewards = {}
-    for name, summary in evaluate_all(keys).items():
-        rewards[name] = dict(zip(seeds, np.asarray(summary["reward"], float).tolist()))
-    return rewards
+    return evaluate_all
 
 
 def describe_baselines(run: Run, rewards: dict[str, dict[int, float]] | None = None) -> str:

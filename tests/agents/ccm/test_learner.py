@@ -483,14 +483,17 @@ def test_stochastic_actors_entropy_bonus_in_float64():
     same reparameterised sample, log π written out in float64 from μ, σ and the Gaussian
     shock (the tanh-squashed Gaussian's density, joint over agents); z is the mean head, and
     greedy actions are tanh(μ)."""
-    learner = L.init_learner(jax.random.key(0), STOCHASTIC, N)
+    learner = jax.jit(L.init_learner, static_argnums=(1, 2))(jax.random.key(0), STOCHASTIC, N)
     assert learner.actor_params["params"]["fc3"]["kernel"].shape[-1] == 6 and STOCHASTIC.stochastic
-    batch, key = random_batch(jax.random.key(1)), jax.random.key(2)
+    batch, key = jax.jit(random_batch)(jax.random.key(1)), jax.random.key(2)
     weights = jnp.ones(B)
     args = (learner.actor_params, STOCHASTIC, learner.critic_params, batch.obs, learner.actor_input_stats, weights)
-    plain, z = losses.actor_loss(*args, HPARAMS, key)
-    with_bonus, _ = losses.actor_loss(*args, HPARAMS.replace(entropy_coef=jnp.float32(0.1)), key)
-    heads = np.float64(STOCHASTIC.actor.apply(learner.actor_params, jnp.moveaxis(batch.obs, 1, 0), 0.0, 0.0, 0.0))
+    actor_loss = jax.jit(losses.actor_loss, static_argnums=1)  # one program for both settings
+    plain, z = actor_loss(*args, HPARAMS, key)
+    with_bonus, _ = actor_loss(*args, HPARAMS.replace(entropy_coef=jnp.float32(0.1)), key)
+    heads = np.float64(
+        jax.jit(STOCHASTIC.actor.apply)(learner.actor_params, jnp.moveaxis(batch.obs, 1, 0), 0.0, 0.0, 0.0)
+    )
     mean, log_std = np.moveaxis(heads[..., :3], 0, 1), np.clip(np.moveaxis(heads[..., 3:], 0, 1), -20.0, 2.0)
     np.testing.assert_allclose(z, mean, rtol=1e-5, atol=1e-7)
     shock = np.float64(jax.random.normal(key, mean.shape))
@@ -498,11 +501,11 @@ def test_stochastic_actors_entropy_bonus_in_float64():
     log_prob = np.sum(-0.5 * shock**2 - log_std - 0.5 * np.log(2 * np.pi) - np.log(1 - np.tanh(u) ** 2), axis=(1, 2))
     entropy = np.mean(-log_prob)
     np.testing.assert_allclose(with_bonus, plain - 0.1 * entropy, rtol=1e-5)
-    greedy, mean_head = losses.actor_outputs(
+    greedy, mean_head = jax.jit(losses.actor_outputs, static_argnums=0)(
         STOCHASTIC, learner.actor_params, batch.obs, learner.actor_input_stats, HPARAMS
     )
     np.testing.assert_allclose(greedy, np.tanh(mean), rtol=1e-5, atol=1e-7)
-    sampled = losses.sampled_actions(
+    sampled = jax.jit(losses.sampled_actions, static_argnums=0)(
         STOCHASTIC, learner.actor_params, batch.obs, learner.actor_input_stats, HPARAMS, key
     )
     np.testing.assert_allclose(sampled.actions, np.tanh(u), rtol=1e-5, atol=1e-6)
