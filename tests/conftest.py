@@ -1,3 +1,4 @@
+import gc
 import os
 import pathlib
 import shutil
@@ -85,6 +86,19 @@ def pytest_configure(config):
         JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
         PYTHONWARNINGS=",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), ignored])),
     )
+
+
+def pytest_sessionfinish(session):
+    """A test worker collects its garbage once and freezes what survives, before it reports
+    that it has finished. After that report pytest collects garbage five times more (for
+    unraisable exceptions), and xdist gives a worker 5 s to end before it interrupts it
+    (SIGINT, then reported as a KeyboardInterrupt "ignored" in JAX's collection callback).
+    Over a worker's heap at the end of the suite (2-19 million objects) one collection took
+    1.2-2.1 s (five: 6-10 s); after the freeze the five took under 0.01 s, as frozen objects
+    are not traversed again."""
+    if hasattr(session.config, "workerinput"):
+        gc.collect()
+        gc.freeze()
 
 
 def pytest_collection_modifyitems(items):

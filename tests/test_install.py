@@ -64,7 +64,15 @@ def test_installed_elsewhere_it_finds_its_sweeps_and_runs_the_main_job(installed
     assert found.returncode == 0, found.stderr[-2000:]
     where, loaded = found.stdout.strip().splitlines()[-2:]
     assert where.startswith(str(site)) and json.loads(loaded) == names
-    tiny = ["--n_agents=2", "--steps_per_episode=2", "--episodes=2", "--seeds=1", f"--out={tmp_path / 'run'}"]
+    # The tiny sweep's program (tests/cli_helpers.TINY_SWEEP), which the session has compiled
+    tiny = [
+        "--n_agents=3",
+        "--steps_per_episode=3",
+        "--episodes=4",
+        "--chunk=4",
+        "--seeds=1",
+        f"--out={tmp_path / 'run'}",
+    ]
     result = run_module("jaxmadrl.sweep", "--all-16", *tiny, env=elsewhere, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(json.loads((tmp_path / "run" / "summary.json").read_text())["lanes"]) == 16

@@ -6,7 +6,7 @@ MEC runs only) and the per-configuration table (``grid.md``) from a finished swe
     python -m jaxmadrl.figures --size_study RUN_A,RUN_B,... --out figures/actor-critic-sizes/
 
 Every figure of ``report.catalogue`` is drawn by its ``plot_…`` function and written as PNG
-and PDF here; the claims and comparisons are computed in ``analysis``. A run with several
+and PDF here (``--formats``); the claims and comparisons are computed in ``analysis``. A run with several
 variants (e.g. ``--sweep mitigations``) gets the figures and claims of each variant in
 ``OUT/<variant>/``, and in ``OUT/`` the heatmaps of all variants side by side
 (``fig17_variants``) and their comparison in words and numbers (``variants.md``). Runs
@@ -26,7 +26,7 @@ from absl import flags, logging
 
 from jaxmadrl.cli import failing
 from jaxmadrl.core import files
-from jaxmadrl.report import catalogue, sizes
+from jaxmadrl.report import catalogue, drawing, sizes
 from jaxmadrl.store import loading, provenance
 
 FLAGS = flags.FlagValues()  # the command's own flags (``failing.parse_flags``)
@@ -49,6 +49,12 @@ flags.DEFINE_list(
     flag_values=FLAGS,
 )
 flags.DEFINE_string("out", "figures", "Where to write the figures.", flag_values=FLAGS)
+flags.DEFINE_list(
+    "formats",
+    list(drawing.DEFAULT_FORMATS),
+    f"The file formats of every figure, any of {','.join(drawing.FORMATS)}.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer(
     "smooth",
     None,
@@ -84,11 +90,16 @@ def _loaded():
             raise loading.RunError("give one of --run (a finished sweep run folder), --compare_sizes or --size_study")
         if pathlib.Path(FLAGS.out).exists() and not pathlib.Path(FLAGS.out).is_dir():
             raise loading.RunError(f"--out {FLAGS.out} exists and is not a directory")
+        formats = tuple(dict.fromkeys(FLAGS.formats))
+        if not formats or not set(formats) <= set(drawing.FORMATS):
+            raise loading.RunError(f"--formats must be some of {','.join(drawing.FORMATS)}, got {FLAGS.formats}")
         if FLAGS.run:
-            return [loading.load_run(FLAGS.run)], lambda runs, out: catalogue.write_all(runs[0], out, FLAGS.smooth)
+            return [loading.load_run(FLAGS.run)], lambda runs, out: catalogue.write_all(
+                runs[0], out, FLAGS.smooth, formats
+            )
         runs = [loading.load_run(path) for path in FLAGS.compare_sizes or FLAGS.size_study]
         if FLAGS.compare_sizes:
-            return sizes.check_size_runs(runs), catalogue.write_size_comparison
-        return runs, catalogue.write_size_study
+            return sizes.check_size_runs(runs), lambda runs, out: catalogue.write_size_comparison(runs, out, formats)
+        return runs, lambda runs, out: catalogue.write_size_study(runs, out, formats)
     except loading.RunError as error:
         failing.fail(str(error))

@@ -70,17 +70,18 @@ def figures_of_run(
 class Output:
     """What is written into ``out``: the files written, and what was skipped because the run
     cannot show it (too short, no training yet, diverged, ...), each with the reason, named
-    as "<folder>/<name>" when written into a subfolder (``within``)."""
+    as "<folder>/<name>" when written into a subfolder (``within``). Figures are written in
+    each of ``formats`` (``drawing.FORMATS``)."""
 
-    def __init__(self, out: pathlib.Path, prefix: str = ""):
-        self.out, self.prefix = out, prefix
+    def __init__(self, out: pathlib.Path, prefix: str = "", formats: tuple[str, ...] = drawing.DEFAULT_FORMATS):
+        self.out, self.prefix, self.formats = out, prefix, formats
         self.paths: list[pathlib.Path] = []
         self.skipped: list[str] = []
 
     def draw(self, name: str, draw) -> None:
-        """``draw()`` → a Figure, saved as ``name``.png/.pdf; skipped if the run's data cannot make it."""
+        """``draw()`` → a Figure, saved as ``name``.<format>; skipped if the run's data cannot make it."""
         try:
-            self.paths += drawing.save(draw(), self.out, name)
+            self.paths += drawing.save(draw(), self.out, name, self.formats)
         except (ValueError, KeyError, IndexError, ZeroDivisionError) as error:
             self.skip(name.split("_", 1)[-1], error)
 
@@ -101,7 +102,7 @@ class Output:
 
     def within(self, folder: str) -> "Output":
         """The same record, writing into ``out/folder``."""
-        inner = Output(self.out / folder, f"{self.prefix}{folder}/")
+        inner = Output(self.out / folder, f"{self.prefix}{folder}/", self.formats)
         inner.paths, inner.skipped = self.paths, self.skipped
         return inner
 
@@ -123,22 +124,23 @@ def write_run(run: Run, window: int | None, output: Output) -> None:
         output.write("reference_run.md", reference_run.describe_reference_run, run)
 
 
-def write_all(run: Run, out: pathlib.Path, window: int | None = None) -> Output:
+def write_all(
+    run: Run, out: pathlib.Path, window: int | None = None, formats: tuple[str, ...] = drawing.DEFAULT_FORMATS
+) -> Output:
     """``write_run`` for a one-variant run; otherwise per variant in ``out/<variant>/``, plus
-    the side-by-side figure and ``variants.md`` in ``out``."""
+    the side-by-side figure and ``variants.md`` in ``out``; each figure in ``formats``."""
     with warnings.catch_warnings():
         # Means over empty or all-NaN selections (a lane that never stopped, episodes before
         # training) are NaN by design and drawn as gaps; NumPy's warnings about them are noise.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _write_all(run, out, window)
+        return _write_all(run, Output(out, formats=formats), window)
 
 
-def _write_all(run: Run, out: pathlib.Path, window: int | None) -> Output:
-    output = Output(out)
+def _write_all(run: Run, output: Output, window: int | None) -> Output:
     if len(run.variants) == 1:
         write_run(run, window, output)
         return output
-    out.mkdir(parents=True, exist_ok=True)
+    output.out.mkdir(parents=True, exist_ok=True)
     for variant in run.variants:
         write_run(run.only_variant(variant), window, output.within(variant))
     output.draw("fig17_variants", lambda: comparison_plots.plot_variants(run))
@@ -146,24 +148,26 @@ def _write_all(run: Run, out: pathlib.Path, window: int | None) -> Output:
     return output
 
 
-def write_size_comparison(runs: list[Run], out: pathlib.Path) -> Output:
+def write_size_comparison(
+    runs: list[Run], out: pathlib.Path, formats: tuple[str, ...] = drawing.DEFAULT_FORMATS
+) -> Output:
     """``sizes.md`` and ``fig18_network_sizes`` of runs that differ only in network sizes
     (``sizes.check_size_runs``)."""
     out.mkdir(parents=True, exist_ok=True)
-    output = Output(out)
+    output = Output(out, formats=formats)
     output.write("sizes.md", sizes.compare_sizes, runs)
     output.draw("fig18_network_sizes", lambda: comparison_plots.plot_network_sizes(runs))
     return output
 
 
-def write_size_study(runs: list[Run], out: pathlib.Path) -> Output:
+def write_size_study(runs: list[Run], out: pathlib.Path, formats: tuple[str, ...] = drawing.DEFAULT_FORMATS) -> Output:
     """Seed 004's size study (``size_study``) of runs whose variants are network sizes:
     ``table1.md``, a section per learner and environment (their runs together: the symmetric
     pass and the asymmetric one) after a summary of every answer, and for each
     ``fig20_sizes_<learner>_<environment>`` (return by actor weights) and
     ``fig21_size_grid_<learner>_<environment>`` (the return of every size pair run)."""
     out.mkdir(parents=True, exist_ok=True)
-    output = Output(out)
+    output = Output(out, formats=formats)
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
         groups.setdefault((run.definition.train.learner_name, run.definition.train.domain), []).append(run)

@@ -169,12 +169,19 @@ def legend_outside(ax):
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
-def save(fig, out: pathlib.Path, name: str, dpi: int = 150) -> list[pathlib.Path]:
+FORMATS = ("png", "pdf", "svg")  # the file formats a figure can be written in
+DEFAULT_FORMATS = ("png", "pdf")
+
+
+def save(fig, out: pathlib.Path, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS, dpi: int = 150):
+    """Writes ``fig`` as ``out/name.<format>`` for each of ``formats`` (raster ones at ``dpi``)
+    and closes it; the paths written."""
     if fig.get_layout_engine() is None:  # figures laid out as they are drawn keep their layout
         fig.tight_layout()
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    files.write_atomically(paths[0], lambda file: fig.savefig(file, format="png", dpi=dpi))
-    files.write_atomically(paths[1], lambda file: fig.savefig(file, format="pdf"))
+    paths = []
+    for fmt in formats:
+        paths.append(out / f"{name}.{fmt}")
+        files.write_atomically(paths[-1], lambda file, fmt=fmt: fig.savefig(file, format=fmt, dpi=dpi))
     plt.close(fig)
     return paths
 

@@ -119,18 +119,20 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     out = tmp_path / "run"
     index = out / "checkpoint" / names.CHECKPOINT_INDEX
     killed_after_first_checkpoint("jaxmadrl.sweep", out, *TINY_SWEEP)
-    result = sweep_cli(f"--resume={out}", "--lanes_per_call=4", "--workers=1", "--keep_checkpoint")
+    # 2-lane calls: the tiny sweep's 2-lane program (tests/study/test_grid.py), compiled once a session
+    result = sweep_cli(f"--resume={out}", "--lanes_per_call=2", "--workers=1", "--keep_checkpoint")
     assert result.returncode == 0, result.stderr
-    assert "as 1 call(s) of 4 lane(s)" in result.stdout
+    assert "as 2 call(s) of 2 lane(s)" in result.stdout
     resumed_at = int(result.stdout.split("starting at episode ")[1].split()[0])
     assert (
-        f"differs from the run's record in lanes_per_call 1 → 4: results from episode {resumed_at} on will "
+        f"differs from the run's record in lanes_per_call 1 → 2: results from episode {resumed_at} on will "
         "not equal an uninterrupted run"
     ) in result.stdout
     done = json.loads(index.read_text())["episodes_done"]
     assert done == 60 and sorted(p.name for p in index.parent.iterdir()) == [
         names.CHECKPOINT_INDEX,
         names.block_file(0, 60),
+        names.block_file(2, 60),
     ]
     resumed, whole = load_metrics(out), load_metrics(reference)
     assert 0 < resumed_at <= 60

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import run_module, run_script
+from cli_helpers import run_in_process, run_script
 
 pytestmark = pytest.mark.slow  # every test here runs a command in a fresh process
 
@@ -45,7 +45,7 @@ def test_a_signal_whose_exception_python_discards_still_ends_the_run(tmp_path, s
     what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
     assert process.stderr.strip().splitlines() == [f"{what}; continue with: python -m jaxmadrl.train --resume {out}"]
     assert not (out / "summary.json").exists()
-    resumed = run_module("jaxmadrl.train", f"--resume={out}")  # what the line says to do
+    resumed = run_in_process("jaxmadrl.train", f"--resume={out}")  # what the line says to do
     assert resumed.returncode == 0 and "[40/40]" in resumed.stdout, resumed.stderr
 
 

@@ -14,7 +14,10 @@ from jaxmadrl.envs.mec import EnvParams
 
 brax_envs = pytest.importorskip("brax.envs", reason="the brax extra is not installed")
 
-pytestmark = pytest.mark.slow  # building a Brax environment reads and compiles its model (10-20 s)
+pytestmark = [
+    pytest.mark.slow,  # building a Brax environment reads and compiles its model (10-20 s)
+    pytest.mark.filterwarnings("ignore:Brax System, piplines and environments are not actively:UserWarning"),
+]
 
 
 def test_reacher_is_braxs_own_and_a_learner_trains_in_it():

@@ -182,7 +182,7 @@ def test_sweep_and_figures_of_another_domain(tmp_path):
     )
     assert sweep.returncode == 0, sweep.stderr
     assert "lanes with all actors stopped" in sweep.stdout
-    figures = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=2")
+    figures = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={out}", "--smooth=2", "--formats=png")
     assert figures.returncode == 0, figures.stderr
     written = {path.name for path in out.iterdir()}
     assert "grid.md" in written and "fig13_per_agent_stopping.png" in written

@@ -111,7 +111,7 @@ def test_a_learner_that_computes_everything_locally_scores_what_all_local_scores
     compute and power: the learner's own evaluation then is all_local's, on the same tasks."""
     config = TrainConfig(env=mec.EnvParams(n_agents=4, steps_per_episode=3), eval_episodes=3, critic_hidden=(16, 8))
     hparams = HyperParams(actor_lr=jnp.float32(1e-3), critic_lr=jnp.float32(1e-3))
-    state = make_trainer(config).init(jax.random.key(5), hparams)
+    state = jax.jit(make_trainer(config).init)(jax.random.key(5), hparams)  # jitted: eagerly, each op compiles
     last = state.learner.actor_params["params"]["fc3"]
     local = {
         "kernel": jnp.zeros_like(last["kernel"]),
@@ -119,10 +119,15 @@ def test_a_learner_that_computes_everything_locally_scores_what_all_local_scores
     }
     actor_params = {"params": {**state.learner.actor_params["params"], "fc3": local}}
     learner = state.learner.replace(actor_params=actor_params)
-    ours = rollout.evaluate(state.eval_key, state.world, learner, networks_of(config), config, hparams)
-    theirs = heuristics.evaluate("all_local", state.eval_key, state.world, config.env, config.eval_episodes)
+    ours = jax.jit(rollout.evaluate, static_argnums=(3, 4))(
+        state.eval_key, state.world, learner, networks_of(config), config, hparams
+    )
+    all_local = jax.jit(
+        lambda key, world: heuristics.evaluate("all_local", key, world, config.env, config.eval_episodes)
+    )
+    theirs = all_local(state.eval_key, state.world)
     chex.assert_trees_all_close(ours, theirs, rtol=1e-6)
-    other_tasks = heuristics.evaluate("all_local", jax.random.key(9), state.world, config.env, config.eval_episodes)
+    other_tasks = all_local(jax.random.key(9), state.world)
     assert float(other_tasks["reward"]) != float(theirs["reward"])
 
 

@@ -64,12 +64,12 @@ def test_writes_every_figure_as_png_and_pdf(tiny_sweep, tmp_path):
 def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp_path):
     run_dir, _ = tiny_variant_sweep
     out = tmp_path / "figures"
-    output = catalogue.write_all(jaxmadrl.load_run(run_dir), out, window=3)
+    output = catalogue.write_all(jaxmadrl.load_run(run_dir), out, window=3, formats=("png",))
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["softsign", "baseline", "fig17_variants.png", "fig17_variants.pdf", "variants.md"]
+        ["softsign", "baseline", "fig17_variants.png", "variants.md"]
     )
     for variant in ("softsign", "baseline"):
-        assert len(list((out / variant).glob("fig*.png"))) == len(FIGURES)
+        assert len(list((out / variant).glob("fig*.png"))) == len(list((out / variant).glob("fig*"))) == len(FIGURES)
         claims = (out / variant / "claims.md").read_text().splitlines()
         assert claims[0].startswith("Environment: ") and claims[2].startswith("Claims checked on 2 lanes (2 seed(s))")
     # 10 episodes are too few for the reference's 100-episode windows: said, per variant
@@ -85,8 +85,9 @@ def test_variants_get_their_own_figures_and_a_comparison(tiny_variant_sweep, tmp
     assert all(row.count("/2 |") == 2 for row in rows)  # lanes learning: all and at actor LR ≥ 0.01
 
 
-def test_missing_run_is_one_line_exit_2(tmp_path):
-    for args in ([], [f"--run={tmp_path / 'nope'}"], [f"--run={tmp_path}"]):
+def test_missing_run_or_unknown_format_is_one_line_exit_2(tmp_path, tiny_sweep):
+    run_dir, _ = tiny_sweep
+    for args in ([], [f"--run={tmp_path / 'nope'}"], [f"--run={tmp_path}"], [f"--run={run_dir}", "--formats=png,jpg"]):
         result = run_in_process("jaxmadrl.figures", *args, f"--out={tmp_path / 'figs'}")
         assert result.returncode == 2, args
         assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
@@ -126,8 +127,9 @@ def test_compare_sizes_of_runs_that_differ_only_in_sizes(tiny_sweep, tiny_varian
     base = jaxmadrl.load_run(run_dir)
     small, small_critic = resized(base, actor_hidden=(8, 4)), resized(base, critic_hidden=(16, 8))
     out = tmp_path / "sizes"
-    catalogue.write_size_comparison(sizes.check_size_runs([base, small, small_critic]), out)
-    assert sorted(p.name for p in out.iterdir()) == ["fig18_network_sizes.pdf", "fig18_network_sizes.png", "sizes.md"]
+    catalogue.write_size_comparison(sizes.check_size_runs([base, small, small_critic]), out, formats=("svg",))
+    assert sorted(p.name for p in out.iterdir()) == ["fig18_network_sizes.svg", "sizes.md"]
+    assert b"<svg" in (out / "fig18_network_sizes.svg").read_bytes()[:1000]
     rows = [line for line in (out / "sizes.md").read_text().splitlines() if line.startswith("| actor ")]
     # By actor then critic parameters. Actor (8, 4): 7·8+8 + 8·4+4 + 4·3+3 = 115; (64, 32):
     # 2691. Critic of 3 agents, input 40: (16, 8) 41·16 + 17·8 + 9 = 801; (512, 128) 86785.
@@ -164,7 +166,7 @@ def test_figures_of_runs_too_short_to_show_everything_draw_the_rest_and_say_what
         run_dir = tmp_path / name
         jaxmadrl.run_sweep(jaxmadrl.SweepDefinition.from_dict({**base, "name": name, **extra}), run_dir)
         out = tmp_path / f"{name}-figures"
-        output = catalogue.write_all(jaxmadrl.load_run(run_dir), out)
+        output = catalogue.write_all(jaxmadrl.load_run(run_dir), out, formats=("png",))
         assert (out / "fig03_asymmetry_over_time.png").is_file() and output.paths
         if name in ("one-episode", "before-training"):
             assert "layer_gradients_final" in " ".join(output.skipped)
@@ -174,9 +176,10 @@ def test_figures_of_runs_too_short_to_show_everything_draw_the_rest_and_say_what
     for lane in summary["lanes"]:
         del lane["all_actors_stopped"], lane["final_saturation"]
     (run_dir / "summary.json").write_text(json.dumps(summary))
-    result = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={tmp_path / 'cli'}")
+    result = run_in_process("jaxmadrl.figures", f"--run={run_dir}", f"--out={tmp_path / 'cli'}", "--formats=png")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert (tmp_path / "cli" / "fig03_asymmetry_over_time.png").is_file()
+    assert not list((tmp_path / "cli").glob("*.pdf"))  # the formats asked for, no other
     lines = result.stdout.splitlines()
     assert any(line.startswith("wrote ") for line in lines)
     [skipped] = [line for line in lines if line.startswith("skipped ")]

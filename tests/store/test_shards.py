@@ -139,7 +139,7 @@ def test_three_shards_at_once_merge_into_the_unsharded_run(tmp_path, tiny_sweep)
     assert json.loads((out / "environment.json").read_text()) == environments
     for i in range(3):  # joined
         assert not any((out / Shard(i, 3).folder_name / name).exists() for name in ("metrics.npz", "params.npz"))
-    figures = run_in_process("jaxmadrl.figures", f"--run={out}", f"--out={tmp_path / 'figures'}")
+    figures = run_in_process("jaxmadrl.figures", f"--run={out}", f"--out={tmp_path / 'figures'}", "--formats=png")
     assert figures.returncode == 0, figures.stderr
     assert "3 shards" in (tmp_path / "figures" / "claims.md").read_text()
 

@@ -271,9 +271,10 @@ def test_preactivation_penalty_adds_each_actors_own_gradient(setup):
         _, z = losses.actor_outputs(NETS, actor_params, batch.obs, learner.actor_input_stats, HPARAMS)
         return penalty * jnp.mean(jnp.square(z[:, agent]))
 
+    own_penalty_grad = jax.jit(jax.grad(own_penalty))  # the agent traced: one program for all
     expected = jax.tree.map(jnp.zeros_like, plain)
     for agent in range(N):
-        agent_grad = jax.grad(own_penalty)(learner.actor_params, agent)
+        agent_grad = own_penalty_grad(learner.actor_params, agent)
         # Only actor ``agent``'s parameters reach its penalty.
         others = jax.tree.map(lambda g: jnp.delete(g, agent, axis=0), agent_grad)
         assert not any(np.any(leaf) for leaf in jax.tree.leaves(others))
@@ -516,17 +517,18 @@ def test_the_entropy_bonus_steps_the_stochastic_actors_towards_more_entropy():
     """A train step of stochastic actors at β = 1 against β = 0 from the same state and key:
     the critic steps alike (it comes first), and the actors after the step with the bonus have
     the larger entropy H = mean −log π on the batch (the same sample)."""
-    learner = L.init_learner(jax.random.key(0), STOCHASTIC, N)
-    batch, key = random_batch(jax.random.key(1)), jax.random.key(2)
+    learner = jax.jit(L.init_learner, static_argnums=(1, 2))(jax.random.key(0), STOCHASTIC, N)
+    batch, key = jax.jit(random_batch)(jax.random.key(1)), jax.random.key(2)
     config = TrainConfig(**{**CONFIG.__dict__, "stochastic_actors": True})
     step = jax.jit(lambda hparams: L.train_step(learner, batch, jnp.ones(B), hparams, STOCHASTIC, config, key)[0])
     plain, bonus = step(HPARAMS), step(HPARAMS.replace(entropy_coef=jnp.float32(1.0)))
     chex.assert_trees_all_equal(plain.critic_params, bonus.critic_params)
 
+    @jax.jit
     def entropy(state):
         sample = losses.sampled_actions(
             STOCHASTIC, state.actor_params, batch.obs, state.actor_input_stats, HPARAMS, key
         )
-        return float(jnp.mean(-sample.log_prob))
+        return jnp.mean(-sample.log_prob)
 
-    assert entropy(bonus) > entropy(plain)
+    assert float(entropy(bonus)) > float(entropy(plain))

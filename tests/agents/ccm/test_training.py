@@ -151,15 +151,23 @@ def test_stochastic_actors_explore_by_their_samples_and_evaluate_by_their_means(
     chex.assert_tree_all_finite([metrics[name][1:] for name in ("critic_loss", "actor_grad_norm", "saturation")])
     assert np.isfinite(metrics["eval_reward"][1])
     networks = networks_of(config)
-    obs, env_state = env.reset(jax.random.key(6), state.world, config.env)
-    greedy, _ = losses.actor_outputs(networks, state.learner.actor_params, obs, state.learner.actor_input_stats, bonus)
-    _, _, explored, _, _ = rollout.act_and_step(
-        jax.random.key(7), env_state, obs, state.learner, networks, config.env, bonus, jnp.float32(0.0), explore=True
-    )
-    assert not np.allclose(explored.actions, greedy) and np.all(np.abs(greedy) < 1)
+
+    @jax.jit  # one program: eagerly, every operation would be compiled on its own
+    def greedy_and_explored(learner, world):
+        obs, env_state = env.reset(jax.random.key(6), world, config.env)
+        greedy, _ = losses.actor_outputs(networks, learner.actor_params, obs, learner.actor_input_stats, bonus)
+        _, _, explored, _, _ = rollout.act_and_step(
+            jax.random.key(7), env_state, obs, learner, networks, config.env, bonus, jnp.float32(0.0), explore=True
+        )
+        return greedy, explored.actions
+
+    greedy, explored = greedy_and_explored(state.learner, state.world)
+    assert not np.allclose(explored, greedy) and np.all(np.abs(greedy) < 1)
 
 
-FULL = TrainConfig(episodes=400)
+# Long enough for every actor to stop at actor and critic LR 0.1 (at episode 161 here on Intel
+# AVX-512 and AVX2) and for 200 episodes of learning at low actor LR.
+FULL = TrainConfig(episodes=200)
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +183,7 @@ def test_high_actor_lr_saturates_and_every_actor_stops(full_train):
     assert np.any(metrics["actor_grad_norm"][early] == 0.0)
     summary = diagnostics.stopping_summary(state.tracker, FULL.episodes)
     first_unchanged = np.asarray(summary["actor_first_unchanged"])
-    assert np.all(first_unchanged != diagnostics.NEVER) and np.all(first_unchanged <= 400)
+    assert np.all(first_unchanged != diagnostics.NEVER) and np.all(first_unchanged <= FULL.episodes)
     assert int(summary["all_actors_stopped"]) == first_unchanged.max()
     assert int(summary["critic_first_unchanged"]) == diagnostics.NEVER
     # From the second train step on, pre-activations lie far outside [-2, 2].

@@ -23,7 +23,7 @@ from jaxmadrl.study.definition import SweepDefinition
 def test_td_targets_soft_targets_and_update_metrics():
     config = small_config("Pendulum-v1", tau=0.25)
     hparams = HyperParams(actor_lr=1e-2, critic_lr=1e-2, gamma=0.9, reward_scale=2.0)
-    learner = ddpg.init_learner(jax.random.key(0), config)
+    learner = jax.jit(ddpg.init_learner, static_argnums=1)(jax.random.key(0), config)
     key_obs, key_actions, key_next = jax.random.split(jax.random.key(1), 3)
     batch = off_policy.Transition(
         obs=jax.random.normal(key_obs, (8, 1, 3)),
@@ -35,13 +35,11 @@ def test_td_targets_soft_targets_and_update_metrics():
     new, metrics = jax.jit(ddpg.update, static_argnums=4)(learner, batch, jax.random.key(2), hparams, config)
 
     # The loss written out: y = 2·r + 0.9·(1 − terminated)·Q'(s', tanh(actor'(s'))), in float64.
-    actor, critic = ddpg.networks_of(config)
-    next_actions = np.tanh(
-        np.float64(actor.apply(learner.actor_target, jnp.moveaxis(batch.next_obs, 1, 0), 0.0, 0.0, 0.0))
-    )
-    next_q = critic.apply(learner.critic_target, batch.next_obs, jnp.float32(np.moveaxis(next_actions, 0, 1)))
+    actor, critic = (jax.jit(network.apply) for network in ddpg.networks_of(config))  # eagerly, each op compiles
+    next_actions = np.tanh(np.float64(actor(learner.actor_target, jnp.moveaxis(batch.next_obs, 1, 0), 0.0, 0.0, 0.0)))
+    next_q = critic(learner.critic_target, batch.next_obs, jnp.float32(np.moveaxis(next_actions, 0, 1)))
     targets = 2.0 * np.arange(8.0) + 0.9 * np.array([0.0, 1.0] * 4) * np.float64(next_q)
-    q = np.float64(critic.apply(learner.critic_params, batch.obs, batch.actions))
+    q = np.float64(critic(learner.critic_params, batch.obs, batch.actions))
     np.testing.assert_allclose(metrics["critic_loss"], np.mean((q - targets) ** 2), rtol=1e-5)
     for target, old, online in (
         (new.actor_target, learner.actor_target, new.actor_params),
