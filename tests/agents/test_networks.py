@@ -577,7 +577,7 @@ def test_a_masked_lane_trains_as_the_network_of_its_own_size_and_leaves_its_mask
     small = dataclasses.replace(config, masked_sizes=False, actor_hidden=(3, 2), critic_hidden=(5, 4))
     trainer = trainer_of(small)
     plain = HyperParams(actor_lr=jnp.float32(1e-2), critic_lr=jnp.float32(1e-2))
-    state = trainer.init(keys[lane], plain)
+    state = jax.jit(trainer.init)(keys[lane], plain)
     learner = state.learner.replace(
         **{name: active_part(getattr(first, name), units[name]) for name in ("actor_params", "critic_params")},
         actor_target=active_part(first.actor_target, units["actor_params"]),

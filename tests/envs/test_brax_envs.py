@@ -23,7 +23,6 @@ pytestmark = [
 def test_reacher_is_braxs_own_and_a_learner_trains_in_it():
     spec = domains.spec_of("brax:reacher", EnvParams())
     env = brax_envs.get_environment("reacher")
-    assert (spec.n_agents, spec.obs_dim, spec.action_dim) == (1, env.observation_size, env.action_size) == (1, 11, 2)
     assert spec.steps_per_episode == 1000 and spec.action_low == (-1.0, -1.0) and not spec.discrete
     reacher = domains.environment("brax:reacher")
 
@@ -34,6 +33,8 @@ def test_reacher_is_braxs_own_and_a_learner_trains_in_it():
         return obs, theirs, reacher.step(jax.random.key(1), state, action[None]), env.step(theirs, action)
 
     obs, theirs, step, their_step = ours_and_theirs(jnp.array([0.3, -0.7]))
+    # Brax's observation_size would run its reset op by op (compiling each); its first state has the shape
+    assert (spec.n_agents, spec.obs_dim, spec.action_dim) == (1, theirs.obs.shape[-1], env.action_size) == (1, 11, 2)
     np.testing.assert_array_equal(obs[0], theirs.obs)
     np.testing.assert_array_equal(step.obs[0], their_step.obs)
     assert step.reward == their_step.reward and not step.done
@@ -56,13 +57,17 @@ def test_reacher_is_braxs_own_and_a_learner_trains_in_it():
 
 def test_an_episode_that_ends_early_starts_again_from_its_first_state():
     hopper = domains.environment("brax:hopper")
-    obs, state = jax.jit(hopper.reset)(jax.random.key(0))
 
     def step(carry, _):
         out = hopper.step(jax.random.key(0), carry, jnp.ones((1, 3)))  # full torque: it falls
         return out.state, (out.obs, out.next_obs, out.terminated, out.done)
 
-    _, (after, next_obs, terminated, done) = jax.jit(lambda s: jax.lax.scan(step, s, None, length=300))(state)
+    @jax.jit  # one program: Brax's physics compiles once for the reset and the steps
+    def first_and_steps(key):
+        obs, state = hopper.reset(key)
+        return obs, jax.lax.scan(step, state, None, length=300)[1]
+
+    obs, (after, next_obs, terminated, done) = first_and_steps(jax.random.key(0))
     ends = np.flatnonzero(terminated)
     assert ends.size and (terminated == done).all()  # an unhealthy hopper ends, and nothing else does
     first = ends[0]
