@@ -104,7 +104,7 @@ def draw_over_time(axes_row, run: Run, series: np.ndarray, window: int, log: boo
                 median, low, high = 10**median, 10**low, 10**high
             colour = critic_colour(run, c)
             ax.plot(episodes, median, color=colour, lw=1.1, linestyle=linestyle, label=f"critic LR {c:g}")
-            if run.seeds > 1:
+            if run.seeds > 1 and np.isfinite(low).any():  # no band where nothing is known yet (before training)
                 ax.fill_between(episodes, low, high, color=colour, alpha=0.18, lw=0)
         if log:
             ax.set_yscale("log")

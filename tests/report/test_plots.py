@@ -108,6 +108,17 @@ def test_log_panels_average_log10_and_draw_an_exact_zero_at_the_floor():
     plt.close(figure)
 
 
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_log_panels_of_a_run_before_its_first_train_step_are_drawn_empty_whatever_the_seeds(seeds):
+    """No gradient yet (all NaN): the panels are drawn without lines' values or bands, with one
+    seed as with several (a band of NaN on a log axis would make matplotlib refuse the figure)."""
+    run = synthetic_run({"grad_ratio": np.full((4 * seeds, 1), np.nan)}, seeds=seeds)
+    figure = over_time.plot_asymmetry_over_time(run, window=1)
+    assert all(np.isnan(line.get_ydata()).all() for ax in figure.axes for line in ax.get_lines())
+    assert not any(ax.collections for ax in figure.axes)  # no band
+    plt.close(figure)
+
+
 def test_other_domains_get_the_figures_without_the_papers_comparisons():
     run = jaxmadrl.load_run(RESULTS / "pendulum")
     names = [name for name, _ in catalogue.figures_of_run(run)]
