@@ -173,7 +173,9 @@ FORMATS = ("png", "pdf", "svg")  # the file formats a figure can be written in
 DEFAULT_FORMATS = ("png", "pdf")
 
 
-def save(fig, out: pathlib.Path, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS, dpi: int = 150):
+def save(
+    fig, out: pathlib.Path, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS, dpi: int = 150
+) -> list[pathlib.Path]:
     """Writes ``fig`` as ``out/name.<format>`` for each of ``formats`` (raster ones at ``dpi``)
     and closes it; the paths written."""
     if fig.get_layout_engine() is None:  # figures laid out as they are drawn keep their layout
