@@ -142,16 +142,6 @@ def test_resume_with_other_lane_blocks(tmp_path, tiny_sweep):
     assert_programs_agree(resumed, whole, episode_axis=1, first_episode=resumed_at)
 
 
-def test_one_call_sharded_over_two_devices_matches_calls_of_one_lane(tmp_path, tiny_sweep):
-    reference, _ = tiny_sweep
-    out = tmp_path / "run"
-    result = sweep_cli(*TINY_SWEEP, f"--out={out}", "--lanes_per_call=4", devices=2)
-    assert result.returncode == 0, result.stderr
-    assert "4 lanes (1 variant(s)) as 1 call(s) of 4 lane(s), 1 at a time, on 2 device(s)" in result.stdout
-    # One 4-lane program split over two devices against 1-lane programs (tests/programs.py).
-    assert_programs_agree(load_metrics(out), load_metrics(reference), episode_axis=1)
-
-
 @pytest.mark.parametrize(
     "bad",
     [

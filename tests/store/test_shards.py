@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 from cli_helpers import TINY_SWEEP, killed_after_first_checkpoint, run_in_process, run_module
+from programs import assert_programs_agree
 
 import jaxmadrl
 from jaxmadrl.core.limits import SettingError
@@ -166,14 +167,22 @@ def test_a_killed_shard_resumes_and_the_last_shard_merges(tmp_path, tiny_sweep):
 
 
 @pytest.mark.slow
-def test_shards_over_two_devices_merge_into_the_two_device_run(tmp_path):
+def test_shards_over_two_devices_merge_into_the_two_device_run(tmp_path, tiny_sweep):
     """Each shard one call of 2 lanes split over 2 forced host devices, against the
-    unsharded run of 2-lane calls on 2 devices. The unsharded run goes first, so that the
-    shards, run at the same time, load its compiled program instead of each compiling it."""
+    unsharded run of 2-lane calls on 2 devices, and that run against the tiny sweep's calls
+    of 1 lane on 1 device. The unsharded run goes first, so that the shards, run at the same
+    time, load its compiled program instead of each compiling it."""
+    reference, _ = tiny_sweep
     whole, out = tmp_path / "whole", tmp_path / "run"
     flags = (*TINY_SWEEP, "--lanes_per_call=2")
     unsharded = run_module("jaxmadrl.sweep", *flags, f"--out={whole}", devices=2)
     assert unsharded.returncode == 0, unsharded.stderr
+    assert (
+        "4 lanes (1 variant(s)) as 2 call(s) of 2 lane(s)" in unsharded.stdout and "on 2 device(s)" in unsharded.stdout
+    )
+    # A program split over two devices against programs of 1 lane (tests/programs.py).
+    with np.load(whole / "metrics.npz") as split, np.load(reference / "metrics.npz") as single:
+        assert_programs_agree(dict(split), dict(single), episode_axis=1)
     processes = [
         run_module("jaxmadrl.sweep", *flags, f"--shard={i}/2", f"--out={out}", devices=2, wait=False) for i in (0, 1)
     ]
