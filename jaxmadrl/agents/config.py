@@ -206,7 +206,7 @@ class TrainConfig:
             )
         if self.spec.discrete and self.policy_mean != "unbounded":
             raise SettingError("policy_mean", f"applies to continuous actions; {self.domain}'s are discrete")
-        rollout = self.rollout_envs * domains.spec_of(self.domain, self.env).steps_per_episode
+        rollout = self.rollout_envs * self.spec.steps_per_episode
         if self.learner_name == "ppo" and rollout % self.minibatches:
             raise SettingError("minibatches", f"({self.minibatches}) must divide the rollout's {rollout} samples")
 

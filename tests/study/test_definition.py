@@ -207,6 +207,11 @@ PENDULUM = {**BASE, "domain": "Pendulum-v1"}
         ({**PENDULUM, "mitigations": {"full_normalisation": 1}}, "variants.default.full_normalisation", "only by ccm"),
         ({**PENDULUM, "rollout_envs": 4}, "rollout_envs", "applies only to learner ppo, not 'ddpg'"),
         ({**PENDULUM, "learner": "ppo", "minibatches": 7}, "minibatches", "must divide the rollout's 1600 samples"),
+        (  # the rollout of episodes shortened by episode_length
+            {**PENDULUM, "learner": "ppo", "episode_length": 50, "minibatches": 32},
+            "minibatches",
+            "must divide the rollout's 400 samples",
+        ),
         ({**PENDULUM, "learner": "ppo", "policy_mean": "sigmoid"}, "policy_mean", "must be one of"),
         ({**PENDULUM, "learner": "ppo", "mitigations": {"gae_lambda": 1.5}}, "mitigations.gae_lambda", "[0, 1]"),
         ({"mitigations": {"entropy_coef": 0.1}}, "variants.default.entropy_coef", "with stochastic_actors"),
