@@ -10,5 +10,16 @@ for pair in pendulum-ddpg:32,32 pendulum-td3:32,32 pendulum-sac:32,32 pendulum-p
   [ -n "$critic" ] && python tools/size_ladder.py --sweep sizes-$name --critic $critic --smaller_actors \
     --out sweeps/runs/seed004-sizes/$name/asymmetric
 done
+# Brax Reacher at the reduced budget (20,000 steps: 400 episodes of 50 steps; PPO 50 iterations
+# × 8 environments × 50 steps), 2026-12-07 on 2 Intel Xeon cores, commit dd74296 (DDPG's
+# symmetric pass started at dba1b41: the two differ only in PPO's minibatch check and
+# sizes-reacher-ppo.json); two ladders at a time, beside the test suite for part of it; the
+# critic read off the symmetric pass as above (PPO: none solves).
+for pair in reacher-ppo: reacher-ddpg:64,64 reacher-td3:32,32 reacher-sac:64,64; do
+  name=${pair%%:*} critic=${pair##*:}
+  python tools/size_ladder.py --sweep sizes-$name --out sweeps/runs/seed004-sizes/$name/symmetric
+  [ -n "$critic" ] && python tools/size_ladder.py --sweep sizes-$name --critic $critic --smaller_actors \
+    --out sweeps/runs/seed004-sizes/$name/asymmetric
+done
 python -m jaxmadrl.figures --size_study $(find sweeps/runs/seed004-sizes -name summary.json -printf '%h\n' | sort | paste -sd,) \
   --out figures/actor-critic-sizes
