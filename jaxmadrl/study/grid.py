@@ -9,6 +9,7 @@ the CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -29,18 +30,37 @@ class Grid(NamedTuple):
     run_chunk: Callable  # (states, clocks (T,) EpisodeClock, hparams) → (states, metrics (T, G, ...))
 
 
+# The run's length and schedule enter the chunk program as its clock (agents.scaffold.EpisodeClock),
+# so configs that differ only in these fields have one chunk program, built at these values.
+FIXED_SCHEDULE = {"episodes": 1, "episodes_before_train": 0, "eval_every": 1}
+
+
 @functools.lru_cache(maxsize=16)
 def make_grid(config: TrainConfig) -> Grid:
-    """The lane-batched programs of ``config``: the same functions for equal configs, so that
-    runs of one configuration in one process (a notebook's, a test session's) reuse what JAX
-    traced and compiled for the first (JAX caches by function); the 16 latest are kept."""
-    trainer = trainer_of(config)
-    run_lanes = jax.vmap(trainer.run_episode, in_axes=(0, None, 0))
+    """The lane-batched programs of ``config``: the same functions for equal configs, and the
+    same chunk program for configs that differ only in their schedule (``FIXED_SCHEDULE``), so that runs in one
+    process (a notebook's, a test session's) reuse what JAX traced and compiled for the first
+    (JAX caches by function); the 16 latest are kept."""
+    return Grid(init=jax.vmap(trainer_of(config).init), run_chunk=_shared_chunk_program(without_schedule(config)))
+
+
+def without_schedule(config: TrainConfig) -> TrainConfig:
+    """``config`` with its schedule at ``FIXED_SCHEDULE`` (what its chunk program does not read)."""
+    return dataclasses.replace(config, **FIXED_SCHEDULE)
+
+
+def chunk_program(config: TrainConfig) -> Callable:
+    """run_chunk(states, clocks (T,), hparams) → (states, metrics (T, G, ...)): ``config``'s
+    episode vmapped over lanes, scanned over a chunk's clocks."""
+    run_lanes = jax.vmap(trainer_of(config).run_episode, in_axes=(0, None, 0))
 
     def run_chunk(states, clocks, hparams):
         return scan_episodes(run_lanes, states, clocks, hparams)
 
-    return Grid(init=jax.vmap(trainer.init), run_chunk=run_chunk)
+    return run_chunk
+
+
+_shared_chunk_program = functools.lru_cache(maxsize=16)(chunk_program)
 
 
 def lane_sharding(n_lanes: int, max_devices: int | None = None) -> NamedSharding:

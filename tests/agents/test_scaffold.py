@@ -39,25 +39,34 @@ def test_episode_clock_equals_the_plain_schedule():
 def lowered_chunk(config: TrainConfig) -> str:
     definition = SweepDefinition.from_dict(dict(name="t", actor_lrs=(1e-3,), critic_lrs=(1e-2,), chunk=4))
     definition = dataclasses.replace(definition, train=config)
-    program = grid.make_grid(definition.train_config())
+    config = definition.train_config()
     hparams = definition.hyperparams()
-    states = jax.eval_shape(program.init, definition.lane_keys(), hparams)
-    return jax.jit(program.run_chunk).lower(states, episode_clock(config, jnp.arange(4)), hparams).as_text()
+    states = jax.eval_shape(grid.make_grid(config).init, definition.lane_keys(), hparams)
+    run_chunk = grid.chunk_program(config)  # built from this config, not shared
+    return jax.jit(run_chunk).lower(states, episode_clock(config, jnp.arange(4)), hparams).as_text()
 
 
-@pytest.mark.parametrize("learner, domain", [("auto", "mec"), ("ddpg", "Pendulum-v1"), ("ppo", "Pendulum-v1")])
+@pytest.mark.parametrize(
+    "learner, domain",
+    [("auto", "mec"), ("ddpg", "Pendulum-v1"), ("td3", "Pendulum-v1"), ("sac", "Pendulum-v1"), ("ppo", "Pendulum-v1")],
+)
 def test_runs_differing_only_in_length_and_schedule_share_one_chunk_program(learner, domain):
     """The run's length, ``episodes_before_train`` and ``eval_every`` enter the chunk program
-    as its clock, so a 1-episode run compiles nothing that a 2000-episode one has not."""
+    as its clock, so a 1-episode run compiles nothing that a 2000-episode one has not; a
+    process builds that program once for both (``grid.make_grid``)."""
     if domain == "mec":
         base = TrainConfig(env=EnvParams(n_agents=3, steps_per_episode=3), batch_size=8, replay_capacity=64)
     else:
         base = small_config(domain, learner=learner)
-    programs = {
-        lowered_chunk(dataclasses.replace(base, **schedule))
+    long, short = (
+        dataclasses.replace(base, **schedule)
         for schedule in (
             dict(episodes=2000, episodes_before_train=10, eval_every=10),
             dict(episodes=1, episodes_before_train=0, eval_every=1),
         )
-    }
-    assert len(programs) == 1
+    )
+    assert lowered_chunk(long) == lowered_chunk(short)
+    assert set(grid.FIXED_SCHEDULE) == {"episodes", "episodes_before_train", "eval_every"}
+    assert grid.make_grid(long).run_chunk is grid.make_grid(short).run_chunk
+    # init is not shared: its stop tracker starts at episodes_before_train
+    assert grid.make_grid(long).init is not grid.make_grid(short).init
