@@ -72,10 +72,26 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def seed_quartiles(rows: np.ndarray):
-    """Median, 25th and 75th percentile over the first axis (seeds), ignoring NaN; (S, E) → 3 × (E,)."""
-    with warnings.catch_warnings():  # all-NaN columns (e.g. the untrained first episode) stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, median, high = np.nanpercentile(rows, [25, 50, 75], axis=0)
+    """Median, 25th and 75th percentile over the first axis (seeds), ignoring NaN; (S, E) → 3 × (E,),
+    NaN where a column has no number: ``np.nanpercentile(rows, q, axis=0)`` (linear
+    interpolation) bit for bit, for all columns at once. NumPy computes a column at a time
+    where a NaN is present: the PNG figures of a 48-lane, 2000-episode run took 22.1 s with
+    it, 13.9 s with this."""
+    ordered = np.sort(rows, axis=0)  # NaN sorts last
+    counts = np.sum(~np.isnan(rows), axis=0)
+    last = np.maximum(counts - 1, 0)
+    quartiles = []
+    for q in (0.25, 0.5, 0.75):
+        position = last * q
+        below = np.floor(position)
+        gamma = position - below
+        low_index = below.astype(np.intp)
+        a = np.take_along_axis(ordered, low_index[None], 0)[0]
+        b = np.take_along_axis(ordered, np.minimum(low_index + 1, last)[None], 0)[0]
+        # NumPy's interpolation, from the nearer end
+        value = np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
+        quartiles.append(np.where(counts > 0, value, np.nan))
+    low, median, high = quartiles
     return median, low, high
 
 

@@ -2,6 +2,8 @@
 caller's axes or figure if given, and saves nothing; the over-time small multiples draw
 what their caption says (median over seeds of each lane's trailing mean, inter-quartile band)."""
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")  # this test process draws off-screen; the package never chooses a backend
@@ -92,6 +94,25 @@ def test_over_time_panels_draw_the_median_and_quartiles_of_each_lanes_trailing_m
             assert np.isclose(vertices.min(), low.min()) and np.isclose(vertices.max(), high.max())
     assert "median over 3 seeds, band = inter-quartile range; 4-episode trailing mean" in figure.get_suptitle()
     plt.close(figure)
+
+
+@pytest.mark.parametrize("seeds", [1, 2, 3, 5, 8])
+def test_seed_quartiles_are_numpys_nanpercentiles_of_each_column(seeds):
+    """Columns with every count of numbers (none to all), NaN anywhere, ties: bit for bit what
+    ``np.nanpercentile`` gives column by column."""
+    rng = np.random.default_rng(seeds)
+    rows = rng.normal(scale=1e3, size=(seeds, 400))
+    rows[:, ::7] = np.round(rows[:, ::7] / 500)  # ties
+    rows[:, seeds + 1 :][rng.random((seeds, 400 - seeds - 1)) < 0.3] = np.nan
+    counted = rows[:, : seeds + 1]  # column j: a number in its first j rows only
+    counted[np.arange(seeds)[:, None] >= np.arange(seeds + 1)] = np.nan
+    median, low, high = drawing.seed_quartiles(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        expected = [np.array([np.nanpercentile(column, q) for column in rows.T]) for q in (50, 25, 75)]
+    for ours, theirs in zip((median, low, high), expected):
+        np.testing.assert_array_equal(ours, theirs)
+    assert np.isnan(median[0]) and not np.isnan(median[1 : seeds + 1]).any()
 
 
 def test_log_panels_average_log10_and_draw_an_exact_zero_at_the_floor():
