@@ -38,9 +38,9 @@ FIXED_SCHEDULE = {"episodes": 1, "episodes_before_train": 0, "eval_every": 1}
 @functools.lru_cache(maxsize=16)
 def make_grid(config: TrainConfig) -> Grid:
     """The lane-batched programs of ``config``: the same functions for equal configs, and the
-    same chunk program for configs that differ only in their schedule (``FIXED_SCHEDULE``), so that runs in one
-    process (a notebook's, a test session's) reuse what JAX traced and compiled for the first
-    (JAX caches by function); the 16 latest are kept."""
+    same chunk program for configs that differ only in their schedule (``FIXED_SCHEDULE``), so
+    that runs in one process (a notebook's, a test session's) reuse what JAX traced and
+    compiled for the first (JAX caches by function); the 16 latest are kept."""
     return Grid(init=jax.vmap(trainer_of(config).init), run_chunk=_shared_chunk_program(without_schedule(config)))
 
 
