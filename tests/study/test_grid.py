@@ -43,7 +43,10 @@ def grid_run(definition):
     donating = jax.jit(program.run_chunk, donate_argnums=0)
 
     def run_chunk(states, clocks, hparams):
-        return donating(jax.device_put(states, may_alias=False), clocks, hparams)  # a copy, compiling nothing
+        # A copy that keeps each array's sharding: a run's states have the lane sharding, and
+        # a copy on a single-device sharding would make it another program.
+        copy = jax.device_put(states, jax.tree.map(lambda x: x.sharding, states), may_alias=False)
+        return donating(copy, clocks, hparams)
 
     return run_chunk, states, hparams
 
