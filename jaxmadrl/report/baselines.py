@@ -21,18 +21,21 @@ def heuristic_rewards(run: Run) -> dict[str, dict[int, float]]:
         raise ValueError(f"heuristics exist for the MEC world only, not {run.definition.train.domain!r}")
     config = run.definition.train
     seeds = sorted({row["seed"] for row in run.lanes})
-    keys = jax.vmap(seed_key)(np.asarray(seeds, np.uint32))
-    rewards = {}
-    for name, summary in _evaluate_all(config.env, config.eval_episodes)(keys).items():
-        rewards[name] = dict(zip(seeds, np.asarray(summary["reward"], float).tolist()))
-    return rewards
+    evaluate_all = _evaluate_all(config.env, config.eval_episodes)
+    # Seed by seed: one compiled program for runs of any number of seeds (the same rewards,
+    # bit for bit, as one call over all seeds, which would be compiled again for each count).
+    per_seed = [evaluate_all(seed_key(np.uint32(seed))[None]) for seed in seeds]
+    return {
+        name: {seed: float(summary[name]["reward"][0]) for seed, summary in zip(seeds, per_seed)}
+        for name in heuristics.HEURISTICS
+    }
 
 
 @functools.lru_cache(maxsize=16)
 def _evaluate_all(params, episodes: int):
     """One program: from seeds' keys (S,), their worlds, evaluation keys and every heuristic's
     evaluation over ``episodes`` episodes of ``params``; the same function for equal
-    arguments, so that JAX compiles it once per process."""
+    arguments, so that JAX compiles it once per process (and per S)."""
 
     @jax.jit
     def evaluate_all(keys):
