@@ -32,8 +32,7 @@ def readme_notebook_example() -> str:
 
 @pytest.mark.slow
 def test_readme_notebook_example_runs_as_written(tmp_path, capsys):
-    """In this process, as a notebook's kernel would run it. Its sizes are the tiny sweep's
-    (tests/cli_helpers.TINY_SWEEP), so it runs the chunk program the session has compiled."""
+    """In this process, as a notebook's kernel would run it."""
     with contextlib.chdir(tmp_path):
         exec(compile(readme_notebook_example(), "README.md", "exec"), {})
     assert "40/40 episodes" in capsys.readouterr().out
