@@ -32,7 +32,8 @@ def readme_notebook_example() -> str:
 
 @pytest.mark.slow
 def test_readme_notebook_example_runs_as_written(tmp_path, capsys):
-    """In this process, as a notebook's kernel would run it."""
+    """In this process, as a notebook's kernel would run it. Its sizes are those of
+    examples/quickstart.ipynb (tests/test_examples.py), so the two run one compiled program."""
     with contextlib.chdir(tmp_path):
         exec(compile(readme_notebook_example(), "README.md", "exec"), {})
     assert "40/40 episodes" in capsys.readouterr().out
