@@ -14,6 +14,7 @@ from programs import assert_programs_agree
 from jaxmadrl.agents.hyperparams import HyperParams
 from jaxmadrl.agents.scaffold import episode_clock
 from jaxmadrl.agents.trainers import make_train
+from jaxmadrl.store import execution, lane_blocks
 from jaxmadrl.study import grid, lane_axis
 from jaxmadrl.study.definition import SweepDefinition
 
@@ -43,12 +44,15 @@ def grid_run(definition):
     donating = jax.jit(program.run_chunk, donate_argnums=0)
 
     def run_chunk(states, clocks, hparams):
-        # A copy that keeps each array's sharding: a run's states have the lane sharding, and
-        # a copy on a single-device sharding would make it another program.
-        copy = jax.device_put(states, jax.tree.map(lambda x: x.sharding, states), may_alias=False)
-        return donating(copy, clocks, hparams)
+        return donating(copied(states), clocks, hparams)
 
     return run_chunk, states, hparams
+
+
+def copied(states):
+    """A copy of ``states`` in which each array keeps its sharding: on a single-device
+    sharding instead, the PRNG keys lower differently and the chunk program is not a run's."""
+    return jax.device_put(states, jax.tree.map(lambda x: x.sharding, states), may_alias=False)
 
 
 VARIANTS = {"baseline": {}, "softsign-ln": {"output_activation": "softsign", "layer_norm": 1}}
@@ -130,6 +134,26 @@ def test_lane_blocks_on_threads_match_one_call(two_seed_grid):
         # Programs of different lane widths round differently (tests/programs.py).
         assert_programs_agree(metrics, whole_metrics)
         chex.assert_trees_all_equal_shapes(joined, key_data_as_arrays(whole_states))
+
+
+@pytest.mark.parametrize("lanes_per_call", [1, 2])
+def test_its_blocks_are_the_programs_a_run_compiles(two_seed_grid, lanes_per_call):
+    """The blocks above run the chunk programs that a run of these lanes compiles
+    (store.lane_blocks), so that the session compiles each width once: one lowered text."""
+    definition, _, states, hparams, _ = two_seed_grid
+    program = grid.make_grid(definition.train_config())
+    episodes = episode_clock(definition.train, jnp.arange(definition.episodes))
+    here = jax.jit(program.run_chunk, donate_argnums=0).lower(
+        copied(placed(states, lanes_per_call)[0]), episodes, placed(hparams, lanes_per_call)[0]
+    )
+    chosen = execution.Execution(lanes_per_call=lanes_per_call)
+    blocks = lane_blocks.prepare(definition, definition.train_config(), range(len(definition.lanes())), chosen)
+    first_state = jax.jit(blocks.program.init, out_shardings=blocks.sharding).eval_shape(
+        blocks.place(definition.lane_keys())[0], blocks.hparams[0]
+    )
+    clocks = lane_blocks.clocks(definition, 0, definition.chunk)
+    run = jax.jit(blocks.program.run_chunk, donate_argnums=0).lower(first_state, clocks, blocks.hparams[0])
+    assert here.as_text() == run.as_text()
 
 
 @pytest.mark.parametrize("lanes_per_call", [0, 3, 9])
